@@ -1,0 +1,25 @@
+/* atomic_file.h - crash-safe file replacement.
+ *
+ * A reader sees the old content or the new, never a torn mix, even when the
+ * writer is killed or the machine loses power: the data goes to a temporary
+ * file in the same directory, is fsync'ed, renamed over the target, and the
+ * directory is fsync'ed so that the rename itself is durable. */
+#ifndef OFFPASS_ATOMIC_FILE_H
+#define OFFPASS_ATOMIC_FILE_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include "compiler.h"
+
+/* Replace path with data. Returns 0, or -errno with nothing changed. */
+int atomic_file_write(const char *path, const void *data, size_t len, mode_t mode) OFP_WUR;
+
+/* Read a whole regular file of at most max_len bytes into a fresh buffer
+ * (free with free(); secret contents with secmem_free is not possible, so
+ * callers of secrets wipe before free). Returns 0, -errno, or -EFBIG. */
+int file_read_all(const char *path, size_t max_len, unsigned char **out, size_t *out_len) OFP_WUR;
+
+/* fsync the directory that holds path. Returns 0 or -errno. */
+int fsync_parent_dir(const char *path) OFP_WUR;
+
+#endif

@@ -1,0 +1,112 @@
+/* crypto.h - the token's cryptography, all of it through OpenSSL 3 EVP.
+ *
+ * This layer knows mechanisms, key material and attribute encodings
+ * (CKA_EC_PARAMS, CKA_EC_POINT, CKA_VALUE, CKA_MODULUS ...); it knows
+ * nothing of sessions, handles or storage. */
+#ifndef OFFPASS_P11_CRYPTO_H
+#define OFFPASS_P11_CRYPTO_H
+
+#include <stdbool.h>
+#include <openssl/evp.h>
+#include "p11/object/attrs.h"
+
+/* ---- Mechanisms ---------------------------------------------------- */
+
+/* The mechanism list (C_GetMechanismList, two-call convention). */
+CK_RV crypto_mechanism_list(CK_MECHANISM_TYPE *list, CK_ULONG *count) OFP_WUR;
+/* CKR_MECHANISM_INVALID for a mechanism the token does not have. Key sizes
+ * in bits for RSA and EC (256..384, Ed25519 255..255... as SoftHSM2 reports),
+ * in bytes for generic secrets. */
+CK_RV crypto_mechanism_info(CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info) OFP_WUR;
+/* True when the mechanism supports the usage flag (CKF_SIGN, CKF_VERIFY, ...). */
+bool crypto_mechanism_has(CK_MECHANISM_TYPE type, CK_FLAGS flag);
+
+/* ---- Key generation -------------------------------------------------- */
+
+/* C_GenerateKeyPair's crypto. pub and priv already hold the policy-built
+ * templates; this reads the parameters (CKA_EC_PARAMS from pub: an OID of
+ * P-256/P-384 or, for CKM_EC_EDWARDS_KEY_PAIR_GEN, of Ed25519 or the
+ * PrintableString "edwards25519"; CKA_MODULUS_BITS and optional
+ * CKA_PUBLIC_EXPONENT for RSA), generates, and adds the key material and
+ * CKA_KEY_TYPE to both lists: EC -> pub CKA_EC_POINT (DER OCTET STRING of
+ * the uncompressed point; for Ed25519 of the 32 raw bytes), priv
+ * CKA_EC_PARAMS + CKA_VALUE; RSA -> pub CKA_MODULUS + CKA_PUBLIC_EXPONENT,
+ * priv all CRT components. Both get CKA_PUBLIC_KEY_INFO (SPKI DER).
+ * Errors: CKR_MECHANISM_INVALID, CKR_MECHANISM_PARAM_INVALID,
+ * CKR_CURVE_NOT_SUPPORTED (CKR_DOMAIN_PARAMS_INVALID for unparseable
+ * params), CKR_KEY_SIZE_RANGE, CKR_TEMPLATE_INCOMPLETE. */
+CK_RV crypto_generate_key_pair(const CK_MECHANISM *mech, attr_list_t *pub, attr_list_t *priv) OFP_WUR;
+/* CKM_GENERIC_SECRET_KEY_GEN: CKA_VALUE of CKA_VALUE_LEN random bytes
+ * (1..512), CKA_KEY_TYPE CKK_GENERIC_SECRET. */
+CK_RV crypto_generate_secret(const CK_MECHANISM *mech, attr_list_t *secret) OFP_WUR;
+
+/* An EVP_PKEY for an object's key material (public or private key
+ * object). Validates it (point on curve, sizes): CKR_ATTRIBUTE_VALUE_INVALID
+ * or CKR_TEMPLATE_INCOMPLETE for a bad or incomplete key. The module
+ * caches the result per object. */
+CK_RV crypto_pkey_from_attrs(CK_OBJECT_CLASS klass, const attr_list_t *attrs, EVP_PKEY **out) OFP_WUR;
+/* For C_CreateObject of a private key: fill derived public attributes the
+ * application did not give (e.g. CKA_PUBLIC_KEY_INFO, CKA_EC_POINT is not a
+ * private key attribute so nothing for EC). May be a no-op. */
+CK_RV crypto_complete_imported(CK_OBJECT_CLASS klass, attr_list_t *attrs) OFP_WUR;
+
+/* ---- Operations ------------------------------------------------------ */
+
+typedef enum crypto_op_kind {
+	CRYPTO_DIGEST,
+	CRYPTO_SIGN,
+	CRYPTO_VERIFY,
+	CRYPTO_ENCRYPT,
+	CRYPTO_DECRYPT,
+} crypto_op_kind_t;
+
+typedef struct crypto_op crypto_op_t;
+
+/* Start an operation. key is NULL for CRYPTO_DIGEST; the op takes its own
+ * reference. key_type is the object's CKA_KEY_TYPE. Errors:
+ * CKR_MECHANISM_INVALID (unknown, or not for this kind of operation),
+ * CKR_MECHANISM_PARAM_INVALID (bad PSS/OAEP parameters),
+ * CKR_KEY_TYPE_INCONSISTENT (mechanism does not fit the key),
+ * CKR_KEY_SIZE_RANGE. */
+CK_RV crypto_op_new(crypto_op_kind_t kind, const CK_MECHANISM *mech, EVP_PKEY *key,
+		    CK_KEY_TYPE key_type, crypto_op_t **out) OFP_WUR;
+void crypto_op_free(crypto_op_t *op);
+/* True when the mechanism allows C_*Update (hash-and-sign and digest). */
+bool crypto_op_multipart(const crypto_op_t *op);
+
+/* Output size of the single-part or final call for in_len bytes of input
+ * (the maximum: RSA decrypt reports the modulus size). */
+CK_ULONG crypto_op_output_size(const crypto_op_t *op, CK_ULONG in_len);
+
+/* Single-part digest/sign/encrypt/decrypt. The caller has already handled
+ * the NULL-buffer and too-small cases with crypto_op_output_size, except
+ * for decrypt where the exact length is only known afterwards: then
+ * CKR_BUFFER_TOO_SMALL with *out_len set, and the op stays usable.
+ * Errors: CKR_DATA_LEN_RANGE (e.g. CKM_ECDSA input longer than... no: raw
+ * ECDSA truncates per FIPS 186; RSA_PKCS input too long), CKR_ENCRYPTED_DATA_INVALID,
+ * CKR_ENCRYPTED_DATA_LEN_RANGE, CKR_FUNCTION_FAILED. */
+CK_RV crypto_op_oneshot(crypto_op_t *op, const CK_BYTE *in, CK_ULONG in_len,
+			CK_BYTE *out, CK_ULONG *out_len) OFP_WUR;
+/* Multi-part. */
+CK_RV crypto_op_update(crypto_op_t *op, const CK_BYTE *in, CK_ULONG in_len) OFP_WUR;
+CK_RV crypto_op_final(crypto_op_t *op, CK_BYTE *out, CK_ULONG *out_len) OFP_WUR;
+/* Verify: CKR_OK, CKR_SIGNATURE_INVALID or CKR_SIGNATURE_LEN_RANGE.
+ * Signatures are in PKCS#11 form: ECDSA r||s each the size of the group
+ * order, EdDSA the 64 raw bytes, RSA the modulus size. */
+CK_RV crypto_op_verify_oneshot(crypto_op_t *op, const CK_BYTE *data, CK_ULONG data_len,
+			       const CK_BYTE *sig, CK_ULONG sig_len) OFP_WUR;
+CK_RV crypto_op_verify_final(crypto_op_t *op, const CK_BYTE *sig, CK_ULONG sig_len) OFP_WUR;
+
+/* ---- Derivation and randomness -------------------------------------- */
+
+/* CKM_ECDH1_DERIVE (CKD_NULL; CKD_SHA256_KDF welcome) with the private key
+ * base and the peer's point in the mechanism parameter (raw uncompressed
+ * point or DER OCTET STRING). Puts CKA_VALUE into derived, truncated to the
+ * template's CKA_VALUE_LEN when given (else the full shared secret), and
+ * CKA_KEY_TYPE CKK_GENERIC_SECRET unless the template named one. */
+CK_RV crypto_derive(const CK_MECHANISM *mech, EVP_PKEY *base, attr_list_t *derived) OFP_WUR;
+
+CK_RV crypto_random(CK_BYTE *out, CK_ULONG len) OFP_WUR;
+CK_RV crypto_seed(const CK_BYTE *seed, CK_ULONG len) OFP_WUR;
+
+#endif

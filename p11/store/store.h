@@ -1,0 +1,121 @@
+/* store.h - a token on disk.
+ *
+ * One SQLite database file per token (<dir>/<serial>.token). Why one SQLite
+ * file rather than one file per object: a PIN failure count, a wrapped key
+ * and an object must change together or not at all, and several processes
+ * must see each other's changes without tearing. SQLite gives exactly that
+ * (WAL journal, synchronous=FULL, BEGIN IMMEDIATE write transactions,
+ * busy timeout across processes; a killed writer leaves the last committed
+ * state) where a file per object would need its own journal to make a
+ * multi-file change atomic.
+ *
+ * Secrets at rest: every private object (CKA_PRIVATE TRUE, which includes
+ * every private and secret key) is stored as AES-256-GCM ciphertext under a
+ * random 256-bit token key, with the token serial, the object's uid and its
+ * private flag as additional data, so a blob cannot be moved to another
+ * object or token. The token key is wrapped (AES-256-GCM) once under a key
+ * derived from the user PIN and once under one derived from the SO PIN,
+ * with scrypt (EVP_KDF "SCRYPT"; N=2^15, r=8, p=1: 32 MiB and about 100 ms
+ * per guess by default). A wrong PIN is the GCM tag failing to verify.
+ *
+ * PIN failures are counted *before* the PIN is tried, in a committed
+ * transaction, and reset on success: a process killed mid-check has
+ * still spent its guess.
+ *
+ * Not thread-safe: the module serialises calls on one token_store_t. */
+#ifndef OFFPASS_P11_STORE_H
+#define OFFPASS_P11_STORE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "p11/object/attrs.h"
+
+typedef struct token_store token_store_t;
+
+#define TOKEN_PIN_MIN 4
+#define TOKEN_PIN_MAX 255
+#define TOKEN_MAX_FAILS_DEFAULT 10
+
+typedef struct token_meta {
+	char label[32];      /* blank padded, not NUL terminated */
+	char serial[16];     /* 16 hex digits, not NUL terminated */
+	bool user_pin_initialized;
+	CK_ULONG user_fails; /* consecutive wrong user PINs */
+	CK_ULONG so_fails;
+	CK_ULONG max_fails;  /* lock after this many; OFFPASS_P11_MAX_PIN_FAILS at init */
+} token_meta_t;
+
+/* KDF cost. Chosen when a token is initialised and stored with it. Tests
+ * may lower it through OFFPASS_P11_SCRYPT_N (a power of two, >= 1024) so
+ * that suites stay fast; the default is the production cost. */
+typedef struct kdf_params {
+	uint64_t n;
+	uint32_t r, p;
+} kdf_params_t;
+void kdf_params_default(kdf_params_t *out);
+
+/* Create a new token file at path (which must not exist) with label and SO
+ * PIN; no user PIN yet. Returns CKR_OK and the open store. */
+CK_RV token_store_create(const char *path, const CK_UTF8CHAR *so_pin, CK_ULONG so_pin_len,
+			 const CK_UTF8CHAR label[32], token_store_t **out) OFP_WUR;
+/* Open an existing token. CKR_DEVICE_ERROR (and a reason in
+ * token_store_error) for a file that is not a token or is damaged. */
+CK_RV token_store_open(const char *path, token_store_t **out) OFP_WUR;
+void token_store_close(token_store_t *s);
+/* Last error message for the log: the file and what was wrong. */
+const char *token_store_error(const token_store_t *s);
+
+/* Re-initialise (C_InitToken on an initialised token): checks the SO PIN
+ * (counted), then in one transaction destroys every object, sets the label,
+ * makes a new token key, forgets the user PIN. CKR_PIN_INCORRECT,
+ * CKR_PIN_LOCKED. */
+CK_RV token_store_reinit(token_store_t *s, const CK_UTF8CHAR *so_pin, CK_ULONG so_pin_len,
+			 const CK_UTF8CHAR label[32]) OFP_WUR;
+
+/* Fresh metadata (reads the file). */
+CK_RV token_store_meta(token_store_t *s, token_meta_t *out) OFP_WUR;
+
+/* Check a PIN (CKU_USER or CKU_SO; CKU_CONTEXT_SPECIFIC is the caller's
+ * business). On success the token key is held in memory (secmem) until
+ * token_store_logout, and the failure count is reset. Errors:
+ * CKR_PIN_INCORRECT (count incremented and committed first),
+ * CKR_PIN_LOCKED (count reached max_fails: not even tried),
+ * CKR_USER_PIN_NOT_INITIALIZED. */
+CK_RV token_store_check_pin(token_store_t *s, CK_USER_TYPE who,
+			    const CK_UTF8CHAR *pin, CK_ULONG pin_len) OFP_WUR;
+/* Drop (wipe) the in-memory token key. */
+void token_store_logout(token_store_t *s);
+bool token_store_unlocked(const token_store_t *s);
+
+/* C_InitPIN: requires the token key in memory (SO logged in). Wraps it
+ * under the new user PIN, marks the user PIN initialised, resets (unlocks)
+ * the user failure count. */
+CK_RV token_store_init_user_pin(token_store_t *s, const CK_UTF8CHAR *pin, CK_ULONG pin_len) OFP_WUR;
+/* C_SetPIN: checks old_pin for who (counted, as token_store_check_pin),
+ * then rewraps the token key under new_pin. */
+CK_RV token_store_set_pin(token_store_t *s, CK_USER_TYPE who,
+			  const CK_UTF8CHAR *old_pin, CK_ULONG old_len,
+			  const CK_UTF8CHAR *new_pin, CK_ULONG new_len) OFP_WUR;
+
+/* True when another process (or this one through another store) has
+ * committed a change since the last token_store_load/put/delete by s. Cheap
+ * (PRAGMA data_version): the module calls it before object look-ups. */
+bool token_store_changed(token_store_t *s);
+
+/* Every object: cb(uid, is_private, attrs, ctx) per object. Private objects
+ * are decrypted when the token key is in memory, and skipped otherwise.
+ * A stored object that fails to decrypt or parse is reported through
+ * token_store_error and skipped (CKR_OK is still returned), so one damaged
+ * object does not hide the others. cb returning != CKR_OK stops and returns it. */
+typedef CK_RV (*token_store_object_cb)(uint64_t uid, bool is_private,
+				       const attr_list_t *attrs, void *ctx);
+CK_RV token_store_load(token_store_t *s, token_store_object_cb cb, void *ctx) OFP_WUR;
+
+/* Insert (*uid == 0: a fresh uid is chosen and returned) or replace the
+ * object. Private objects need the token key in memory
+ * (CKR_USER_NOT_LOGGED_IN otherwise). */
+CK_RV token_store_put(token_store_t *s, uint64_t *uid, bool is_private,
+		      const attr_list_t *attrs) OFP_WUR;
+CK_RV token_store_delete(token_store_t *s, uint64_t uid) OFP_WUR;
+
+#endif
