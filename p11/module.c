@@ -1,0 +1,216 @@
+/* module.c - the module's one state, its life cycle (C_Initialize,
+ * C_Finalize, fork), and the function tables it exports. */
+#include "config.h"
+#include "p11/module.h"
+#include "p11/lock.h"
+#include "p11/session.h"
+#include "p11/token.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MODULE_DIR_ENV "OFFPASS_P11_DIR"
+
+static struct {
+	pid_t pid;           /* the process that ran C_Initialize; 0 when not initialised */
+	p11_mutex_t *lock;
+	CK_ULONG next_handle;
+} module;
+
+CK_RV module_check(void)
+{
+	/* A forked child inherits the state but not the threads that may hold
+	 * its lock: for it the module is not initialised. */
+	if (module.pid == 0 || module.pid != getpid())
+		return CKR_CRYPTOKI_NOT_INITIALIZED;
+	return CKR_OK;
+}
+
+CK_RV module_enter(void)
+{
+	CK_RV rv = module_check();
+	if (rv == CKR_OK)
+		lock_acquire(module.lock);
+	return rv;
+}
+
+void module_leave(void)
+{
+	lock_release(module.lock);
+}
+
+void module_lock(void)
+{
+	lock_acquire(module.lock);
+}
+
+void module_unlock(void)
+{
+	lock_release(module.lock);
+}
+
+CK_ULONG module_next_handle(void)
+{
+	return ++module.next_handle;
+}
+
+void module_log(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("offpass-p11: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+/* The token directory: $OFFPASS_P11_DIR, which must exist, or
+ * $XDG_DATA_HOME/offpass/tokens (~/.local/share/offpass/tokens), created
+ * with mode 0700 when missing. */
+static CK_RV token_dir(char *buf, size_t len)
+{
+	const char *env = getenv(MODULE_DIR_ENV);
+	const char *xdg = getenv("XDG_DATA_HOME");
+	const char *home = getenv("HOME");
+	int n;
+
+	if (env != NULL && env[0] != '\0') {
+		n = snprintf(buf, len, "%s", env);
+		return n > 0 && (size_t)n < len ? CKR_OK : CKR_GENERAL_ERROR;
+	}
+	if (xdg != NULL && xdg[0] == '/')
+		n = snprintf(buf, len, "%s/offpass", xdg);
+	else if (home != NULL && home[0] == '/')
+		n = snprintf(buf, len, "%s/.local/share/offpass", home);
+	else {
+		module_log("no token directory: set %s (or HOME or XDG_DATA_HOME)", MODULE_DIR_ENV);
+		return CKR_GENERAL_ERROR;
+	}
+	if (n <= 0 || (size_t)n + sizeof("/tokens") > len)
+		return CKR_GENERAL_ERROR;
+	/* Create the default path level by level (parents of XDG_DATA_HOME exist). */
+	if (xdg == NULL || xdg[0] != '/') {
+		char parent[PATH_MAX];
+		snprintf(parent, sizeof(parent), "%s/.local", home);
+		(void)mkdir(parent, 0700);
+		snprintf(parent, sizeof(parent), "%s/.local/share", home);
+		(void)mkdir(parent, 0700);
+	}
+	(void)mkdir(buf, 0700);
+	strcat(buf, "/tokens");
+	(void)mkdir(buf, 0700);
+	return CKR_OK;
+}
+
+static CK_RV check_dir(const char *dir)
+{
+	struct stat st;
+
+	if (stat(dir, &st) != 0) {
+		module_log("token directory '%s': %s", dir, strerror(errno));
+		return CKR_GENERAL_ERROR;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		module_log("token directory '%s': not a directory", dir);
+		return CKR_GENERAL_ERROR;
+	}
+	if (access(dir, R_OK | W_OK | X_OK) != 0) {
+		module_log("token directory '%s': %s", dir, strerror(errno));
+		return CKR_GENERAL_ERROR;
+	}
+	return CKR_OK;
+}
+
+static CK_RV initialize_impl(const CK_C_INITIALIZE_ARGS *args)
+{
+	char dir[PATH_MAX];
+	CK_RV rv;
+
+	rv = lock_configure(args);
+	if (rv != CKR_OK)
+		goto out;
+	rv = token_dir(dir, sizeof(dir));
+	if (rv != CKR_OK)
+		goto out;
+	rv = check_dir(dir);
+	if (rv != CKR_OK)
+		goto out;
+	rv = lock_new(&module.lock);
+	if (rv != CKR_OK)
+		goto out;
+	rv = registry_open(dir);
+	if (rv != CKR_OK) {
+		lock_free(module.lock);
+		module.lock = NULL;
+		goto out;
+	}
+	module.pid = getpid();
+out:
+	return rv;
+}
+
+CK_RV C_Initialize(CK_VOID_PTR init_args)
+{
+	CK_RV rv;
+
+	if (module.pid == getpid())
+		return CKR_CRYPTOKI_ALREADY_INITIALIZED;
+	/* In a forked child the parent's state is abandoned, not freed: its
+	 * locks may be held by threads that do not exist here, and its SQLite
+	 * connections must not be used across fork. */
+	if (module.pid != 0) {
+		session_table_abandon();
+		registry_abandon();
+	}
+	memset(&module, 0, sizeof(module));
+	rv = initialize_impl(init_args);
+	return rv;
+}
+
+CK_RV C_Finalize(CK_VOID_PTR reserved)
+{
+	CK_RV rv = module_check();
+
+	if (rv == CKR_OK && reserved != NULL)
+		rv = CKR_ARGUMENTS_BAD;
+	if (rv == CKR_OK) {
+		session_table_clear();
+		registry_close();
+		lock_free(module.lock);
+		memset(&module, 0, sizeof(module));
+	}
+	return rv;
+}
+
+static void blank_copy(CK_UTF8CHAR *dst, size_t len, const char *src)
+{
+	size_t n = strlen(src);
+	memset(dst, ' ', len);
+	memcpy(dst, src, n < len ? n : len);
+}
+
+CK_RV C_GetInfo(CK_INFO_PTR info)
+{
+	CK_RV rv = module_check();
+
+	if (rv == CKR_OK && info == NULL)
+		rv = CKR_ARGUMENTS_BAD;
+	if (rv == CKR_OK) {
+		memset(info, 0, sizeof(*info));
+		info->cryptokiVersion.major = 2;
+		info->cryptokiVersion.minor = 40;
+		blank_copy(info->manufacturerID, sizeof(info->manufacturerID), "offpass");
+		blank_copy(info->libraryDescription, sizeof(info->libraryDescription),
+			   "offpass PKCS#11 soft token");
+		info->libraryVersion.major = 0;
+		info->libraryVersion.minor = 1;
+	}
+	return rv;
+}

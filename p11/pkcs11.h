@@ -128,4 +128,8 @@ typedef struct CK_FUNCTION_LIST_3_0 {
 } CK_FUNCTION_LIST_3_0;
 #endif /* CKF_INTERFACE_FORK_SAFE */
 
+CK_RV C_GetInterfaceList(CK_INTERFACE_PTR list, CK_ULONG_PTR count);
+CK_RV C_GetInterface(CK_UTF8CHAR_PTR name, CK_VERSION_PTR version,
+		     CK_INTERFACE_PTR_PTR iface, CK_FLAGS flags);
+
 #endif

@@ -1,0 +1,46 @@
+/* objcache.h - a token's objects in memory: token objects mirrored from
+ * the store, and session objects. Kept sorted by handle (handles only
+ * grow), so a look-up is a binary search. Module lock held by callers. */
+#ifndef OFFPASS_P11_OBJCACHE_H
+#define OFFPASS_P11_OBJCACHE_H
+
+#include <stdint.h>
+#include <openssl/evp.h>
+#include "p11/object/attrs.h"
+#include "p11/store/store.h"
+
+typedef struct object {
+	CK_OBJECT_HANDLE handle;
+	uint64_t uid;               /* store uid; 0 for a session object */
+	CK_SESSION_HANDLE session;  /* creator of a session object */
+	bool is_private;            /* CKA_PRIVATE */
+	attr_list_t attrs;
+	EVP_PKEY *pkey;             /* key material, built on first use */
+} object_t;
+
+typedef struct objcache {
+	object_t **items;
+	size_t count, cap;
+} objcache_t;
+
+/* A new object taking the contents of attrs (left empty); NULL on ENOMEM. */
+object_t *object_new(attr_list_t *attrs, uint64_t uid, CK_SESSION_HANDLE session) OFP_WUR;
+void object_free(object_t *o);
+/* The object's EVP_PKEY, built and cached on first use; a new reference. */
+CK_RV object_pkey(object_t *o, EVP_PKEY **out) OFP_WUR;
+/* Replace the attributes (after C_SetAttributeValue); drops the cached key. */
+void object_replace_attrs(object_t *o, attr_list_t *attrs);
+
+object_t *objcache_find(const objcache_t *c, CK_OBJECT_HANDLE h);
+/* Append o, which has a handle larger than every other (from the counter). */
+CK_RV objcache_add(objcache_t *c, object_t *o) OFP_WUR;
+/* Remove and free. */
+void objcache_remove(objcache_t *c, CK_OBJECT_HANDLE h);
+/* Remove and free the session objects of session s, or all of them when s is 0. */
+void objcache_drop_session(objcache_t *c, CK_SESSION_HANDLE s);
+void objcache_clear(objcache_t *c);
+/* Mirror the store: token objects keep their handles by uid, new ones get
+ * fresh handles, vanished ones go; session objects stay. */
+CK_RV objcache_reload(objcache_t *c, token_store_t *store) OFP_WUR;
+
+#endif

@@ -1,0 +1,193 @@
+/* session.c - the session table: handles from the module counter, a table
+ * kept sorted by handle (handles only grow, so appending keeps it sorted
+ * and look-up is a binary search). */
+#include "config.h"
+#include "p11/session.h"
+#include "p11/module.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static struct {
+	session_t **items;
+	size_t count, cap;
+} table;
+
+static session_t **table_find(CK_SESSION_HANDLE h)
+{
+	size_t lo = 0, hi = table.count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (table.items[mid]->handle == h)
+			return &table.items[mid];
+		if (table.items[mid]->handle < h)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+static void table_remove(session_t **slot)
+{
+	size_t i = (size_t)(slot - table.items);
+	memmove(slot, slot + 1, (table.count - i - 1) * sizeof(*slot));
+	table.count--;
+}
+
+void session_op_end(session_t *s, op_slot_t which)
+{
+	crypto_op_free(s->ops[which].op);
+	memset(&s->ops[which], 0, sizeof(s->ops[which]));
+}
+
+void session_find_end(session_t *s)
+{
+	free(s->find.handles);
+	memset(&s->find, 0, sizeof(s->find));
+}
+
+static void session_free(session_t *s)
+{
+	for (int i = 0; i < OP_COUNT; i++)
+		session_op_end(s, (op_slot_t)i);
+	session_find_end(s);
+	lock_free(s->mutex);
+	free(s);
+}
+
+/* Drop one reference; the last one frees a closed session. Module lock held. */
+static void session_unref(session_t *s)
+{
+	if (--s->refs == 0 && s->closed)
+		session_free(s);
+}
+
+CK_RV session_enter(CK_SESSION_HANDLE h, session_t **out)
+{
+	session_t **slot = NULL;
+	CK_RV rv = module_enter();
+
+	if (rv != CKR_OK)
+		return rv;
+	slot = table_find(h);
+	if (slot == NULL) {
+		rv = CKR_SESSION_HANDLE_INVALID;
+	} else {
+		(*slot)->refs++;
+		*out = *slot;
+	}
+	module_leave();
+	if (rv == CKR_OK)
+		lock_acquire((*out)->mutex);
+	return rv;
+}
+
+void session_leave(session_t *s)
+{
+	lock_release(s->mutex);
+	module_lock();
+	session_unref(s);
+	module_unlock();
+}
+
+CK_RV session_open(CK_SLOT_ID slot, CK_FLAGS flags, CK_SESSION_HANDLE *out)
+{
+	session_t *s = calloc(1, sizeof(*s));
+	CK_RV rv = CKR_HOST_MEMORY;
+
+	if (s == NULL)
+		goto out;
+	rv = lock_new(&s->mutex);
+	if (rv != CKR_OK)
+		goto out;
+	module_lock();
+	if (table.count == table.cap) {
+		size_t cap = table.cap ? table.cap * 2 : 16;
+		session_t **items = realloc(table.items, cap * sizeof(*items));
+		if (items == NULL) {
+			rv = CKR_HOST_MEMORY;
+		} else {
+			table.items = items;
+			table.cap = cap;
+		}
+	}
+	if (rv == CKR_OK) {
+		s->handle = module_next_handle();
+		s->slot = slot;
+		s->flags = flags;
+		s->refs = 1; /* the table's reference */
+		table.items[table.count++] = s;
+		*out = s->handle;
+		s = NULL;
+	}
+	module_unlock();
+out:
+	if (s != NULL) {
+		lock_free(s->mutex);
+		free(s);
+	}
+	return rv;
+}
+
+CK_RV session_close(CK_SESSION_HANDLE h, CK_SLOT_ID *slot, CK_FLAGS *flags)
+{
+	session_t *s = NULL;
+	CK_RV rv = session_enter(h, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	module_lock();
+	session_t **entry = table_find(h);
+	if (entry == NULL) {
+		rv = CKR_SESSION_HANDLE_INVALID; /* closed by another thread meanwhile */
+	} else {
+		table_remove(entry);
+		s->closed = true;
+		session_unref(s); /* the table's reference; ours keeps it alive */
+	}
+	module_unlock();
+	if (rv == CKR_OK) {
+		*slot = s->slot;
+		*flags = s->flags;
+		for (int i = 0; i < OP_COUNT; i++)
+			session_op_end(s, (op_slot_t)i);
+		session_find_end(s);
+	}
+	session_leave(s);
+	return rv;
+}
+
+CK_RV session_list(CK_SLOT_ID slot, CK_SESSION_HANDLE **out, CK_ULONG *count)
+{
+	CK_RV rv = CKR_OK;
+
+	module_lock();
+	CK_SESSION_HANDLE *list = calloc(table.count + 1, sizeof(*list));
+	CK_ULONG n = 0;
+	if (list == NULL) {
+		rv = CKR_HOST_MEMORY;
+	} else {
+		for (size_t i = 0; i < table.count; i++)
+			if (table.items[i]->slot == slot)
+				list[n++] = table.items[i]->handle;
+	}
+	module_unlock();
+	*out = list;
+	*count = n;
+	return rv;
+}
+
+void session_table_clear(void)
+{
+	for (size_t i = 0; i < table.count; i++)
+		session_free(table.items[i]);
+	free(table.items);
+	memset(&table, 0, sizeof(table));
+}
+
+void session_table_abandon(void)
+{
+	memset(&table, 0, sizeof(table));
+}

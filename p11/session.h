@@ -1,0 +1,69 @@
+/* session.h - sessions: a table from handle to session, each session with
+ * its own mutex and its active operations.
+ *
+ * The table lives under the module lock. A caller takes a session with
+ * session_enter (which looks it up, counts a reference and takes the
+ * session's mutex, holding the module lock only for the look-up) and
+ * gives it back with session_leave; C_CloseSession waits for a session in
+ * use and the last reference frees it. */
+#ifndef OFFPASS_P11_SESSION_H
+#define OFFPASS_P11_SESSION_H
+
+#include <stdbool.h>
+#include "p11/pkcs11.h"
+#include "p11/lock.h"
+#include "p11/crypto/crypto.h"
+
+typedef enum op_slot {
+	OP_DIGEST,
+	OP_SIGN,
+	OP_VERIFY,
+	OP_ENCRYPT,
+	OP_DECRYPT,
+	OP_COUNT
+} op_slot_t;
+
+typedef struct session_op {
+	crypto_op_t *op;  /* NULL when no operation is active */
+	bool multipart;   /* an Update has been called: only Final may end it */
+	bool needs_login; /* CKA_ALWAYS_AUTHENTICATE key: C_Login(CKU_CONTEXT_SPECIFIC) first */
+} session_op_t;
+
+typedef struct session {
+	CK_SESSION_HANDLE handle;
+	CK_SLOT_ID slot;
+	CK_FLAGS flags;          /* CKF_SERIAL_SESSION | CKF_RW_SESSION */
+	p11_mutex_t *mutex;      /* guards ops[] and find */
+	unsigned refs;           /* module lock */
+	bool closed;             /* module lock */
+	session_op_t ops[OP_COUNT];
+	struct {
+		bool active;
+		CK_OBJECT_HANDLE *handles;
+		CK_ULONG count, next;
+	} find;
+} session_t;
+
+/* Look up, reference and lock a session: CKR_SESSION_HANDLE_INVALID,
+ * CKR_CRYPTOKI_NOT_INITIALIZED. */
+CK_RV session_enter(CK_SESSION_HANDLE h, session_t **out) OFP_WUR;
+void session_leave(session_t *s);
+
+/* C_OpenSession's bookkeeping (registry checks are the caller's). */
+CK_RV session_open(CK_SLOT_ID slot, CK_FLAGS flags, CK_SESSION_HANDLE *out) OFP_WUR;
+/* Remove from the table and end its operations; the session object goes
+ * when the last reference does. Returns its slot and flags for the
+ * registry. CKR_SESSION_HANDLE_INVALID. */
+CK_RV session_close(CK_SESSION_HANDLE h, CK_SLOT_ID *slot, CK_FLAGS *flags) OFP_WUR;
+/* Handles of every session on slot (for C_CloseAllSessions). Caller frees. */
+CK_RV session_list(CK_SLOT_ID slot, CK_SESSION_HANDLE **out, CK_ULONG *count) OFP_WUR;
+/* Free everything (C_Finalize); no other thread may be inside the module. */
+void session_table_clear(void);
+/* Forget the table without freeing it (a forked child's C_Initialize). */
+void session_table_abandon(void);
+
+/* End one operation (free its state). Session mutex held. */
+void session_op_end(session_t *s, op_slot_t which);
+void session_find_end(session_t *s);
+
+#endif
