@@ -12,16 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Imported key material must be a valid key before it is stored. */
-static CK_RV validate_key(CK_OBJECT_CLASS klass, attr_list_t *attrs)
+/* Imported key material must be a valid key before it is stored: the
+ * crypto layer builds it once and fills what can be derived. */
+static bool is_key_class(CK_OBJECT_CLASS klass)
 {
-	EVP_PKEY *pkey = NULL;
-	CK_RV rv = crypto_complete_imported(klass, attrs);
-
-	if (rv == CKR_OK && klass != CKO_SECRET_KEY)
-		rv = crypto_pkey_from_attrs(klass, attrs, &pkey);
-	EVP_PKEY_free(pkey);
-	return rv;
+	return klass == CKO_PUBLIC_KEY || klass == CKO_PRIVATE_KEY || klass == CKO_SECRET_KEY;
 }
 
 static CK_RV create_object_impl(session_t *s, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
@@ -40,8 +35,8 @@ static CK_RV create_object_impl(session_t *s, CK_ATTRIBUTE_PTR tmpl, CK_ULONG co
 	rv = template_get_ulong(tmpl, count, CKA_CLASS, &klass);
 	if (rv == CKR_OK)
 		rv = policy_build(POLICY_CREATE, klass, (CK_KEY_TYPE)-1, tmpl, count, &attrs);
-	if (rv == CKR_OK && (klass == CKO_PUBLIC_KEY || klass == CKO_PRIVATE_KEY || klass == CKO_SECRET_KEY))
-		rv = validate_key(klass, &attrs);
+	if (rv == CKR_OK && is_key_class(klass))
+		rv = crypto_complete_imported(klass, &attrs);
 	if (rv == CKR_OK)
 		rv = registry_object_add(&view, &attrs, out);
 out:

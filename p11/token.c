@@ -137,8 +137,7 @@ static CK_RV slots_refresh(void)
 		if (slot_has_path(files[i]))
 			continue;
 		if (token_store_open(files[i], &store) != CKR_OK) {
-			module_log("skipping token '%s': %s", files[i], token_store_error(store));
-			token_store_close(store);
+			module_log("skipping token: %s", token_store_error(NULL));
 			continue;
 		}
 		rv = slot_append(files[i], store);
@@ -337,8 +336,7 @@ static CK_RV init_free_slot(token_t *t, const CK_UTF8CHAR *pin, CK_ULONG pin_len
 	if (rv == CKR_OK)
 		rv = token_store_create(path, pin, pin_len, label, &t->store);
 	if (rv != CKR_OK) {
-		module_log("cannot create token '%s': %s", path ? path : reg.dir,
-			   t->store ? token_store_error(t->store) : "store error");
+		module_log("cannot create a token in '%s': %s", reg.dir, token_store_error(NULL));
 		free(path);
 		return rv;
 	}
@@ -827,7 +825,8 @@ static bool mechanism_allowed(const attr_list_t *attrs, CK_MECHANISM_TYPE mech)
 	const attr_t *a = attr_list_find(attrs, CKA_ALLOWED_MECHANISMS);
 	CK_MECHANISM_TYPE m;
 
-	if (a == NULL)
+	/* Absent or empty (the object layer's default) means no restriction. */
+	if (a == NULL || a->len == 0)
 		return true;
 	for (CK_ULONG off = 0; off + sizeof(m) <= a->len; off += sizeof(m)) {
 		memcpy(&m, a->value + off, sizeof(m));

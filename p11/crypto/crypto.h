@@ -15,8 +15,9 @@
 /* The mechanism list (C_GetMechanismList, two-call convention). */
 CK_RV crypto_mechanism_list(CK_MECHANISM_TYPE *list, CK_ULONG *count) OFP_WUR;
 /* CKR_MECHANISM_INVALID for a mechanism the token does not have. Key sizes
- * in bits for RSA and EC (256..384, Ed25519 255..255... as SoftHSM2 reports),
- * in bytes for generic secrets. */
+ * in bits for RSA (2048..4096) and EC (256..384; Ed25519 256..256, as
+ * SoftHSM2 2.6 and kryoptic report it), in bytes for generic secrets
+ * (1..512). */
 CK_RV crypto_mechanism_info(CK_MECHANISM_TYPE type, CK_MECHANISM_INFO *info) OFP_WUR;
 /* True when the mechanism supports the usage flag (CKF_SIGN, CKF_VERIFY, ...). */
 bool crypto_mechanism_has(CK_MECHANISM_TYPE type, CK_FLAGS flag);
@@ -42,8 +43,13 @@ CK_RV crypto_generate_secret(const CK_MECHANISM *mech, attr_list_t *secret) OFP_
 
 /* An EVP_PKEY for an object's key material (public or private key
  * object). Validates it (point on curve, sizes): CKR_ATTRIBUTE_VALUE_INVALID
- * or CKR_TEMPLATE_INCOMPLETE for a bad or incomplete key. The module
- * caches the result per object. */
+ * or CKR_TEMPLATE_INCOMPLETE for a bad or incomplete key,
+ * CKR_CURVE_NOT_SUPPORTED / CKR_DOMAIN_PARAMS_INVALID for its
+ * CKA_EC_PARAMS, CKR_KEY_TYPE_INCONSISTENT for a class or key type
+ * without one. The module caches the result per object: EC and Ed25519
+ * keys carry a ready sign (private) or verify (public) context that makes
+ * crypto_op_new cheap, so the cached EVP_PKEY, not a fresh one, is what
+ * crypto_op_new should get. */
 CK_RV crypto_pkey_from_attrs(CK_OBJECT_CLASS klass, const attr_list_t *attrs, EVP_PKEY **out) OFP_WUR;
 /* For C_CreateObject of a private key: fill derived public attributes the
  * application did not give (e.g. CKA_PUBLIC_KEY_INFO, CKA_EC_POINT is not a
@@ -75,19 +81,25 @@ void crypto_op_free(crypto_op_t *op);
 bool crypto_op_multipart(const crypto_op_t *op);
 
 /* Output size of the single-part or final call for in_len bytes of input
- * (the maximum: RSA decrypt reports the modulus size). */
+ * (the maximum: RSA decrypt reports the modulus size). crypto_op_oneshot
+ * and crypto_op_final also answer out == NULL with this size and CKR_OK,
+ * and a too-small buffer with CKR_BUFFER_TOO_SMALL, without consuming the
+ * operation. */
 CK_ULONG crypto_op_output_size(const crypto_op_t *op, CK_ULONG in_len);
 
 /* Single-part digest/sign/encrypt/decrypt. The caller has already handled
  * the NULL-buffer and too-small cases with crypto_op_output_size, except
  * for decrypt where the exact length is only known afterwards: then
- * CKR_BUFFER_TOO_SMALL with *out_len set, and the op stays usable.
- * Errors: CKR_DATA_LEN_RANGE (e.g. CKM_ECDSA input longer than... no: raw
- * ECDSA truncates per FIPS 186; RSA_PKCS input too long), CKR_ENCRYPTED_DATA_INVALID,
- * CKR_ENCRYPTED_DATA_LEN_RANGE, CKR_FUNCTION_FAILED. */
+ * CKR_BUFFER_TOO_SMALL with *out_len set (or CKR_OK and *out_len for a
+ * NULL out), and the op stays usable.
+ * Errors: CKR_DATA_LEN_RANGE (RSA PKCS#1 v1.5 input over k - 11 bytes,
+ * OAEP over k - 2 hLen - 2, raw PSS input not exactly the hash; raw
+ * CKM_ECDSA takes any length and truncates per FIPS 186),
+ * CKR_ENCRYPTED_DATA_INVALID, CKR_ENCRYPTED_DATA_LEN_RANGE (not k bytes),
+ * CKR_FUNCTION_FAILED. */
 CK_RV crypto_op_oneshot(crypto_op_t *op, const CK_BYTE *in, CK_ULONG in_len,
 			CK_BYTE *out, CK_ULONG *out_len) OFP_WUR;
-/* Multi-part. */
+/* Multi-part. CKR_FUNCTION_NOT_SUPPORTED when !crypto_op_multipart(op). */
 CK_RV crypto_op_update(crypto_op_t *op, const CK_BYTE *in, CK_ULONG in_len) OFP_WUR;
 CK_RV crypto_op_final(crypto_op_t *op, CK_BYTE *out, CK_ULONG *out_len) OFP_WUR;
 /* Verify: CKR_OK, CKR_SIGNATURE_INVALID or CKR_SIGNATURE_LEN_RANGE.
@@ -103,7 +115,13 @@ CK_RV crypto_op_verify_final(crypto_op_t *op, const CK_BYTE *sig, CK_ULONG sig_l
  * base and the peer's point in the mechanism parameter (raw uncompressed
  * point or DER OCTET STRING). Puts CKA_VALUE into derived, truncated to the
  * template's CKA_VALUE_LEN when given (else the full shared secret), and
- * CKA_KEY_TYPE CKK_GENERIC_SECRET unless the template named one. */
+ * CKA_KEY_TYPE CKK_GENERIC_SECRET unless the template named one.
+ * CKD_NULL keeps the rightmost CKA_VALUE_LEN bytes of Z (as NSS and
+ * SoftHSM2); CKD_SHA1/224/256/384/512_KDF are the ANSI X9.63 KDF with the
+ * shared data, producing CKA_VALUE_LEN (at most 512) bytes. CKA_VALUE_LEN
+ * is added for generic secret and AES keys when the template had none.
+ * Errors: CKR_MECHANISM_PARAM_INVALID (bad parameters or peer point),
+ * CKR_KEY_TYPE_INCONSISTENT (base not an EC key), CKR_KEY_SIZE_RANGE. */
 CK_RV crypto_derive(const CK_MECHANISM *mech, EVP_PKEY *base, attr_list_t *derived) OFP_WUR;
 
 CK_RV crypto_random(CK_BYTE *out, CK_ULONG len) OFP_WUR;

@@ -1,6 +1,7 @@
 /* store.h - a token on disk.
  *
- * One SQLite database file per token (<dir>/<serial>.token). Why one SQLite
+ * One SQLite database file per token (the module names it; the name need
+ * not be the serial, which token_store_create draws). Why one SQLite
  * file rather than one file per object: a PIN failure count, a wrapped key
  * and an object must change together or not at all, and several processes
  * must see each other's changes without tearing. SQLite gives exactly that
@@ -21,6 +22,17 @@
  * PIN failures are counted *before* the PIN is tried, in a committed
  * transaction, and reset on success: a process killed mid-check has
  * still spent its guess.
+ *
+ * The file is mode 0600 (SQLite gives its -wal and -shm files the same
+ * mode); a replaced or deleted wrapped key or object is overwritten in the
+ * file (secure_delete), so an old PIN's wrapping does not linger.
+ *
+ * Errors: every fallible call leaves "file: reason" in token_store_error,
+ * and an empty string after a call that went well. SQLite failures are
+ * CKR_DEVICE_ERROR (CKR_DEVICE_MEMORY for a full disk, CKR_HOST_MEMORY).
+ * Another process re-initialising the token while a PIN operation runs
+ * makes the operation start over against the new state, so a PIN is never
+ * accepted for a state it was not checked against.
  *
  * Not thread-safe: the module serialises calls on one token_store_t. */
 #ifndef OFFPASS_P11_STORE_H
@@ -45,9 +57,12 @@ typedef struct token_meta {
 	CK_ULONG max_fails;  /* lock after this many; OFFPASS_P11_MAX_PIN_FAILS at init */
 } token_meta_t;
 
-/* KDF cost. Chosen when a token is initialised and stored with it. Tests
- * may lower it through OFFPASS_P11_SCRYPT_N (a power of two, >= 1024) so
- * that suites stay fast; the default is the production cost. */
+/* KDF cost. Chosen when a token is initialised (created or re-initialised)
+ * and stored with it and with every wrapped key. Tests may lower it through
+ * OFFPASS_P11_SCRYPT_N (a power of two, 1024 ... 2^20) so that suites stay
+ * fast; the default is the production cost. kdf_params_default() gives the
+ * cost a token initialised now would get: the environment's N when it is
+ * valid, else (including for a malformed value) the production cost. */
 typedef struct kdf_params {
 	uint64_t n;
 	uint32_t r, p;
@@ -55,20 +70,39 @@ typedef struct kdf_params {
 void kdf_params_default(kdf_params_t *out);
 
 /* Create a new token file at path (which must not exist) with label and SO
- * PIN; no user PIN yet. Returns CKR_OK and the open store. */
+ * PIN; no user PIN yet. Returns CKR_OK and the open store (not logged in).
+ * The file is built beside path (<path>.new-XXXXXX) and linked into place
+ * when complete, so a token file is whole or absent; a process killed
+ * during creation may leave such a .new- file, which is never a token.
+ * Errors: CKR_PIN_LEN_RANGE (SO PIN outside [TOKEN_PIN_MIN, TOKEN_PIN_MAX]),
+ * CKR_DEVICE_ERROR when path exists or cannot be created; the reason is in
+ * token_store_error(NULL). OFFPASS_P11_MAX_PIN_FAILS (1 ... 1000, else the
+ * default) sets max_fails. */
 CK_RV token_store_create(const char *path, const CK_UTF8CHAR *so_pin, CK_ULONG so_pin_len,
 			 const CK_UTF8CHAR label[32], token_store_t **out) OFP_WUR;
-/* Open an existing token. CKR_DEVICE_ERROR (and a reason in
- * token_store_error) for a file that is not a token or is damaged. */
+/* Open an existing token. CKR_DEVICE_ERROR for a file that is missing, not
+ * a token, of an unknown schema version, or damaged (every page is checked
+ * here); *out is then NULL and the reason, naming the file, is in
+ * token_store_error(NULL). A refused file is not written to. */
 CK_RV token_store_open(const char *path, token_store_t **out) OFP_WUR;
 void token_store_close(token_store_t *s);
-/* Last error message for the log: the file and what was wrong. */
+/* In a forked child, for a handle the parent opened: wipe the key and free
+ * the handle without touching the database. SQLite connections must not
+ * cross fork(), and closing one in the child could release or disturb the
+ * parent's locks; the connection's memory is leaked instead. */
+void token_store_abandon(token_store_t *s);
+/* Last error message for the log: the file and what was wrong ("" if
+ * none). token_store_error(NULL) is the reason the calling thread's last
+ * token_store_open or token_store_create failed. */
 const char *token_store_error(const token_store_t *s);
 
 /* Re-initialise (C_InitToken on an initialised token): checks the SO PIN
  * (counted), then in one transaction destroys every object, sets the label,
- * makes a new token key, forgets the user PIN. CKR_PIN_INCORRECT,
- * CKR_PIN_LOCKED. */
+ * makes a new token key (at a KDF cost chosen anew), forgets the user PIN
+ * and resets both failure counts. The serial and the SO PIN stay. s is
+ * logged out afterwards, and other handles holding the old key find
+ * themselves logged out at their next load or private put.
+ * CKR_PIN_INCORRECT, CKR_PIN_LOCKED. */
 CK_RV token_store_reinit(token_store_t *s, const CK_UTF8CHAR *so_pin, CK_ULONG so_pin_len,
 			 const CK_UTF8CHAR label[32]) OFP_WUR;
 
@@ -78,44 +112,63 @@ CK_RV token_store_meta(token_store_t *s, token_meta_t *out) OFP_WUR;
 /* Check a PIN (CKU_USER or CKU_SO; CKU_CONTEXT_SPECIFIC is the caller's
  * business). On success the token key is held in memory (secmem) until
  * token_store_logout, and the failure count is reset. Errors:
- * CKR_PIN_INCORRECT (count incremented and committed first),
- * CKR_PIN_LOCKED (count reached max_fails: not even tried),
- * CKR_USER_PIN_NOT_INITIALIZED. */
+ * CKR_PIN_INCORRECT (count incremented and committed first; a PIN whose
+ * length is outside [TOKEN_PIN_MIN, TOKEN_PIN_MAX] is simply incorrect, and
+ * counted), CKR_PIN_LOCKED (count reached max_fails: not even tried, not
+ * counted), CKR_USER_PIN_NOT_INITIALIZED (not counted),
+ * CKR_USER_TYPE_INVALID. A failed check leaves an earlier login in place. */
 CK_RV token_store_check_pin(token_store_t *s, CK_USER_TYPE who,
 			    const CK_UTF8CHAR *pin, CK_ULONG pin_len) OFP_WUR;
 /* Drop (wipe) the in-memory token key. */
 void token_store_logout(token_store_t *s);
 bool token_store_unlocked(const token_store_t *s);
 
-/* C_InitPIN: requires the token key in memory (SO logged in). Wraps it
- * under the new user PIN, marks the user PIN initialised, resets (unlocks)
- * the user failure count. */
+/* C_InitPIN: requires the token key in memory (SO logged in; whether it is
+ * the SO is the module's business): CKR_USER_NOT_LOGGED_IN otherwise.
+ * Wraps it under the new user PIN, marks the user PIN initialised, resets
+ * (unlocks) the user failure count. CKR_PIN_LEN_RANGE. */
 CK_RV token_store_init_user_pin(token_store_t *s, const CK_UTF8CHAR *pin, CK_ULONG pin_len) OFP_WUR;
 /* C_SetPIN: checks old_pin for who (counted, as token_store_check_pin),
- * then rewraps the token key under new_pin. */
+ * then rewraps the token key under new_pin. A new_pin of the wrong length
+ * is CKR_PIN_LEN_RANGE before the old PIN is tried (no guess spent). Does
+ * not change whether s is logged in. */
 CK_RV token_store_set_pin(token_store_t *s, CK_USER_TYPE who,
 			  const CK_UTF8CHAR *old_pin, CK_ULONG old_len,
 			  const CK_UTF8CHAR *new_pin, CK_ULONG new_len) OFP_WUR;
 
 /* True when another process (or this one through another store) has
- * committed a change since the last token_store_load/put/delete by s. Cheap
- * (PRAGMA data_version): the module calls it before object look-ups. */
+ * changed the objects since s last loaded them: true from opening until
+ * the first complete load, and from then on until the next complete load
+ * once it has been true. s's own put/delete do not make it true, unless
+ * another change came first. Changes that touch no object (PIN counts,
+ * PIN changes) do not count. Cheap (PRAGMA data_version, then one row
+ * read only when some commit happened): the module calls it before
+ * object look-ups. */
 bool token_store_changed(token_store_t *s);
 
 /* Every object: cb(uid, is_private, attrs, ctx) per object. Private objects
  * are decrypted when the token key is in memory, and skipped otherwise.
  * A stored object that fails to decrypt or parse is reported through
  * token_store_error and skipped (CKR_OK is still returned), so one damaged
- * object does not hide the others. cb returning != CKR_OK stops and returns it. */
+ * object does not hide the others. cb returning != CKR_OK stops and returns it.
+ * attrs is valid only during the call (copy what you keep); cb must not
+ * call back into s. The whole load is one consistent snapshot. If the
+ * token was re-initialised elsewhere, s is logged out first. A login does
+ * not make token_store_changed true: load again after one to see the
+ * private objects. */
 typedef CK_RV (*token_store_object_cb)(uint64_t uid, bool is_private,
 				       const attr_list_t *attrs, void *ctx);
 CK_RV token_store_load(token_store_t *s, token_store_object_cb cb, void *ctx) OFP_WUR;
 
-/* Insert (*uid == 0: a fresh uid is chosen and returned) or replace the
- * object. Private objects need the token key in memory
- * (CKR_USER_NOT_LOGGED_IN otherwise). */
+/* Insert (*uid == 0: a fresh random uid in 1 ... INT64_MAX is chosen and
+ * returned) or replace the object *uid, which must exist
+ * (CKR_OBJECT_HANDLE_INVALID otherwise: a replace never resurrects an
+ * object another process deleted). Private objects need the token key in
+ * memory (CKR_USER_NOT_LOGGED_IN otherwise, also when the token was
+ * re-initialised since the login). */
 CK_RV token_store_put(token_store_t *s, uint64_t *uid, bool is_private,
 		      const attr_list_t *attrs) OFP_WUR;
+/* CKR_OBJECT_HANDLE_INVALID when there is no such object. */
 CK_RV token_store_delete(token_store_t *s, uint64_t uid) OFP_WUR;
 
 #endif

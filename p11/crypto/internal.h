@@ -1,0 +1,105 @@
+/* internal.h - what the crypto layer's files share and nobody else sees:
+ * the mechanism table entries, the curve table, the cached message digests
+ * and the DER helpers for CKA_EC_PARAMS / CKA_EC_POINT. */
+#ifndef OFFPASS_P11_CRYPTO_INTERNAL_H
+#define OFFPASS_P11_CRYPTO_INTERNAL_H
+
+#include <stddef.h>
+#include "p11/crypto/crypto.h"
+
+/* v3.0 types p11-kit 0.24 does not declare (OASIS v3.0 layout). */
+typedef struct crypto_eddsa_params {
+	CK_BBOOL phFlag;
+	CK_ULONG ulContextDataLen;
+	CK_BYTE_PTR pContextData;
+} crypto_eddsa_params_t;
+
+/* ---- Message digests --------------------------------------------------- */
+
+typedef enum crypto_hash {
+	HASH_NONE = 0,
+	HASH_SHA1,
+	HASH_SHA224,
+	HASH_SHA256,
+	HASH_SHA384,
+	HASH_SHA512,
+	HASH_COUNT_,
+} crypto_hash_t;
+
+/* The EVP_MD for a hash, fetched once per process (an explicitly fetched
+ * digest saves OpenSSL 3.0 an implicit fetch in every EVP_DigestInit_ex).
+ * NULL for HASH_NONE or when the provider lacks it. */
+const EVP_MD *crypto_md(crypto_hash_t h);
+/* CKM_SHA_1 ... CKM_SHA512 -> hash; HASH_NONE when not a digest mechanism. */
+crypto_hash_t crypto_hash_from_mech(CK_MECHANISM_TYPE m);
+/* CKG_MGF1_SHA* -> hash; HASH_NONE when unknown. */
+crypto_hash_t crypto_hash_from_mgf(CK_ULONG mgf);
+
+/* ---- Mechanism table --------------------------------------------------- */
+
+/* What a mechanism does, beyond CK_MECHANISM_INFO. */
+typedef enum mech_alg {
+	ALG_DIGEST,
+	ALG_ECDSA,
+	ALG_EDDSA,
+	ALG_RSA_PKCS,
+	ALG_RSA_PSS,
+	ALG_RSA_OAEP,
+	ALG_ECDH,
+	ALG_KEYGEN,
+} mech_alg_t;
+
+#define MECH_NO_KEY ((CK_KEY_TYPE)-1)
+
+typedef struct mech_def {
+	CK_MECHANISM_TYPE type;
+	CK_MECHANISM_INFO info;
+	mech_alg_t alg;
+	CK_KEY_TYPE key_type; /* MECH_NO_KEY for digests */
+	crypto_hash_t hash;   /* hashed by the token before signing; HASH_NONE: raw input */
+} mech_def_t;
+
+/* The entry for type, or NULL. */
+const mech_def_t *crypto_mech_find(CK_MECHANISM_TYPE type);
+
+/* ---- Curves ------------------------------------------------------------ */
+
+typedef struct curve {
+	const char *group;   /* OpenSSL group name; NULL for Ed25519 */
+	const char *keytype; /* OpenSSL key type: "EC" or "ED25519" */
+	int nid;
+	size_t field_len;    /* bytes of a coordinate (Ed25519: of the encoded point) */
+	size_t order_len;    /* bytes of the group order: ECDSA r and s, private scalar */
+	CK_KEY_TYPE key_type; /* CKK_EC or CKK_EC_EDWARDS */
+} curve_t;
+
+/* Parse CKA_EC_PARAMS: a DER OBJECT IDENTIFIER of P-256, P-384 or Ed25519,
+ * or the DER PrintableString "edwards25519". CKR_DOMAIN_PARAMS_INVALID
+ * when it is neither a whole OID nor a whole PrintableString,
+ * CKR_CURVE_NOT_SUPPORTED for one we do not have. */
+CK_RV crypto_curve_from_params(const CK_BYTE *der, CK_ULONG len, const curve_t **out) OFP_WUR;
+/* The curve of an EC or Ed25519 EVP_PKEY; NULL for anything else. */
+const curve_t *crypto_curve_of_pkey(const EVP_PKEY *pkey);
+
+/* The encoded point inside CKA_EC_POINT or ECDH public data, which may be
+ * a DER OCTET STRING or the bare encoding (both exist in the wild): for a
+ * Weierstrass curve the uncompressed 04||X||Y, for Ed25519 32 bytes.
+ * Points into in; CKR_ATTRIBUTE_VALUE_INVALID when neither form fits. */
+CK_RV crypto_ec_point_unwrap(const curve_t *c, const CK_BYTE *in, CK_ULONG len,
+			     const CK_BYTE **point, size_t *point_len) OFP_WUR;
+
+/* The public key of a curve point (already unwrapped): for P-256/P-384
+ * checked to lie on the curve. CKR_ATTRIBUTE_VALUE_INVALID when not. */
+CK_RV crypto_ec_pub_from_point(const curve_t *c, const CK_BYTE *pt, size_t len, EVP_PKEY **out) OFP_WUR;
+
+/* A ready context for an operation of kind on key, copied from the
+ * template crypto_pkey_from_attrs attached to it; NULL when it has none
+ * (other keys, other kinds, RSA): the caller initialises one itself. */
+EVP_PKEY_CTX *crypto_tmpl_pkey_ctx(const EVP_PKEY *key, crypto_op_kind_t kind);
+EVP_MD_CTX *crypto_tmpl_md_ctx(const EVP_PKEY *key, crypto_op_kind_t kind);
+
+/* Map an OpenSSL failure to CK_RV and drop the thread's error queue, so a
+ * failed call leaves nothing behind for the next one. */
+CK_RV crypto_ossl_fail(CK_RV rv);
+
+#endif

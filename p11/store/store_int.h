@@ -1,0 +1,73 @@
+/* store_int.h - what the store's files share: the handle, the schema's
+ * token row, and the SQLite helpers. Internal to p11/store/. */
+#ifndef OFFPASS_P11_STORE_INT_H
+#define OFFPASS_P11_STORE_INT_H
+
+#include <sqlite3.h>
+#include "p11/store/store.h"
+#include "p11/store/store_crypt.h"
+
+#define STORE_SCHEMA_VERSION 1
+#define STORE_ERR_LEN 512
+
+/* Wrapped-key rows are keyed by the user type (CKU_SO 0, CKU_USER 1). */
+#define STORE_WHO_SO 0
+#define STORE_WHO_USER 1
+
+struct token_store {
+	sqlite3 *db;
+	sqlite3_stmt *dv_stmt;   /* PRAGMA data_version, prepared once */
+	char *path;
+	char serial[16];         /* never changes after creation */
+	unsigned char *key;      /* secmem STORE_KEY_LEN, NULL while locked */
+	int64_t key_gen;         /* the token row's key_gen that key belongs to */
+	int64_t seen_dv;         /* data_version last looked at */
+	int64_t seen_gen;        /* obj_gen this handle's caller has seen */
+	bool stale;              /* objects changed since the caller last loaded */
+	char err[STORE_ERR_LEN];
+};
+
+/* The single row of the token table. */
+typedef struct token_row {
+	unsigned char label[32];
+	bool user_pin_initialized;
+	int64_t user_fails, so_fails, max_fails;
+	kdf_params_t kdf;     /* cost for newly wrapped keys */
+	int64_t key_gen;      /* bumped whenever the token key is replaced */
+	int64_t obj_gen;      /* bumped by every change to the object table */
+} token_row_t;
+
+/* Record "path: message" as the handle's last error; returns rv. */
+CK_RV store_fail(token_store_t *s, CK_RV rv, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* Same, for a failed SQLite call: adds SQLite's message, maps the code. */
+CK_RV store_db_fail(token_store_t *s, const char *what);
+
+/* Transactions: a read snapshot (BEGIN) or a write lock taken up front
+ * (BEGIN IMMEDIATE, so two writers never deadlock upgrading a read lock). */
+CK_RV store_begin(token_store_t *s, bool write) OFP_WUR;
+CK_RV store_commit(token_store_t *s) OFP_WUR;
+void store_rollback(token_store_t *s);
+
+/* Prepare, or record the failure. */
+CK_RV store_prepare(token_store_t *s, const char *sql, sqlite3_stmt **st) OFP_WUR;
+CK_RV store_read_token(token_store_t *s, token_row_t *row) OFP_WUR;
+/* Write back every mutable field of row; inside a write transaction. */
+CK_RV store_write_token(token_store_t *s, const token_row_t *row) OFP_WUR;
+
+/* A token key sealed under a key derived from a PIN, as stored. */
+typedef struct wrapped_key {
+	kdf_params_t kdf;
+	unsigned char salt[STORE_SALT_LEN];
+	unsigned char iv[STORE_IV_LEN];
+	unsigned char ct[STORE_KEY_LEN + STORE_TAG_LEN];
+} wrapped_key_t;
+
+/* Derive a key from pin with a fresh salt and seal token_key under it for
+ * who. Slow (the KDF): call it outside write transactions. */
+CK_RV store_wrap(token_store_t *s, int who, const CK_UTF8CHAR *pin, size_t pin_len,
+		 const kdf_params_t *kp, const unsigned char *token_key, wrapped_key_t *out) OFP_WUR;
+/* Insert or replace who's wrapped key; inside a write transaction. */
+CK_RV store_write_wrapped(token_store_t *s, int who, const wrapped_key_t *wk) OFP_WUR;
+
+#endif
