@@ -1,0 +1,53 @@
+/* format-testkit.h - OpenSSL helpers for the format's test vectors: fixed
+ * test keys, raw 64-byte signatures, the sealing construction of
+ * docs/FORMAT.md, hex files. Shared by verifier/gen-vectors (which writes
+ * tests/vectors/) and verifier/test-format (which checks them); never part
+ * of a library. The real signers and the sealing module live elsewhere. */
+#ifndef OFFPASS_VERIFIER_FORMAT_TESTKIT_H
+#define OFFPASS_VERIFIER_FORMAT_TESTKIT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/evp.h>
+
+#include "verifier/format.h"
+
+typedef struct ofp_tk_key {
+	char name[32];
+	unsigned alg;			   /* OFP_ALG_* */
+	uint8_t priv[32];		   /* P-256 scalar or Ed25519 seed */
+	uint8_t pub[OFP_TRUST_KEY_MAX];	   /* trust-list form */
+	size_t pub_len;			   /* 65 or 32 */
+	uint8_t holder_pub[OFP_HOLDER_KEY_MAX]; /* credential form */
+	uint8_t kid[OFP_KEY_ID_LEN];
+	EVP_PKEY *pkey;
+} ofp_tk_key_t;
+
+/* The private key is SHA-256("offpass test key " || name). */
+bool ofp_tk_key_derive(ofp_tk_key_t *k, const char *name, unsigned alg);
+bool ofp_tk_key_from_private(ofp_tk_key_t *k, const char *name, unsigned alg, const uint8_t priv[32]);
+void ofp_tk_key_free(ofp_tk_key_t *k);
+
+/* ECDSA P-256 (SHA-256; r||s) or Ed25519 over msg. */
+bool ofp_tk_sign(const ofp_tk_key_t *k, const uint8_t *msg, size_t len, uint8_t sig[OFP_SIG_LEN]);
+/* pub: 33 or 65 bytes for P-256, 32 for Ed25519. */
+bool ofp_tk_verify(unsigned alg, const uint8_t *pub, size_t pub_len, const uint8_t *msg, size_t len,
+		   const uint8_t sig[OFP_SIG_LEN]);
+
+/* The AES-256 key of a sealed batch: HKDF-SHA256(ECDH(priv, peer)) with
+ * the salt and info of docs/FORMAT.md. */
+bool ofp_tk_seal_key(const ofp_tk_key_t *priv, const uint8_t *peer_pub, size_t peer_len,
+		     const uint8_t eph_pub[OFP_P256_COMPRESSED_LEN],
+		     const uint8_t recipient_pub[OFP_P256_UNCOMPRESSED_LEN], uint8_t key[32]);
+/* AES-256-GCM; on decryption tag is read and checked. */
+bool ofp_tk_gcm(bool encrypt, const uint8_t key[32], const uint8_t nonce[OFP_GCM_NONCE_LEN], const uint8_t *aad,
+		size_t aad_len, const uint8_t *in, size_t len, uint8_t *out, uint8_t tag[OFP_GCM_TAG_LEN]);
+
+/* Hex files: whitespace ignored; *out is malloc'd. */
+bool ofp_tk_hex_read(const char *path, uint8_t **out, size_t *len);
+bool ofp_tk_hex_parse(const char *hex, uint8_t *out, size_t cap, size_t *len);
+/* 32 bytes (64 digits) a line. */
+bool ofp_tk_hex_write(const char *path, const uint8_t *data, size_t len);
+
+#endif
