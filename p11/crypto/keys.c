@@ -31,6 +31,13 @@
 #include <openssl/x509.h>
 #include "secmem.h"
 
+/* Key types by OID, not by name: an application that made an ENGINE the
+ * default (openssl -engine pkcs11, libp11) has "EC" and "RSA" bound to the
+ * engine's legacy methods, and EVP_PKEY_fromdata then fails inside this
+ * module. The OID names always reach the provider implementations. */
+#define KEYTYPE_EC "1.2.840.10045.2.1"
+#define KEYTYPE_RSA "1.2.840.113549.1.1.1"
+
 /* ---- Curves ------------------------------------------------------------ */
 
 typedef struct curve_entry {
@@ -61,9 +68,9 @@ static const CK_BYTE spki_ed25519[] = {
 };
 
 static const curve_entry_t curves[] = {
-	{ { "prime256v1", "EC", NID_X9_62_prime256v1, 32, 32, CKK_EC },
+	{ { "prime256v1", KEYTYPE_EC, NID_X9_62_prime256v1, 32, 32, CKK_EC },
 	  oid_p256, sizeof(oid_p256), spki_p256, sizeof(spki_p256) },
-	{ { "secp384r1", "EC", NID_secp384r1, 48, 48, CKK_EC },
+	{ { "secp384r1", KEYTYPE_EC, NID_secp384r1, 48, 48, CKK_EC },
 	  oid_p384, sizeof(oid_p384), spki_p384, sizeof(spki_p384) },
 	{ { NULL, "ED25519", NID_ED25519, 32, 32, CKK_EC_EDWARDS },
 	  oid_ed25519, sizeof(oid_ed25519), spki_ed25519, sizeof(spki_ed25519) },
@@ -453,7 +460,7 @@ static CK_RV gen_rsa(const mech_def_t *m, attr_list_t *pub, attr_list_t *priv)
 		goto out;
 
 	rv = CKR_FUNCTION_FAILED;
-	ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+	ctx = EVP_PKEY_CTX_new_from_name(NULL, KEYTYPE_RSA, NULL);
 	if (ctx == NULL || EVP_PKEY_keygen_init(ctx) != 1 ||
 	    EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, (int)bits) != 1 ||
 	    EVP_PKEY_CTX_set1_rsa_keygen_pubexp(ctx, e) != 1 ||
@@ -913,7 +920,7 @@ static CK_RV rsa_key(const attr_list_t *attrs, bool private, EVP_PKEY **out)
 	params = OSSL_PARAM_BLD_to_param(bld);
 	if (params == NULL)
 		goto out;
-	*out = pkey_fromdata("RSA", private ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params);
+	*out = pkey_fromdata(KEYTYPE_RSA, private ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params);
 	rv = *out != NULL ? CKR_OK : CKR_ATTRIBUTE_VALUE_INVALID;
 out:
 	if (rv != CKR_OK)
