@@ -1,0 +1,70 @@
+/* cli.c - subcommand dispatch and error output for the offpass tools. */
+#include "config.h"
+#include "cli.h"
+
+#include <getopt.h>
+#include <stdarg.h>
+#include <string.h>
+
+static const char *prog_name = "offpass";
+
+const char *ofp_prog(void)
+{
+	return prog_name;
+}
+
+static void vreport(const char *fmt, va_list ap)
+{
+	fprintf(stderr, "%s: ", prog_name);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+int ofp_fail(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vreport(fmt, ap);
+	va_end(ap);
+	return OFP_EXIT_FAILURE;
+}
+
+int ofp_usage(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vreport(fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "Try '%s --help'.\n", prog_name);
+	return OFP_EXIT_USAGE;
+}
+
+static void print_help(const char *about, const ofp_cmd_t *cmds, size_t n)
+{
+	printf("Usage: %s COMMAND [OPTIONS]\n%s\n\nCommands:\n", prog_name, about);
+	for (size_t i = 0; i < n; i++)
+		printf("  %-12s %s\n", cmds[i].name, cmds[i].summary);
+	printf("\n'%s COMMAND --help' describes a command's options.\n", prog_name);
+}
+
+int ofp_cli_main(const char *prog, const char *about, const ofp_cmd_t *cmds, size_t n,
+		 int argc, char **argv)
+{
+	prog_name = prog;
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		print_help(about, cmds, n);
+		return argc < 2 ? OFP_EXIT_USAGE : OFP_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("%s %s\n", prog, PACKAGE_VERSION);
+		return OFP_EXIT_OK;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(argv[1], cmds[i].name) == 0) {
+			optind = 0; /* glibc: a full reset for the command's getopt */
+			return cmds[i].run(argc - 1, argv + 1);
+		}
+	}
+	return ofp_usage("unknown command '%s'", argv[1]);
+}

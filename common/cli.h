@@ -1,0 +1,46 @@
+/* cli.h - the shape every offpass command-line tool shares: a table of
+ * subcommands over a library, one dispatcher, errors as return values
+ * (exit() only in main).
+ *
+ *   static const ofp_cmd_t commands[] = {
+ *       { "init", "create the issuer keys", cmd_init },
+ *       ...
+ *   };
+ *   int main(int argc, char **argv)
+ *   {
+ *       return ofp_cli_main("offpass-issuer", "...", commands,
+ *                           OFP_ARRAY_LEN(commands), argc, argv);
+ *   }
+ *
+ * A command gets argv with argv[0] = its name (so getopt_long works as
+ * usual, optind reset by the dispatcher) and returns an exit status:
+ * OFP_EXIT_OK, OFP_EXIT_REFUSED (a decision or check said no),
+ * OFP_EXIT_USAGE, OFP_EXIT_FAILURE. */
+#ifndef OFFPASS_CLI_H
+#define OFFPASS_CLI_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include "compiler.h"
+
+enum { OFP_EXIT_OK = 0, OFP_EXIT_FAILURE = 1, OFP_EXIT_USAGE = 2, OFP_EXIT_REFUSED = 3 };
+
+typedef struct ofp_cmd {
+	const char *name;
+	const char *summary; /* one line, for the tool's --help */
+	int (*run)(int argc, char **argv);
+} ofp_cmd_t;
+
+/* Dispatch argv[1] to its command; "--help"/"-h"/"help" or no command
+ * prints the table, "--version" the version. */
+int ofp_cli_main(const char *prog, const char *about, const ofp_cmd_t *cmds, size_t n,
+		 int argc, char **argv);
+
+/* "prog: " + message on stderr; returns OFP_EXIT_FAILURE (for `return ofp_fail(...)`). */
+int ofp_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Usage error: message and a hint to --help; returns OFP_EXIT_USAGE. */
+int ofp_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The program name set by ofp_cli_main. */
+const char *ofp_prog(void);
+
+#endif

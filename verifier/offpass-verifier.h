@@ -1,0 +1,170 @@
+/* offpass-verifier.h - the verifier library integrators link into gates.
+ *
+ * A gate opens one verifier on a state directory, installs the issuer's
+ * trust list (and deny list), and calls offpass_verifier_check for every
+ * presentation it reads (QR code, NFC, BLE). The library decodes strictly,
+ * checks the issuer's credential and the holder's authorization in the
+ * order of docs/DESIGN (trust, validity, deny list, holder signature,
+ * freshness, replay, grant), writes the decision to its journal durably
+ * and only then answers OFFPASS_OPERATE. Later, offpass_verifier_seal
+ * encrypts the journal records of a period to the issuer for settlement.
+ *
+ * Threads: one offpass_verifier_t may be used from many threads at once;
+ * the library has no global state. All times are seconds since the Unix
+ * epoch, passed in by the caller (gates keep their own clock).
+ *
+ * Errors: functions return an offpass_status_t; offpass_verifier_error()
+ * gives the last error text of the calling thread for that verifier,
+ * naming the file or field at fault. */
+#ifndef OFFPASS_VERIFIER_H
+#define OFFPASS_VERIFIER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define OFFPASS_API __attribute__((visibility("default")))
+#define OFFPASS_WUR __attribute__((warn_unused_result))
+#else
+#define OFFPASS_API
+#define OFFPASS_WUR
+#endif
+
+typedef struct offpass_verifier offpass_verifier_t;
+
+typedef enum offpass_status {
+	OFFPASS_STATUS_OK = 0,
+	OFFPASS_STATUS_INVALID_ARGUMENT, /* NULL pointers, bad configuration */
+	OFFPASS_STATUS_IO,               /* state directory, journal: see the error text */
+	OFFPASS_STATUS_CORRUPT,          /* a state file fails its checks (e.g. broken journal chain) */
+	OFFPASS_STATUS_REJECTED,         /* a trust/deny list that is invalid, unsigned or not newer */
+	OFFPASS_STATUS_NOTHING,          /* seal: no records to seal */
+	OFFPASS_STATUS_NO_MEMORY,
+	OFFPASS_STATUS_INTERNAL,         /* OpenSSL failed */
+} offpass_status_t;
+
+/* The decision for one presentation. */
+typedef enum offpass_decision {
+	OFFPASS_OPERATE = 1, /* open the gate / take the amount */
+	OFFPASS_REFUSE = 2,
+} offpass_decision_t;
+
+/* Why: the same numbers as the journal's reason codes (docs/FORMAT.md). */
+typedef enum offpass_reason {
+	OFFPASS_REASON_OK = 0,
+	OFFPASS_REASON_MALFORMED = 1,
+	OFFPASS_REASON_UNKNOWN_ISSUER = 2,
+	OFFPASS_REASON_BAD_ISSUER_SIGNATURE = 3,
+	OFFPASS_REASON_NOT_YET_VALID = 4,
+	OFFPASS_REASON_EXPIRED = 5,
+	OFFPASS_REASON_DENIED = 6,
+	OFFPASS_REASON_BAD_HOLDER_SIGNATURE = 7,
+	OFFPASS_REASON_STALE = 8,
+	OFFPASS_REASON_FUTURE = 9,
+	OFFPASS_REASON_CHALLENGE = 10,
+	OFFPASS_REASON_REPLAY = 11,
+	OFFPASS_REASON_OVER_OPERATION_MAX = 12,
+	OFFPASS_REASON_OVER_OFFLINE_TOTAL = 13,
+	OFFPASS_REASON_WRONG_RESOURCE = 14,
+} offpass_reason_t;
+
+typedef struct offpass_verifier_config {
+	/* Directory for the journal, replay state, lists and the gate's
+	 * batch-signing key; created (0700) when missing. Required. */
+	const char *state_dir;
+	/* This verifier's id (8 bytes), written into every journal record. */
+	uint8_t verifier_id[8];
+	/* The resource this gate operates (credential grant class). */
+	uint16_t resource_class;
+	/* Clock tolerance for credential validity and authorization time. */
+	uint32_t clock_skew;
+	/* A one-way (QR) authorization is fresh for this long after its time. */
+	uint32_t freshness;
+	/* Bound on remembered (holder, counter) pairs and credential totals;
+	 * 0 = a default (65536). Memory stays within this bound. */
+	uint32_t replay_capacity;
+} offpass_verifier_config_t;
+
+/* Fill cfg with defaults: clock_skew 120 s, freshness 60 s, capacity 65536,
+ * resource class 1; state_dir and verifier_id are left for the caller. */
+OFFPASS_API void offpass_verifier_config_init(offpass_verifier_config_t *cfg);
+
+/* Open (or create) the verifier state in cfg->state_dir. Recovers after a
+ * crash: a torn journal tail is cut (the records before it are kept), the
+ * replay state and grant totals are restored. A journal whose hash chain is
+ * broken (a record removed or changed) is OFFPASS_STATUS_CORRUPT. On
+ * failure *out is NULL and err (if not NULL) holds the reason. */
+OFFPASS_API offpass_status_t offpass_verifier_open(const offpass_verifier_config_t *cfg,
+						   offpass_verifier_t **out, char *err,
+						   size_t err_len) OFFPASS_WUR;
+OFFPASS_API void offpass_verifier_close(offpass_verifier_t *v);
+OFFPASS_API const char *offpass_verifier_error(const offpass_verifier_t *v);
+
+/* Install an issuer-signed trust list (docs/FORMAT.md). The first list a
+ * verifier gets is its anchor (it must be signed by a key it contains);
+ * later ones must be signed by a key of the installed list that is valid
+ * at now, and have a higher version: OFFPASS_STATUS_REJECTED otherwise,
+ * with the installed list unchanged. Stored durably. */
+OFFPASS_API offpass_status_t offpass_verifier_install_trust_list(offpass_verifier_t *v, const uint8_t *list,
+								 size_t len, uint32_t now) OFFPASS_WUR;
+/* Install an issuer-signed deny list: signed by a trusted key, a higher
+ * version than the installed one. */
+OFFPASS_API offpass_status_t offpass_verifier_install_deny_list(offpass_verifier_t *v, const uint8_t *list,
+								size_t len, uint32_t now) OFFPASS_WUR;
+/* Versions installed (0 when none). */
+OFFPASS_API uint64_t offpass_verifier_trust_version(const offpass_verifier_t *v);
+OFFPASS_API uint64_t offpass_verifier_deny_version(const offpass_verifier_t *v);
+
+/* What the gate learns about one presentation. */
+typedef struct offpass_result {
+	offpass_decision_t decision;
+	offpass_reason_t reason;
+	const char *reason_text; /* static: "replay", "expired", ... */
+	uint8_t holder_id[8];    /* zero when malformed */
+	uint64_t serial;         /* credential serial */
+	uint32_t counter;
+	uint32_t amount;
+	uint32_t remaining;      /* offline total left on this credential */
+} offpass_result_t;
+
+/* Check one presentation and journal the decision before returning.
+ *   amount     - what the gate charges: the authorization must carry
+ *                exactly this amount (0: accept the amount it carries)
+ *   challenge  - the nonce the gate sent on a two-way channel, or NULL
+ *                for a one-way (QR) presentation
+ *   now        - the gate's clock
+ * OFFPASS_STATUS_OK means *result holds a decision (operate or refuse,
+ * with the reason) and the journal has it on disk; any other status means
+ * nothing was decided and the gate must not operate. */
+OFFPASS_API offpass_status_t offpass_verifier_check(offpass_verifier_t *v, const uint8_t *presentation,
+						    size_t len, uint32_t amount, const uint8_t *challenge,
+						    size_t challenge_len, uint32_t now,
+						    offpass_result_t *result) OFFPASS_WUR;
+
+/* Seal every journal record not sealed yet into the next batch (numbered
+ * 1, 2, ... per verifier), encrypted to the trust list's sealing key and
+ * signed by the verifier's key. *out is malloc'ed (free with
+ * offpass_free). OFFPASS_STATUS_NOTHING when there is nothing to seal. The
+ * batch is marked sealed only after *out is produced; a batch sealed again
+ * after a crash carries the same sequence number and records. */
+OFFPASS_API offpass_status_t offpass_verifier_seal(offpass_verifier_t *v, uint32_t now, uint8_t **out,
+						   size_t *out_len) OFFPASS_WUR;
+/* Confirm that the batch with this sequence number reached the issuer:
+ * its records may now be dropped from the journal. */
+OFFPASS_API offpass_status_t offpass_verifier_seal_done(offpass_verifier_t *v, uint64_t sequence) OFFPASS_WUR;
+
+/* The verifier's batch-signing public key (65-byte uncompressed P-256),
+ * for registering the gate with the issuer. */
+OFFPASS_API offpass_status_t offpass_verifier_public_key(const offpass_verifier_t *v, uint8_t out[65]) OFFPASS_WUR;
+
+OFFPASS_API const char *offpass_reason_text(offpass_reason_t reason);
+OFFPASS_API void offpass_free(void *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
