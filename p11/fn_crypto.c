@@ -293,14 +293,14 @@ CK_RV C_DecryptFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
 static CK_RV add_pair(const session_view_t *view, attr_list_t *pub, attr_list_t *priv,
 		      CK_OBJECT_HANDLE_PTR pub_out, CK_OBJECT_HANDLE_PTR priv_out)
 {
-	CK_RV rv = registry_object_add(view, pub, pub_out);
+	attr_list_t *lists[2] = { pub, priv };
+	CK_OBJECT_HANDLE handles[2];
+	CK_RV rv = registry_objects_add(view, lists, 2, handles);
 
-	if (rv != CKR_OK)
-		return rv;
-	rv = registry_object_add(view, priv, priv_out);
-	/* No half pair: the public key goes when the private key cannot be stored. */
-	if (rv != CKR_OK && registry_object_destroy(view, *pub_out) != CKR_OK)
-		module_log("could not remove public key %lu of a failed key pair", (unsigned long)*pub_out);
+	if (rv == CKR_OK) {
+		*pub_out = handles[0];
+		*priv_out = handles[1];
+	}
 	return rv;
 }
 

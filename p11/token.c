@@ -407,11 +407,11 @@ static void logout_locked(token_t *t)
 {
 	token_store_logout(t->store);
 	t->login = LOGIN_NONE;
-	/* Private objects and their key material leave memory with the login. */
-	if (t->loaded_unlocked) {
-		objcache_clear(&t->objects);
-		t->loaded = false;
-	}
+	/* Private objects and their key material leave memory with the login;
+	 * public objects, session ones included, stay with their handles
+	 * (v2.40 C_Logout). What is left mirrors the locked store. */
+	objcache_drop_private(&t->objects);
+	t->loaded_unlocked = false;
 }
 
 void registry_session_closed(CK_SLOT_ID slot, CK_SESSION_HANDLE h, CK_FLAGS flags)
@@ -626,39 +626,71 @@ static CK_RV may_write(const token_t *t, const session_view_t *sv, const attr_li
 	return CKR_OK;
 }
 
-static CK_RV object_add_locked(const session_view_t *sv, attr_list_t *attrs, CK_OBJECT_HANDLE *out)
+/* Cache objects already stored (or session objects); on failure the
+ * objects added so far stay, as they are on the token. */
+static CK_RV cache_new_objects(token_t *t, const session_view_t *sv, attr_list_t **lists,
+			       const uint64_t *uids, size_t n, CK_OBJECT_HANDLE *out)
 {
-	token_t *t = NULL;
-	object_t *o = NULL;
-	uint64_t uid = 0;
-	CK_RV rv = view_token(sv, &t);
+	CK_RV rv = CKR_OK;
 
-	if (rv == CKR_OK)
-		rv = may_write(t, sv, attrs);
-	if (rv == CKR_OK && attr_list_get_bool(attrs, CKA_TOKEN, false))
-		rv = token_store_put(t->store, &uid, attr_list_get_bool(attrs, CKA_PRIVATE, true), attrs);
-	if (rv != CKR_OK)
-		return rv;
-	o = object_new(attrs, uid, uid == 0 ? sv->handle : 0);
-	if (o == NULL)
-		rv = CKR_HOST_MEMORY;
-	if (rv == CKR_OK) {
+	for (size_t i = 0; rv == CKR_OK && i < n; i++) {
+		object_t *o = object_new(lists[i], uids[i], uids[i] == 0 ? sv->handle : 0);
+		if (o == NULL) {
+			rv = CKR_HOST_MEMORY;
+			break;
+		}
 		o->handle = module_next_handle();
 		rv = objcache_add(&t->objects, o);
+		if (rv == CKR_OK)
+			out[i] = o->handle;
+		else
+			object_free(o);
 	}
-	if (rv == CKR_OK)
-		*out = o->handle;
-	else
-		object_free(o);
+	return rv;
+}
+
+/* Token objects of one call are stored in one transaction: a key pair is
+ * on disk whole or not at all, even if the process dies in between. */
+static CK_RV objects_add_locked(const session_view_t *sv, attr_list_t **lists, size_t n,
+				CK_OBJECT_HANDLE *out)
+{
+	token_store_item_t items[TOKEN_STORE_PUT_MAX];
+	uint64_t uids[TOKEN_STORE_PUT_MAX] = { 0 };
+	size_t stored = 0;
+	token_t *t = NULL;
+	CK_RV rv = view_token(sv, &t);
+
+	if (n > TOKEN_STORE_PUT_MAX)
+		return CKR_ARGUMENTS_BAD;
+	for (size_t i = 0; rv == CKR_OK && i < n; i++) {
+		rv = may_write(t, sv, lists[i]);
+		if (rv == CKR_OK && attr_list_get_bool(lists[i], CKA_TOKEN, false))
+			items[stored++] = (token_store_item_t){
+				.is_private = attr_list_get_bool(lists[i], CKA_PRIVATE, true),
+				.attrs = lists[i],
+			};
+	}
+	if (rv == CKR_OK && stored > 0)
+		rv = token_store_put_many(t->store, items, stored);
+	if (rv != CKR_OK)
+		return rv;
+	for (size_t i = 0, k = 0; i < n; i++)
+		if (attr_list_get_bool(lists[i], CKA_TOKEN, false))
+			uids[i] = items[k++].uid;
+	return cache_new_objects(t, sv, lists, uids, n, out);
+}
+
+CK_RV registry_objects_add(const session_view_t *sv, attr_list_t **lists, size_t n, CK_OBJECT_HANDLE *out)
+{
+	module_lock();
+	CK_RV rv = objects_add_locked(sv, lists, n, out);
+	module_unlock();
 	return rv;
 }
 
 CK_RV registry_object_add(const session_view_t *sv, attr_list_t *attrs, CK_OBJECT_HANDLE *out)
 {
-	module_lock();
-	CK_RV rv = object_add_locked(sv, attrs, out);
-	module_unlock();
-	return rv;
+	return registry_objects_add(sv, &attrs, 1, out);
 }
 
 static CK_RV object_attrs_locked(const session_view_t *sv, CK_OBJECT_HANDLE h, attr_list_t *out)

@@ -54,6 +54,10 @@ typedef struct session_view {
 /* Add a fully built object (policy applied, key validated); takes the
  * contents of attrs (left empty). Checks RW/login for token/private. */
 CK_RV registry_object_add(const session_view_t *sv, attr_list_t *attrs, CK_OBJECT_HANDLE *out) OFP_WUR;
+/* Several at once (up to TOKEN_STORE_PUT_MAX): the token objects among
+ * them are stored in one transaction, all or none. */
+CK_RV registry_objects_add(const session_view_t *sv, attr_list_t **lists, size_t n,
+			   CK_OBJECT_HANDLE *out) OFP_WUR;
 /* A copy of an object's attributes (for C_CopyObject, derive bases ...). */
 CK_RV registry_object_attrs(const session_view_t *sv, CK_OBJECT_HANDLE h, attr_list_t *out) OFP_WUR;
 CK_RV registry_object_destroy(const session_view_t *sv, CK_OBJECT_HANDLE h) OFP_WUR;

@@ -169,6 +169,15 @@ CK_RV token_store_load(token_store_t *s, token_store_object_cb cb, void *ctx) OF
 CK_RV token_store_put(token_store_t *s, uint64_t *uid, bool is_private,
 		      const attr_list_t *attrs) OFP_WUR;
 /* CKR_OBJECT_HANDLE_INVALID when there is no such object. */
+/* Several puts in one transaction (a key pair: both halves or neither).
+ * Each item's uid is in/out as for token_store_put. */
+#define TOKEN_STORE_PUT_MAX 4
+typedef struct token_store_item {
+	uint64_t uid;
+	bool is_private;
+	const attr_list_t *attrs;
+} token_store_item_t;
+CK_RV token_store_put_many(token_store_t *s, token_store_item_t *items, size_t n) OFP_WUR;
 CK_RV token_store_delete(token_store_t *s, uint64_t uid) OFP_WUR;
 
 #endif

@@ -345,37 +345,72 @@ static CK_RV put_locked(token_store_t *s, uint64_t *uid, bool priv, const unsign
 	return rv;
 }
 
-CK_RV token_store_put(token_store_t *s, uint64_t *uid, bool is_private, const attr_list_t *attrs)
+/* Serialise every item first, so that the write transaction holds no
+ * allocation failure points beyond SQLite's own. */
+static CK_RV serialize_items(token_store_t *s, token_store_item_t *items, size_t n,
+			     unsigned char **pt, size_t *pt_len, bool *any_private)
 {
-	unsigned char *pt = NULL;
-	size_t pt_len = 0;
+	*any_private = false;
+	for (size_t i = 0; i < n; i++) {
+		if (items[i].attrs == NULL)
+			return CKR_ARGUMENTS_BAD;
+		if (items[i].uid > (uint64_t)INT64_MAX)
+			return store_fail(s, CKR_OBJECT_HANDLE_INVALID, "no object %llu",
+					  (unsigned long long)items[i].uid);
+		if (items[i].is_private && s->key == NULL)
+			return store_fail(s, CKR_USER_NOT_LOGGED_IN, "private objects need the token key");
+		CK_RV rv = attr_list_serialize(items[i].attrs, &pt[i], &pt_len[i]);
+		if (rv != CKR_OK)
+			return store_fail(s, rv, "cannot serialise the object");
+		*any_private |= items[i].is_private;
+	}
+	return CKR_OK;
+}
+
+CK_RV token_store_put_many(token_store_t *s, token_store_item_t *items, size_t n)
+{
+	unsigned char *pt[TOKEN_STORE_PUT_MAX] = { NULL };
+	size_t pt_len[TOKEN_STORE_PUT_MAX] = { 0 };
+	uint64_t ids[TOKEN_STORE_PUT_MAX];
+	bool any_private = false;
 	token_row_t row;
-	uint64_t id;
 	CK_RV rv;
 
-	if (s == NULL || uid == NULL || attrs == NULL)
+	if (s == NULL || items == NULL || n == 0 || n > TOKEN_STORE_PUT_MAX)
 		return CKR_ARGUMENTS_BAD;
 	s->err[0] = '\0';
-	if (*uid > (uint64_t)INT64_MAX)
-		return store_fail(s, CKR_OBJECT_HANDLE_INVALID, "no object %llu", (unsigned long long)*uid);
-	if (is_private && s->key == NULL)
-		return store_fail(s, CKR_USER_NOT_LOGGED_IN, "private objects need the token key");
-	rv = attr_list_serialize(attrs, &pt, &pt_len);
-	if (rv != CKR_OK)
-		return store_fail(s, rv, "cannot serialise the object");
-	rv = begin_write(s, is_private, &row);
+	rv = serialize_items(s, items, n, pt, pt_len, &any_private);
 	if (rv != CKR_OK)
 		goto out;
-	id = *uid;
-	rv = put_locked(s, &id, is_private, pt, pt_len);
+	rv = begin_write(s, any_private, &row);
+	if (rv != CKR_OK)
+		goto out;
+	for (size_t i = 0; rv == CKR_OK && i < n; i++) {
+		ids[i] = items[i].uid;
+		rv = put_locked(s, &ids[i], items[i].is_private, pt[i], pt_len[i]);
+	}
 	if (rv == CKR_OK)
 		rv = finish_write(s, &row);
 	else
 		store_rollback(s);
-	if (rv == CKR_OK)
-		*uid = id;
+	for (size_t i = 0; rv == CKR_OK && i < n; i++)
+		items[i].uid = ids[i];
 out:
-	secmem_free(pt, pt_len);
+	for (size_t i = 0; i < n; i++)
+		secmem_free(pt[i], pt_len[i]);
+	return rv;
+}
+
+CK_RV token_store_put(token_store_t *s, uint64_t *uid, bool is_private, const attr_list_t *attrs)
+{
+	token_store_item_t item = { .uid = uid ? *uid : 0, .is_private = is_private, .attrs = attrs };
+	CK_RV rv;
+
+	if (uid == NULL)
+		return CKR_ARGUMENTS_BAD;
+	rv = token_store_put_many(s, &item, 1);
+	if (rv == CKR_OK)
+		*uid = item.uid;
 	return rv;
 }
 

@@ -790,6 +790,40 @@ START_TEST(test_objects_roundtrip)
 }
 END_TEST
 
+/* A key pair's two halves are written in one transaction: both or neither. */
+START_TEST(test_put_many_all_or_nothing)
+{
+	token_store_t *s = user_token();
+	attr_list_t pub, priv;
+	token_store_item_t items[2];
+
+	attr_list_init(&pub);
+	attr_list_init(&priv);
+	ck_assert_uint_eq(attr_list_set(&pub, CKA_LABEL, "pub", 3), CKR_OK);
+	ck_assert_uint_eq(attr_list_set(&priv, CKA_LABEL, "priv", 4), CKR_OK);
+	items[0] = (token_store_item_t){ .uid = 0, .is_private = false, .attrs = &pub };
+	items[1] = (token_store_item_t){ .uid = 0, .is_private = true, .attrs = &priv };
+	ck_assert_uint_eq(token_store_put_many(s, items, 2), CKR_OK);
+	ck_assert_uint_ne(items[0].uid, 0);
+	ck_assert_uint_ne(items[1].uid, items[0].uid);
+	seen_t *seen = load_all(s);
+	ck_assert_uint_eq(seen->n, 2);
+	ck_assert_int_ge(find_uid(seen, items[0].uid), 0);
+	ck_assert_int_ge(find_uid(seen, items[1].uid), 0);
+
+	/* The second item replaces an object that does not exist: the first,
+	 * new one, must not be stored either. */
+	items[0] = (token_store_item_t){ .uid = 0, .is_private = false, .attrs = &pub };
+	items[1] = (token_store_item_t){ .uid = 12345, .is_private = true, .attrs = &priv };
+	ck_assert_uint_ne(token_store_put_many(s, items, 2), CKR_OK);
+	seen = load_all(s);
+	ck_assert_uint_eq(seen->n, 2);
+	attr_list_clear(&pub);
+	attr_list_clear(&priv);
+	token_store_close(s);
+}
+END_TEST
+
 START_TEST(test_large_object)
 {
 	token_store_t *s = user_token();
@@ -1526,6 +1560,7 @@ static Suite *store_suite(void)
 	tc = tcase_create("objects");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, test_objects_roundtrip);
+	tcase_add_test(tc, test_put_many_all_or_nothing);
 	tcase_add_test(tc, test_large_object);
 	tcase_add_test(tc, test_large_object_content);
 	tcase_add_test(tc, test_private_invisible);
