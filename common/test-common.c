@@ -2,6 +2,7 @@
 #include "config.h"
 #include "secmem.h"
 #include "atomic_file.h"
+#include "hex.h"
 
 #include <check.h>
 #include <errno.h>
@@ -137,6 +138,28 @@ START_TEST(killed_writer_leaves_old_or_new)
 }
 END_TEST
 
+START_TEST(hex_round_trip_and_rejects)
+{
+	const uint8_t in[] = { 0x00, 0x01, 0xab, 0xff };
+	char text[9];
+	uint8_t out[4];
+	size_t n = 0;
+
+	hex_encode(in, sizeof(in), text);
+	ck_assert_str_eq(text, "0001abff");
+	ck_assert_int_eq(hex_decode("0001ABff", out, sizeof(out)), 0);
+	ck_assert_mem_eq(out, in, sizeof(in));
+	ck_assert_int_eq(hex_decode("0001abf", out, sizeof(out)), -1);   /* odd */
+	ck_assert_int_eq(hex_decode("0001abff00", out, sizeof(out)), -1); /* too long */
+	ck_assert_int_eq(hex_decode("0001abfg", out, sizeof(out)), -1);   /* not hex */
+	ck_assert_int_eq(hex_decode_var("", out, sizeof(out), &n), 0);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(hex_decode_var("abcd", out, 1, &n), -1);        /* over cap */
+	ck_assert_int_eq(hex_decode_var("abcd", out, 2, &n), 0);
+	ck_assert_uint_eq(n, 2);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("common");
@@ -144,6 +167,7 @@ int main(void)
 	tcase_add_test(tc, secmem_alloc_is_zeroed_and_dup_copies);
 	tcase_add_test(tc, secmem_wipe_and_equal);
 	suite_add_tcase(s, tc);
+	tcase_add_test(tc, hex_round_trip_and_rejects);
 	tc = tcase_create("atomic_file");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, atomic_write_replaces_and_reads_back);
