@@ -124,6 +124,20 @@ void objcache_drop_session(objcache_t *c, CK_SESSION_HANDLE s)
 	c->count = kept;
 }
 
+void objcache_drop_private(objcache_t *c)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < c->count; i++) {
+		object_t *o = c->items[i];
+		if (o->is_private)
+			object_free(o);
+		else
+			c->items[kept++] = o;
+	}
+	c->count = kept;
+}
+
 void objcache_clear(objcache_t *c)
 {
 	for (size_t i = 0; i < c->count; i++)
@@ -221,7 +235,8 @@ CK_RV objcache_reload(objcache_t *c, token_store_t *store)
 	for (size_t i = 0; i < r.old_count; i++)
 		if (!r.claimed[i])
 			object_free(r.old[i]);
-	qsort(r.fresh.items, r.fresh.count, sizeof(*r.fresh.items), by_handle);
+	if (r.fresh.count > 1) /* items is NULL when the token is empty */
+		qsort(r.fresh.items, r.fresh.count, sizeof(*r.fresh.items), by_handle);
 	free(c->items);
 	*c = r.fresh;
 	memset(&r.fresh, 0, sizeof(r.fresh));

@@ -38,6 +38,8 @@ CK_RV objcache_add(objcache_t *c, object_t *o) OFP_WUR;
 void objcache_remove(objcache_t *c, CK_OBJECT_HANDLE h);
 /* Remove and free the session objects of session s, or all of them when s is 0. */
 void objcache_drop_session(objcache_t *c, CK_SESSION_HANDLE s);
+/* Remove and free every private object, token and session (C_Logout). */
+void objcache_drop_private(objcache_t *c);
 void objcache_clear(objcache_t *c);
 /* Mirror the store: token objects keep their handles by uid, new ones get
  * fresh handles, vanished ones go; session objects stay. */

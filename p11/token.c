@@ -119,7 +119,8 @@ static CK_RV list_token_files(char ***out, size_t *count)
 			n++;
 	}
 	closedir(d);
-	qsort(names, n, sizeof(*names), by_name);
+	if (n > 1) /* names is NULL when there are none: qsort must not see it */
+		qsort(names, n, sizeof(*names), by_name);
 	*out = names;
 	*count = n;
 	return rv;
