@@ -31,12 +31,14 @@ typedef struct ofp_p11_open_args {
 	 * else the installed offpass-p11.so. */
 	const char *module;
 	/* A PKCS#11 URI choosing the token (token=, serial=, model=,
-	 * manufacturer=; object= and id= are kept for ofp_p11_uri_key), or
-	 * NULL. pin-value= and pin-source= are honoured by ofp_p11_login when
-	 * no PIN is given. */
+	 * manufacturer=, slot-*, library-*; object= and id= are kept for
+	 * ofp_p11_find_key), or NULL. pin-value= and pin-source= (a file) are
+	 * honoured by ofp_p11_login when no PIN is given. Never echoed in
+	 * messages, as it may hold the PIN. */
 	const char *uri;
-	/* A token label, when no URI is given. NULL and no URI: the only
-	 * initialised token, or an error naming the choice. */
+	/* A token label (exact, blank-trimmed), used only when no URI is
+	 * given. NULL and no URI: the only initialised token. No match or
+	 * several: an error listing the tokens' labels and serials. */
 	const char *token_label;
 	bool read_write;
 } ofp_p11_open_args_t;
@@ -49,8 +51,14 @@ const char *ofp_p11_error(const ofp_p11_t *p);
 /* The raw function list and session, for what this API does not cover. */
 CK_FUNCTION_LIST *ofp_p11_functions(const ofp_p11_t *p);
 CK_SESSION_HANDLE ofp_p11_session(const ofp_p11_t *p);
-/* The token's label (blank-trimmed) and serial. */
+/* The token's label and serial (blank-trimmed; control characters shown
+ * as '?'), and the module path, for messages. */
 const char *ofp_p11_token_label(const ofp_p11_t *p);
+const char *ofp_p11_token_serial(const ofp_p11_t *p);
+const char *ofp_p11_module_path(const ofp_p11_t *p);
+/* The name of a return value ("CKR_PIN_INCORRECT"), for callers that use
+ * the raw function list; "CKR_(unknown)" for codes not in the table. */
+const char *ofp_p11_rv_name(CK_RV rv);
 
 /* User login. pin NULL: the URI's pin-value / pin-source. The PIN is kept
  * (wiped on close) for context-specific logins. Already logged in is fine. */
@@ -71,18 +79,24 @@ typedef struct ofp_p11_key {
 
 /* Find a key pair by label and/or id (either may be NULL/0; both NULL: the
  * URI's object=/id=, else the only key pair on the token). Fills the public
- * key from the public key object, else from a certificate with the same id. */
+ * key from the public key object, else from a certificate with the same id.
+ * Not logged in, private keys are hidden: priv is CK_INVALID_HANDLE and the
+ * public half is still found. Several matches are an error that lists
+ * their labels; a key that is not P-256 or Ed25519 is refused by name. */
 int ofp_p11_find_key(ofp_p11_t *p, const char *label, const uint8_t *id, size_t id_len,
 		     ofp_p11_key_t *out) OFP_WUR;
 /* Generate a token key pair: private key sensitive, never extractable,
  * CKA_SIGN (signing keys) or CKA_DERIVE (sealing keys, P-256 only). id
- * NULL: a random 8-byte id. */
+ * NULL: a random 8-byte id; label NULL: none. Refused when the token has a
+ * key with this label or id already (find_key would become ambiguous). */
 typedef enum { OFP_P11_USE_SIGN, OFP_P11_USE_DERIVE } ofp_p11_use_t;
 int ofp_p11_generate_key(ofp_p11_t *p, unsigned alg, ofp_p11_use_t use, const char *label,
 			 const uint8_t *id, size_t id_len, ofp_p11_key_t *out) OFP_WUR;
 
 /* Sign msg with the key: P-256 -> SHA-256 here, then CKM_ECDSA, result r||s
- * (64 bytes); Ed25519 -> CKM_EDDSA over msg. */
+ * (64 bytes); Ed25519 -> CKM_EDDSA over msg. msg may be NULL when len is
+ * 0. A CKA_ALWAYS_AUTHENTICATE key gets C_Login(CKU_CONTEXT_SPECIFIC) with
+ * the PIN given to ofp_p11_login. */
 int ofp_p11_sign(ofp_p11_t *p, const ofp_p11_key_t *key, const uint8_t *msg, size_t len,
 		 uint8_t sig[64]) OFP_WUR;
 /* ECDH with a P-256 sealing key (CKM_ECDH1_DERIVE, CKD_NULL) against a
@@ -96,15 +110,23 @@ int ofp_p11_ecdh(ofp_p11_t *p, const ofp_p11_key_t *key, const uint8_t peer[65],
  * "offpass" and this label, replacing an existing one atomically enough:
  * the new object is written before the old one is destroyed. */
 int ofp_p11_data_write(ofp_p11_t *p, const char *label, const uint8_t *value, size_t len) OFP_WUR;
-/* Read it back into a malloc'ed buffer (at most max bytes). 1 when there
- * is no such object (not an error), 0 when found, -1 on error. */
+/* Read it back into a malloc'ed buffer (at most max bytes; free() it). 1
+ * when there is no such object (not an error), 0 when found, -1 on error,
+ * also when not logged in (the object would be hidden) or when a write
+ * was cut short and left two (writing again repairs that). */
 int ofp_p11_data_read(ofp_p11_t *p, const char *label, size_t max, uint8_t **value, size_t *len) OFP_WUR;
 
 /* ---- PINs -------------------------------------------------------------- */
 
-/* A PIN from, in this order: the file pin_file (first line), the
- * environment variable pin_env, or a prompt on the terminal without echo.
- * buf is wiped by the caller (secmem_wipe) after use. */
+/* A buffer of this size holds any PIN ofp_pin_read returns (with its NUL). */
+#define OFP_PIN_MAX 256
+
+/* A PIN from, in this order: the file pin_file (its first line, without
+ * "\n" or "\r\n"), the environment variable pin_env (when set and not
+ * empty), or a prompt (prompt NULL: "PIN: ") on /dev/tty without echo.
+ * An empty PIN, a missing file, one that does not fit in cap or no
+ * terminal is an error; messages never contain the PIN. buf is wiped here
+ * on error and by the caller (secmem_wipe) after use. */
 int ofp_pin_read(const char *pin_file, const char *pin_env, const char *prompt, char *buf,
 		 size_t cap, char *err, size_t err_len) OFP_WUR;
 
