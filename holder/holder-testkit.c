@@ -1,0 +1,146 @@
+/* holder-testkit.c - a software test issuer and checker for
+ * tests/integration/holder.sh, so that the holder CLI is tested on its own:
+ *
+ *   holder-testkit issue REQUEST CREDENTIAL NOW [LIFETIME [PER_OP_MAX]]
+ *       verify the enrollment request's proof of possession and write a
+ *       credential for its key, valid [NOW-60, NOW+LIFETIME), signed by the
+ *       fixed test issuer key;
+ *   holder-testkit check PRESENTATION
+ *       decode it, verify the issuer and the holder signatures, print
+ *       "type=2 size=213 serial=... counter=... amount=... time=...".
+ *
+ * Test code only (the issuer key is derived from a public name). */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atomic_file.h"
+#include "hex.h"
+#include "verifier/format-testkit.h"
+
+#define ISSUER_NAME "holder-test-issuer"
+
+static int fail(const char *what, const char *why)
+{
+	fprintf(stderr, "holder-testkit: %s: %s\n", what, why);
+	return 1;
+}
+
+static unsigned long number(const char *s)
+{
+	return strtoul(s, NULL, 10);
+}
+
+static int issue(int argc, char **argv, const ofp_tk_key_t *issuer)
+{
+	unsigned char *req = NULL;
+	size_t req_len = 0, tbs_len = 0, len = 0;
+	uint8_t tbs[OFP_TBS_MAX], out[OFP_CREDENTIAL_MAX];
+	ofp_enrollment_t e;
+	ofp_credential_t c;
+	ofp_fmt_error_t fe;
+	uint32_t now;
+	int rv = 1;
+
+	if (argc < 5)
+		return fail("issue", "REQUEST CREDENTIAL NOW [LIFETIME [PER_OP_MAX]]");
+	now = (uint32_t)number(argv[4]);
+	if (file_read_all(argv[2], 4096, &req, &req_len) != 0)
+		return fail(argv[2], "cannot read");
+	if (ofp_enrollment_decode(req, req_len, &e, &fe) != OFP_FMT_OK) {
+		rv = fail(argv[2], fe.reason);
+		goto out;
+	}
+	if (ofp_enrollment_tbs(&e, tbs, sizeof(tbs), &tbs_len, &fe) != OFP_FMT_OK ||
+	    !ofp_tk_verify(e.holder_alg, e.holder_key, ofp_holder_key_len(e.holder_alg), tbs, tbs_len,
+			   e.holder_sig)) {
+		rv = fail(argv[2], "the proof of possession does not verify");
+		goto out;
+	}
+	memset(&c, 0, sizeof(c));
+	c.holder_alg = e.holder_alg;
+	memcpy(c.issuer_kid, issuer->kid, OFP_KEY_ID_LEN);
+	c.serial = 77;
+	memcpy(c.holder_id, e.holder_id, OFP_ID_LEN);
+	memcpy(c.holder_key, e.holder_key, sizeof(c.holder_key));
+	c.not_before = now - 60;
+	c.not_after = now + (uint32_t)(argc > 5 ? number(argv[5]) : 86400);
+	c.grant.resource_class = 1;
+	c.grant.per_op_max = (uint32_t)(argc > 6 ? number(argv[6]) : 500);
+	c.grant.offline_total = 20 * c.grant.per_op_max;
+	if (ofp_credential_tbs(&c, tbs, sizeof(tbs), &tbs_len, &fe) != OFP_FMT_OK ||
+	    !ofp_tk_sign(issuer, tbs, tbs_len, c.issuer_sig) ||
+	    ofp_credential_encode(&c, out, sizeof(out), &len, &fe) != OFP_FMT_OK) {
+		rv = fail("issue", "cannot build the credential");
+		goto out;
+	}
+	if (atomic_file_write(argv[3], out, len, 0644) != 0) {
+		rv = fail(argv[3], "cannot write");
+		goto out;
+	}
+	rv = 0;
+out:
+	free(req);
+	return rv;
+}
+
+static int check(int argc, char **argv, const ofp_tk_key_t *issuer)
+{
+	unsigned char *in = NULL;
+	size_t len = 0, tbs_len = 0;
+	uint8_t tbs[OFP_TBS_MAX];
+	char challenge[2 * OFP_CHALLENGE_MAX + 1];
+	ofp_presentation_t p;
+	ofp_fmt_error_t fe;
+	int rv = 1;
+
+	if (argc < 3)
+		return fail("check", "PRESENTATION");
+	if (file_read_all(argv[2], 4096, &in, &len) != 0)
+		return fail(argv[2], "cannot read");
+	if (ofp_presentation_decode(in, len, &p, &fe) != OFP_FMT_OK) {
+		rv = fail(argv[2], fe.reason);
+		goto out;
+	}
+	if (memcmp(p.cred.issuer_kid, issuer->kid, OFP_KEY_ID_LEN) != 0 ||
+	    ofp_credential_tbs(&p.cred, tbs, sizeof(tbs), &tbs_len, &fe) != OFP_FMT_OK ||
+	    !ofp_tk_verify(OFP_ALG_P256, issuer->pub, issuer->pub_len, tbs, tbs_len, p.cred.issuer_sig)) {
+		rv = fail(argv[2], "bad issuer signature");
+		goto out;
+	}
+	if (ofp_authorization_tbs(&p.cred, &p.auth, tbs, sizeof(tbs), &tbs_len, &fe) != OFP_FMT_OK ||
+	    !ofp_tk_verify(p.cred.holder_alg, p.cred.holder_key, ofp_holder_key_len(p.cred.holder_alg), tbs,
+			   tbs_len, p.auth.holder_sig)) {
+		rv = fail(argv[2], "bad holder signature");
+		goto out;
+	}
+	hex_encode(p.auth.challenge, p.auth.challenge_len, challenge);
+	printf("type=%u size=%zu serial=%llu counter=%u amount=%u time=%u challenge=%s\n", in[0] >> 4, len,
+	       (unsigned long long)p.cred.serial, (unsigned)p.auth.counter, (unsigned)p.auth.amount,
+	       (unsigned)p.auth.time, challenge[0] ? challenge : "-");
+	rv = 0;
+out:
+	free(in);
+	return rv;
+}
+
+int main(int argc, char **argv)
+{
+	ofp_tk_key_t issuer;
+	int rv;
+
+	if (argc < 2)
+		return fail("usage", "issue|check ...");
+	if (!ofp_tk_key_derive(&issuer, ISSUER_NAME, OFP_ALG_P256))
+		return fail("issuer key", "OpenSSL failed");
+	if (strcmp(argv[1], "issue") == 0)
+		rv = issue(argc, argv, &issuer);
+	else if (strcmp(argv[1], "check") == 0)
+		rv = check(argc, argv, &issuer);
+	else
+		rv = fail(argv[1], "unknown command");
+	ofp_tk_key_free(&issuer);
+	return rv;
+}

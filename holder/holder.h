@@ -1,0 +1,114 @@
+/* holder.h - the holder library (libofpholder.la) under offpass-holder:
+ * the holder key in a PKCS#11 token, the enrollment request, the issued
+ * credential stored on the token beside the key, and presentations
+ * (credential + a fresh authorization signed by the token).
+ *
+ * Every artifact goes through verifier/format.h; every signature is made
+ * by the token (common/p11client.h). Fallible functions return
+ * OFP_HOLDER_OK, OFP_HOLDER_REFUSED (a check said no: wrong key, expired,
+ * over the grant...) or OFP_HOLDER_FAILED, with a reason in err that names
+ * the token, file or field at fault. Nothing is changed on a refusal. */
+#ifndef OFFPASS_HOLDER_H
+#define OFFPASS_HOLDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include "compiler.h"
+#include "p11client.h"
+#include "verifier/format.h"
+
+#define OFP_HOLDER_KEY_LABEL "offpass-holder"
+#define OFP_HOLDER_CREDENTIAL_LABEL "offpass-credential"
+/* A good size for err buffers. */
+#define OFP_HOLDER_ERR_LEN 1024
+
+enum { OFP_HOLDER_OK = 0, OFP_HOLDER_FAILED = -1, OFP_HOLDER_REFUSED = -2 };
+
+/* ---- the key (enroll.c) ------------------------------------------------ */
+
+/* The token key in its credential form (compressed P-256, raw Ed25519) and
+ * its alg; out holds OFP_HOLDER_KEY_MAX bytes. */
+int ofp_holder_key_form(const ofp_p11_key_t *key, uint8_t *out, size_t *len, char *err, size_t err_len) OFP_WUR;
+
+/* Generate the holder key pair in the (logged-in, read-write) token:
+ * sensitive, never extractable, CKA_SIGN. Refused when a key with this
+ * label is already there: a holder key is never replaced silently. */
+int ofp_holder_keygen(ofp_p11_t *p, unsigned alg, const char *label, ofp_p11_key_t *out, char *err,
+		      size_t err_len) OFP_WUR;
+
+/* The enrollment request for holder_id: the key, the time, and the
+ * token's signature over it (proof of possession). out holds
+ * OFP_ENROLLMENT_MAX bytes. */
+int ofp_holder_enroll(ofp_p11_t *p, const ofp_p11_key_t *key, const uint8_t holder_id[OFP_ID_LEN], uint32_t now,
+		      uint8_t *out, size_t *len, char *err, size_t err_len) OFP_WUR;
+
+/* ---- the credential (credential.c) ------------------------------------- */
+
+typedef enum { OFP_VALIDITY_NOT_YET, OFP_VALIDITY_VALID, OFP_VALIDITY_EXPIRED } ofp_validity_t;
+
+/* Decode a credential and check that it is for this key; when it is, store
+ * it on the token (data object OFP_HOLDER_CREDENTIAL_LABEL, replacing the
+ * previous one). An expired credential is refused. out may be NULL. */
+int ofp_holder_install(ofp_p11_t *p, const ofp_p11_key_t *key, const uint8_t *cred, size_t len, uint32_t now,
+		       ofp_credential_t *out, char *err, size_t err_len) OFP_WUR;
+
+/* The credential stored on the token, decoded: OFP_HOLDER_OK; 1 when the
+ * token has none; OFP_HOLDER_REFUSED when it is not for this key (key may
+ * be NULL: no check); OFP_HOLDER_FAILED otherwise. */
+int ofp_holder_credential(ofp_p11_t *p, const ofp_p11_key_t *key, ofp_credential_t *out, char *err,
+			  size_t err_len) OFP_WUR;
+
+/* [not_before, not_after) against now. */
+ofp_validity_t ofp_holder_validity(const ofp_credential_t *c, uint32_t now);
+/* "valid for 23 h 59 min", "expired 2 h 5 min ago", "not yet valid (in 5 min)". */
+void ofp_holder_validity_text(const ofp_credential_t *c, uint32_t now, char *buf, size_t len);
+
+typedef struct ofp_holder_status {
+	const char *token_label;
+	unsigned alg;
+	uint8_t key[OFP_HOLDER_KEY_MAX]; /* credential form */
+	size_t key_len;
+	uint8_t key_id[64]; /* CKA_ID */
+	size_t key_id_len;
+	bool has_credential;
+	bool credential_for_key; /* false: installed for another key */
+	ofp_credential_t credential;
+	bool has_counter;
+	uint32_t counter; /* last value used */
+	char counter_path[4096];
+} ofp_holder_status_t;
+
+/* Gather what `status` shows. A credential for another key is reported
+ * (credential_for_key false), not refused. */
+int ofp_holder_status(ofp_p11_t *p, const ofp_p11_key_t *key, const char *dir, ofp_holder_status_t *st,
+		      char *err, size_t err_len) OFP_WUR;
+void ofp_holder_status_print(FILE *f, const ofp_holder_status_t *st, uint32_t now);
+
+/* ---- presentations (present.c) ----------------------------------------- */
+
+typedef struct ofp_present_args {
+	const char *dir; /* state directory (counters) */
+	uint32_t now;
+	uint32_t amount;
+	const uint8_t *challenge; /* NULL/0: a one-way (QR) presentation */
+	size_t challenge_len;	  /* <= OFP_CHALLENGE_MAX */
+} ofp_present_args_t;
+
+/* Sign a fresh authorization with the token key under the installed
+ * credential: the counter is reserved (durably) first, then the token
+ * signs, then the presentation is encoded into out (OFP_PRESENTATION_MAX
+ * bytes). Refused without a credential for this key, when it is expired,
+ * or when amount is over its per-operation maximum. pres may be NULL. */
+int ofp_holder_present(ofp_p11_t *p, const ofp_p11_key_t *key, const ofp_present_args_t *args, uint8_t *out,
+		       size_t *len, ofp_presentation_t *pres, char *err, size_t err_len) OFP_WUR;
+
+/* ---- small shared helpers --------------------------------------------- */
+
+/* "P-256", "Ed25519", "unknown". */
+const char *ofp_holder_alg_name(unsigned alg);
+/* "2024-05-01 12:00:00 UTC" */
+void ofp_holder_time_text(uint32_t t, char *buf, size_t len);
+
+#endif

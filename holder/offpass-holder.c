@@ -1,0 +1,647 @@
+/* offpass-holder.c - the holder's command-line tool: a commands[] table
+ * over libofpholder (holder/holder.h). Everything that decides lives in
+ * the library; this file reads options and files and prints. */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+#include <p11-kit/uri.h>
+
+#include "atomic_file.h"
+#include "cli.h"
+#include "hex.h"
+#include "secmem.h"
+#include "holder/counter.h"
+#include "holder/holder.h"
+#include "holder/qr.h"
+#include "holder/refresh.h"
+
+#define PROG "offpass-holder"
+
+/* Options every command takes, before or after the command name. */
+static struct {
+	const char *module, *token_label, *uri, *pin_file, *pin_env, *dir;
+	bool have_now;
+	uint32_t now;
+} g;
+
+enum { OPT_MODULE = 0x100, OPT_TOKEN_LABEL, OPT_URI, OPT_PIN_FILE, OPT_PIN_ENV, OPT_DIR, OPT_NOW };
+
+#define GLOBAL_OPTIONS                                                      \
+	{ "module", required_argument, NULL, OPT_MODULE },                  \
+	{ "token-label", required_argument, NULL, OPT_TOKEN_LABEL },        \
+	{ "uri", required_argument, NULL, OPT_URI },                        \
+	{ "pin-file", required_argument, NULL, OPT_PIN_FILE },              \
+	{ "pin-env", required_argument, NULL, OPT_PIN_ENV },                \
+	{ "dir", required_argument, NULL, OPT_DIR },                        \
+	{ "now", required_argument, NULL, OPT_NOW },                        \
+	{ "help", no_argument, NULL, 'h' }
+
+static const char global_help[] =
+	"Token and state options (before or after the command):\n"
+	"  --module PATH        PKCS#11 module (default: $OFFPASS_PKCS11_MODULE, else offpass-p11.so)\n"
+	"  --token-label LABEL  use the token with this label\n"
+	"  --uri URI            PKCS#11 URI (RFC 7512) of the token, and of the key with object= or id=\n"
+	"  --pin-file FILE      user PIN from the first line of FILE\n"
+	"  --pin-env VAR        user PIN from the environment variable VAR\n"
+	"                       (neither: the URI's pin-value or pin-source, else a prompt without echo)\n"
+	"  --dir DIR            state directory, where the counters are kept\n"
+	"                       (default: $XDG_DATA_HOME/offpass/holder or ~/.local/share/offpass/holder)\n";
+
+static bool parse_u32(const char *s, uint32_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (s[0] < '0' || s[0] > '9')
+		return false;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v > UINT32_MAX)
+		return false;
+	*out = (uint32_t)v;
+	return true;
+}
+
+static uint32_t now(void)
+{
+	return g.have_now ? g.now : (uint32_t)time(NULL);
+}
+
+/* A global option, or '?' from getopt (which printed the reason). */
+static int global_option(const char *cmd, int c, const char *arg)
+{
+	switch (c) {
+	case OPT_MODULE: g.module = arg; break;
+	case OPT_TOKEN_LABEL: g.token_label = arg; break;
+	case OPT_URI: g.uri = arg; break;
+	/* The last PIN option wins. */
+	case OPT_PIN_FILE: g.pin_file = arg; g.pin_env = NULL; break;
+	case OPT_PIN_ENV: g.pin_env = arg; g.pin_file = NULL; break;
+	case OPT_DIR: g.dir = arg; break;
+	case OPT_NOW:
+		if (!parse_u32(arg, &g.now)) {
+			fprintf(stderr, "%s: --now: '%s' is not a time (seconds since the epoch)\n", PROG, arg);
+			return OFP_EXIT_USAGE;
+		}
+		g.have_now = true;
+		break;
+	default:
+		fprintf(stderr, "Try '%s%s%s --help'.\n", PROG, cmd ? " " : "", cmd ? cmd : "");
+		return OFP_EXIT_USAGE;
+	}
+	return OFP_EXIT_OK;
+}
+
+static int help(const char *usage)
+{
+	printf("Usage: %s [OPTIONS] %s\n%s", PROG, usage, global_help);
+	return OFP_EXIT_OK;
+}
+
+/* A library result as an exit status, reporting err. */
+static int holder_exit(int rv, const char *err)
+{
+	if (rv == OFP_HOLDER_OK)
+		return OFP_EXIT_OK;
+	ofp_fail("%s", err);
+	return rv == OFP_HOLDER_REFUSED ? OFP_EXIT_REFUSED : OFP_EXIT_FAILURE;
+}
+
+/* "-" is standard output; anything else is replaced atomically. */
+static int write_output(const char *path, const void *data, size_t len, const char *what)
+{
+	int rv;
+
+	if (strcmp(path, "-") == 0) {
+		if (fwrite(data, 1, len, stdout) != len || fflush(stdout) != 0)
+			return ofp_fail("%s: cannot write to standard output", what);
+		return OFP_EXIT_OK;
+	}
+	rv = atomic_file_write(path, data, len, 0644);
+	if (rv != 0)
+		return ofp_fail("%s '%s': %s", what, path, strerror(-rv));
+	return OFP_EXIT_OK;
+}
+
+/* ---- the token ---------------------------------------------------------- */
+
+typedef struct session {
+	ofp_p11_t *p;
+	ofp_p11_key_t key;
+	char key_label[129]; /* the URI's object=, else OFP_HOLDER_KEY_LABEL */
+	bool uri_names_key;  /* the URI has object= or id= */
+	bool uri_has_pin;
+	char dir[PATH_MAX];
+} session_t;
+
+/* What the URI says about the key and the PIN (ofp_p11_open reports a
+ * URI that does not parse). */
+static void read_uri(session_t *s)
+{
+	P11KitUri *u = g.uri != NULL ? p11_kit_uri_new() : NULL;
+	CK_ATTRIBUTE *label, *id;
+
+	snprintf(s->key_label, sizeof(s->key_label), "%s", OFP_HOLDER_KEY_LABEL);
+	if (u == NULL || p11_kit_uri_parse(g.uri, P11_KIT_URI_FOR_ANY, u) != P11_KIT_URI_OK)
+		goto out;
+	label = p11_kit_uri_get_attribute(u, CKA_LABEL);
+	id = p11_kit_uri_get_attribute(u, CKA_ID);
+	if (label != NULL && label->ulValueLen < sizeof(s->key_label)) {
+		memcpy(s->key_label, label->pValue, label->ulValueLen);
+		s->key_label[label->ulValueLen] = '\0';
+	}
+	s->uri_names_key = label != NULL || id != NULL;
+	s->uri_has_pin = p11_kit_uri_get_pin_value(u) != NULL || p11_kit_uri_get_pin_source(u) != NULL;
+out:
+	if (u != NULL)
+		p11_kit_uri_free(u);
+}
+
+static int login(session_t *s)
+{
+	char err[OFP_HOLDER_ERR_LEN], prompt[128];
+	char *pin = NULL;
+	int rv = OFP_EXIT_FAILURE;
+
+	if (g.pin_file == NULL && g.pin_env == NULL && s->uri_has_pin) {
+		if (ofp_p11_login(s->p, NULL) != 0)
+			return ofp_fail("%s", ofp_p11_error(s->p));
+		return OFP_EXIT_OK;
+	}
+	if (g.pin_file == NULL && g.pin_env != NULL && getenv(g.pin_env) == NULL)
+		return ofp_fail("--pin-env %s: the variable is not set", g.pin_env);
+	pin = secmem_alloc(OFP_PIN_MAX);
+	if (pin == NULL)
+		return ofp_fail("out of memory");
+	snprintf(prompt, sizeof(prompt), "User PIN for token '%s': ", ofp_p11_token_label(s->p));
+	if (ofp_pin_read(g.pin_file, g.pin_env, prompt, pin, OFP_PIN_MAX, err, sizeof(err)) != 0)
+		ofp_fail("%s", err);
+	else if (ofp_p11_login(s->p, pin) != 0)
+		ofp_fail("%s", ofp_p11_error(s->p));
+	else
+		rv = OFP_EXIT_OK;
+	secmem_free(pin, OFP_PIN_MAX);
+	return rv;
+}
+
+/* Open the token, log in, and (find_key) find the holder key. */
+static int session_open(session_t *s, bool rw, bool find_key)
+{
+	ofp_p11_open_args_t a = { g.module, g.uri, g.token_label, rw };
+	char err[OFP_HOLDER_ERR_LEN];
+	int rv;
+
+	memset(s, 0, sizeof(*s));
+	read_uri(s);
+	if (ofp_p11_open(&a, &s->p, err, sizeof(err)) != 0)
+		return ofp_fail("%s", err);
+	rv = login(s);
+	if (rv != OFP_EXIT_OK || !find_key)
+		return rv;
+	if (ofp_p11_find_key(s->p, s->uri_names_key ? NULL : s->key_label, NULL, 0, &s->key) != 0)
+		return ofp_fail("%s (no holder key: run '%s keygen' first?)", ofp_p11_error(s->p), PROG);
+	return OFP_EXIT_OK;
+}
+
+/* The state directory, for the commands that use counters. */
+static int session_state_dir(session_t *s)
+{
+	char err[OFP_HOLDER_ERR_LEN];
+
+	if (ofp_holder_state_dir(g.dir, s->dir, sizeof(s->dir), err, sizeof(err)) != 0)
+		return ofp_fail("%s", err);
+	return OFP_EXIT_OK;
+}
+
+static void session_close(session_t *s)
+{
+	ofp_p11_close(s->p);
+	s->p = NULL;
+}
+
+/* ---- keygen ------------------------------------------------------------- */
+
+static int cmd_keygen(int argc, char **argv)
+{
+	static const struct option opts[] = { { "alg", required_argument, NULL, 'a' }, GLOBAL_OPTIONS,
+					       { NULL, 0, NULL, 0 } };
+	char err[OFP_HOLDER_ERR_LEN], id[129], pub[2 * OFP_HOLDER_KEY_MAX + 1];
+	uint8_t form[OFP_HOLDER_KEY_MAX];
+	size_t form_len = 0;
+	unsigned alg = OFP_ALG_P256;
+	session_t s;
+	int c, rv;
+
+	while ((c = getopt_long(argc, argv, "a:h", opts, NULL)) != -1) {
+		if (c == 'h')
+			return help("keygen [--alg p256|ed25519]\n"
+				    "Generate the holder key pair inside the token (sensitive, never extractable).\n"
+				    "  --alg ALG   p256 (default) or ed25519\n");
+		if (c == 'a') {
+			if (strcasecmp(optarg, "p256") == 0 || strcasecmp(optarg, "p-256") == 0)
+				alg = OFP_ALG_P256;
+			else if (strcasecmp(optarg, "ed25519") == 0)
+				alg = OFP_ALG_ED25519;
+			else
+				return ofp_usage("keygen: --alg: '%s' is not p256 or ed25519", optarg);
+		} else if ((rv = global_option("keygen", c, optarg)) != OFP_EXIT_OK) {
+			return rv;
+		}
+	}
+	if (optind != argc)
+		return ofp_usage("keygen: unexpected argument '%s'", argv[optind]);
+	rv = session_open(&s, true, false);
+	if (rv == OFP_EXIT_OK) {
+		rv = holder_exit(ofp_holder_keygen(s.p, alg, s.key_label, &s.key, err, sizeof(err)), err);
+		if (rv == OFP_EXIT_OK)
+			rv = holder_exit(ofp_holder_key_form(&s.key, form, &form_len, err, sizeof(err)), err);
+	}
+	if (rv == OFP_EXIT_OK) {
+		hex_encode(s.key.id, s.key.id_len, id);
+		hex_encode(form, form_len, pub);
+		printf("token '%s': generated the %s key '%s' (id %s), private key sensitive and never "
+		       "extractable\npublic key: %s\nnext: %s enroll --holder-id HEX -o REQUEST\n",
+		       ofp_p11_token_label(s.p), ofp_holder_alg_name(alg), s.key_label, id, pub, PROG);
+	}
+	session_close(&s);
+	return rv;
+}
+
+/* ---- enroll ------------------------------------------------------------- */
+
+static int cmd_enroll(int argc, char **argv)
+{
+	static const struct option opts[] = { { "holder-id", required_argument, NULL, 'i' },
+					       { "output", required_argument, NULL, 'o' }, GLOBAL_OPTIONS,
+					       { NULL, 0, NULL, 0 } };
+	char err[OFP_HOLDER_ERR_LEN];
+	uint8_t hid[OFP_ID_LEN], req[OFP_ENROLLMENT_MAX];
+	const char *hid_text = NULL, *output = NULL;
+	size_t len = 0;
+	session_t s;
+	int c, rv;
+
+	while ((c = getopt_long(argc, argv, "i:o:h", opts, NULL)) != -1) {
+		if (c == 'h')
+			return help("enroll --holder-id HEX -o REQUEST\n"
+				    "Write an enrollment request: the holder key, signed by the token.\n"
+				    "  --holder-id HEX  the 8-byte holder id the issuer gave (16 hex digits)\n"
+				    "  -o, --output F   where to write the request ('-': standard output)\n");
+		if (c == 'i')
+			hid_text = optarg;
+		else if (c == 'o')
+			output = optarg;
+		else if ((rv = global_option("enroll", c, optarg)) != OFP_EXIT_OK)
+			return rv;
+	}
+	if (optind != argc)
+		return ofp_usage("enroll: unexpected argument '%s'", argv[optind]);
+	if (hid_text == NULL || output == NULL)
+		return ofp_usage("enroll: --holder-id and -o are required");
+	if (hex_decode(hid_text, hid, sizeof(hid)) != 0)
+		return ofp_usage("enroll: --holder-id: '%s' is not 16 hex digits", hid_text);
+	rv = session_open(&s, false, true);
+	if (rv == OFP_EXIT_OK)
+		rv = holder_exit(ofp_holder_enroll(s.p, &s.key, hid, now(), req, &len, err, sizeof(err)), err);
+	if (rv == OFP_EXIT_OK)
+		rv = write_output(output, req, len, "enrollment request");
+	if (rv == OFP_EXIT_OK && strcmp(output, "-") != 0)
+		printf("enrollment request for holder %s (%s key '%s', %zu bytes) written to %s\n", hid_text,
+		       ofp_holder_alg_name(s.key.alg), s.key_label, len, output);
+	session_close(&s);
+	return rv;
+}
+
+/* ---- install ------------------------------------------------------------ */
+
+/* Read and decode the file before asking for a PIN: bad input fails fast. */
+static int read_credential(const char *path, uint8_t **data, size_t *len)
+{
+	ofp_credential_t c;
+	ofp_fmt_error_t fe;
+	int rv = file_read_all(path, OFP_CREDENTIAL_MAX, data, len);
+
+	if (rv == -EFBIG) {
+		ofp_fail("credential file '%s': larger than any credential (%d bytes)", path, OFP_CREDENTIAL_MAX);
+		return OFP_EXIT_REFUSED;
+	}
+	if (rv != 0)
+		return ofp_fail("credential file '%s': %s", path, strerror(-rv));
+	if (ofp_credential_decode(*data, *len, &c, &fe) != OFP_FMT_OK) {
+		ofp_fail("credential file '%s': not a valid credential (%s: %s)", path, ofp_fmt_rc_name(fe.code),
+			 fe.reason);
+		return OFP_EXIT_REFUSED;
+	}
+	return OFP_EXIT_OK;
+}
+
+static int cmd_install(int argc, char **argv)
+{
+	static const struct option opts[] = { GLOBAL_OPTIONS, { NULL, 0, NULL, 0 } };
+	char err[OFP_HOLDER_ERR_LEN], msg[OFP_HOLDER_ERR_LEN + 64], validity[64];
+	uint8_t *data = NULL;
+	size_t len = 0;
+	ofp_credential_t c;
+	session_t s = { 0 };
+	int opt, rv;
+
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (opt == 'h')
+			return help("install CREDENTIAL\n"
+				    "Check that the credential is for the token's holder key and store it on the "
+				    "token.\n");
+		if ((rv = global_option("install", opt, optarg)) != OFP_EXIT_OK)
+			return rv;
+	}
+	if (argc - optind != 1)
+		return ofp_usage("install: give one credential file");
+	rv = read_credential(argv[optind], &data, &len);
+	if (rv == OFP_EXIT_OK)
+		rv = session_open(&s, true, true);
+	if (rv == OFP_EXIT_OK) {
+		int hr = ofp_holder_install(s.p, &s.key, data, len, now(), &c, err, sizeof(err));
+		snprintf(msg, sizeof(msg), "credential file '%s': %s", argv[optind], err);
+		rv = holder_exit(hr, msg);
+	}
+	if (rv == OFP_EXIT_OK) {
+		ofp_holder_validity_text(&c, now(), validity, sizeof(validity));
+		printf("installed credential serial %llu on token '%s' (%s)\n", (unsigned long long)c.serial,
+		       ofp_p11_token_label(s.p), validity);
+	}
+	session_close(&s);
+	free(data);
+	return rv;
+}
+
+/* ---- present ------------------------------------------------------------ */
+
+typedef struct present_ctx {
+	session_t *s;
+	ofp_present_args_t args;
+	const char *png, *svg, *raw;
+	bool terminal, ansi, help;
+	uint32_t refresh, count; /* --refresh seconds (0: one code), --count */
+	FILE *info; /* stderr when standard output carries the raw bytes */
+	struct timespec start;
+} present_ctx_t;
+
+static int write_qr_files(const present_ctx_t *x, const ofp_qr_t *qr)
+{
+	char err[OFP_HOLDER_ERR_LEN];
+	uint8_t *png = NULL;
+	char *svg = NULL;
+	size_t len = 0;
+	int rv = OFP_EXIT_OK;
+
+	if (x->png != NULL) {
+		if (ofp_qr_png(qr, &png, &len, err, sizeof(err)) != 0)
+			rv = ofp_fail("%s", err);
+		else
+			rv = write_output(x->png, png, len, "PNG file");
+	}
+	if (rv == OFP_EXIT_OK && x->svg != NULL) {
+		if (ofp_qr_svg(qr, &svg, &len, err, sizeof(err)) != 0)
+			rv = ofp_fail("%s", err);
+		else
+			rv = write_output(x->svg, svg, len, "SVG file");
+	}
+	free(png);
+	free(svg);
+	return rv;
+}
+
+/* The authorization's time: --now (advanced by the time spent refreshing)
+ * or the clock. */
+static uint32_t frame_time(const present_ctx_t *x)
+{
+	struct timespec t;
+
+	if (!g.have_now)
+		return (uint32_t)time(NULL);
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return g.now + (uint32_t)(t.tv_sec - x->start.tv_sec);
+}
+
+static int present_frame(void *ctx, unsigned index)
+{
+	present_ctx_t *x = ctx;
+	char err[OFP_HOLDER_ERR_LEN];
+	uint8_t pres[OFP_PRESENTATION_MAX];
+	ofp_presentation_t pr;
+	ofp_qr_t qr = { 0 };
+	size_t len = 0;
+	int rv;
+
+	x->args.now = frame_time(x);
+	rv = holder_exit(ofp_holder_present(x->s->p, &x->s->key, &x->args, pres, &len, &pr, err, sizeof(err)),
+			 err);
+	if (rv != OFP_EXIT_OK)
+		return rv;
+	if (x->raw != NULL)
+		rv = write_output(x->raw, pres, len, "raw file");
+	if (rv == OFP_EXIT_OK && ofp_qr_encode(pres, len, &qr, err, sizeof(err)) != 0)
+		rv = ofp_fail("%s", err);
+	if (rv == OFP_EXIT_OK)
+		rv = write_qr_files(x, &qr);
+	if (rv == OFP_EXIT_OK && x->terminal) {
+		if (x->refresh > 0 && x->ansi)
+			fputs("\x1b[H\x1b[2J", stdout); /* home and clear: redraw in place */
+		if (ofp_qr_terminal(&qr, stdout, x->ansi) != 0)
+			rv = ofp_fail("cannot write the QR code to standard output");
+	}
+	if (rv == OFP_EXIT_OK) {
+		fprintf(x->info, "presentation: %zu bytes, counter %u, amount %u, time %u; QR version %d, level M\n",
+			len, (unsigned)pr.auth.counter, (unsigned)pr.auth.amount, (unsigned)pr.auth.time, qr.version);
+		if (x->refresh > 0)
+			fprintf(x->info, "code %u; a fresh one every %u s; Ctrl-C stops\n", index + 1,
+				(unsigned)x->refresh);
+		fflush(x->info);
+	}
+	ofp_qr_free(&qr);
+	return rv;
+}
+
+static int present_usage(void)
+{
+	return help("present --amount N [--challenge HEX] [--png F] [--svg F] [--raw F] [--terminal]\n"
+		    "                       [--refresh SECONDS [--count N]]\n"
+		    "Sign a fresh authorization with the token key and show the presentation as a QR code.\n"
+		    "  --amount N          amount of this operation, in minor units\n"
+		    "  --challenge HEX     the verifier's challenge (two-way channels; 1 to 32 bytes)\n"
+		    "  --png F, --svg F    write the QR code as PNG or SVG\n"
+		    "  --raw F             write the presentation bytes ('-': standard output)\n"
+		    "  --terminal          draw the QR code on the terminal (the default without a file)\n"
+		    "  --refresh SECONDS   a fresh authorization every SECONDS until Ctrl-C\n"
+		    "  --count N           with --refresh: stop after N codes\n");
+}
+
+static int parse_present(int argc, char **argv, present_ctx_t *x, uint8_t *challenge)
+{
+	enum { O_AMOUNT = 0x200, O_CHALLENGE, O_PNG, O_SVG, O_RAW, O_TERMINAL, O_REFRESH, O_COUNT };
+	static const struct option opts[] = {
+		{ "amount", required_argument, NULL, O_AMOUNT },   { "challenge", required_argument, NULL, O_CHALLENGE },
+		{ "png", required_argument, NULL, O_PNG },	   { "svg", required_argument, NULL, O_SVG },
+		{ "raw", required_argument, NULL, O_RAW },	   { "terminal", no_argument, NULL, O_TERMINAL },
+		{ "refresh", required_argument, NULL, O_REFRESH }, { "count", required_argument, NULL, O_COUNT },
+		GLOBAL_OPTIONS,					   { NULL, 0, NULL, 0 }
+	};
+	bool have_amount = false, have_count = false;
+	int c, rv;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'h':
+			x->help = true;
+			return present_usage();
+		case O_AMOUNT:
+			if (!parse_u32(optarg, &x->args.amount))
+				return ofp_usage("present: --amount: '%s' is not a whole number (u32)", optarg);
+			have_amount = true;
+			break;
+		case O_CHALLENGE:
+			if (hex_decode_var(optarg, challenge, OFP_CHALLENGE_MAX, &x->args.challenge_len) != 0 ||
+			    x->args.challenge_len == 0)
+				return ofp_usage("present: --challenge: '%s' is not 1 to %d bytes of hex", optarg,
+						 OFP_CHALLENGE_MAX);
+			x->args.challenge = challenge;
+			break;
+		case O_PNG: x->png = optarg; break;
+		case O_SVG: x->svg = optarg; break;
+		case O_RAW: x->raw = optarg; break;
+		case O_TERMINAL: x->terminal = true; break;
+		case O_REFRESH:
+			if (!parse_u32(optarg, &x->refresh) || x->refresh == 0 || x->refresh > 86400)
+				return ofp_usage("present: --refresh: '%s' is not 1 to 86400 seconds", optarg);
+			break;
+		case O_COUNT:
+			if (!parse_u32(optarg, &x->count) || x->count == 0)
+				return ofp_usage("present: --count: '%s' is not a positive number", optarg);
+			have_count = true;
+			break;
+		default:
+			if ((rv = global_option("present", c, optarg)) != OFP_EXIT_OK)
+				return rv;
+		}
+	}
+	if (optind != argc)
+		return ofp_usage("present: unexpected argument '%s'", argv[optind]);
+	if (!have_amount)
+		return ofp_usage("present: --amount is required");
+	if (have_count && x->refresh == 0)
+		return ofp_usage("present: --count needs --refresh");
+	if (x->png == NULL && x->svg == NULL && x->raw == NULL)
+		x->terminal = true;
+	if (x->terminal && x->raw != NULL && strcmp(x->raw, "-") == 0)
+		return ofp_usage("present: --raw - and the terminal code cannot both use standard output");
+	return OFP_EXIT_OK;
+}
+
+static int cmd_present(int argc, char **argv)
+{
+	uint8_t challenge[OFP_CHALLENGE_MAX];
+	unsigned frames = 0;
+	bool interrupted = false;
+	present_ctx_t x;
+	session_t s;
+	int rv;
+
+	memset(&x, 0, sizeof(x));
+	rv = parse_present(argc, argv, &x, challenge);
+	if (rv != OFP_EXIT_OK || x.help)
+		return rv;
+	x.info = x.raw != NULL && strcmp(x.raw, "-") == 0 ? stderr : stdout;
+	x.ansi = x.terminal && isatty(STDOUT_FILENO);
+	clock_gettime(CLOCK_MONOTONIC, &x.start);
+	rv = session_open(&s, false, true);
+	if (rv == OFP_EXIT_OK)
+		rv = session_state_dir(&s);
+	if (rv == OFP_EXIT_OK) {
+		x.s = &s;
+		x.args.dir = s.dir;
+		if (x.refresh == 0)
+			rv = present_frame(&x, 0);
+		else
+			rv = ofp_refresh_run(x.refresh, x.count, present_frame, &x, &frames, &interrupted);
+	}
+	if (x.refresh > 0 && rv == OFP_EXIT_OK)
+		fprintf(x.info, "%s after %u code%s\n", interrupted ? "interrupted" : "done", frames,
+			frames == 1 ? "" : "s");
+	session_close(&s);
+	return rv;
+}
+
+/* ---- status ------------------------------------------------------------- */
+
+static int cmd_status(int argc, char **argv)
+{
+	static const struct option opts[] = { GLOBAL_OPTIONS, { NULL, 0, NULL, 0 } };
+	char err[OFP_HOLDER_ERR_LEN];
+	ofp_holder_status_t *st = NULL;
+	session_t s = { 0 };
+	int c, rv;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h')
+			return help("status\nShow the holder key, the installed credential's validity and grant, "
+				    "and the counter.\n");
+		if ((rv = global_option("status", c, optarg)) != OFP_EXIT_OK)
+			return rv;
+	}
+	if (optind != argc)
+		return ofp_usage("status: unexpected argument '%s'", argv[optind]);
+	st = calloc(1, sizeof(*st));
+	if (st == NULL)
+		return ofp_fail("out of memory");
+	rv = session_open(&s, false, true);
+	if (rv == OFP_EXIT_OK)
+		rv = session_state_dir(&s);
+	if (rv == OFP_EXIT_OK)
+		rv = holder_exit(ofp_holder_status(s.p, &s.key, s.dir, st, err, sizeof(err)), err);
+	if (rv == OFP_EXIT_OK)
+		ofp_holder_status_print(stdout, st, now());
+	session_close(&s);
+	free(st);
+	return rv;
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+static const ofp_cmd_t commands[] = {
+	{ "keygen", "generate the holder key inside the token", cmd_keygen },
+	{ "enroll", "write an enrollment request for the issuer", cmd_enroll },
+	{ "install", "store an issued credential on the token", cmd_install },
+	{ "present", "sign a fresh authorization and show it as a QR code", cmd_present },
+	{ "status", "show the key, the credential's validity and the counter", cmd_status },
+};
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = { GLOBAL_OPTIONS, { "version", no_argument, NULL, 'V' },
+					       { NULL, 0, NULL, 0 } };
+	static char help_arg[] = "--help", version_arg[] = "--version";
+	static const char about[] = "The holder of offpass: a key in a PKCS#11 token, its credential, and "
+				    "presentations as QR codes.";
+	int c, rv;
+
+	/* "+": stop at the command name; its own options are its business. */
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		if (c == 'h' || c == 'V') {
+			char *args[] = { argv[0], c == 'h' ? help_arg : version_arg, NULL };
+			rv = ofp_cli_main(PROG, about, commands, OFP_ARRAY_LEN(commands), 2, args);
+			if (c == 'h')
+				printf("\n%s", global_help);
+			return rv;
+		}
+		if ((rv = global_option(NULL, c, optarg)) != OFP_EXIT_OK)
+			return rv;
+	}
+	argv[optind - 1] = argv[0];
+	return ofp_cli_main(PROG, about, commands, OFP_ARRAY_LEN(commands), argc - optind + 1, argv + optind - 1);
+}
