@@ -14,8 +14,9 @@
  * epoch, passed in by the caller (gates keep their own clock).
  *
  * Errors: functions return an offpass_status_t; offpass_verifier_error()
- * gives the last error text of the calling thread for that verifier,
- * naming the file or field at fault. */
+ * gives the calling thread's text for its last call on that verifier,
+ * naming the file or field at fault: empty after a success, the detail of
+ * the refusal after a check that refused. docs/VERIFIER.md is the guide. */
 #ifndef OFFPASS_VERIFIER_H
 #define OFFPASS_VERIFIER_H
 
@@ -96,11 +97,15 @@ OFFPASS_API void offpass_verifier_config_init(offpass_verifier_config_t *cfg);
 /* Open (or create) the verifier state in cfg->state_dir. Recovers after a
  * crash: a torn journal tail is cut (the records before it are kept), the
  * replay state and grant totals are restored. A journal whose hash chain is
- * broken (a record removed or changed) is OFFPASS_STATUS_CORRUPT. On
- * failure *out is NULL and err (if not NULL) holds the reason. */
+ * broken (a record removed or changed) is OFFPASS_STATUS_CORRUPT, the text
+ * naming the record. One open verifier per state directory (a second open,
+ * in any process, is OFFPASS_STATUS_IO); the directory belongs to the
+ * verifier id it was created with. On failure *out is NULL and err (if not
+ * NULL) holds the reason. */
 OFFPASS_API offpass_status_t offpass_verifier_open(const offpass_verifier_config_t *cfg,
 						   offpass_verifier_t **out, char *err,
 						   size_t err_len) OFFPASS_WUR;
+/* No call on v may be running or follow. v may be NULL. */
 OFFPASS_API void offpass_verifier_close(offpass_verifier_t *v);
 OFFPASS_API const char *offpass_verifier_error(const offpass_verifier_t *v);
 
@@ -128,12 +133,17 @@ typedef struct offpass_result {
 	uint64_t serial;         /* credential serial */
 	uint32_t counter;
 	uint32_t amount;
-	uint32_t remaining;      /* offline total left on this credential */
+	uint32_t remaining;      /* offline total left on this credential after
+				  * this decision (0 when it was not verified) */
 } offpass_result_t;
 
 /* Check one presentation and journal the decision before returning.
+ * The checks run in the order of docs/VERIFIER.md section 3; the first
+ * that fails gives the reason. Only OFFPASS_OPERATE changes the replay
+ * state and the credential's total.
  *   amount     - what the gate charges: the authorization must carry
- *                exactly this amount (0: accept the amount it carries)
+ *                exactly this amount, else OFFPASS_REASON_WRONG_RESOURCE
+ *                (0: accept the amount it carries)
  *   challenge  - the nonce the gate sent on a two-way channel, or NULL
  *                for a one-way (QR) presentation
  *   now        - the gate's clock
@@ -148,13 +158,23 @@ OFFPASS_API offpass_status_t offpass_verifier_check(offpass_verifier_t *v, const
 /* Seal every journal record not sealed yet into the next batch (numbered
  * 1, 2, ... per verifier), encrypted to the trust list's sealing key and
  * signed by the verifier's key. *out is malloc'ed (free with
- * offpass_free). OFFPASS_STATUS_NOTHING when there is nothing to seal. The
- * batch is marked sealed only after *out is produced; a batch sealed again
- * after a crash carries the same sequence number and records. */
+ * offpass_free). OFFPASS_STATUS_NOTHING when there is nothing to seal;
+ * OFFPASS_STATUS_INVALID_ARGUMENT when the trust list has no sealing key
+ * valid at now. The batch is marked sealed only after *out is produced; a
+ * batch sealed again after a crash carries the same sequence number and
+ * records. A batch holds at most 100000 records (docs/FORMAT.md 9): past
+ * that the journal starts a new batch by itself, so call until NOTHING. */
 OFFPASS_API offpass_status_t offpass_verifier_seal(offpass_verifier_t *v, uint32_t now, uint8_t **out,
 						   size_t *out_len) OFFPASS_WUR;
+/* Seal batch `sequence` again (same sequence number and records, fresh
+ * encryption), for a batch whose output was lost before it reached the
+ * issuer. Only a batch sealed and not yet confirmed by seal_done. */
+OFFPASS_API offpass_status_t offpass_verifier_reseal(offpass_verifier_t *v, uint64_t sequence, uint32_t now,
+						     uint8_t **out, size_t *out_len) OFFPASS_WUR;
 /* Confirm that the batch with this sequence number reached the issuer:
- * its records may now be dropped from the journal. */
+ * its records (and those of every earlier batch) may now be dropped from
+ * the journal. Confirming a batch again is OK; one not sealed yet is
+ * OFFPASS_STATUS_INVALID_ARGUMENT. */
 OFFPASS_API offpass_status_t offpass_verifier_seal_done(offpass_verifier_t *v, uint64_t sequence) OFFPASS_WUR;
 
 /* The verifier's batch-signing public key (65-byte uncompressed P-256),

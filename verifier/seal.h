@@ -29,9 +29,12 @@ int ofp_seal(const ofp_sealed_batch_t *env, const uint8_t *batch, size_t batch_l
 /* Open a sealed batch: decode, check the verifier signature with
  * verifier_pub (caller looks it up by env.verifier_key_id), derive with
  * ecdh, decrypt and check the batch against the envelope (ofp_batch_check).
- * *batch is malloc'ed plaintext (free it). */
+ * sealing_pub is the issuer's sealing public key (uncompressed, as in the
+ * trust list; its key id must be env.sealing_key_id): the HKDF info of
+ * docs/FORMAT.md 10.2 contains it, and the ECDH output alone cannot give
+ * it back. *batch is malloc'ed plaintext (free it). */
 int ofp_unseal(const uint8_t *in, size_t len, EVP_PKEY *verifier_pub, unsigned verifier_alg,
-	       ofp_seal_ecdh_fn ecdh, void *ecdh_ctx, ofp_sealed_batch_t *env,
-	       uint8_t **batch, size_t *batch_len, ofp_fmt_error_t *err) OFP_WUR;
+	       const uint8_t sealing_pub[OFP_P256_UNCOMPRESSED_LEN], ofp_seal_ecdh_fn ecdh, void *ecdh_ctx,
+	       ofp_sealed_batch_t *env, uint8_t **batch, size_t *batch_len, ofp_fmt_error_t *err) OFP_WUR;
 
 #endif

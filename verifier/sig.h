@@ -24,4 +24,9 @@ bool ofp_sig_verify(EVP_PKEY *key, unsigned alg, const uint8_t *msg, size_t msg_
 bool ofp_sig_sign(EVP_PKEY *key, unsigned alg, const uint8_t *msg, size_t msg_len,
 		  uint8_t sig[64]) OFP_WUR;
 
+/* The public half of key in its trust-list form (65-byte uncompressed
+ * P-256 point, 32-byte Ed25519 key; out holds 65 bytes), for key ids and
+ * for registering a gate's key. False when key is not of kind alg. */
+bool ofp_sig_public_raw(EVP_PKEY *key, unsigned alg, uint8_t out[65], size_t *out_len) OFP_WUR;
+
 #endif

@@ -1,0 +1,200 @@
+/* sig.c - raw 64-byte signatures (docs/FORMAT.md 3.4) over OpenSSL EVP.
+ * ECDSA's DER form never leaves this file: r||s is converted at the edge. */
+#include "config.h"
+#include "verifier/sig.h"
+
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/param_build.h>
+
+#include "verifier/format.h"
+
+#define P256_GROUP "prime256v1"
+
+/* The prefix byte is checked here: OpenSSL also accepts the hybrid forms
+ * (06/07), which the format does not. */
+static bool p256_prefix_ok(const uint8_t *pub, size_t len)
+{
+	if (len == OFP_P256_COMPRESSED_LEN)
+		return pub[0] == 0x02 || pub[0] == 0x03;
+	return len == OFP_P256_UNCOMPRESSED_LEN && pub[0] == 0x04;
+}
+
+/* EVP_PKEY_fromdata decodes the point with EC_POINT_oct2point, which
+ * refuses points off the curve and X >= p. */
+static EVP_PKEY *p256_public_key(const uint8_t *pub, size_t len)
+{
+	OSSL_PARAM_BLD *bld = NULL;
+	OSSL_PARAM *params = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	EVP_PKEY *pkey = NULL;
+
+	if (!p256_prefix_ok(pub, len))
+		return NULL;
+	bld = OSSL_PARAM_BLD_new();
+	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+	if (bld == NULL || ctx == NULL ||
+	    !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, P256_GROUP, 0) ||
+	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, len))
+		goto out;
+	params = OSSL_PARAM_BLD_to_param(bld);
+	if (params == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
+	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
+		pkey = NULL;
+out:
+	OSSL_PARAM_free(params);
+	OSSL_PARAM_BLD_free(bld);
+	EVP_PKEY_CTX_free(ctx);
+	return pkey;
+}
+
+EVP_PKEY *ofp_sig_public_key(unsigned alg, const uint8_t *pub, size_t pub_len)
+{
+	if (pub == NULL)
+		return NULL;
+	if (alg == OFP_ALG_P256)
+		return p256_public_key(pub, pub_len);
+	if (alg == OFP_ALG_ED25519 && pub_len == OFP_ED25519_KEY_LEN)
+		return EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, pub_len);
+	return NULL;
+}
+
+/* A key of the kind alg names: P-256 for ECDSA, Ed25519 for EdDSA. */
+static bool key_matches_alg(EVP_PKEY *key, unsigned alg)
+{
+	char group[32];
+	size_t group_len = 0;
+
+	if (key == NULL)
+		return false;
+	if (alg == OFP_ALG_ED25519)
+		return EVP_PKEY_is_a(key, "ED25519");
+	if (alg != OFP_ALG_P256 || !EVP_PKEY_is_a(key, "EC"))
+		return false;
+	return EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &group_len) ==
+		       1 &&
+	       strcmp(group, P256_GROUP) == 0;
+}
+
+/* r||s -> DER. r and s must be in 1..n-1 (FORMAT.md 3.4); OpenSSL would
+ * refuse them too, but the rule is ours to state. */
+static int raw_to_der(const uint8_t sig[OFP_SIG_LEN], uint8_t **der)
+{
+	static const uint8_t order[32] = { 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff,
+					   0xff, 0xff, 0xff, 0xff, 0xff, 0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17,
+					   0x9e, 0x84, 0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51 };
+	static const uint8_t zero[32];
+	ECDSA_SIG *es = NULL;
+	BIGNUM *r = NULL, *s = NULL;
+	int n = -1;
+
+	for (int half = 0; half < 2; half++)
+		if (memcmp(sig + 32 * half, zero, 32) == 0 || memcmp(sig + 32 * half, order, 32) >= 0)
+			return -1;
+	es = ECDSA_SIG_new();
+	r = BN_bin2bn(sig, 32, NULL);
+	s = BN_bin2bn(sig + 32, 32, NULL);
+	if (es == NULL || r == NULL || s == NULL || ECDSA_SIG_set0(es, r, s) != 1) {
+		BN_free(r);
+		BN_free(s);
+		goto out;
+	}
+	n = i2d_ECDSA_SIG(es, der);
+out:
+	ECDSA_SIG_free(es);
+	return n;
+}
+
+bool ofp_sig_verify(EVP_PKEY *key, unsigned alg, const uint8_t *msg, size_t msg_len, const uint8_t sig[64])
+{
+	EVP_MD_CTX *ctx = NULL;
+	uint8_t *der = NULL;
+	int der_len;
+	bool ok = false;
+
+	if (msg == NULL || sig == NULL || !key_matches_alg(key, alg))
+		return false;
+	ctx = EVP_MD_CTX_new();
+	if (ctx == NULL || EVP_DigestVerifyInit(ctx, NULL, alg == OFP_ALG_P256 ? EVP_sha256() : NULL, NULL, key) != 1)
+		goto out;
+	if (alg == OFP_ALG_ED25519) {
+		ok = EVP_DigestVerify(ctx, sig, OFP_SIG_LEN, msg, msg_len) == 1;
+		goto out;
+	}
+	der_len = raw_to_der(sig, &der);
+	ok = der_len > 0 && EVP_DigestVerify(ctx, der, (size_t)der_len, msg, msg_len) == 1;
+out:
+	OPENSSL_free(der);
+	EVP_MD_CTX_free(ctx);
+	return ok;
+}
+
+static bool der_to_raw(const uint8_t *der, size_t der_len, uint8_t sig[OFP_SIG_LEN])
+{
+	const uint8_t *p = der;
+	ECDSA_SIG *es = d2i_ECDSA_SIG(NULL, &p, (long)der_len);
+	bool ok;
+
+	ok = es != NULL && BN_bn2binpad(ECDSA_SIG_get0_r(es), sig, 32) == 32 &&
+	     BN_bn2binpad(ECDSA_SIG_get0_s(es), sig + 32, 32) == 32;
+	ECDSA_SIG_free(es);
+	return ok;
+}
+
+bool ofp_sig_sign(EVP_PKEY *key, unsigned alg, const uint8_t *msg, size_t msg_len, uint8_t sig[64])
+{
+	EVP_MD_CTX *ctx = NULL;
+	uint8_t der[80];
+	size_t der_len = sizeof(der), n = OFP_SIG_LEN;
+	bool ok = false;
+
+	if (msg == NULL || sig == NULL || !key_matches_alg(key, alg))
+		return false;
+	ctx = EVP_MD_CTX_new();
+	if (ctx == NULL || EVP_DigestSignInit(ctx, NULL, alg == OFP_ALG_P256 ? EVP_sha256() : NULL, NULL, key) != 1)
+		goto out;
+	if (alg == OFP_ALG_ED25519)
+		ok = EVP_DigestSign(ctx, sig, &n, msg, msg_len) == 1 && n == OFP_SIG_LEN;
+	else
+		ok = EVP_DigestSign(ctx, der, &der_len, msg, msg_len) == 1 && der_to_raw(der, der_len, sig);
+out:
+	EVP_MD_CTX_free(ctx);
+	return ok;
+}
+
+/* X and Y rather than the encoded point: the encoding follows the key's
+ * conversion form, which may be compressed. */
+static bool p256_public_raw(EVP_PKEY *key, uint8_t out[OFP_P256_UNCOMPRESSED_LEN])
+{
+	BIGNUM *x = NULL, *y = NULL;
+	bool ok;
+
+	ok = EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_X, &x) == 1 &&
+	     EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_EC_PUB_Y, &y) == 1 && BN_bn2binpad(x, out + 1, 32) == 32 &&
+	     BN_bn2binpad(y, out + 33, 32) == 32;
+	out[0] = 0x04;
+	BN_free(x);
+	BN_free(y);
+	return ok;
+}
+
+bool ofp_sig_public_raw(EVP_PKEY *key, unsigned alg, uint8_t out[OFP_TRUST_KEY_MAX], size_t *out_len)
+{
+	size_t len = OFP_ED25519_KEY_LEN;
+
+	*out_len = 0;
+	if (!key_matches_alg(key, alg))
+		return false;
+	if (alg == OFP_ALG_P256) {
+		if (!p256_public_raw(key, out))
+			return false;
+		len = OFP_P256_UNCOMPRESSED_LEN;
+	} else if (EVP_PKEY_get_raw_public_key(key, out, &len) != 1 || len != OFP_ED25519_KEY_LEN) {
+		return false;
+	}
+	*out_len = len;
+	return true;
+}

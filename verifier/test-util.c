@@ -1,0 +1,317 @@
+/* test-util.c - see test-util.h. */
+#include "config.h"
+#include "verifier/test-util.h"
+
+#include <check.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "atomic_file.h"
+
+ofp_tk_key_t tu_keys[TK_N];
+
+static const struct {
+	const char *name;
+	unsigned alg;
+} key_spec[TK_N] = {
+	[TK_ISSUER] = { "issuer-p256", OFP_ALG_P256 },
+	[TK_ISSUER2] = { "issuer2-p256", OFP_ALG_P256 },
+	[TK_ISSUER_ED25519] = { "issuer-ed25519", OFP_ALG_ED25519 },
+	[TK_ROGUE] = { "rogue-p256", OFP_ALG_P256 },
+	[TK_SEALING] = { "sealing-p256", OFP_ALG_P256 },
+	[TK_HOLDER] = { "holder-p256", OFP_ALG_P256 },
+	[TK_HOLDER2] = { "holder2-p256", OFP_ALG_P256 },
+	[TK_HOLDER_ED25519] = { "holder-ed25519", OFP_ALG_ED25519 },
+};
+
+void tu_keys_init(void)
+{
+	static bool done;
+
+	if (done)
+		return;
+	for (unsigned i = 0; i < TK_N; i++)
+		ck_assert_msg(ofp_tk_key_derive(&tu_keys[i], key_spec[i].name, key_spec[i].alg), "key %s",
+			      key_spec[i].name);
+	done = true;
+}
+
+void tu_trust_entry(ofp_trust_entry_t *e, unsigned k, unsigned usage, uint32_t not_before, uint32_t not_after)
+{
+	memset(e, 0, sizeof(*e));
+	memcpy(e->kid, tu_keys[k].kid, OFP_KEY_ID_LEN);
+	e->alg = (uint8_t)tu_keys[k].alg;
+	e->usage = (uint8_t)usage;
+	e->not_before = not_before;
+	e->not_after = not_after;
+	memcpy(e->key, tu_keys[k].pub, tu_keys[k].pub_len);
+}
+
+size_t tu_trust_list(uint8_t *out, uint64_t version, unsigned signer, const ofp_trust_entry_t *entries,
+		     unsigned count)
+{
+	ofp_trust_list_t t;
+	uint8_t tbs[OFP_TRUST_LIST_MAX + 32];
+	size_t n;
+	ofp_fmt_error_t err;
+
+	memset(&t, 0, sizeof(t));
+	t.version = version;
+	t.issued_at = T_NOW - 60;
+	memcpy(t.signer_kid, tu_keys[signer].kid, OFP_KEY_ID_LEN);
+	t.count = (uint8_t)count;
+	memcpy(t.entries, entries, count * sizeof(*entries));
+	ofp_trust_list_sort(&t);
+	ck_assert_int_eq(ofp_trust_list_tbs(&t, tbs, sizeof(tbs), &n, &err), OFP_FMT_OK);
+	ck_assert(ofp_tk_sign(&tu_keys[signer], tbs, n, t.issuer_sig));
+	ck_assert_msg(ofp_trust_list_encode(&t, out, OFP_TRUST_LIST_MAX, &n, &err) == OFP_FMT_OK, "%s", err.reason);
+	return n;
+}
+
+size_t tu_default_trust(uint8_t *out, uint64_t version)
+{
+	ofp_trust_entry_t e[3];
+
+	tu_trust_entry(&e[0], TK_SEALING, OFP_USAGE_SEALING, T_LIST_FROM, T_LIST_UNTIL);
+	tu_trust_entry(&e[1], TK_ISSUER, OFP_USAGE_CREDENTIAL_SIGNING, T_LIST_FROM, T_LIST_UNTIL);
+	tu_trust_entry(&e[2], TK_ISSUER_ED25519, OFP_USAGE_CREDENTIAL_SIGNING, T_LIST_FROM, T_LIST_UNTIL);
+	return tu_trust_list(out, version, TK_ISSUER, e, 3);
+}
+
+size_t tu_deny_list(uint8_t **out, uint64_t version, unsigned signer, const uint8_t *entries, uint32_t count)
+{
+	uint8_t *sorted = malloc((size_t)count * OFP_DENY_ENTRY_LEN + 1), *tbs;
+	size_t cap = 128 + (size_t)count * OFP_DENY_ENTRY_LEN, n;
+	ofp_deny_list_t d;
+	ofp_fmt_error_t err;
+
+	ck_assert_ptr_nonnull(sorted);
+	memcpy(sorted, entries, (size_t)count * OFP_DENY_ENTRY_LEN);
+	memset(&d, 0, sizeof(d));
+	d.version = version;
+	d.issued_at = T_NOW - 60;
+	memcpy(d.signer_kid, tu_keys[signer].kid, OFP_KEY_ID_LEN);
+	d.count = (uint32_t)ofp_deny_entries_normalize(sorted, count);
+	d.entries = sorted;
+	tbs = malloc(cap);
+	*out = malloc(cap);
+	ck_assert(tbs != NULL && *out != NULL);
+	ck_assert_int_eq(ofp_deny_list_tbs(&d, tbs, cap, &n, &err), OFP_FMT_OK);
+	ck_assert(ofp_tk_sign(&tu_keys[signer], tbs, n, d.issuer_sig));
+	ck_assert_int_eq(ofp_deny_list_encode(&d, *out, cap, &n, &err), OFP_FMT_OK);
+	free(tbs);
+	free(sorted);
+	return n;
+}
+
+void tu_cred_default(tu_cred_spec_t *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->issuer = TK_ISSUER;
+	s->holder = TK_HOLDER;
+	s->serial = 1001;
+	memcpy(s->holder_id, "HOLDER01", OFP_ID_LEN);
+	s->not_before = T_NOW - 3600;
+	s->not_after = T_NOW + 86400;
+	s->resource_class = 1;
+	s->per_op_max = 250;
+	s->offline_total = 1000;
+}
+
+void tu_auth_default(tu_auth_spec_t *a, uint32_t counter)
+{
+	memset(a, 0, sizeof(*a));
+	a->time = T_NOW;
+	a->counter = counter;
+	a->amount = T_FARE;
+	a->signer = -1;
+}
+
+/* One credential per spec: a holder shows the same credential (same
+ * ECDSA signature, same digest) in every presentation until it is renewed. */
+static struct {
+	tu_cred_spec_t spec;
+	ofp_credential_t cred;
+} memo[64];
+static unsigned memo_count, memo_next;
+
+static void sign_credential(ofp_credential_t *c, const tu_cred_spec_t *s);
+
+static void make_credential(ofp_credential_t *c, const tu_cred_spec_t *s)
+{
+	for (unsigned i = 0; i < memo_count; i++)
+		if (memcmp(&memo[i].spec, s, sizeof(*s)) == 0) {
+			*c = memo[i].cred;
+			return;
+		}
+	sign_credential(c, s);
+	memo[memo_next].spec = *s;
+	memo[memo_next].cred = *c;
+	memo_next = (memo_next + 1) % 64;
+	if (memo_count < 64)
+		memo_count++;
+}
+
+static void sign_credential(ofp_credential_t *c, const tu_cred_spec_t *s)
+{
+	const ofp_tk_key_t *h = &tu_keys[s->holder];
+	uint8_t tbs[OFP_TBS_MAX];
+	size_t n;
+
+	memset(c, 0, sizeof(*c));
+	c->holder_alg = (uint8_t)h->alg;
+	memcpy(c->issuer_kid, tu_keys[s->issuer].kid, OFP_KEY_ID_LEN);
+	c->serial = s->serial;
+	memcpy(c->holder_id, s->holder_id, OFP_ID_LEN);
+	memcpy(c->holder_key, h->holder_pub, ofp_holder_key_len(h->alg));
+	c->not_before = s->not_before;
+	c->not_after = s->not_after;
+	c->grant.resource_class = s->resource_class;
+	c->grant.per_op_max = s->per_op_max;
+	c->grant.offline_total = s->offline_total;
+	ck_assert_int_eq(ofp_credential_tbs(c, tbs, sizeof(tbs), &n, NULL), OFP_FMT_OK);
+	ck_assert(ofp_tk_sign(&tu_keys[s->issuer], tbs, n, c->issuer_sig));
+	if (s->bad_issuer_sig)
+		c->issuer_sig[5] ^= 0x10;
+}
+
+size_t tu_presentation(uint8_t *out, const tu_cred_spec_t *c, const tu_auth_spec_t *a)
+{
+	ofp_presentation_t p;
+	uint8_t tbs[OFP_TBS_MAX];
+	size_t n;
+	ofp_fmt_error_t err;
+
+	tu_keys_init();
+	make_credential(&p.cred, c);
+	memset(&p.auth, 0, sizeof(p.auth));
+	p.auth.time = a->time;
+	p.auth.counter = a->counter;
+	p.auth.amount = a->amount;
+	p.auth.challenge_len = a->challenge_len;
+	if (a->challenge_len > 0)
+		memcpy(p.auth.challenge, a->challenge, a->challenge_len);
+	ck_assert_int_eq(ofp_authorization_tbs(&p.cred, &p.auth, tbs, sizeof(tbs), &n, NULL), OFP_FMT_OK);
+	ck_assert(ofp_tk_sign(&tu_keys[a->signer < 0 ? c->holder : (unsigned)a->signer], tbs, n, p.auth.holder_sig));
+	if (a->bad_holder_sig)
+		p.auth.holder_sig[40] ^= 0x01;
+	ck_assert_msg(ofp_presentation_encode(&p, out, OFP_PRESENTATION_MAX, &n, &err) == OFP_FMT_OK, "%s",
+		      err.reason);
+	return n;
+}
+
+size_t tu_simple(uint8_t *out, uint32_t counter)
+{
+	tu_cred_spec_t c;
+	tu_auth_spec_t a;
+
+	tu_cred_default(&c);
+	tu_auth_default(&a, counter);
+	return tu_presentation(out, &c, &a);
+}
+
+void tu_tmpdir(char *out, size_t cap)
+{
+	ck_assert_int_lt(snprintf(out, cap, "/tmp/offpass-verifier-test.XXXXXX"), (int)cap);
+	ck_assert_ptr_nonnull(mkdtemp(out));
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+void tu_rmdir(const char *dir)
+{
+	(void)nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void tu_config(offpass_verifier_config_t *cfg, const char *dir)
+{
+	offpass_verifier_config_init(cfg);
+	cfg->state_dir = dir;
+	memcpy(cfg->verifier_id, "GATE0001", OFP_ID_LEN);
+}
+
+offpass_verifier_t *tu_open(const offpass_verifier_config_t *cfg)
+{
+	offpass_verifier_t *v = NULL;
+	char err[256];
+	offpass_status_t st = offpass_verifier_open(cfg, &v, err, sizeof(err));
+
+	ck_assert_msg(st == OFFPASS_STATUS_OK, "open: %d %s", st, err);
+	ck_assert_ptr_nonnull(v);
+	return v;
+}
+
+offpass_verifier_t *tu_open_trusted(const offpass_verifier_config_t *cfg)
+{
+	offpass_verifier_t *v = tu_open(cfg);
+	uint8_t list[OFP_TRUST_LIST_MAX];
+	size_t n = tu_default_trust(list, 1);
+
+	ck_assert_msg(offpass_verifier_install_trust_list(v, list, n, T_NOW) == OFFPASS_STATUS_OK, "%s",
+		      offpass_verifier_error(v));
+	return v;
+}
+
+offpass_reason_t tu_check(offpass_verifier_t *v, const uint8_t *p, size_t len, uint32_t fare,
+			  const uint8_t *challenge, size_t challenge_len, uint32_t now, offpass_result_t *res)
+{
+	offpass_result_t local;
+	offpass_result_t *r = res != NULL ? res : &local;
+	offpass_status_t st = offpass_verifier_check(v, p, len, fare, challenge, challenge_len, now, r);
+
+	ck_assert_msg(st == OFFPASS_STATUS_OK, "check: status %d: %s", st, offpass_verifier_error(v));
+	ck_assert((r->decision == OFFPASS_OPERATE) == (r->reason == OFFPASS_REASON_OK));
+	ck_assert_str_eq(r->reason_text, offpass_reason_text(r->reason));
+	return r->reason;
+}
+
+int tu_ecdh(void *ctx, const uint8_t eph_pub[OFP_P256_UNCOMPRESSED_LEN], uint8_t shared[32])
+{
+	const ofp_tk_key_t *k = ctx != NULL ? ctx : &tu_keys[TK_SEALING];
+	EVP_PKEY *peer = NULL;
+	EVP_PKEY_CTX *pctx = NULL;
+	uint8_t spki[91];
+	const uint8_t *p = spki;
+	size_t spki_len, z_len = 32;
+	int rv = -1;
+
+	if (eph_pub[0] != 0x04 ||
+	    ofp_spki(OFP_ALG_P256, eph_pub, OFP_P256_UNCOMPRESSED_LEN, spki, &spki_len, NULL) != OFP_FMT_OK)
+		return -1;
+	peer = d2i_PUBKEY(NULL, &p, (long)spki_len);
+	pctx = EVP_PKEY_CTX_new(k->pkey, NULL);
+	if (peer != NULL && pctx != NULL && EVP_PKEY_derive_init(pctx) == 1 &&
+	    EVP_PKEY_derive_set_peer(pctx, peer) == 1 && EVP_PKEY_derive(pctx, shared, &z_len) == 1 && z_len == 32)
+		rv = 0;
+	EVP_PKEY_CTX_free(pctx);
+	EVP_PKEY_free(peer);
+	return rv;
+}
+
+bool tu_read(const char *path, uint8_t **out, size_t *len)
+{
+	return file_read_all(path, 64u << 20, out, len) == 0;
+}
+
+bool tu_write(const char *path, const uint8_t *data, size_t len)
+{
+	FILE *f = fopen(path, "wb");
+	bool ok;
+
+	if (f == NULL)
+		return false;
+	ok = fwrite(data, 1, len, f) == len;
+	return fclose(f) == 0 && ok;
+}
