@@ -1,0 +1,273 @@
+/* init.c - offpass-gate init: a new gate in DIR. The gate is built in a
+ * temporary sibling directory and renamed into place when complete, so
+ * that DIR is never half a gate: a refused trust list or a crash leaves
+ * DIR as it was (missing or empty), and init can simply run again. */
+#include "config.h"
+#include "gatecli.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include "atomic_file.h"
+#include "hex.h"
+#include "verifier/format.h"
+
+static const char init_help[] =
+	"Usage: offpass-gate --dir DIR init --trust FILE [--id HEX] [--resource N] [--fare N]\n"
+	"                    [--skew SECONDS] [--freshness SECONDS]\n"
+	"Create a gate in DIR (a new or empty directory): install FILE, the issuer's\n"
+	"signed trust list, as the anchor; create the batch-signing key; write\n"
+	"DIR/gate.conf and DIR/" GATE_BATCH_KEY_NAME ".\n"
+	"  --trust FILE       the issuer's trust list (offpass-issuer trust-list)\n"
+	"  --id HEX           verifier id, 8 bytes in hex (default: random)\n"
+	"  --resource N       resource class this gate operates (default 1)\n"
+	"  --fare N           amount charged per passage, minor units (0: the amount\n"
+	"                     presented; default 0)\n"
+	"  --skew SECONDS     clock tolerance (default 120)\n"
+	"  --freshness SECONDS  how long a QR authorization is fresh (default 60)\n";
+
+typedef struct init_args {
+	const char *trust;
+} init_args_t;
+
+int gate_init_option(int c, const char *arg, void *ctx)
+{
+	switch (c) {
+	case GATE_OPT_TRUST:
+		((init_args_t *)ctx)->trust = arg;
+		return -1;
+	case GATE_OPT_ID:
+		gate_opt.id = arg;
+		return -1;
+	case GATE_OPT_RESOURCE:
+		gate_opt.resource = arg;
+		return -1;
+	case GATE_OPT_FARE:
+		gate_opt.fare = arg;
+		return -1;
+	case GATE_OPT_SKEW:
+		gate_opt.skew = arg;
+		return -1;
+	case GATE_OPT_FRESHNESS:
+		gate_opt.freshness = arg;
+		return -1;
+	default:
+		return ofp_usage("init: unexpected option");
+	}
+}
+
+static int parse_number(const char *opt, const char *text, uint32_t max, uint32_t *out)
+{
+	if (text != NULL && gate_parse_u32(text, max, out) != 0)
+		return ofp_usage("%s: '%s' is not a number in 0..%u", opt, text, max);
+	return OFP_EXIT_OK;
+}
+
+/* gate.conf from the defaults and the options. */
+static int init_conf(gate_conf_t *conf)
+{
+	uint32_t resource;
+	char err[160];
+	int rv;
+
+	gate_conf_defaults(conf);
+	resource = conf->resource_class;
+	if (gate_opt.id != NULL && hex_decode(gate_opt.id, conf->verifier_id, sizeof(conf->verifier_id)) != 0)
+		return ofp_usage("--id: '%s' is not 8 bytes of hex (16 digits)", gate_opt.id);
+	if (gate_opt.id == NULL && getrandom(conf->verifier_id, sizeof(conf->verifier_id), 0) !=
+					   (ssize_t)sizeof(conf->verifier_id))
+		return ofp_fail("cannot draw a random verifier id: %s", strerror(errno));
+	if ((rv = parse_number("--resource", gate_opt.resource, UINT16_MAX, &resource)) != OFP_EXIT_OK ||
+	    (rv = parse_number("--fare", gate_opt.fare, UINT32_MAX, &conf->fare)) != OFP_EXIT_OK ||
+	    (rv = parse_number("--skew", gate_opt.skew, UINT32_MAX, &conf->clock_skew)) != OFP_EXIT_OK ||
+	    (rv = parse_number("--freshness", gate_opt.freshness, UINT32_MAX, &conf->freshness)) != OFP_EXIT_OK)
+		return rv;
+	conf->resource_class = (uint16_t)resource;
+	if (gate_conf_check(conf, err, sizeof(err)) != 0)
+		return ofp_usage("%s", err);
+	return OFP_EXIT_OK;
+}
+
+/* The trust list file, read within its bound and of the right type. */
+static int read_trust(const char *path, unsigned char **list, size_t *len)
+{
+	char what[96];
+	unsigned type = 0;
+	int rv = file_read_all(path, OFP_TRUST_LIST_MAX, list, len);
+
+	if (rv != 0)
+		return ofp_fail("%s: %s", path, rv == -EFBIG ? "too large for a trust list" : strerror(-rv));
+	if (ofp_peek_type(*list, *len, &type, NULL) != OFP_FMT_OK || type != OFP_TYPE_TRUST_LIST)
+		return ofp_fail("%s: not a trust list (%s)", path, gate_describe(*list, *len, what, sizeof(what)));
+	return OFP_EXIT_OK;
+}
+
+/* DIR must be missing or an empty directory. */
+static int check_target(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	bool empty = true;
+
+	if (d == NULL)
+		return errno == ENOENT ? OFP_EXIT_OK : ofp_fail("%s: %s", dir, strerror(errno));
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			empty = false;
+	closedir(d);
+	if (empty)
+		return OFP_EXIT_OK;
+	if (gate_conf_exists(dir))
+		return ofp_fail("%s: already a gate (%s exists); 'update' installs a newer trust list", dir,
+				GATE_CONF_NAME);
+	return ofp_fail("%s: not empty, and not a gate: init wants a new or empty directory", dir);
+}
+
+/* "DIR.init-XXXXXX" beside DIR (same file system, so rename works). */
+static int make_staging(const char *dir, char *tmp, size_t cap)
+{
+	size_t n = strlen(dir);
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	if (n == 0 || (n == 1 && dir[0] == '/'))
+		return ofp_usage("--dir: '%s' cannot be a gate's directory", dir);
+	if (snprintf(tmp, cap, "%.*s.init-XXXXXX", (int)n, dir) >= (int)cap)
+		return ofp_fail("%s: path too long", dir);
+	if (mkdtemp(tmp) == NULL)
+		return ofp_fail("%s: %s", tmp, strerror(errno));
+	return OFP_EXIT_OK;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	remove(path);
+	return 0; /* remove what can be removed */
+}
+
+/* Everything in the staging directory was made by this init. */
+static void remove_staging(const char *tmp)
+{
+	struct stat st;
+
+	if (lstat(tmp, &st) != 0)
+		return; /* renamed into place after all */
+	if (nftw(tmp, remove_entry, 8, FTW_DEPTH | FTW_PHYS) != 0)
+		ofp_fail("%s: could not remove all of it", tmp);
+}
+
+static int install_anchor(offpass_verifier_t *v, const char *path, const unsigned char *list, size_t len)
+{
+	offpass_status_t st = offpass_verifier_install_trust_list(v, list, len, gate_now());
+
+	if (st == OFFPASS_STATUS_OK)
+		return OFP_EXIT_OK;
+	ofp_fail("%s: refused: %s", path, offpass_verifier_error(v));
+	return gate_status_exit(st);
+}
+
+static int write_batch_key(offpass_verifier_t *v, const char *dir)
+{
+	char path[PATH_MAX];
+	uint8_t pub[65];
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, GATE_BATCH_KEY_NAME) >= (int)sizeof(path))
+		return ofp_fail("%s: path too long", dir);
+	if (offpass_verifier_public_key(v, pub) != OFFPASS_STATUS_OK)
+		return ofp_fail("%s: batch key: %s", dir, offpass_verifier_error(v));
+	return gate_write_file(path, pub, sizeof(pub), 0644);
+}
+
+/* The whole gate in dir: verifier state, anchor, key, gate.conf. */
+static int build_gate(const char *dir, const gate_conf_t *conf, const char *trust_path, const unsigned char *list,
+		      size_t len, uint64_t *trust_version)
+{
+	offpass_verifier_t *v = NULL;
+	char err[160];
+	int rv = gate_open_dir(dir, conf, &v);
+
+	if (rv != OFP_EXIT_OK)
+		return rv;
+	if ((rv = install_anchor(v, trust_path, list, len)) == OFP_EXIT_OK &&
+	    (rv = write_batch_key(v, dir)) == OFP_EXIT_OK && gate_conf_save(dir, conf, err, sizeof(err)) != 0)
+		rv = ofp_fail("%s", err);
+	*trust_version = offpass_verifier_trust_version(v);
+	offpass_verifier_close(v);
+	return rv;
+}
+
+static int move_into_place(const char *tmp, const char *dir)
+{
+	int rv;
+
+	if (rename(tmp, dir) != 0)
+		return ofp_fail("%s: %s", dir,
+				errno == ENOTEMPTY || errno == EEXIST ? "no longer empty" : strerror(errno));
+	rv = fsync_parent_dir(dir);
+	return rv == 0 ? OFP_EXIT_OK : ofp_fail("%s: %s", dir, strerror(-rv));
+}
+
+static void print_init(const gate_conf_t *conf, uint64_t trust_version)
+{
+	const char *dir = gate_opt.dir;
+	char id[17];
+
+	hex_encode(conf->verifier_id, sizeof(conf->verifier_id), id);
+	printf("gate initialised in %s\n", dir);
+	printf("verifier id: %s\n", id);
+	printf("trust list: version %llu\n", (unsigned long long)trust_version);
+	printf("batch-signing key: private in %s, public in %s/%s\n", dir, dir, GATE_BATCH_KEY_NAME);
+	printf("register the gate at the issuer: offpass-issuer gate add --id %s --key %s/%s\n", id, dir,
+	       GATE_BATCH_KEY_NAME);
+}
+
+int gate_cmd_init(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		GATE_COMMON_OPTIONS,
+		{ "trust", required_argument, NULL, GATE_OPT_TRUST },
+		{ "id", required_argument, NULL, GATE_OPT_ID },
+		{ "resource", required_argument, NULL, GATE_OPT_RESOURCE },
+		{ "fare", required_argument, NULL, GATE_OPT_FARE },
+		{ "skew", required_argument, NULL, GATE_OPT_SKEW },
+		{ "freshness", required_argument, NULL, GATE_OPT_FRESHNESS },
+		{ NULL, 0, NULL, 0 },
+	};
+	init_args_t args = { NULL };
+	unsigned char *list = NULL;
+	char tmp[PATH_MAX];
+	uint64_t version = 0;
+	gate_conf_t conf;
+	size_t len = 0;
+	int rv = gate_getopt(argc, argv, longopts, init_help, gate_init_option, &args);
+
+	if (rv != -1)
+		return rv;
+	if (optind != argc)
+		return ofp_usage("init: unexpected argument '%s'", argv[optind]);
+	if (args.trust == NULL)
+		return ofp_usage("init: --trust FILE is required (the issuer's trust list)");
+	if ((rv = gate_need_dir()) != OFP_EXIT_OK || (rv = init_conf(&conf)) != OFP_EXIT_OK ||
+	    (rv = check_target(gate_opt.dir)) != OFP_EXIT_OK)
+		return rv;
+	if ((rv = read_trust(args.trust, &list, &len)) != OFP_EXIT_OK ||
+	    (rv = make_staging(gate_opt.dir, tmp, sizeof(tmp))) != OFP_EXIT_OK)
+		goto out;
+	rv = build_gate(tmp, &conf, args.trust, list, len, &version);
+	if (rv == OFP_EXIT_OK)
+		rv = move_into_place(tmp, gate_opt.dir);
+	if (rv != OFP_EXIT_OK)
+		remove_staging(tmp);
+	else
+		print_init(&conf, version);
+out:
+	free(list);
+	return rv;
+}
