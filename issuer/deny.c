@@ -1,0 +1,166 @@
+/* deny.c - the signed, versioned deny list: holders and credentials a
+ * verifier must refuse. Each change is a new version, signed and kept in
+ * the ledger in the same transaction as the entry, then written out. */
+#include "config.h"
+#include "issuer/internal.h"
+#include "hex.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DENY_BLOB OFP_ISSUER_BLOB_DENY
+#define DENY_VERSION "deny_version"
+
+ofp_issuer_rc_t iss_deny_publish(ofp_issuer_t *iss, uint64_t version, uint8_t **out, size_t *len)
+{
+	ofp_deny_list_t d;
+	ofp_ledger_key_t signer;
+	ofp_fmt_error_t ferr;
+	uint8_t *entries = NULL, *tbs = NULL, *buf = NULL;
+	size_t count = 0, tbs_len = 0, cap;
+	ofp_issuer_rc_t rc = iss_list_signer(iss, &signer);
+
+	*out = NULL;
+	if (rc != OFP_ISSUER_OK)
+		return rc;
+	rc = iss_ledger_fail(iss, ofp_ledger_deny_entries(iss->ledger, &entries, &count));
+	if (rc != OFP_ISSUER_OK)
+		return rc;
+	if (count > OFP_DENY_MAX_ENTRIES) {
+		rc = iss_fail(iss, OFP_ISSUER_REFUSED, "deny list: %zu entries, at most %u fit", count,
+			      OFP_DENY_MAX_ENTRIES);
+		goto out;
+	}
+	memset(&d, 0, sizeof(d));
+	d.version = version;
+	d.issued_at = iss->now;
+	memcpy(d.signer_kid, signer.kid, OFP_KEY_ID_LEN);
+	d.count = (uint32_t)ofp_deny_entries_normalize(entries, count);
+	d.entries = entries;
+	cap = 85 + (size_t)d.count * OFP_DENY_ENTRY_LEN + 32;
+	tbs = malloc(cap);
+	buf = malloc(cap);
+	if (tbs == NULL || buf == NULL) {
+		rc = iss_fail(iss, OFP_ISSUER_ERROR, "out of memory");
+		goto out;
+	}
+	if (ofp_deny_list_tbs(&d, tbs, cap, &tbs_len, &ferr) != OFP_FMT_OK) {
+		rc = iss_fail(iss, OFP_ISSUER_ERROR, "deny list: %s", ferr.reason);
+		goto out;
+	}
+	rc = iss_sign(iss, &signer, tbs, tbs_len, d.issuer_sig);
+	if (rc != OFP_ISSUER_OK)
+		goto out;
+	if (ofp_deny_list_encode(&d, buf, cap, len, &ferr) != OFP_FMT_OK) {
+		rc = iss_fail(iss, OFP_ISSUER_ERROR, "deny list: %s", ferr.reason);
+		goto out;
+	}
+	rc = iss_ledger_fail(iss, ofp_ledger_blob_set(iss->ledger, DENY_BLOB, buf, *len));
+	if (rc == OFP_ISSUER_OK)
+		rc = iss_ledger_fail(iss, ofp_ledger_meta_set(iss->ledger, DENY_VERSION, (int64_t)version));
+out:
+	if (rc == OFP_ISSUER_OK) {
+		*out = buf;
+		buf = NULL;
+	}
+	free(entries);
+	free(tbs);
+	free(buf);
+	return rc;
+}
+
+/* Add one entry and publish the next version; the file is written after
+ * the commit (the ledger keeps the list, `deny-list -o` writes it again). */
+static ofp_issuer_rc_t deny_entry(ofp_issuer_t *iss, const uint8_t entry[OFP_DENY_ENTRY_LEN], uint64_t serial,
+				  bool *added, uint64_t *version)
+{
+	uint8_t *list = NULL;
+	size_t list_len = 0;
+	int64_t v = 0;
+	int lrc;
+	ofp_issuer_rc_t rc = iss_token(iss);
+
+	if (added != NULL)
+		*added = false;
+	if (rc != OFP_ISSUER_OK)
+		return rc;
+	rc = iss_ledger_fail(iss, ofp_ledger_begin(iss->ledger));
+	if (rc != OFP_ISSUER_OK)
+		return rc;
+	rc = iss_ledger_fail(iss, ofp_ledger_meta_get(iss->ledger, DENY_VERSION, &v));
+	if (rc != OFP_ISSUER_OK)
+		goto out;
+	lrc = ofp_ledger_deny_add(iss->ledger, entry, iss->now);
+	if (lrc == OFP_LEDGER_REFUSED) { /* already denied: nothing to publish */
+		ofp_ledger_rollback(iss->ledger);
+		if (version != NULL)
+			*version = (uint64_t)v;
+		return OFP_ISSUER_OK;
+	}
+	rc = iss_ledger_fail(iss, lrc);
+	if (rc == OFP_ISSUER_OK && entry[0] == OFP_DENY_SERIAL)
+		rc = iss_ledger_fail(iss, ofp_ledger_key_revoke(iss->ledger, serial, iss->now));
+	if (rc == OFP_ISSUER_OK)
+		rc = iss_deny_publish(iss, (uint64_t)v + 1, &list, &list_len);
+	if (rc == OFP_ISSUER_OK)
+		rc = iss_ledger_fail(iss, ofp_ledger_commit(iss->ledger));
+	if (rc != OFP_ISSUER_OK)
+		goto out;
+	if (added != NULL)
+		*added = true;
+	if (version != NULL)
+		*version = (uint64_t)v + 1;
+	rc = iss_write_file(iss, OFP_ISSUER_DENY, list, list_len);
+	if (rc != OFP_ISSUER_OK) {
+		char why[ISS_ERR_LEN];
+		snprintf(why, sizeof(why), "%s", iss->err);
+		rc = iss_fail(iss, OFP_ISSUER_ERROR,
+			      "deny list version %" PRId64 " is in the ledger but not written (%.600s): run 'deny-list -o FILE'",
+			      v + 1, why);
+	}
+out:
+	if (rc != OFP_ISSUER_OK)
+		ofp_ledger_rollback(iss->ledger);
+	free(list);
+	return rc;
+}
+
+/* An account name, or 16 hex digits of a holder id (names never are). */
+static ofp_issuer_rc_t resolve_holder(ofp_issuer_t *iss, const char *who, ofp_account_t *a)
+{
+	uint8_t id[OFP_ID_LEN];
+
+	if (strlen(who) == 2 * OFP_ID_LEN && hex_decode(who, id, sizeof(id)) == 0)
+		return iss_ledger_fail(iss, ofp_ledger_account_by_holder(iss->ledger, id, a));
+	return iss_ledger_fail(iss, ofp_ledger_account_get(iss->ledger, who, a));
+}
+
+ofp_issuer_rc_t ofp_issuer_deny_holder(ofp_issuer_t *iss, const char *who, bool *added, uint64_t *version)
+{
+	uint8_t entry[OFP_DENY_ENTRY_LEN];
+	ofp_account_t a;
+	ofp_issuer_rc_t rc = resolve_holder(iss, who, &a);
+
+	if (rc != OFP_ISSUER_OK)
+		return rc;
+	ofp_deny_entry_holder(entry, a.holder_id);
+	return deny_entry(iss, entry, 0, added, version);
+}
+
+ofp_issuer_rc_t ofp_issuer_deny_serial(ofp_issuer_t *iss, uint64_t serial, bool *added, uint64_t *version)
+{
+	uint8_t entry[OFP_DENY_ENTRY_LEN];
+	ofp_issuer_rc_t rc = iss_ledger_fail(iss, ofp_ledger_credential_exists(iss->ledger, serial));
+
+	if (rc != OFP_ISSUER_OK)
+		return rc;
+	ofp_deny_entry_serial(entry, serial);
+	return deny_entry(iss, entry, serial, added, version);
+}
+
+ofp_issuer_rc_t ofp_issuer_deny_list(ofp_issuer_t *iss, uint8_t **out, size_t *len)
+{
+	return iss_ledger_fail(iss, ofp_ledger_blob_get(iss->ledger, DENY_BLOB, out, len));
+}

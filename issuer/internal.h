@@ -1,0 +1,57 @@
+/* internal.h - what the libofpissuer files share: the handle's layout,
+ * error helpers and token access. */
+#ifndef OFFPASS_ISSUER_INTERNAL_H
+#define OFFPASS_ISSUER_INTERNAL_H
+
+#include <limits.h>
+#include "issuer/issuer.h"
+#include "p11client.h"
+
+#define ISS_ERR_LEN 1024
+#define ISS_PATH_MAX 1024
+
+struct ofp_issuer {
+	char dir[ISS_PATH_MAX - 64]; /* room for "/<file name>" in a path */
+	ofp_issuer_config_t cfg;
+	ofp_ledger_t *ledger;
+	ofp_p11_t *p11; /* opened and logged in on first use */
+	uint32_t now;
+	char *pin; /* secmem copy, or NULL */
+	size_t pin_len;
+	const char *pin_file; /* the caller's strings; live as long as the handle */
+	const char *pin_env;
+	char err[ISS_ERR_LEN];
+};
+
+/* A handle with no ledger and no token yet (init builds it step by step). */
+ofp_issuer_rc_t iss_handle_new(const ofp_issuer_args_t *args, ofp_issuer_t **out, char *err, size_t err_len) OFP_WUR;
+/* Set the error; returns rc. */
+ofp_issuer_rc_t iss_fail(ofp_issuer_t *iss, ofp_issuer_rc_t rc, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The ledger's error as the issuer's: OK stays OK, REFUSED and NOT_FOUND
+ * become REFUSED, anything else ERROR. */
+ofp_issuer_rc_t iss_ledger_fail(ofp_issuer_t *iss, int ledger_rc);
+
+/* Open the token and log in (once). */
+ofp_issuer_rc_t iss_token(ofp_issuer_t *iss) OFP_WUR;
+/* The token's key for a ledger key, checked to be the same public key. */
+ofp_issuer_rc_t iss_token_key(ofp_issuer_t *iss, const ofp_ledger_key_t *lk, ofp_p11_key_t *out) OFP_WUR;
+/* Sign msg with a ledger key (through the token). */
+ofp_issuer_rc_t iss_sign(ofp_issuer_t *iss, const ofp_ledger_key_t *lk, const uint8_t *msg, size_t len,
+			 uint8_t sig[OFP_SIG_LEN]) OFP_WUR;
+/* The key that signs lists: the oldest signing key valid now. */
+ofp_issuer_rc_t iss_list_signer(ofp_issuer_t *iss, ofp_ledger_key_t *out) OFP_WUR;
+/* Write data to "<dir>/<name>" atomically (0644: lists are public). */
+ofp_issuer_rc_t iss_write_file(ofp_issuer_t *iss, const char *name, const uint8_t *data, size_t len) OFP_WUR;
+/* Build, sign and store (in the open transaction) deny list version
+ * `version` from the ledger's entries; the encoding in *out (malloc'ed). */
+ofp_issuer_rc_t iss_deny_publish(ofp_issuer_t *iss, uint64_t version, uint8_t **out, size_t *len) OFP_WUR;
+/* Build, sign and store (in the open transaction) trust list `version`. */
+ofp_issuer_rc_t iss_trust_publish(ofp_issuer_t *iss, uint64_t version, uint8_t **out, size_t *len) OFP_WUR;
+
+/* now + span, at most UINT32_MAX. */
+uint32_t iss_time_add(uint32_t now, uint32_t span);
+/* Lower-case hex of an id (2 * len + 1 bytes). */
+void iss_hex(char *out, const uint8_t *id, size_t len);
+
+#endif

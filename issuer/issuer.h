@@ -1,0 +1,173 @@
+/* issuer.h - libofpissuer: the issuer of offpass credentials.
+ *
+ * An issuer is a directory (issuer.conf, ledger.db, trust.bin, deny.bin)
+ * and a PKCS#11 token that holds its keys: credential-signing keys
+ * ("offpass-issuer-sign-<n>", which also sign the trust and deny lists)
+ * and one sealing key ("offpass-issuer-seal", ECDH P-256) that gates
+ * encrypt their batches to. The token is opened, and the PIN asked for,
+ * only by the operations that use a key.
+ *
+ * Every function returns OFP_ISSUER_OK, OFP_ISSUER_REFUSED (the input or
+ * the policy says no: a malformed or badly signed file, an account under
+ * the threshold ...) or OFP_ISSUER_ERROR (the issuer could not do it: the
+ * token, the disk, SQLite). The values are the tools' exit codes (0, 3, 1).
+ * ofp_issuer_error() then names what is at fault. A refusal or an error
+ * changes nothing in the ledger. */
+#ifndef OFFPASS_ISSUER_H
+#define OFFPASS_ISSUER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "compiler.h"
+#include "issuer/conf.h"
+#include "issuer/ledger.h"
+#include "verifier/format.h"
+
+typedef enum ofp_issuer_rc {
+	OFP_ISSUER_OK = 0,
+	OFP_ISSUER_ERROR = 1,
+	OFP_ISSUER_REFUSED = 3,
+} ofp_issuer_rc_t;
+
+typedef struct ofp_issuer ofp_issuer_t;
+
+/* Files in the issuer directory. */
+#define OFP_ISSUER_CONF "issuer.conf"
+#define OFP_ISSUER_LEDGER "ledger.db"
+#define OFP_ISSUER_TRUST "trust.bin"
+#define OFP_ISSUER_DENY "deny.bin"
+/* The signed lists as last published, kept in the ledger (blobs). */
+#define OFP_ISSUER_BLOB_TRUST "trust_list"
+#define OFP_ISSUER_BLOB_DENY "deny_list"
+/* Key labels on the token. */
+#define OFP_ISSUER_SIGN_LABEL "offpass-issuer-sign-"
+#define OFP_ISSUER_SEAL_LABEL "offpass-issuer-seal"
+
+typedef struct ofp_issuer_args {
+	const char *dir;
+	uint32_t now; /* the issuer's clock: seconds since the epoch */
+	/* The token's user PIN; NULL: read from pin_file (first line), else
+	 * the variable pin_env, else the URI's pin-value/pin-source, else a
+	 * prompt, when a key is first needed. */
+	const char *pin;
+	const char *pin_file;
+	const char *pin_env;
+} ofp_issuer_args_t;
+
+/* Open an initialised issuer directory. */
+ofp_issuer_rc_t ofp_issuer_open(const ofp_issuer_args_t *args, ofp_issuer_t **out, char *err,
+				size_t err_len) OFP_WUR;
+/* Create the directory (or use an empty one), generate the sealing key
+ * and the first signing key on the token cfg names, create the ledger and
+ * write issuer.conf (cfg), trust.bin (version 1) and deny.bin (version 1,
+ * empty). Refused when the directory or the token already holds an
+ * issuer; on failure the keys and files made are removed again. */
+ofp_issuer_rc_t ofp_issuer_init(const ofp_issuer_args_t *args, const ofp_issuer_config_t *cfg,
+				ofp_issuer_t **out, char *err, size_t err_len) OFP_WUR;
+void ofp_issuer_close(ofp_issuer_t *iss);
+const char *ofp_issuer_error(const ofp_issuer_t *iss);
+ofp_ledger_t *ofp_issuer_ledger(ofp_issuer_t *iss);
+/* The settings in use (a test may change them in memory). */
+ofp_issuer_config_t *ofp_issuer_config(ofp_issuer_t *iss);
+void ofp_issuer_set_now(ofp_issuer_t *iss, uint32_t now);
+/* "<dir>/<name>" into buf. */
+void ofp_issuer_path(const ofp_issuer_t *iss, const char *name, char *buf, size_t len);
+
+/* ---- keys and the trust list (keys.c) ---------------------------------------- */
+
+/* Every key the ledger records (signing keys by number, then sealing), in
+ * a malloc'ed array. */
+ofp_issuer_rc_t ofp_issuer_keys(ofp_issuer_t *iss, ofp_ledger_key_t **out, size_t *n) OFP_WUR;
+/* The signing key new credentials get: the newest one valid now. */
+ofp_issuer_rc_t ofp_issuer_current_signing_key(ofp_issuer_t *iss, ofp_ledger_key_t *out) OFP_WUR;
+/* Generate the next signing key and publish a trust list (version + 1)
+ * with it and every key not yet past its not_after, signed by the oldest
+ * signing key valid now (so that a verifier holding only the old list
+ * accepts it). trust.bin is rewritten. */
+ofp_issuer_rc_t ofp_issuer_rollover(ofp_issuer_t *iss, ofp_ledger_key_t *new_key) OFP_WUR;
+/* The current signed trust list (malloc'ed): the stored one, or a new
+ * version when a key has expired since (trust.bin is then rewritten). */
+ofp_issuer_rc_t ofp_issuer_trust_list(ofp_issuer_t *iss, uint8_t **out, size_t *len) OFP_WUR;
+
+/* ---- issuance (issue.c) -------------------------------------------------------- */
+
+/* Check an enrollment request (strict decoding, proof of possession, age,
+ * account, deny list, revoked key, balance + credit line >= threshold)
+ * and sign a credential with the current signing key. out holds
+ * OFP_CREDENTIAL_MAX bytes; cred (may be NULL) gets the decoded form. */
+ofp_issuer_rc_t ofp_issuer_issue(ofp_issuer_t *iss, const uint8_t *request, size_t len, uint8_t *out,
+				 size_t *out_len, ofp_credential_t *cred) OFP_WUR;
+
+/* ---- gates (gates.c) ------------------------------------------------------------- */
+
+/* A gate's batch-signing public key from a file's bytes: 65 (P-256
+ * uncompressed), 33 (compressed) or 32 (Ed25519) raw bytes, or PEM / DER
+ * SubjectPublicKeyInfo. REFUSED with the reason otherwise. */
+ofp_issuer_rc_t ofp_issuer_parse_gate_key(ofp_issuer_t *iss, const uint8_t *data, size_t len, ofp_gate_t *out) OFP_WUR;
+/* Register (or, with replace, re-key) a gate. */
+ofp_issuer_rc_t ofp_issuer_gate_add(ofp_issuer_t *iss, const uint8_t verifier_id[OFP_ID_LEN], const uint8_t *key,
+				    size_t key_len, bool replace, ofp_gate_t *out) OFP_WUR;
+
+/* ---- settlement (settle.c) ------------------------------------------------------ */
+
+typedef enum ofp_settle_note_kind {
+	OFP_SETTLE_GAP = 1,	     /* sequence numbers missing below this batch */
+	OFP_SETTLE_CHAIN,	     /* journal chain broken between two batches */
+	OFP_SETTLE_REJECTED,	     /* a record failed re-verification: not charged */
+	OFP_SETTLE_DOUBLE_USE,	     /* (holder, counter) charged before: not charged again */
+	OFP_SETTLE_UNKNOWN_HOLDER,   /* no account for the holder id: not charged */
+} ofp_settle_note_kind_t;
+
+typedef struct ofp_settle_note {
+	ofp_settle_note_kind_t kind;
+	uint32_t record; /* index in the batch (records) */
+	uint8_t holder_id[OFP_ID_LEN];
+	uint32_t counter;
+	uint32_t amount;
+	uint64_t gap_from, gap_to;		 /* GAP */
+	uint8_t first_verifier_id[OFP_ID_LEN]; /* DOUBLE_USE: the charge that stands */
+	uint64_t first_sequence;
+	char text[512]; /* the whole note as one line */
+} ofp_settle_note_t;
+
+typedef void (*ofp_settle_note_fn)(void *ctx, const ofp_settle_note_t *note);
+
+typedef struct ofp_settle_report {
+	uint8_t verifier_id[OFP_ID_LEN];
+	uint64_t sequence;
+	bool already_settled; /* the same batch before: nothing done */
+	uint32_t records;     /* in the batch */
+	uint32_t refused;     /* records of refusals: nothing to charge */
+	uint32_t charged;
+	uint32_t rejected;
+	uint32_t double_uses;
+	uint32_t unknown_holders;
+	uint32_t gaps, chain_breaks;
+	uint64_t amount_charged;
+} ofp_settle_report_t;
+
+/* Settle one sealed batch: decode, find the gate by verifier id and check
+ * its key id, check the gate's signature, decrypt with the sealing key on
+ * the token, check the batch against its envelope, then in ONE
+ * transaction: refuse a different batch under a settled sequence, report
+ * the same batch again as already settled (nothing debited), re-verify
+ * every operate record (issuer and holder signatures) and debit it once
+ * per (holder, counter). note (may be NULL) hears of gaps, chain breaks,
+ * rejected records and double uses as they are found. */
+ofp_issuer_rc_t ofp_issuer_settle(ofp_issuer_t *iss, const uint8_t *sealed, size_t len, ofp_settle_note_fn note,
+				  void *ctx, ofp_settle_report_t *report) OFP_WUR;
+
+/* ---- deny list (deny.c) ---------------------------------------------------------- */
+
+/* Deny a holder (account name, or 16 hex digits of holder id) or a
+ * credential serial (one this issuer issued; its holder key also gets no
+ * new credential). A new list is signed (version + 1), kept in the ledger
+ * and written to deny.bin. An entry already there: OK, *added false, no
+ * new version. *version (may be NULL) gets the list's version. */
+ofp_issuer_rc_t ofp_issuer_deny_holder(ofp_issuer_t *iss, const char *who, bool *added, uint64_t *version) OFP_WUR;
+ofp_issuer_rc_t ofp_issuer_deny_serial(ofp_issuer_t *iss, uint64_t serial, bool *added, uint64_t *version) OFP_WUR;
+/* The current signed deny list (malloc'ed), as last published. */
+ofp_issuer_rc_t ofp_issuer_deny_list(ofp_issuer_t *iss, uint8_t **out, size_t *len) OFP_WUR;
+
+#endif

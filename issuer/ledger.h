@@ -1,0 +1,217 @@
+/* ledger.h - the issuer's books in SQLite: accounts and their history,
+ * the issuer's keys, issued credentials, registered gates, settled batches,
+ * charges (one per holder and counter) and the deny list.
+ *
+ * Every change is one transaction: the account functions below open and
+ * commit their own; the functions marked "(in a transaction)" are the
+ * pieces settlement and issuance put together between ofp_ledger_begin and
+ * ofp_ledger_commit. WAL, synchronous=FULL, a busy timeout, prepared
+ * statements only. Amounts are integers in minor units, bounded by
+ * OFP_AMOUNT_MAX (issuer/conf.h); a change that would leave the bounds is
+ * refused and changes nothing.
+ *
+ * Return values: OFP_LEDGER_OK, or one of the codes below with the reason
+ * in ofp_ledger_error() ("account 'alice': not found"). */
+#ifndef OFFPASS_ISSUER_LEDGER_H
+#define OFFPASS_ISSUER_LEDGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "compiler.h"
+#include "issuer/conf.h"
+#include "verifier/format.h"
+
+typedef struct ofp_ledger ofp_ledger_t;
+
+enum {
+	OFP_LEDGER_OK = 0,
+	OFP_LEDGER_ERROR = -1,	  /* SQLite or I/O failed */
+	OFP_LEDGER_NOT_FOUND = 1, /* no such account, gate, batch ... */
+	OFP_LEDGER_REFUSED = 2,	  /* bad name or amount, out of bounds, exists */
+};
+
+#define OFP_ACCOUNT_NAME_MAX 64
+
+/* Open path; create (with the schema) only when create is true, else a
+ * missing file is an error. On failure *out is NULL and err says why. */
+int ofp_ledger_open(const char *path, bool create, ofp_ledger_t **out, char *err, size_t err_len) OFP_WUR;
+void ofp_ledger_close(ofp_ledger_t *l);
+const char *ofp_ledger_error(const ofp_ledger_t *l);
+
+/* BEGIN IMMEDIATE (the write lock now, so two settlements queue rather than
+ * fail half way), COMMIT, ROLLBACK. Rollback is a no-op outside one. */
+int ofp_ledger_begin(ofp_ledger_t *l) OFP_WUR;
+int ofp_ledger_commit(ofp_ledger_t *l) OFP_WUR;
+void ofp_ledger_rollback(ofp_ledger_t *l);
+
+/* Named counters (trust_version, deny_version) and blobs (the signed lists
+ * as last written); absent ones read as 0 / NOT_FOUND. (In a transaction.) */
+int ofp_ledger_meta_get(ofp_ledger_t *l, const char *name, int64_t *value) OFP_WUR;
+int ofp_ledger_meta_set(ofp_ledger_t *l, const char *name, int64_t value) OFP_WUR;
+int ofp_ledger_blob_get(ofp_ledger_t *l, const char *name, uint8_t **value, size_t *len) OFP_WUR;
+int ofp_ledger_blob_set(ofp_ledger_t *l, const char *name, const uint8_t *value, size_t len) OFP_WUR;
+
+/* ---- accounts ------------------------------------------------------------ */
+
+typedef struct ofp_account {
+	int64_t id;
+	char name[OFP_ACCOUNT_NAME_MAX + 1];
+	uint8_t holder_id[OFP_ID_LEN];
+	int64_t balance; /* may go below zero, down to -credit_line and beyond
+			  * when offline charges settle late */
+	int64_t credit_line;
+	bool flagged;	 /* a double use was seen */
+	uint32_t opened;
+} ofp_account_t;
+
+/* 1..64 characters of [A-Za-z0-9._@+-], and not 16 hex digits (which
+ * would read as a holder id). */
+bool ofp_account_name_valid(const char *name);
+
+/* A new account with a random holder id, balance 0, credit line 0. */
+int ofp_ledger_account_open(ofp_ledger_t *l, const char *name, uint32_t now, ofp_account_t *out) OFP_WUR;
+int ofp_ledger_account_get(ofp_ledger_t *l, const char *name, ofp_account_t *out) OFP_WUR;
+int ofp_ledger_account_by_holder(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID_LEN], ofp_account_t *out) OFP_WUR;
+/* Add 1..OFP_AMOUNT_MAX; refused when the balance would pass OFP_AMOUNT_MAX.
+ * out (may be NULL) gets the account after the change. */
+int ofp_ledger_credit(ofp_ledger_t *l, const char *name, int64_t amount, uint32_t now, ofp_account_t *out) OFP_WUR;
+/* Set the credit line to 0..OFP_AMOUNT_MAX. */
+int ofp_ledger_set_credit_line(ofp_ledger_t *l, const char *name, int64_t amount, uint32_t now,
+			       ofp_account_t *out) OFP_WUR;
+
+typedef struct ofp_history_entry {
+	uint32_t time;
+	char kind[16];	/* open, credit, credit-line, issue, charge, double-use */
+	int64_t amount; /* signed change (credit-line: the new line) */
+	int64_t balance; /* after the change */
+	char ref[160];
+} ofp_history_entry_t;
+
+/* Every entry of the account, oldest first; cb returning non-zero stops. */
+int ofp_ledger_history(ofp_ledger_t *l, const char *name,
+		       int (*cb)(void *ctx, const ofp_history_entry_t *e), void *ctx) OFP_WUR;
+
+/* (In a transaction.) Change the balance by delta (a debit is negative)
+ * and write a history entry; refused when the balance would leave
+ * [-OFP_AMOUNT_MAX, OFP_AMOUNT_MAX]. */
+int ofp_ledger_account_apply(ofp_ledger_t *l, ofp_account_t *a, int64_t delta, const char *kind,
+			     const char *ref, uint32_t now) OFP_WUR;
+/* (In a transaction.) Mark the account: a double use was seen. */
+int ofp_ledger_account_flag(ofp_ledger_t *l, ofp_account_t *a) OFP_WUR;
+/* (In a transaction.) A history entry without a balance change. */
+int ofp_ledger_note(ofp_ledger_t *l, const ofp_account_t *a, const char *kind, int64_t amount, const char *ref,
+		    uint32_t now) OFP_WUR;
+
+/* ---- issuer keys ------------------------------------------------------- */
+
+#define OFP_LEDGER_CKA_ID_MAX 64
+
+typedef struct ofp_ledger_key {
+	int64_t n; /* 1, 2, ...: the label's number for signing keys */
+	unsigned usage; /* OFP_USAGE_CREDENTIAL_SIGNING or OFP_USAGE_SEALING */
+	char label[64];
+	uint8_t cka_id[OFP_LEDGER_CKA_ID_MAX];
+	size_t cka_id_len;
+	uint8_t kid[OFP_KEY_ID_LEN];
+	unsigned alg;
+	uint8_t pub[OFP_TRUST_KEY_MAX]; /* trust-list form */
+	size_t pub_len;
+	uint32_t not_before, not_after;
+} ofp_ledger_key_t;
+
+/* (In a transaction.) Record a key; a duplicate label or kid is refused. */
+int ofp_ledger_key_add(ofp_ledger_t *l, const ofp_ledger_key_t *k) OFP_WUR;
+/* Every key (signing keys by n, then the sealing key) in a malloc'ed
+ * array (NULL when there is none). */
+int ofp_ledger_keys(ofp_ledger_t *l, ofp_ledger_key_t **out, size_t *n) OFP_WUR;
+
+/* ---- credentials ----------------------------------------------------------- */
+
+/* (In a transaction.) Reserve the next serial for a credential being
+ * issued; store its bytes once signed. */
+int ofp_ledger_credential_new(ofp_ledger_t *l, const ofp_credential_t *c, uint32_t now, uint64_t *serial) OFP_WUR;
+int ofp_ledger_credential_store(ofp_ledger_t *l, uint64_t serial, const uint8_t *cred, size_t len) OFP_WUR;
+/* OK when a credential with this serial was issued, NOT_FOUND otherwise. */
+int ofp_ledger_credential_exists(ofp_ledger_t *l, uint64_t serial) OFP_WUR;
+/* (In a transaction.) The holder key of credential serial is revoked: it
+ * gets no new credential (a denied serial means a lost or stolen key). */
+int ofp_ledger_key_revoke(ofp_ledger_t *l, uint64_t serial, uint32_t now) OFP_WUR;
+/* OK with *serial (the denied credential) when this holder key is revoked,
+ * NOT_FOUND otherwise. */
+int ofp_ledger_key_revoked(ofp_ledger_t *l, const uint8_t *holder_key, size_t len, uint64_t *serial) OFP_WUR;
+
+/* ---- gates --------------------------------------------------------------------- */
+
+typedef struct ofp_gate {
+	uint8_t verifier_id[OFP_ID_LEN];
+	unsigned alg;
+	uint8_t key[OFP_TRUST_KEY_MAX];
+	size_t key_len;
+	uint8_t kid[OFP_KEY_ID_LEN];
+	uint32_t added;
+} ofp_gate_t;
+
+/* Register a gate's batch-signing key (its own transaction). The same id
+ * and key again is fine; another key for a known id is REFUSED unless
+ * replace is true. */
+int ofp_ledger_gate_add(ofp_ledger_t *l, const ofp_gate_t *g, bool replace) OFP_WUR;
+int ofp_ledger_gate_get(ofp_ledger_t *l, const uint8_t verifier_id[OFP_ID_LEN], ofp_gate_t *out) OFP_WUR;
+
+/* ---- settled batches and charges ---------------------------------------------- */
+
+typedef struct ofp_settled_batch {
+	uint8_t verifier_id[OFP_ID_LEN];
+	uint64_t sequence;
+	uint8_t digest[OFP_HASH_LEN];	  /* SHA-256 of the batch plaintext */
+	uint8_t first_prev[OFP_HASH_LEN]; /* hash chain links (zero: empty) */
+	uint8_t last_hash[OFP_HASH_LEN];
+	uint32_t records;
+	uint32_t settled_at;
+} ofp_settled_batch_t;
+
+int ofp_ledger_batch_get(ofp_ledger_t *l, const uint8_t verifier_id[OFP_ID_LEN], uint64_t sequence,
+			 ofp_settled_batch_t *out) OFP_WUR;
+/* The settled batch of this verifier just below (before) or above
+ * sequence, skipping none: NOT_FOUND when there is none. */
+int ofp_ledger_batch_neighbour(ofp_ledger_t *l, const uint8_t verifier_id[OFP_ID_LEN], uint64_t sequence,
+			       bool below, ofp_settled_batch_t *out) OFP_WUR;
+/* (In a transaction.) */
+int ofp_ledger_batch_add(ofp_ledger_t *l, const ofp_settled_batch_t *b) OFP_WUR;
+/* The sequence numbers of this verifier not settled, below its highest
+ * settled one: cb(from, to) for each run. */
+int ofp_ledger_batch_gaps(ofp_ledger_t *l, const uint8_t verifier_id[OFP_ID_LEN],
+			  void (*cb)(void *ctx, uint64_t from, uint64_t to), void *ctx) OFP_WUR;
+
+typedef struct ofp_charge {
+	uint8_t holder_id[OFP_ID_LEN];
+	uint32_t counter;
+	uint8_t verifier_id[OFP_ID_LEN];
+	uint64_t sequence; /* the batch */
+	uint32_t amount;
+	uint64_t serial;
+	uint32_t time; /* the gate's time of the operation */
+} ofp_charge_t;
+
+/* (In a transaction.) OK with *first filled when this (holder, counter)
+ * was charged already, NOT_FOUND otherwise. */
+int ofp_ledger_charge_find(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID_LEN], uint32_t counter,
+			   ofp_charge_t *first) OFP_WUR;
+/* (In a transaction.) A second (holder, counter) is REFUSED by the UNIQUE
+ * constraint, whatever the caller checked before. */
+int ofp_ledger_charge_add(ofp_ledger_t *l, const ofp_charge_t *c) OFP_WUR;
+/* (In a transaction.) Keep a double use: the charge that was not made. */
+int ofp_ledger_double_use_add(ofp_ledger_t *l, const ofp_charge_t *c, uint32_t now) OFP_WUR;
+/* How many double uses are recorded for a holder (for account show). */
+int ofp_ledger_double_use_count(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID_LEN], int64_t *n) OFP_WUR;
+
+/* ---- deny list ------------------------------------------------------------------ */
+
+/* (In a transaction.) OK when added, REFUSED when already there. */
+int ofp_ledger_deny_add(ofp_ledger_t *l, const uint8_t entry[OFP_DENY_ENTRY_LEN], uint32_t now) OFP_WUR;
+/* OK when the entry is on the list, NOT_FOUND otherwise. */
+int ofp_ledger_denied(ofp_ledger_t *l, const uint8_t entry[OFP_DENY_ENTRY_LEN]) OFP_WUR;
+/* Every entry in list order into a malloc'ed buffer (9 bytes each). */
+int ofp_ledger_deny_entries(ofp_ledger_t *l, uint8_t **entries, size_t *count) OFP_WUR;
+
+#endif

@@ -1,0 +1,494 @@
+/* settle.c - settlement of sealed batches (claim 20 and DESIGN.md): open
+ * the envelope with the sealing key on the token, then debit each operate
+ * record whose signatures the issuer verifies itself, so that a gate can
+ * neither invent charges nor charge one authorization twice. One batch is
+ * one transaction; notes are kept until it commits. */
+#include "config.h"
+#include "issuer/internal.h"
+#include "verifier/seal.h"
+#include "verifier/sig.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct settle {
+	ofp_issuer_t *iss;
+	ofp_settle_report_t *rep;
+	ofp_sealed_batch_t env;
+	char vid[2 * OFP_ID_LEN + 1];
+	const ofp_ledger_key_t *seal; /* in keys */
+	ofp_p11_key_t seal_key;
+	bool ecdh_failed;
+	/* The issuer's keys, to re-verify credentials, loaded once. */
+	ofp_ledger_key_t *keys;
+	EVP_PKEY **pkeys;
+	size_t n_keys;
+	/* Notes, handed to the caller after the commit. */
+	ofp_settle_note_t *notes;
+	size_t n_notes, cap_notes;
+	bool oom;
+} settle_t;
+
+static ofp_issuer_rc_t add_note(settle_t *s, const ofp_settle_note_t *n)
+{
+	if (s->n_notes == s->cap_notes) {
+		size_t cap = s->cap_notes * 2 + 8;
+		ofp_settle_note_t *grown = reallocarray(s->notes, cap, sizeof(*grown));
+		if (grown == NULL)
+			return iss_fail(s->iss, OFP_ISSUER_ERROR, "out of memory");
+		s->notes = grown;
+		s->cap_notes = cap;
+	}
+	s->notes[s->n_notes++] = *n;
+	return OFP_ISSUER_OK;
+}
+
+/* A note about record idx, its text starting with where it is. */
+static void record_note(ofp_settle_note_t *n, ofp_settle_note_kind_t kind, uint32_t idx, const ofp_journal_record_t *r)
+{
+	memset(n, 0, sizeof(*n));
+	n->kind = kind;
+	n->record = idx;
+	memcpy(n->holder_id, r->holder_id, OFP_ID_LEN);
+	n->counter = r->counter;
+	n->amount = r->amount;
+}
+
+static void record_where(char *buf, size_t len, const settle_t *s, const ofp_settle_note_t *n)
+{
+	char hid[2 * OFP_ID_LEN + 1];
+
+	iss_hex(hid, n->holder_id, OFP_ID_LEN);
+	snprintf(buf, len, "gate %s batch %" PRIu64 " record %" PRIu32 " (holder %s, counter %" PRIu32
+		 ", amount %" PRIu32 ")",
+		 s->vid, s->env.sequence, n->record, hid, n->counter, n->amount);
+}
+
+/* ---- opening the envelope ----------------------------------------------------------- */
+
+static int ecdh_with_token(void *ctx, const uint8_t eph[OFP_P256_UNCOMPRESSED_LEN], uint8_t shared[32])
+{
+	settle_t *s = ctx;
+
+	if (ofp_p11_ecdh(s->iss->p11, &s->seal_key, eph, shared) != 0) {
+		s->ecdh_failed = true;
+		return -1;
+	}
+	return 0;
+}
+
+/* The gate and the sealing key the envelope names must be ours. */
+static ofp_issuer_rc_t check_envelope(settle_t *s, ofp_gate_t *gate)
+{
+	ofp_issuer_t *iss = s->iss;
+	const ofp_ledger_key_t *seal = NULL;
+	char want[2 * OFP_KEY_ID_LEN + 1], got[2 * OFP_KEY_ID_LEN + 1];
+	ofp_issuer_rc_t rc = iss_ledger_fail(iss, ofp_ledger_gate_get(iss->ledger, s->env.verifier_id, gate));
+
+	if (rc != OFP_ISSUER_OK)
+		return rc;
+	if (memcmp(gate->kid, s->env.verifier_kid, OFP_KEY_ID_LEN) != 0) {
+		iss_hex(want, gate->kid, OFP_KEY_ID_LEN);
+		iss_hex(got, s->env.verifier_kid, OFP_KEY_ID_LEN);
+		return iss_fail(iss, OFP_ISSUER_REFUSED,
+				"sealed batch: gate %s signs with key id %s, but the issuer registered key id %s", s->vid,
+				got, want);
+	}
+	for (size_t i = 0; i < s->n_keys; i++)
+		if (s->keys[i].usage == OFP_USAGE_SEALING && memcmp(s->keys[i].kid, s->env.sealing_kid, OFP_KEY_ID_LEN) == 0)
+			seal = &s->keys[i];
+	if (seal == NULL) {
+		iss_hex(got, s->env.sealing_kid, OFP_KEY_ID_LEN);
+		return iss_fail(iss, OFP_ISSUER_REFUSED, "sealed batch: sealed to key id %s, not this issuer's sealing key",
+				got);
+	}
+	s->seal = seal;
+	return iss_token_key(iss, seal, &s->seal_key);
+}
+
+/* Decode, check the gate, decrypt: *plain is the batch (malloc'ed). */
+static ofp_issuer_rc_t open_batch(settle_t *s, const uint8_t *in, size_t len, uint8_t **plain, size_t *plain_len)
+{
+	ofp_issuer_t *iss = s->iss;
+	ofp_fmt_error_t ferr;
+	ofp_gate_t gate;
+	EVP_PKEY *vkey;
+	ofp_issuer_rc_t rc;
+
+	if (ofp_sealed_batch_decode(in, len, &s->env, &ferr) != OFP_FMT_OK)
+		return iss_fail(iss, OFP_ISSUER_REFUSED, "sealed batch: %s", ferr.reason);
+	iss_hex(s->vid, s->env.verifier_id, OFP_ID_LEN);
+	memcpy(s->rep->verifier_id, s->env.verifier_id, OFP_ID_LEN);
+	s->rep->sequence = s->env.sequence;
+	rc = check_envelope(s, &gate);
+	if (rc != OFP_ISSUER_OK)
+		return rc;
+	vkey = ofp_sig_public_key(gate.alg, gate.key, gate.key_len);
+	if (vkey == NULL)
+		return iss_fail(iss, OFP_ISSUER_ERROR, "gate %s: the registered key is not a valid key", s->vid);
+	if (ofp_unseal(in, len, vkey, gate.alg, s->seal->pub, ecdh_with_token, s, &s->env, plain, plain_len, &ferr) !=
+	    0)
+		rc = s->ecdh_failed ? iss_fail(iss, OFP_ISSUER_ERROR, "sealed batch: ECDH on the token: %s",
+					       ofp_p11_error(iss->p11))
+				    : iss_fail(iss, OFP_ISSUER_REFUSED, "sealed batch from gate %s, sequence %" PRIu64 ": %s",
+					       s->vid, s->env.sequence, ferr.reason);
+	EVP_PKEY_free(vkey);
+	return rc;
+}
+
+/* ---- re-verifying a record ------------------------------------------------------------- */
+
+static EVP_PKEY *issuer_key(settle_t *s, const uint8_t kid[OFP_KEY_ID_LEN], unsigned *alg)
+{
+	for (size_t i = 0; i < s->n_keys; i++) {
+		const ofp_ledger_key_t *k = &s->keys[i];
+		if (k->usage != OFP_USAGE_CREDENTIAL_SIGNING || memcmp(k->kid, kid, OFP_KEY_ID_LEN) != 0)
+			continue;
+		if (s->pkeys[i] == NULL)
+			s->pkeys[i] = ofp_sig_public_key(k->alg, k->pub, k->pub_len);
+		*alg = k->alg;
+		return s->pkeys[i];
+	}
+	return NULL;
+}
+
+/* NULL when the presentation in r verifies, else why not. The gate's
+ * own checks (time, grant) are not repeated: the holder signed this
+ * amount, which is what the issuer may charge. */
+static const char *verify_record(settle_t *s, const ofp_journal_record_t *r)
+{
+	ofp_presentation_t p;
+	uint8_t tbs[OFP_TBS_MAX];
+	size_t tbs_len;
+	EVP_PKEY *ik, *hk;
+	unsigned ialg = 0;
+	bool ok;
+
+	if (ofp_presentation_decode(r->presentation, r->presentation_len, &p, NULL) != OFP_FMT_OK)
+		return "the presentation does not decode";
+	ik = issuer_key(s, p.cred.issuer_kid, &ialg);
+	if (ik == NULL)
+		return "the credential names a key id this issuer never had";
+	if (ofp_credential_tbs(&p.cred, tbs, sizeof(tbs), &tbs_len, NULL) != OFP_FMT_OK ||
+	    !ofp_sig_verify(ik, ialg, tbs, tbs_len, p.cred.issuer_sig))
+		return "the credential's issuer signature does not verify";
+	hk = ofp_sig_public_key(p.cred.holder_alg, p.cred.holder_key, ofp_holder_key_len(p.cred.holder_alg));
+	if (hk == NULL)
+		return "the credential's holder key is not a valid key";
+	ok = ofp_authorization_tbs(&p.cred, &p.auth, tbs, sizeof(tbs), &tbs_len, NULL) == OFP_FMT_OK &&
+	     ofp_sig_verify(hk, p.cred.holder_alg, tbs, tbs_len, p.auth.holder_sig);
+	EVP_PKEY_free(hk);
+	return ok ? NULL : "the holder signature does not verify";
+}
+
+/* ---- charging ------------------------------------------------------------------------- */
+
+static ofp_issuer_rc_t double_use(settle_t *s, uint32_t idx, const ofp_journal_record_t *r, ofp_account_t *a,
+				  const ofp_charge_t *mine, const ofp_charge_t *first)
+{
+	ofp_issuer_t *iss = s->iss;
+	ofp_settle_note_t n;
+	char where[200], fvid[2 * OFP_ID_LEN + 1], ref[160];
+	ofp_issuer_rc_t rc;
+
+	record_note(&n, OFP_SETTLE_DOUBLE_USE, idx, r);
+	memcpy(n.first_verifier_id, first->verifier_id, OFP_ID_LEN);
+	n.first_sequence = first->sequence;
+	record_where(where, sizeof(where), s, &n);
+	iss_hex(fvid, first->verifier_id, OFP_ID_LEN);
+	snprintf(n.text, sizeof(n.text), "%s: double use: charged already at gate %s batch %" PRIu64
+		 "; not charged again; account '%s' flagged", where, fvid, first->sequence, a->name);
+	snprintf(ref, sizeof(ref), "gate %s batch %" PRIu64 " counter %" PRIu32 " (first at gate %s batch %" PRIu64 ")",
+		 s->vid, s->env.sequence, r->counter, fvid, first->sequence);
+	rc = iss_ledger_fail(iss, ofp_ledger_double_use_add(iss->ledger, mine, iss->now));
+	if (rc == OFP_ISSUER_OK)
+		rc = iss_ledger_fail(iss, ofp_ledger_account_flag(iss->ledger, a));
+	if (rc == OFP_ISSUER_OK)
+		rc = iss_ledger_fail(iss, ofp_ledger_note(iss->ledger, a, "double-use", r->amount, ref, iss->now));
+	if (rc == OFP_ISSUER_OK)
+		rc = add_note(s, &n);
+	s->rep->double_uses++;
+	return rc;
+}
+
+static ofp_issuer_rc_t charge(settle_t *s, uint32_t idx, const ofp_journal_record_t *r)
+{
+	ofp_issuer_t *iss = s->iss;
+	ofp_charge_t mine, first;
+	ofp_account_t a;
+	ofp_settle_note_t n;
+	char where[200], ref[160];
+	int lrc = ofp_ledger_account_by_holder(iss->ledger, r->holder_id, &a);
+	ofp_issuer_rc_t rc;
+
+	if (lrc == OFP_LEDGER_NOT_FOUND) {
+		record_note(&n, OFP_SETTLE_UNKNOWN_HOLDER, idx, r);
+		record_where(where, sizeof(where), s, &n);
+		snprintf(n.text, sizeof(n.text), "%s: no account has this holder id; not charged", where);
+		s->rep->unknown_holders++;
+		return add_note(s, &n);
+	}
+	if (lrc != OFP_LEDGER_OK)
+		return iss_ledger_fail(iss, lrc);
+	memset(&mine, 0, sizeof(mine));
+	memcpy(mine.holder_id, r->holder_id, OFP_ID_LEN);
+	mine.counter = r->counter;
+	memcpy(mine.verifier_id, s->env.verifier_id, OFP_ID_LEN);
+	mine.sequence = s->env.sequence;
+	mine.amount = r->amount;
+	mine.serial = r->serial;
+	mine.time = r->time;
+	lrc = ofp_ledger_charge_find(iss->ledger, r->holder_id, r->counter, &first);
+	if (lrc == OFP_LEDGER_OK)
+		return double_use(s, idx, r, &a, &mine, &first);
+	if (lrc != OFP_LEDGER_NOT_FOUND)
+		return iss_ledger_fail(iss, lrc);
+	rc = iss_ledger_fail(iss, ofp_ledger_charge_add(iss->ledger, &mine));
+	snprintf(ref, sizeof(ref), "gate %s batch %" PRIu64 " counter %" PRIu32 " serial %" PRIu64, s->vid,
+		 s->env.sequence, r->counter, r->serial);
+	if (rc == OFP_ISSUER_OK)
+		rc = iss_ledger_fail(iss, ofp_ledger_account_apply(iss->ledger, &a, -(int64_t)r->amount, "charge", ref,
+								    iss->now));
+	if (rc == OFP_ISSUER_OK) {
+		s->rep->charged++;
+		s->rep->amount_charged += r->amount;
+	}
+	return rc;
+}
+
+static ofp_issuer_rc_t settle_record(settle_t *s, uint32_t idx, const ofp_journal_record_t *r)
+{
+	ofp_settle_note_t n;
+	char where[200];
+	const char *why;
+
+	if (r->decision != OFP_DECISION_OPERATE) {
+		s->rep->refused++;
+		return OFP_ISSUER_OK;
+	}
+	why = verify_record(s, r);
+	if (why == NULL)
+		return charge(s, idx, r);
+	record_note(&n, OFP_SETTLE_REJECTED, idx, r);
+	record_where(where, sizeof(where), s, &n);
+	snprintf(n.text, sizeof(n.text), "%s: not charged: %s", where, why);
+	s->rep->rejected++;
+	return add_note(s, &n);
+}
+
+/* ---- sequence and chain ---------------------------------------------------------------- */
+
+/* The nearest non-empty batch next to seq (below or above) with no
+ * unsettled sequence between: OK, NOT_FOUND, or a ledger error. */
+static int nearest_linked(settle_t *s, uint64_t seq, bool below, ofp_settled_batch_t *out)
+{
+	uint64_t at = seq;
+	int lrc;
+
+	for (;;) {
+		lrc = ofp_ledger_batch_neighbour(s->iss->ledger, s->env.verifier_id, at, below, out);
+		if (lrc != OFP_LEDGER_OK)
+			return lrc;
+		if (out->sequence != (below ? at - 1 : at + 1))
+			return OFP_LEDGER_NOT_FOUND; /* a gap: nothing to compare with */
+		if (out->records > 0)
+			return OFP_LEDGER_OK;
+		at = out->sequence;
+	}
+}
+
+static ofp_issuer_rc_t chain_pair(settle_t *s, const ofp_settled_batch_t *lo, const ofp_settled_batch_t *hi)
+{
+	ofp_settle_note_t n;
+
+	if (memcmp(lo->last_hash, hi->first_prev, OFP_HASH_LEN) == 0)
+		return OFP_ISSUER_OK;
+	memset(&n, 0, sizeof(n));
+	n.kind = OFP_SETTLE_CHAIN;
+	snprintf(n.text, sizeof(n.text),
+		 "gate %s: journal chain broken between batch %" PRIu64 " and batch %" PRIu64
+		 " (records removed or changed at the gate)",
+		 s->vid, lo->sequence, hi->sequence);
+	s->rep->chain_breaks++;
+	return add_note(s, &n);
+}
+
+/* The journal's hash chain across batches: this batch against its
+ * settled neighbours, or (when empty) its neighbours against each other. */
+static ofp_issuer_rc_t check_chain(settle_t *s, const ofp_settled_batch_t *me)
+{
+	ofp_settled_batch_t lo, hi;
+	int has_lo = nearest_linked(s, me->sequence, true, &lo);
+	int has_hi = nearest_linked(s, me->sequence, false, &hi);
+	ofp_issuer_rc_t rc = OFP_ISSUER_OK;
+
+	if (has_lo == OFP_LEDGER_ERROR || has_hi == OFP_LEDGER_ERROR)
+		return iss_ledger_fail(s->iss, OFP_LEDGER_ERROR);
+	if (me->records == 0) {
+		if (has_lo == OFP_LEDGER_OK && has_hi == OFP_LEDGER_OK)
+			rc = chain_pair(s, &lo, &hi);
+		return rc;
+	}
+	if (has_lo == OFP_LEDGER_OK)
+		rc = chain_pair(s, &lo, me);
+	if (rc == OFP_ISSUER_OK && has_hi == OFP_LEDGER_OK)
+		rc = chain_pair(s, me, &hi);
+	return rc;
+}
+
+static void gap_found(void *ctx, uint64_t from, uint64_t to)
+{
+	settle_t *s = ctx;
+	ofp_settle_note_t n;
+
+	memset(&n, 0, sizeof(n));
+	n.kind = OFP_SETTLE_GAP;
+	n.gap_from = from;
+	n.gap_to = to;
+	if (from == to)
+		snprintf(n.text, sizeof(n.text), "gate %s: batch %" PRIu64 " is missing (gap in the sequence)", s->vid,
+			 from);
+	else
+		snprintf(n.text, sizeof(n.text), "gate %s: batches %" PRIu64 "..%" PRIu64 " are missing (gap in the sequence)",
+			 s->vid, from, to);
+	s->rep->gaps++;
+	if (add_note(s, &n) != OFP_ISSUER_OK)
+		s->oom = true; /* a callback cannot fail: the caller checks */
+}
+
+/* ---- one batch, one transaction -------------------------------------------------------- */
+
+/* Already settled: the same content again is fine, other content is not. */
+static ofp_issuer_rc_t check_sequence(settle_t *s, const ofp_settled_batch_t *me)
+{
+	ofp_settled_batch_t old;
+	char a[17], b[17];
+	int lrc = ofp_ledger_batch_get(s->iss->ledger, s->env.verifier_id, s->env.sequence, &old);
+
+	if (lrc == OFP_LEDGER_NOT_FOUND)
+		return OFP_ISSUER_OK;
+	if (lrc != OFP_LEDGER_OK)
+		return iss_ledger_fail(s->iss, lrc);
+	if (memcmp(old.digest, me->digest, OFP_HASH_LEN) == 0) {
+		s->rep->already_settled = true;
+		return OFP_ISSUER_OK;
+	}
+	iss_hex(a, old.digest, 8);
+	iss_hex(b, me->digest, 8);
+	return iss_fail(s->iss, OFP_ISSUER_REFUSED,
+			"gate %s: batch %" PRIu64 " was settled at %" PRIu32 " with other records (digest %s..., this one %s...)",
+			s->vid, s->env.sequence, old.settled_at, a, b);
+}
+
+static ofp_issuer_rc_t settle_records(settle_t *s, const ofp_batch_t *b)
+{
+	ofp_batch_iter_t it;
+	ofp_journal_record_t r;
+	uint32_t idx = 0;
+	ofp_issuer_rc_t rc = OFP_ISSUER_OK;
+
+	ofp_batch_iter_init(&it, b);
+	while (rc == OFP_ISSUER_OK && ofp_batch_next(&it, &r, NULL, NULL))
+		rc = settle_record(s, idx++, &r);
+	return rc;
+}
+
+static ofp_issuer_rc_t settle_tx(settle_t *s, const ofp_batch_t *b, ofp_settled_batch_t *me)
+{
+	ofp_ledger_t *l = s->iss->ledger;
+	ofp_issuer_rc_t rc = iss_ledger_fail(s->iss, ofp_ledger_begin(l));
+
+	if (rc != OFP_ISSUER_OK)
+		return rc;
+	rc = check_sequence(s, me);
+	if (rc != OFP_ISSUER_OK || s->rep->already_settled)
+		goto out;
+	rc = settle_records(s, b);
+	if (rc == OFP_ISSUER_OK)
+		rc = iss_ledger_fail(s->iss, ofp_ledger_batch_add(l, me));
+	if (rc == OFP_ISSUER_OK)
+		rc = check_chain(s, me);
+	if (rc == OFP_ISSUER_OK) {
+		rc = iss_ledger_fail(s->iss, ofp_ledger_batch_gaps(l, s->env.verifier_id, gap_found, s));
+		if (rc == OFP_ISSUER_OK && s->oom)
+			rc = iss_fail(s->iss, OFP_ISSUER_ERROR, "out of memory");
+	}
+	if (rc == OFP_ISSUER_OK)
+		rc = iss_ledger_fail(s->iss, ofp_ledger_commit(l));
+out:
+	ofp_ledger_rollback(l); /* no-op after a commit */
+	return rc;
+}
+
+static void settle_free(settle_t *s)
+{
+	for (size_t i = 0; i < s->n_keys; i++)
+		EVP_PKEY_free(s->pkeys[i]);
+	free(s->pkeys);
+	free(s->keys);
+	free(s->notes);
+}
+
+ofp_issuer_rc_t ofp_issuer_settle(ofp_issuer_t *iss, const uint8_t *sealed, size_t len, ofp_settle_note_fn note,
+				  void *ctx, ofp_settle_report_t *report)
+{
+	settle_t s;
+	ofp_batch_t b;
+	ofp_settled_batch_t me;
+	ofp_fmt_error_t ferr;
+	uint8_t *plain = NULL;
+	size_t plain_len = 0;
+	ofp_issuer_rc_t rc;
+
+	memset(&s, 0, sizeof(s));
+	memset(report, 0, sizeof(*report));
+	s.iss = iss;
+	s.rep = report;
+	rc = ofp_issuer_keys(iss, &s.keys, &s.n_keys);
+	if (rc != OFP_ISSUER_OK)
+		goto out;
+	s.pkeys = calloc(s.n_keys + 1, sizeof(*s.pkeys));
+	if (s.pkeys == NULL) {
+		rc = iss_fail(iss, OFP_ISSUER_ERROR, "out of memory");
+		goto out;
+	}
+	rc = open_batch(&s, sealed, len, &plain, &plain_len);
+	if (rc != OFP_ISSUER_OK)
+		goto out;
+	memset(&me, 0, sizeof(me));
+	memcpy(me.verifier_id, s.env.verifier_id, OFP_ID_LEN);
+	me.sequence = s.env.sequence;
+	me.records = s.env.record_count;
+	me.settled_at = iss->now;
+	/* ofp_unseal checked the batch; decode it again to walk it, and to
+	 * get the chain links the issuer compares across batches. */
+	if (ofp_batch_decode(plain, plain_len, &b, &ferr) != OFP_FMT_OK ||
+	    ofp_batch_check(&s.env, &b, me.first_prev, me.last_hash, &ferr) != OFP_FMT_OK) {
+		rc = iss_fail(iss, OFP_ISSUER_REFUSED, "gate %s batch %" PRIu64 ": %s", s.vid, s.env.sequence, ferr.reason);
+		goto out;
+	}
+	if (!ofp_sha256(plain, plain_len, me.digest)) {
+		rc = iss_fail(iss, OFP_ISSUER_ERROR, "SHA-256 failed");
+		goto out;
+	}
+	report->records = b.count;
+	rc = settle_tx(&s, &b, &me);
+	if (rc == OFP_ISSUER_OK && note != NULL)
+		for (size_t i = 0; i < s.n_notes; i++)
+			note(ctx, &s.notes[i]);
+out:
+	if (rc != OFP_ISSUER_OK) {
+		/* Nothing was settled: the counts would mislead. */
+		uint8_t vid[OFP_ID_LEN];
+		uint64_t seq = report->sequence;
+		memcpy(vid, report->verifier_id, OFP_ID_LEN);
+		memset(report, 0, sizeof(*report));
+		memcpy(report->verifier_id, vid, OFP_ID_LEN);
+		report->sequence = seq;
+	}
+	free(plain);
+	settle_free(&s);
+	return rc;
+}

@@ -1,0 +1,483 @@
+/* test-ledger.c - issuer.conf parsing and the SQLite ledger: accounts,
+ * bounds, history, transactions, charges. No token needed. */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sqlite3.h>
+
+#include "issuer/conf.h"
+#include "issuer/ledger.h"
+#include "issuer/test-token.h"
+
+static tt_env_t env;
+static char db_path[400];
+static ofp_ledger_t *L;
+
+static void setup(void)
+{
+	char err[512];
+
+	(void)tt_setup(&env, false); /* a temp directory, no token */
+	snprintf(db_path, sizeof(db_path), "%s/ledger.db", env.root);
+	ck_assert_msg(ofp_ledger_open(db_path, true, &L, err, sizeof(err)) == OFP_LEDGER_OK, "%s", err);
+}
+
+static void teardown(void)
+{
+	ofp_ledger_close(L);
+	L = NULL;
+	tt_teardown(&env);
+}
+
+/* ---- issuer.conf ------------------------------------------------------------------ */
+
+static int parse(const char *text, ofp_issuer_config_t *c, char *err, size_t len)
+{
+	return ofp_issuer_config_parse("issuer.conf", text, strlen(text), c, err, len);
+}
+
+START_TEST(test_config_good)
+{
+	ofp_issuer_config_t c;
+	char err[512] = "";
+	const char *text = "# comment\n\n  threshold = 750  \nper_op_max=300\noffline_total = 3000\r\n"
+			   "token_label = my token\nsigning_alg = ed25519\ncredential_lifetime = 3600";
+
+	ck_assert_msg(parse(text, &c, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(c.threshold, 750);
+	ck_assert_uint_eq(c.grant.per_op_max, 300);
+	ck_assert_uint_eq(c.grant.offline_total, 3000);
+	ck_assert_str_eq(c.token_label, "my token");
+	ck_assert_uint_eq(c.signing_alg, OFP_ALG_ED25519);
+	ck_assert_uint_eq(c.credential_lifetime, 3600);
+	ck_assert_uint_eq(c.grant.resource_class, 1); /* default kept */
+}
+END_TEST
+
+START_TEST(test_config_errors)
+{
+	static const struct {
+		const char *text, *want;
+	} cases[] = {
+		{ "threshold = 5\nfoo = 1\n", "issuer.conf:2: unknown key 'foo'" },
+		{ "threshold = 5\n\nthreshold = 6\n", "issuer.conf:3: threshold: set twice" },
+		{ "threshold = five\n", "issuer.conf:1: threshold: 'five' is not a number" },
+		{ "threshold = -1\n", "issuer.conf:1: threshold" },
+		{ "threshold = 01\n", "issuer.conf:1: threshold" },
+		{ "threshold = 1000000000000001\n", "issuer.conf:1: threshold" },
+		{ "per_op_max = 4294967296\n", "issuer.conf:1: per_op_max" },
+		{ "resource_class = 65536\n", "issuer.conf:1: resource_class" },
+		{ "credential_lifetime = 0\n", "issuer.conf:1: credential_lifetime" },
+		{ "threshold\n", "issuer.conf:1: expected 'key = value'" },
+		{ "signing_alg = rsa\n", "issuer.conf:1: signing_alg: 'rsa'" },
+		{ "per_op_max = 600\noffline_total = 500\n", "per_op_max (600) is above offline_total (500)" },
+		{ "uri = file:/x\n", "does not start with 'pkcs11:'" },
+		{ "token_label = 0123456789012345678901234567890123\n", "token_label: longer than 32" },
+	};
+	ofp_issuer_config_t c;
+	char err[512];
+
+	for (size_t i = 0; i < OFP_ARRAY_LEN(cases); i++) {
+		err[0] = '\0';
+		ck_assert_msg(parse(cases[i].text, &c, err, sizeof(err)) != 0, "accepted: %s", cases[i].text);
+		ck_assert_msg(strstr(err, cases[i].want) != NULL, "'%s': error '%s' lacks '%s'", cases[i].text, err,
+			      cases[i].want);
+	}
+}
+END_TEST
+
+START_TEST(test_config_bounds)
+{
+	ofp_issuer_config_t c;
+	char err[512];
+	char *big = malloc(OFP_CONF_FILE_MAX + 2);
+	char line[OFP_CONF_LINE_MAX + 20];
+
+	ck_assert_ptr_nonnull(big);
+	memset(big, '#', OFP_CONF_FILE_MAX + 1);
+	ck_assert_int_ne(ofp_issuer_config_parse("f", big, OFP_CONF_FILE_MAX + 1, &c, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "larger than"));
+	free(big);
+	memset(line, '#', sizeof(line) - 1);
+	line[sizeof(line) - 1] = '\0';
+	ck_assert_int_ne(parse(line, &c, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "issuer.conf:1: line longer"));
+	ck_assert_int_ne(ofp_issuer_config_parse("f", "threshold = 5\0x", 16, &c, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "NUL"));
+}
+END_TEST
+
+START_TEST(test_config_roundtrip)
+{
+	ofp_issuer_config_t a, b;
+	char err[512] = "", path[400];
+	char *text;
+	FILE *f;
+
+	ofp_issuer_config_defaults(&a);
+	a.threshold = 1234;
+	a.grant.per_op_max = 77;
+	a.signing_alg = OFP_ALG_ED25519;
+	snprintf(a.uri, sizeof(a.uri), "pkcs11:token=issuer;pin-value=1234");
+	text = ofp_issuer_config_format(&a);
+	ck_assert_ptr_nonnull(text);
+	ck_assert_msg(parse(text, &b, err, sizeof(err)) == 0, "%s\n%s", err, text);
+	ck_assert_int_eq(memcmp(&a, &b, sizeof(a)), 0);
+	snprintf(path, sizeof(path), "%s/issuer.conf", env.root);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	free(text);
+	ck_assert_msg(ofp_issuer_config_load(path, &b, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(b.threshold, 1234);
+	snprintf(path, sizeof(path), "%s/missing.conf", env.root);
+	ck_assert_int_ne(ofp_issuer_config_load(path, &b, err, sizeof(err)), 0);
+	ck_assert_ptr_nonnull(strstr(err, "missing.conf"));
+}
+END_TEST
+
+/* ---- accounts ---------------------------------------------------------------------- */
+
+START_TEST(test_open_show)
+{
+	ofp_account_t a, b, c;
+
+	ck_assert_int_eq(ofp_ledger_account_open(L, "alice", 100, &a), OFP_LEDGER_OK);
+	ck_assert_str_eq(a.name, "alice");
+	ck_assert_int_eq(a.balance, 0);
+	ck_assert_int_eq(a.credit_line, 0);
+	ck_assert(!a.flagged);
+	ck_assert_int_eq(ofp_ledger_account_open(L, "bob", 100, &b), OFP_LEDGER_OK);
+	ck_assert_int_ne(memcmp(a.holder_id, b.holder_id, OFP_ID_LEN), 0);
+	ck_assert_int_eq(ofp_ledger_account_get(L, "alice", &c), OFP_LEDGER_OK);
+	ck_assert_int_eq(memcmp(c.holder_id, a.holder_id, OFP_ID_LEN), 0);
+	ck_assert_int_eq(ofp_ledger_account_by_holder(L, b.holder_id, &c), OFP_LEDGER_OK);
+	ck_assert_str_eq(c.name, "bob");
+	/* Refusals. */
+	ck_assert_int_eq(ofp_ledger_account_open(L, "alice", 100, &c), OFP_LEDGER_REFUSED);
+	ck_assert_ptr_nonnull(strstr(ofp_ledger_error(L), "exists already"));
+	ck_assert_int_eq(ofp_ledger_account_get(L, "carol", &c), OFP_LEDGER_NOT_FOUND);
+	ck_assert_ptr_nonnull(strstr(ofp_ledger_error(L), "account 'carol'"));
+	ck_assert_int_eq(ofp_ledger_account_open(L, "", 100, &c), OFP_LEDGER_REFUSED);
+	ck_assert_int_eq(ofp_ledger_account_open(L, "a b", 100, &c), OFP_LEDGER_REFUSED);
+	ck_assert_int_eq(ofp_ledger_account_open(L, "x'; DROP TABLE accounts; --", 100, &c), OFP_LEDGER_REFUSED);
+	ck_assert_int_eq(ofp_ledger_account_open(L, "0123456789abcdef", 100, &c), OFP_LEDGER_REFUSED);
+	ck_assert(ofp_account_name_valid("0123456789abcdefg"));
+	ck_assert(!ofp_account_name_valid("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa")); /* 65 */
+}
+END_TEST
+
+typedef struct hist {
+	ofp_history_entry_t e[16];
+	size_t n;
+} hist_t;
+
+static int collect(void *ctx, const ofp_history_entry_t *e)
+{
+	hist_t *h = ctx;
+
+	if (h->n < OFP_ARRAY_LEN(h->e))
+		h->e[h->n++] = *e;
+	return 0;
+}
+
+START_TEST(test_credit_history)
+{
+	ofp_account_t a;
+	hist_t h = { .n = 0 };
+
+	ck_assert_int_eq(ofp_ledger_account_open(L, "alice", 100, NULL), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_credit(L, "alice", 300, 101, &a), OFP_LEDGER_OK);
+	ck_assert_int_eq(a.balance, 300);
+	ck_assert_int_eq(ofp_ledger_credit(L, "alice", 50, 102, &a), OFP_LEDGER_OK);
+	ck_assert_int_eq(a.balance, 350);
+	ck_assert_int_eq(ofp_ledger_set_credit_line(L, "alice", 200, 103, &a), OFP_LEDGER_OK);
+	ck_assert_int_eq(a.credit_line, 200);
+	ck_assert_int_eq(ofp_ledger_set_credit_line(L, "alice", 0, 104, &a), OFP_LEDGER_OK);
+	ck_assert_int_eq(a.credit_line, 0);
+	ck_assert_int_eq(ofp_ledger_history(L, "alice", collect, &h), OFP_LEDGER_OK);
+	ck_assert_uint_eq(h.n, 5);
+	ck_assert_str_eq(h.e[0].kind, "open");
+	ck_assert_str_eq(h.e[1].kind, "credit");
+	ck_assert_int_eq(h.e[1].amount, 300);
+	ck_assert_int_eq(h.e[1].balance, 300);
+	ck_assert_uint_eq(h.e[1].time, 101);
+	ck_assert_int_eq(h.e[2].balance, 350);
+	ck_assert_str_eq(h.e[3].kind, "credit-line");
+	ck_assert_int_eq(h.e[3].amount, 200);
+	ck_assert_int_eq(h.e[4].amount, 0);
+	ck_assert_int_eq(ofp_ledger_history(L, "nobody", collect, &h), OFP_LEDGER_NOT_FOUND);
+	ck_assert_int_eq(ofp_ledger_credit(L, "nobody", 5, 105, NULL), OFP_LEDGER_NOT_FOUND);
+}
+END_TEST
+
+/* Every refused change leaves balance, credit line and history as they were. */
+static void assert_unchanged(int64_t balance, int64_t line, size_t entries)
+{
+	ofp_account_t a;
+	hist_t h = { .n = 0 };
+
+	ck_assert_int_eq(ofp_ledger_account_get(L, "alice", &a), OFP_LEDGER_OK);
+	ck_assert_int_eq(a.balance, balance);
+	ck_assert_int_eq(a.credit_line, line);
+	ck_assert_int_eq(ofp_ledger_history(L, "alice", collect, &h), OFP_LEDGER_OK);
+	ck_assert_uint_eq(h.n, entries);
+}
+
+START_TEST(test_bounds)
+{
+	ofp_account_t a;
+
+	ck_assert_int_eq(ofp_ledger_account_open(L, "alice", 1, NULL), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_credit(L, "alice", 0, 2, NULL), OFP_LEDGER_REFUSED);
+	ck_assert_int_eq(ofp_ledger_credit(L, "alice", -5, 2, NULL), OFP_LEDGER_REFUSED);
+	ck_assert_int_eq(ofp_ledger_credit(L, "alice", OFP_AMOUNT_MAX + 1, 2, NULL), OFP_LEDGER_REFUSED);
+	ck_assert_int_eq(ofp_ledger_credit(L, "alice", INT64_MAX, 2, NULL), OFP_LEDGER_REFUSED);
+	ck_assert_int_eq(ofp_ledger_set_credit_line(L, "alice", -1, 2, NULL), OFP_LEDGER_REFUSED);
+	ck_assert_int_eq(ofp_ledger_set_credit_line(L, "alice", OFP_AMOUNT_MAX + 1, 2, NULL), OFP_LEDGER_REFUSED);
+	assert_unchanged(0, 0, 1);
+	/* Up to the maximum exactly, then not one more. */
+	ck_assert_int_eq(ofp_ledger_credit(L, "alice", OFP_AMOUNT_MAX - 10, 3, NULL), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_credit(L, "alice", 10, 3, &a), OFP_LEDGER_OK);
+	ck_assert_int_eq(a.balance, OFP_AMOUNT_MAX);
+	ck_assert_int_eq(ofp_ledger_credit(L, "alice", 1, 4, NULL), OFP_LEDGER_REFUSED);
+	ck_assert_ptr_nonnull(strstr(ofp_ledger_error(L), "range"));
+	ck_assert_int_eq(ofp_ledger_credit(L, "alice", OFP_AMOUNT_MAX, 4, NULL), OFP_LEDGER_REFUSED);
+	assert_unchanged(OFP_AMOUNT_MAX, 0, 3);
+	ck_assert_int_eq(ofp_ledger_set_credit_line(L, "alice", OFP_AMOUNT_MAX, 5, NULL), OFP_LEDGER_OK);
+	assert_unchanged(OFP_AMOUNT_MAX, OFP_AMOUNT_MAX, 4);
+}
+END_TEST
+
+START_TEST(test_apply_bounds_and_rollback)
+{
+	ofp_account_t a;
+
+	ck_assert_int_eq(ofp_ledger_account_open(L, "alice", 1, &a), OFP_LEDGER_OK);
+	/* A debit may take the balance below zero, but not out of range. */
+	ck_assert_int_eq(ofp_ledger_begin(L), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_account_apply(L, &a, -OFP_AMOUNT_MAX, "charge", "t", 2), OFP_LEDGER_OK);
+	ck_assert_int_eq(a.balance, -OFP_AMOUNT_MAX);
+	ck_assert_int_eq(ofp_ledger_account_apply(L, &a, -1, "charge", "t", 2), OFP_LEDGER_REFUSED);
+	ck_assert_int_eq(ofp_ledger_account_apply(L, &a, INT64_MIN, "charge", "t", 2), OFP_LEDGER_REFUSED);
+	ck_assert_int_eq(a.balance, -OFP_AMOUNT_MAX);
+	/* Nothing of an aborted transaction stays. */
+	ofp_ledger_rollback(L);
+	assert_unchanged(0, 0, 1);
+	/* Nested BEGIN is an error, not a silent join. */
+	ck_assert_int_eq(ofp_ledger_begin(L), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_begin(L), OFP_LEDGER_ERROR);
+	ofp_ledger_rollback(L);
+}
+END_TEST
+
+START_TEST(test_persistence_and_wal)
+{
+	char err[512];
+	ofp_account_t a;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	ck_assert_int_eq(ofp_ledger_account_open(L, "alice", 1, NULL), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_credit(L, "alice", 42, 2, NULL), OFP_LEDGER_OK);
+	ofp_ledger_close(L);
+	L = NULL;
+	ck_assert_int_eq(ofp_ledger_open(db_path, false, &L, err, sizeof(err)), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_account_get(L, "alice", &a), OFP_LEDGER_OK);
+	ck_assert_int_eq(a.balance, 42);
+	/* The settings of the file, as another process sees them. */
+	ck_assert_int_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+	ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "wal");
+	sqlite3_finalize(st);
+	/* The CHECK constraints hold even against direct SQL. */
+	ck_assert_int_ne(sqlite3_exec(db, "UPDATE accounts SET balance = 1000000000000001", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+END_TEST
+
+START_TEST(test_open_errors)
+{
+	char err[512] = "", path[400];
+	ofp_ledger_t *l = NULL;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/none.db", env.root);
+	ck_assert_int_eq(ofp_ledger_open(path, false, &l, err, sizeof(err)), OFP_LEDGER_NOT_FOUND);
+	ck_assert_ptr_null(l);
+	ck_assert_ptr_nonnull(strstr(err, "none.db"));
+	snprintf(path, sizeof(path), "%s/junk.db", env.root);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("this is not a database, but long enough to look like a header of one...........", f);
+	fclose(f);
+	ck_assert_int_ne(ofp_ledger_open(path, false, &l, err, sizeof(err)), OFP_LEDGER_OK);
+	ck_assert_ptr_null(l);
+	ck_assert_ptr_nonnull(strstr(err, "junk.db"));
+}
+END_TEST
+
+START_TEST(test_charges_unique)
+{
+	ofp_charge_t c, first;
+
+	memset(&c, 0, sizeof(c));
+	memset(c.holder_id, 7, OFP_ID_LEN);
+	memset(c.verifier_id, 1, OFP_ID_LEN);
+	c.counter = 5;
+	c.sequence = 1;
+	c.amount = 100;
+	ck_assert_int_eq(ofp_ledger_begin(L), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_charge_find(L, c.holder_id, 5, &first), OFP_LEDGER_NOT_FOUND);
+	ck_assert_int_eq(ofp_ledger_charge_add(L, &c), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_charge_find(L, c.holder_id, 5, &first), OFP_LEDGER_OK);
+	ck_assert_int_eq(memcmp(first.verifier_id, c.verifier_id, OFP_ID_LEN), 0);
+	/* From another gate: the UNIQUE constraint refuses it. */
+	memset(c.verifier_id, 2, OFP_ID_LEN);
+	ck_assert_int_eq(ofp_ledger_charge_add(L, &c), OFP_LEDGER_REFUSED);
+	c.counter = 6;
+	ck_assert_int_eq(ofp_ledger_charge_add(L, &c), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_commit(L), OFP_LEDGER_OK);
+}
+END_TEST
+
+START_TEST(test_batches_gaps)
+{
+	ofp_settled_batch_t b, got;
+	uint8_t vid[OFP_ID_LEN] = { 9, 9, 9, 9, 9, 9, 9, 9 };
+
+	memset(&b, 0, sizeof(b));
+	memcpy(b.verifier_id, vid, OFP_ID_LEN);
+	ck_assert_int_eq(ofp_ledger_begin(L), OFP_LEDGER_OK);
+	for (uint64_t s = 1; s <= 7; s++) {
+		if (s == 2 || s == 4 || s == 5)
+			continue;
+		b.sequence = s;
+		b.digest[0] = (uint8_t)s;
+		ck_assert_int_eq(ofp_ledger_batch_add(L, &b), OFP_LEDGER_OK);
+	}
+	ck_assert_int_eq(ofp_ledger_batch_add(L, &b), OFP_LEDGER_REFUSED); /* 7 again */
+	ck_assert_int_eq(ofp_ledger_commit(L), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_batch_get(L, vid, 3, &got), OFP_LEDGER_OK);
+	ck_assert_uint_eq(got.digest[0], 3);
+	ck_assert_int_eq(ofp_ledger_batch_get(L, vid, 4, &got), OFP_LEDGER_NOT_FOUND);
+	ck_assert_int_eq(ofp_ledger_batch_neighbour(L, vid, 6, true, &got), OFP_LEDGER_OK);
+	ck_assert_uint_eq(got.sequence, 3);
+	ck_assert_int_eq(ofp_ledger_batch_neighbour(L, vid, 3, false, &got), OFP_LEDGER_OK);
+	ck_assert_uint_eq(got.sequence, 6);
+	ck_assert_int_eq(ofp_ledger_batch_neighbour(L, vid, 7, false, &got), OFP_LEDGER_NOT_FOUND);
+}
+END_TEST
+
+typedef struct gaps {
+	uint64_t from[8], to[8];
+	size_t n;
+} gaps_t;
+
+static void on_gap_cb(void *ctx, uint64_t from, uint64_t to)
+{
+	gaps_t *g = ctx;
+
+	if (g->n < 8) {
+		g->from[g->n] = from;
+		g->to[g->n] = to;
+		g->n++;
+	}
+}
+
+START_TEST(test_gap_runs)
+{
+	ofp_settled_batch_t b;
+	gaps_t g = { .n = 0 };
+	uint8_t vid[OFP_ID_LEN] = { 1 };
+
+	memset(&b, 0, sizeof(b));
+	memcpy(b.verifier_id, vid, OFP_ID_LEN);
+	ck_assert_int_eq(ofp_ledger_begin(L), OFP_LEDGER_OK);
+	for (uint64_t s = 3; s <= 9; s++) {
+		if (s == 5 || s == 6)
+			continue;
+		b.sequence = s;
+		ck_assert_int_eq(ofp_ledger_batch_add(L, &b), OFP_LEDGER_OK);
+	}
+	ck_assert_int_eq(ofp_ledger_commit(L), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_batch_gaps(L, vid, on_gap_cb, &g), OFP_LEDGER_OK);
+	ck_assert_uint_eq(g.n, 2);
+	ck_assert_uint_eq(g.from[0], 1);
+	ck_assert_uint_eq(g.to[0], 2);
+	ck_assert_uint_eq(g.from[1], 5);
+	ck_assert_uint_eq(g.to[1], 6);
+}
+END_TEST
+
+START_TEST(test_deny_entries_sorted)
+{
+	uint8_t e[OFP_DENY_ENTRY_LEN], *all = NULL;
+	uint8_t holder[OFP_ID_LEN] = { 0xff, 0, 0, 0, 0, 0, 0, 1 };
+	size_t n = 0;
+
+	ck_assert_int_eq(ofp_ledger_begin(L), OFP_LEDGER_OK);
+	ofp_deny_entry_serial(e, 300);
+	ck_assert_int_eq(ofp_ledger_deny_add(L, e, 1), OFP_LEDGER_OK);
+	ofp_deny_entry_serial(e, 2);
+	ck_assert_int_eq(ofp_ledger_deny_add(L, e, 1), OFP_LEDGER_OK);
+	ofp_deny_entry_holder(e, holder);
+	ck_assert_int_eq(ofp_ledger_deny_add(L, e, 1), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_deny_add(L, e, 1), OFP_LEDGER_REFUSED);
+	ck_assert_int_eq(ofp_ledger_commit(L), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_denied(L, e), OFP_LEDGER_OK);
+	ofp_deny_entry_serial(e, 3);
+	ck_assert_int_eq(ofp_ledger_denied(L, e), OFP_LEDGER_NOT_FOUND);
+	ck_assert_int_eq(ofp_ledger_deny_entries(L, &all, &n), OFP_LEDGER_OK);
+	ck_assert_uint_eq(n, 3);
+	ck_assert_uint_eq(all[0], OFP_DENY_HOLDER);
+	ck_assert_uint_eq(all[9], OFP_DENY_SERIAL);
+	ck_assert_uint_eq(all[9 + 8], 2);
+	ck_assert_uint_eq(all[18 + 7], 1); /* 300 = 0x012c */
+	ck_assert_uint_eq(all[18 + 8], 0x2c);
+	free(all);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("issuer-ledger");
+	TCase *tc = tcase_create("config");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_config_good);
+	tcase_add_test(tc, test_config_errors);
+	tcase_add_test(tc, test_config_bounds);
+	tcase_add_test(tc, test_config_roundtrip);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("ledger");
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_open_show);
+	tcase_add_test(tc, test_credit_history);
+	tcase_add_test(tc, test_bounds);
+	tcase_add_test(tc, test_apply_bounds_and_rollback);
+	tcase_add_test(tc, test_persistence_and_wal);
+	tcase_add_test(tc, test_open_errors);
+	tcase_add_test(tc, test_charges_unique);
+	tcase_add_test(tc, test_batches_gaps);
+	tcase_add_test(tc, test_gap_runs);
+	tcase_add_test(tc, test_deny_entries_sorted);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
