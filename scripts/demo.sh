@@ -1,49 +1,98 @@
 #!/usr/bin/env bash
-# The main job: build offpass and show the soft token at work with a real
-# client. A fresh token in a temporary directory; a P-256 key generated
-# inside it; a signature made by the token and checked by plain openssl.
+# The main job: build offpass and run the patent's flow end to end on one
+# machine, with the embedded defaults (offpass-p11 soft tokens, SQLite).
+#
+#   issuer  - keys in its own token; an account with a balance
+#   holder  - a key generated inside the holder's token; enrolls, gets a
+#             credential, shows a QR code (PNG)
+#   gate    - offline: reads the image, checks it, opens; refuses the same
+#             code again; seals its journal
+#   issuer  - settles the sealed batch: the balance drops by the fare
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${OFFPASS_BUILD_DIR:-$top/build}
 "$top/scripts/build.sh"
 module=$build/.libs/offpass-p11.so
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-export OFFPASS_P11_DIR=$work/tokens
-mkdir -p "$OFFPASS_P11_DIR"
-p11() { pkcs11-tool --module "$module" "$@"; }
-say() { printf '\n== %s\n' "$*"; }
+issuer=$build/issuer/offpass-issuer
+holder=$build/holder/offpass-holder
+gate=$build/verifier/gate/offpass-gate
+work=${OFFPASS_DEMO_DIR:-$(mktemp -d)}
+[ -n "${OFFPASS_DEMO_DIR:-}" ] || trap 'rm -rf "$work"' EXIT
+mkdir -p "$work"
+cd "$work"
 
-say "1. A new soft token in $OFFPASS_P11_DIR (keys are encrypted under a PIN-derived key: scrypt, ~100 ms per guess)"
-p11 --init-token --slot-index 0 --label demo --so-pin 87654321 >/dev/null
-p11 --token-label demo --login --login-type so --so-pin 87654321 --init-pin --pin 123456 >/dev/null
-p11 --list-slots | sed -n '1,12p'
+step=0
+say() { step=$((step + 1)); printf '\n== %d. %s\n' "$step" "$*"; }
+show() { sed 's/^/   /'; }
+printf '%s\n' 87654321 >so.pin
+printf '%s\n' 123456 >issuer.pin
+printf '%s\n' 2468 >alice.pin
 
-say "2. A P-256 key pair generated inside the token; the private key never leaves it"
-p11 --token-label demo --login --pin 123456 --keypairgen --key-type EC:prime256v1 \
-	--label holder --id 01 | grep -E 'Private Key|Public Key|label|Usage|Access' | head -8
+# A fresh soft token in its own directory (the issuer's server and the
+# holder's phone are different machines; here they are two directories).
+new_token() { # dir label pin-file
+	mkdir -p "$1"
+	OFFPASS_P11_DIR=$1 pkcs11-tool --module "$module" --init-token --slot-index 0 \
+		--label "$2" --so-pin "$(cat so.pin)" >/dev/null 2>&1
+	OFFPASS_P11_DIR=$1 pkcs11-tool --module "$module" --token-label "$2" --login \
+		--login-type so --so-pin "$(cat so.pin)" --init-pin --pin "$(cat "$3")" >/dev/null 2>&1
+}
+iss() { OFFPASS_P11_DIR=$work/issuer-tokens "$issuer" --dir "$work/issuer" --pin-file issuer.pin "$@"; }
+hold() { OFFPASS_P11_DIR=$work/alice-tokens "$holder" --module "$module" --token-label alice \
+	--pin-file alice.pin --dir "$work/alice-state" "$@"; }
+gt() { "$gate" --dir "$work/gate" "$@"; }
 
-say "3. The token signs a message (ECDSA over its SHA-256)"
-echo "gate 7, 2026-11-25 08:14, fare 250" >"$work/msg"
-openssl dgst -sha256 -binary "$work/msg" >"$work/msg.sha256"
-p11 --token-label demo --login --pin 123456 --sign -m ECDSA --id 01 \
-	--signature-format openssl -i "$work/msg.sha256" -o "$work/msg.sig" 2>/dev/null
-echo "signature: $(wc -c <"$work/msg.sig") bytes (DER)"
+say "The issuer creates its signing and sealing keys inside its PKCS#11 token"
+new_token issuer-tokens issuer issuer.pin
+printf 'threshold = 500\nper_op_max = 1000\noffline_total = 5000\ncredential_lifetime = 86400\n' >issuer-policy.conf
+iss init --module "$module" --token-label issuer --config issuer-policy.conf | show
+echo "   The trust list for gates is $work/issuer/trust.bin ($(wc -c <issuer/trust.bin) bytes, signed)."
 
-say "4. Plain openssl verifies with the exported public key"
-p11 --token-label demo --read-object --type pubkey --id 01 -o "$work/pub.der" 2>/dev/null
-openssl pkey -pubin -inform DER -in "$work/pub.der" -out "$work/pub.pem"
-openssl dgst -sha256 -verify "$work/pub.pem" -signature "$work/msg.sig" "$work/msg"
+say "Alice opens an account and tops it up with 20.00 (amounts are in cents)"
+alice=$(iss account open alice)
+echo "   Alice's holder id: $alice"
+iss account credit alice 2000 | show
 
-say "5. The private key cannot be read out"
-if p11 --token-label demo --login --pin 123456 --read-object --type privkey --id 01 -o "$work/x" 2>/dev/null; then
-	echo "ERROR: private key was exported" >&2
+say "Alice's phone makes a key pair inside its own token (the private key never leaves it)"
+new_token alice-tokens alice alice.pin
+hold keygen | show
+
+say "Alice enrolls: her public key and holder id, signed to prove she holds the key"
+hold enroll --holder-id "$alice" -o alice.req | show
+
+say "The issuer checks her right (balance + credit line >= 5.00) and certifies her key"
+iss issue alice.req -o alice.cred | show
+hold install alice.cred | show
+hold status | show
+
+say "At the gate (offline) Alice shows a QR code for a 2.50 fare"
+gt --id 6761746530303037 --fare 250 init --trust "$work/issuer/trust.bin" | show
+hold present --amount 250 --png alice-qr.png | show
+echo "   QR image: $work/alice-qr.png"
+
+say "The gate reads the image and checks it with no network: issuer key, validity, Alice's signature, freshness, replay, grant"
+gt check alice-qr.png | show
+
+say "Someone photographs the code and tries it again: refused as a replay"
+if gt check alice-qr.png | show; then
+	echo "ERROR: the same code was accepted twice" >&2
 	exit 1
 fi
-echo "refused, as it must be (CKA_SENSITIVE, CKA_EXTRACTABLE=FALSE)"
 
-say "6. A wrong PIN is counted and stored before the answer returns"
-p11 --token-label demo --login --pin 000000 --list-objects >/dev/null 2>&1 || true
-p11 --list-token-slots 2>/dev/null | grep -i -m1 'pin' || true
+say "The gate seals its journal to the issuer (encrypted, signed, numbered)"
+gt pubkey -o gate.pub
+iss gate add --id 6761746530303037 --key gate.pub | show
+gt export -o gate-batch-1.bin | show
+
+say "The issuer settles the batch: it re-verifies Alice's signature and debits the fare"
+iss settle gate-batch-1.bin | show
+iss account show alice | show
+balance=$(iss account show alice | awk '$1 == "balance" { print $2 }')
+[ "$balance" = 1750 ] || { echo "ERROR: expected a balance of 1750, got '$balance'" >&2; exit 1; }
+
+say "Settling the same batch again changes nothing (idempotent)"
+iss settle gate-batch-1.bin | show
+iss account show alice | grep -i balance | show
+
 echo
-echo "demo: done"
+echo "demo: done — Alice's balance went from 2000 to $balance: one 250 fare, charged once"
