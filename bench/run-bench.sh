@@ -1,31 +1,42 @@
 #!/bin/sh
 # run-bench.sh - `make bench`: offpass-p11.so, SoftHSM2 and raw OpenSSL side
-# by side (bench/bench-p11.c says what is measured and how).
+# by side (bench/bench-p11.c says what is measured and how), then the
+# offline flow's figures (bench/bench-flow.c): presentation sizes, checks/s
+# at the gate, settlement records/s.
 #
 # Each module gets a fresh token in a temp directory, removed afterwards.
 # Environment: top_builddir and OFFPASS_P11_MODULE (set by `make bench`);
 # SOFTHSM2_MODULE (default /usr/lib/softhsm/libsofthsm2.so; a missing
-# module leaves its column n/a); BENCH_SECONDS, BENCH_WARMUP, BENCH_OBJECTS,
-# BENCH_LOOKUPS (see bench-p11.c). Exits 0 unless something failed: a
-# missed target is reported, not an error.
+# module leaves its column n/a); BENCH_SECONDS, BENCH_WARMUP, BENCH_ROUNDS,
+# BENCH_OBJECTS, BENCH_LOOKUPS (see bench-p11.c); BENCH_SETTLE_RECORDS,
+# BENCH_SETTLE_HOLDERS (see bench-flow.c); BENCH_TMPFS_DIR (default
+# /dev/shm; empty: no tmpfs figures), where the gate's state goes for the
+# CPU-only figures; the others keep it under TMPDIR (default /tmp), the
+# default file system. Exits 0 unless something failed: a missed target
+# is reported, not an error.
 set -eu
 
 : "${top_builddir:=.}"
 : "${OFFPASS_P11_MODULE:=$top_builddir/.libs/offpass-p11.so}"
 : "${SOFTHSM2_MODULE:=/usr/lib/softhsm/libsofthsm2.so}"
+: "${BENCH_TMPFS_DIR=/dev/shm}"
 bench=$top_builddir/bench/bench-p11
+flow=$top_builddir/bench/bench-flow
 
-if [ ! -x "$bench" ]; then
-	echo "run-bench.sh: $bench is not built (run \`make bench\`)" >&2
-	exit 1
-fi
+for b in "$bench" "$flow"; do
+	if [ ! -x "$b" ]; then
+		echo "run-bench.sh: $b is not built (run \`make bench\`)" >&2
+		exit 1
+	fi
+done
 if [ ! -f "$OFFPASS_P11_MODULE" ]; then
 	echo "run-bench.sh: no offpass module at $OFFPASS_P11_MODULE" >&2
 	exit 1
 fi
 
+shm=
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/offpass-bench.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+trap 'rm -rf "$tmp" ${shm:+"$shm"}' EXIT
 trap 'exit 1' HUP INT TERM
 mkdir "$tmp/offpass" "$tmp/softhsm"
 
@@ -44,4 +55,18 @@ if [ -f "$SOFTHSM2_MODULE" ]; then
 else
 	echo "run-bench.sh: no SoftHSM2 at $SOFTHSM2_MODULE: its column stays n/a" >&2
 fi
-"$bench" "$@"
+status=0
+"$bench" "$@" || status=1
+
+# The offline flow: the gate's state and the issuer under $tmp (the default
+# file system), the gate's state once more on tmpfs.
+mkdir "$tmp/flow"
+set -- --state "$tmp/flow" --module "$OFFPASS_P11_MODULE"
+if [ -n "$BENCH_TMPFS_DIR" ] && [ -d "$BENCH_TMPFS_DIR" ] && [ -w "$BENCH_TMPFS_DIR" ]; then
+	shm=$(mktemp -d "$BENCH_TMPFS_DIR/offpass-bench.XXXXXX")
+	set -- "$@" --tmpfs "$shm"
+else
+	echo "run-bench.sh: no writable ${BENCH_TMPFS_DIR:-tmpfs directory}: no tmpfs figures" >&2
+fi
+"$flow" "$@" || status=1
+exit $status
