@@ -56,7 +56,7 @@ typedef struct item {
 typedef struct stream {
 	bool cold;
 	uint64_t first;		     /* cold: serial and holder id of item 0 */
-	const flow_holder_t *holder; /* warm: the credential's holder */
+	const tk_holder_t *holder;   /* warm: the credential's holder */
 	ofp_credential_t cred;	     /* warm: the one credential */
 	item_t *items;
 	size_t n;
@@ -65,7 +65,7 @@ typedef struct stream {
 typedef struct gate_ctx {
 	const flow_cfg_t *cfg;
 	flow_issuer_t iss;
-	flow_holder_t holders[HOLDER_KEYS];
+	tk_holder_t holders[HOLDER_KEYS];
 	uint64_t next_id; /* serials and holder ids */
 	stream_t pool[CACHE_COUNT][BENCH_THREADS_MAX];
 	bool have_pools;
@@ -81,7 +81,7 @@ static int make_item(const gate_ctx_t *g, const stream_t *s, size_t i, item_t *i
 
 	if (s->cold) {
 		uint64_t id = s->first + i;
-		const flow_holder_t *h = &g->holders[id % HOLDER_KEYS];
+		const tk_holder_t *h = &g->holders[id % HOLDER_KEYS];
 
 		rc = flow_credential(&g->iss, h, id, id, &c);
 		if (rc == 0)
@@ -538,6 +538,7 @@ static int one_round(gate_ctx_t *g, ossl_ref_t *o, unsigned round, flow_gate_res
 
 int flow_gate(const flow_cfg_t *cfg, flow_gate_result_t *r)
 {
+	static const uint8_t no_id[OFP_ID_LEN]; /* flow_credential sets the holder id */
 	gate_ctx_t g;
 	ossl_ref_t o;
 	int rc = -1;
@@ -557,9 +558,12 @@ int flow_gate(const flow_cfg_t *cfg, flow_gate_result_t *r)
 	g.next_id = 1;
 	if (flow_issuer_new(&g.iss) != 0)
 		goto out;
-	for (int i = 0; i < HOLDER_KEYS; i++)
-		if (flow_holder_new(&g.holders[i], OFP_ALG_P256) != 0)
+	for (int i = 0; i < HOLDER_KEYS; i++) {
+		if (!tk_holder_new(&g.holders[i], OFP_ALG_P256, no_id, NULL)) {
+			fprintf(stderr, "bench-flow: holder key\n");
 			goto out;
+		}
+	}
 	if (ossl_ref_init(&g, &o) != 0)
 		goto out;
 	for (unsigned k = 1; k <= cfg->rounds; k++)
@@ -569,7 +573,7 @@ int flow_gate(const flow_cfg_t *cfg, flow_gate_result_t *r)
 out:
 	free_pools(&g);
 	for (int i = 0; i < HOLDER_KEYS; i++)
-		flow_holder_free(&g.holders[i]);
+		tk_holder_free(&g.holders[i]);
 	flow_issuer_free(&g.iss);
 	return rc;
 }

@@ -13,13 +13,6 @@
 
 #define DAY 86400u
 
-static EVP_PKEY *keygen(unsigned alg)
-{
-	if (alg == OFP_ALG_ED25519)
-		return EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
-	return EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-}
-
 static int fail(const char *what, const ofp_fmt_error_t *err)
 {
 	fprintf(stderr, "bench-flow: %s%s%s\n", what, err != NULL ? ": " : "", err != NULL ? err->reason : "");
@@ -49,8 +42,8 @@ int flow_issuer_new(flow_issuer_t *iss)
 	size_t tbs_len;
 
 	memset(iss, 0, sizeof(*iss));
-	iss->sign = keygen(OFP_ALG_P256);
-	iss->seal = keygen(OFP_ALG_P256);
+	iss->sign = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	iss->seal = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
 	if (iss->sign == NULL || iss->seal == NULL)
 		return fail("issuer keys", NULL);
 	memset(&t, 0, sizeof(t));
@@ -79,30 +72,7 @@ void flow_issuer_free(flow_issuer_t *iss)
 	memset(iss, 0, sizeof(*iss));
 }
 
-int flow_holder_new(flow_holder_t *h, unsigned alg)
-{
-	uint8_t raw[OFP_TRUST_KEY_MAX];
-	size_t len = 0;
-
-	memset(h, 0, sizeof(*h));
-	h->alg = alg;
-	h->key = keygen(alg);
-	if (h->key == NULL || !ofp_sig_public_raw(h->key, alg, raw, &len))
-		return fail("holder key", NULL);
-	if (alg == OFP_ALG_ED25519) {
-		memcpy(h->pub, raw, len);
-		return 0;
-	}
-	return ofp_p256_compress(raw, h->pub, NULL) == OFP_FMT_OK ? 0 : fail("holder key", NULL);
-}
-
-void flow_holder_free(flow_holder_t *h)
-{
-	EVP_PKEY_free(h->key);
-	memset(h, 0, sizeof(*h));
-}
-
-int flow_credential(const flow_issuer_t *iss, const flow_holder_t *h, uint64_t serial, uint64_t holder_id,
+int flow_credential(const flow_issuer_t *iss, const tk_holder_t *h, uint64_t serial, uint64_t holder_id,
 		    ofp_credential_t *c)
 {
 	uint8_t tbs[OFP_TBS_MAX];
@@ -115,7 +85,7 @@ int flow_credential(const flow_issuer_t *iss, const flow_holder_t *h, uint64_t s
 	c->serial = serial;
 	for (int i = 0; i < OFP_ID_LEN; i++)
 		c->holder_id[i] = (uint8_t)(holder_id >> (8 * (OFP_ID_LEN - 1 - i)));
-	memcpy(c->holder_key, h->pub, ofp_holder_key_len(h->alg));
+	memcpy(c->holder_key, h->holder_key, h->holder_key_len);
 	c->not_before = FLOW_NOW - DAY;
 	c->not_after = FLOW_NOW + 30 * DAY;
 	c->grant.resource_class = 1;
@@ -127,7 +97,7 @@ int flow_credential(const flow_issuer_t *iss, const flow_holder_t *h, uint64_t s
 										   : fail("credential signature", NULL);
 }
 
-int flow_present(const ofp_credential_t *c, const flow_holder_t *h, uint32_t counter, const uint8_t *challenge,
+int flow_present(const ofp_credential_t *c, const tk_holder_t *h, uint32_t counter, const uint8_t *challenge,
 		 size_t challenge_len, uint8_t *out, size_t *len)
 {
 	ofp_presentation_t p;

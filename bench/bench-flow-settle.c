@@ -14,13 +14,12 @@
 #include "bench/bench-flow.h"
 #include "issuer/issuer.h"
 #include "issuer/test-kit.h"
+#include "tests/kit/test-token.h"
 
-#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include "p11/pkcs11.h"
 
 #define TOKEN_LABEL "offpass-bench-issuer"
 #define SO_PIN "bench-so-0000"
@@ -45,57 +44,6 @@ static int fail(const char *what, const char *why)
 	return -1;
 }
 
-static int p11_fail(const char *fn, CK_RV rv)
-{
-	fprintf(stderr, "bench-flow: settlement: %s: 0x%lx\n", fn, (unsigned long)rv);
-	return -1;
-}
-
-static void pad32(CK_UTF8CHAR out[32], const char *s)
-{
-	memset(out, ' ', 32);
-	memcpy(out, s, strlen(s));
-}
-
-/* What an operator does with pkcs11-tool before `offpass-issuer init`:
- * C_InitToken on the free slot, then the user PIN. */
-static int init_token(const char *module)
-{
-	CK_C_GetFunctionList get;
-	CK_FUNCTION_LIST_PTR fn = NULL;
-	CK_SLOT_ID slots[16];
-	CK_ULONG n = 16;
-	CK_UTF8CHAR label[32];
-	CK_SESSION_HANDLE s;
-	CK_RV rv;
-	void *lib = dlopen(module, RTLD_NOW | RTLD_LOCAL);
-
-	if (lib == NULL)
-		return fail(module, dlerror());
-	*(void **)&get = dlsym(lib, "C_GetFunctionList");
-	if (get == NULL || get(&fn) != CKR_OK)
-		return fail(module, "no C_GetFunctionList");
-	if ((rv = fn->C_Initialize(NULL)) != CKR_OK)
-		return p11_fail("C_Initialize", rv);
-	if ((rv = fn->C_GetSlotList(CK_TRUE, slots, &n)) != CKR_OK || n == 0) {
-		(void)fn->C_Finalize(NULL);
-		return rv != CKR_OK ? p11_fail("C_GetSlotList", rv) : fail(module, "no slot");
-	}
-	pad32(label, TOKEN_LABEL);
-	rv = fn->C_InitToken(slots[0], (CK_UTF8CHAR_PTR)SO_PIN, strlen(SO_PIN), label);
-	if (rv == CKR_OK)
-		rv = fn->C_OpenSession(slots[0], CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s);
-	if (rv == CKR_OK) {
-		rv = fn->C_Login(s, CKU_SO, (CK_UTF8CHAR_PTR)SO_PIN, strlen(SO_PIN));
-		if (rv == CKR_OK)
-			rv = fn->C_InitPIN(s, (CK_UTF8CHAR_PTR)USER_PIN, strlen(USER_PIN));
-		(void)fn->C_CloseSession(s);
-	}
-	(void)fn->C_Finalize(NULL);
-	/* The handle stays open: p11-kit loads the same module again. */
-	return rv == CKR_OK ? 0 : p11_fail("token initialisation", rv);
-}
-
 static int issuer_init(settle_ctx_t *c)
 {
 	ofp_issuer_config_t ic;
@@ -110,11 +58,13 @@ static int issuer_init(settle_ctx_t *c)
 	}
 	/* This token only: not the one of the token bench. The low scrypt
 	 * cost is for C_InitToken and C_Login, never in the figure. */
-	setenv("OFFPASS_P11_DIR", tokens, 1);
-	setenv("OFFPASS_P11_SCRYPT_N", "1024", 1);
-	setenv("OFFPASS_PKCS11_MODULE", c->cfg->module, 1);
-	if (init_token(c->cfg->module) != 0)
+	if (ofp_test_token_offpass_env(tokens) != 0 || setenv("OFFPASS_PKCS11_MODULE", c->cfg->module, 1) != 0) {
+		perror("setenv");
 		return -1;
+	}
+	/* What an operator does with pkcs11-tool before `offpass-issuer init`. */
+	if (ofp_test_token_init(c->cfg->module, TOKEN_LABEL, SO_PIN, USER_PIN, err, sizeof(err)) != 0)
+		return fail("token initialisation", err);
 	ofp_issuer_config_defaults(&ic);
 	snprintf(ic.module, sizeof(ic.module), "%s", c->cfg->module);
 	snprintf(ic.token_label, sizeof(ic.token_label), "%s", TOKEN_LABEL);

@@ -94,7 +94,8 @@ static void fs_type(const char *dir, char *out, size_t cap)
 
 static int size_row(const flow_issuer_t *iss, unsigned alg, size_t challenge_len, bool *target_ok)
 {
-	flow_holder_t h;
+	static const uint8_t no_id[OFP_ID_LEN]; /* flow_credential sets the holder id */
+	tk_holder_t h;
 	ofp_credential_t c;
 	uint8_t pres[OFP_PRESENTATION_MAX], challenge[OFP_CHALLENGE_MAX];
 	size_t len = 0;
@@ -104,8 +105,11 @@ static int size_row(const flow_issuer_t *iss, unsigned alg, size_t challenge_len
 
 	memset(challenge, 0xc5, sizeof(challenge));
 	memset(&qr, 0, sizeof(qr));
-	if (flow_holder_new(&h, alg) != 0)
+	if (!tk_holder_new(&h, alg, no_id, NULL)) {
+		fprintf(stderr, "bench-flow: holder key\n");
+		tk_holder_free(&h);
 		return -1;
+	}
 	if (flow_credential(iss, &h, 1001, 0x484f4c4445523031ull, &c) != 0 ||
 	    flow_present(&c, &h, 1, challenge, challenge_len, pres, &len) != 0)
 		goto out;
@@ -124,7 +128,7 @@ static int size_row(const flow_issuer_t *iss, unsigned alg, size_t challenge_len
 	rc = 0;
 out:
 	ofp_qr_free(&qr);
-	flow_holder_free(&h);
+	tk_holder_free(&h);
 	return rc;
 }
 

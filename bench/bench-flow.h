@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 
 #include "bench/bench.h"
+#include "issuer/test-kit.h"
 #include "verifier/format.h"
 
 /* Every clock in the flow bench (2026-01-01): the API takes the time as an
@@ -50,7 +51,10 @@ typedef struct flow_settle_result {
 	unsigned rounds;
 } flow_settle_result_t;
 
-/* ---- a software issuer and holders (bench-flow-kit.c) ------------------- */
+/* ---- a software issuer (bench-flow-kit.c) and holders --------------------- */
+
+/* The holders are the issuer tests' software holders: tk_holder_new and
+ * tk_holder_free (issuer/test-kit.h), with any holder id. */
 
 typedef struct flow_issuer {
 	EVP_PKEY *sign; /* P-256 credential-signing key */
@@ -60,24 +64,16 @@ typedef struct flow_issuer {
 	size_t trust_len;
 } flow_issuer_t;
 
-typedef struct flow_holder {
-	EVP_PKEY *key;
-	unsigned alg;
-	uint8_t pub[OFP_HOLDER_KEY_MAX]; /* credential form */
-} flow_holder_t;
-
 int flow_issuer_new(flow_issuer_t *iss);
 void flow_issuer_free(flow_issuer_t *iss);
-int flow_holder_new(flow_holder_t *h, unsigned alg);
-void flow_holder_free(flow_holder_t *h);
 /* A credential for h signed by iss: valid a month around FLOW_NOW,
  * resource 1, a grant that FLOW_AMOUNT fits millions of times. holder_id
  * is written big-endian; serial and holder_id make the credential unique. */
-int flow_credential(const flow_issuer_t *iss, const flow_holder_t *h, uint64_t serial, uint64_t holder_id,
+int flow_credential(const flow_issuer_t *iss, const tk_holder_t *h, uint64_t serial, uint64_t holder_id,
 		    ofp_credential_t *c);
 /* A presentation of c authorized by h at FLOW_NOW for FLOW_AMOUNT (type 3
  * when challenge_len > 0); out holds OFP_PRESENTATION_MAX bytes. */
-int flow_present(const ofp_credential_t *c, const flow_holder_t *h, uint32_t counter, const uint8_t *challenge,
+int flow_present(const ofp_credential_t *c, const tk_holder_t *h, uint32_t counter, const uint8_t *challenge,
 		 size_t challenge_len, uint8_t *out, size_t *len);
 
 /* ---- the parts ----------------------------------------------------------- */

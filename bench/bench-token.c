@@ -14,6 +14,7 @@
  * With two threads each thread has its own session on the same key. */
 #include "config.h"
 #include "bench/bench.h"
+#include "tests/kit/test-token.h"
 
 #include <dlfcn.h>
 #include <stdint.h>
@@ -136,61 +137,20 @@ static int load(p11_t *p, const char *path)
 	return 0;
 }
 
-/* The first slot whose token is (want_label == NULL) uninitialised, or
- * initialised and labelled want_label. */
-static int find_slot(p11_t *p, const char *want_label, CK_SLOT_ID *out)
-{
-	CK_SLOT_ID slots[64];
-	CK_ULONG n = 64;
-	char label[33];
-
-	if (ck(p, "C_GetSlotList", p->f->C_GetSlotList(CK_TRUE, slots, &n)) != 0)
-		return -1;
-	for (CK_ULONG i = 0; i < n; i++) {
-		CK_TOKEN_INFO ti;
-
-		if (ck(p, "C_GetTokenInfo", p->f->C_GetTokenInfo(slots[i], &ti)) != 0)
-			return -1;
-		bool init = (ti.flags & CKF_TOKEN_INITIALIZED) != 0;
-		memcpy(label, ti.label, 32);
-		label[32] = '\0';
-		for (int k = 31; k >= 0 && label[k] == ' '; k--)
-			label[k] = '\0';
-		if ((want_label == NULL && !init) ||
-		    (want_label != NULL && init && strcmp(label, want_label) == 0)) {
-			*out = slots[i];
-			return 0;
-		}
-	}
-	fprintf(stderr, "%s: no %s token in %lu slots\n", p->name,
-		want_label != NULL ? want_label : "uninitialised", (unsigned long)n);
-	return -1;
-}
-
 /* Initialise a new token, set the user PIN and log the user in on p->s. */
 static int token_setup(p11_t *p)
 {
 	CK_FUNCTION_LIST_PTR f = p->f;
-	CK_UTF8CHAR label[32];
 	char name[33];
-	CK_SLOT_ID free_slot;
+	const char *failed = NULL;
+	CK_RV rv;
 
 	snprintf(name, sizeof(name), TOKEN_LABEL_FMT, (long)getpid());
-	memset(label, ' ', sizeof(label));
-	memcpy(label, name, strlen(name));
-	if (find_slot(p, NULL, &free_slot) != 0 ||
-	    ck(p, "C_InitToken", f->C_InitToken(free_slot, (CK_UTF8CHAR_PTR)SO_PIN,
-						 strlen(SO_PIN), label)) != 0)
-		return -1;
-	/* Both modules give the new token a slot of its own. */
-	if (find_slot(p, name, &p->slot) != 0 ||
+	/* The SO's session is closed: the user logs in on one of the bench's. */
+	rv = ofp_test_token_init_fn(f, name, SO_PIN, USER_PIN, &p->slot, &failed);
+	if (ck(p, failed, rv) != 0 ||
 	    ck(p, "C_OpenSession", f->C_OpenSession(p->slot, CKF_SERIAL_SESSION | CKF_RW_SESSION,
 						     NULL, NULL, &p->s)) != 0 ||
-	    ck(p, "C_Login(SO)", f->C_Login(p->s, CKU_SO, (CK_UTF8CHAR_PTR)SO_PIN,
-					    strlen(SO_PIN))) != 0 ||
-	    ck(p, "C_InitPIN", f->C_InitPIN(p->s, (CK_UTF8CHAR_PTR)USER_PIN,
-					    strlen(USER_PIN))) != 0 ||
-	    ck(p, "C_Logout", f->C_Logout(p->s)) != 0 ||
 	    ck(p, "C_Login(user)", f->C_Login(p->s, CKU_USER, (CK_UTF8CHAR_PTR)USER_PIN,
 					      strlen(USER_PIN))) != 0)
 		return -1;

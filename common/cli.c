@@ -1,10 +1,12 @@
-/* cli.c - subcommand dispatch and error output for the offpass tools. */
+/* cli.c - subcommand dispatch, error output and option values for the
+ * offpass tools. */
 #include "config.h"
 #include "cli.h"
 
 #include <getopt.h>
 #include <stdarg.h>
 #include <string.h>
+#include <time.h>
 
 static const char *prog_name = "offpass";
 
@@ -67,4 +69,46 @@ int ofp_cli_main(const char *prog, const char *about, const ofp_cmd_t *cmds, siz
 		}
 	}
 	return ofp_usage("unknown command '%s'", argv[1]);
+}
+
+int ofp_parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (*s == '\0')
+		return -1;
+	for (; *s != '\0'; s++) {
+		unsigned d = (unsigned)(*s - '0');
+
+		if (*s < '0' || *s > '9' || v > (UINT64_MAX - d) / 10)
+			return -1;
+		v = v * 10 + d;
+	}
+	if (v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int ofp_parse_u32(const char *s, uint32_t max, uint32_t *out)
+{
+	uint64_t v;
+
+	if (ofp_parse_u64(s, max, &v) != 0)
+		return -1;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+int ofp_clock_option(ofp_clock_t *c, const char *arg)
+{
+	if (ofp_parse_u32(arg, UINT32_MAX, &c->now) != 0)
+		return ofp_usage("--now: '%s' is not a time (seconds since the epoch)", arg);
+	c->set = true;
+	return OFP_EXIT_OK;
+}
+
+uint32_t ofp_clock_now(const ofp_clock_t *c)
+{
+	return c->set ? c->now : (uint32_t)time(NULL);
 }

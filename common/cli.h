@@ -19,7 +19,9 @@
 #ifndef OFFPASS_CLI_H
 #define OFFPASS_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include "compiler.h"
 
@@ -42,5 +44,25 @@ int ofp_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int ofp_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The program name set by ofp_cli_main. */
 const char *ofp_prog(void);
+
+/* A number given on the command line (or in a config file): unsigned
+ * decimal digits only, at most max. No sign, blank, "0x" or trailing
+ * character; leading zeros are fine. 0 with *out set, or -1 (empty, not a
+ * number, more than max, more than 64 bits) with *out unchanged. */
+int ofp_parse_u64(const char *s, uint64_t max, uint64_t *out) OFP_WUR;
+int ofp_parse_u32(const char *s, uint32_t max, uint32_t *out) OFP_WUR;
+
+/* The hidden `--now EPOCH` every tool takes where time matters: tests fix
+ * the clock with it. Zero-initialised: the system clock. */
+typedef struct ofp_clock {
+	bool set;
+	uint32_t now;
+} ofp_clock_t;
+
+/* Take --now's value (seconds since the epoch, a u32): OFP_EXIT_OK, or a
+ * usage error (printed) with *c unchanged. */
+int ofp_clock_option(ofp_clock_t *c, const char *arg) OFP_WUR;
+/* The --now time when one was given, else the system clock. */
+uint32_t ofp_clock_now(const ofp_clock_t *c);
 
 #endif

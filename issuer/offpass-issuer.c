@@ -21,8 +21,7 @@
 /* Options every command takes, before or after the command name. */
 static struct {
 	const char *dir, *pin_file, *pin_env;
-	bool have_now;
-	uint32_t now;
+	ofp_clock_t clock; /* --now */
 } g;
 
 enum { OPT_DIR = 0x100, OPT_NOW, OPT_PIN_FILE, OPT_PIN_ENV, OPT_MODULE, OPT_TOKEN_LABEL, OPT_URI, OPT_CONFIG,
@@ -43,41 +42,20 @@ static const char global_help[] =
 	"                   (neither: the URI's pin-value or pin-source, else a prompt without echo;\n"
 	"                   only commands that use a key ask for it)\n";
 
-static bool parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (s[0] < '0' || s[0] > '9')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
 static uint32_t now(void)
 {
-	return g.have_now ? g.now : (uint32_t)time(NULL);
+	return ofp_clock_now(&g.clock);
 }
 
 /* A global option: 0 when handled, else an exit status. */
 static int global_option(int c, const char *arg)
 {
-	uint64_t v;
-
 	switch (c) {
 	case OPT_DIR:
 		g.dir = arg;
 		return 0;
 	case OPT_NOW:
-		if (!parse_u64(arg, UINT32_MAX, &v))
-			return ofp_usage("--now %s: not a time (seconds since the epoch)", arg);
-		g.now = (uint32_t)v;
-		g.have_now = true;
-		return 0;
+		return ofp_clock_option(&g.clock, arg);
 	case OPT_PIN_FILE:
 		g.pin_file = arg;
 		return 0;
@@ -395,7 +373,7 @@ static bool parse_amount(const char *s, int64_t *out)
 {
 	uint64_t v;
 
-	if (!parse_u64(s, (uint64_t)OFP_AMOUNT_MAX, &v))
+	if (ofp_parse_u64(s, (uint64_t)OFP_AMOUNT_MAX, &v) != 0)
 		return false;
 	*out = (int64_t)v;
 	return true;
@@ -830,7 +808,7 @@ static int cmd_deny_serial(int argc, char **argv)
 		return OFP_EXIT_OK;
 	if (rc != OFP_EXIT_OK)
 		return rc;
-	if (!parse_u64(argv[optind], UINT64_MAX, &serial))
+	if (ofp_parse_u64(argv[optind], UINT64_MAX, &serial) != 0)
 		return ofp_usage("deny serial: '%s' is not a serial number", argv[optind]);
 	rc = open_issuer(&iss);
 	if (rc == OFP_EXIT_OK)

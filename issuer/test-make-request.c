@@ -14,7 +14,6 @@
  * seals them as batch N of the gate to the trust list's sealing key. */
 #include "config.h"
 
-#include <errno.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +21,7 @@
 #include <string.h>
 
 #include "atomic_file.h"
+#include "cli.h"
 #include "hex.h"
 #include "issuer/test-kit.h"
 
@@ -44,15 +44,6 @@ static int write_file(const char *path, const uint8_t *data, size_t len)
 {
 	int rc = atomic_file_write(path, data, len, 0644);
 	return rc == 0 ? 0 : fail("%s: write failed", path);
-}
-
-static bool parse_u64(const char *s, uint64_t *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtoull(s, &end, 10);
-	return s[0] >= '0' && s[0] <= '9' && errno == 0 && *end == '\0';
 }
 
 typedef struct opts {
@@ -88,11 +79,11 @@ static int parse(int argc, char **argv, opts_t *o)
 		case 'T': o->trust = optarg; break;
 		case 'F': o->forge = true; break;
 		case 't':
-			if (!parse_u64(optarg, &o->time) || o->time > UINT32_MAX)
+			if (ofp_parse_u64(optarg, UINT32_MAX, &o->time) != 0)
 				return fail("--time %s: not a time", optarg);
 			break;
 		case 's':
-			if (!parse_u64(optarg, &o->sequence) || o->sequence == 0)
+			if (ofp_parse_u64(optarg, UINT64_MAX, &o->sequence) != 0 || o->sequence == 0)
 				return fail("--sequence %s: not a sequence number", optarg);
 			break;
 		case 'r':
@@ -160,7 +151,7 @@ static int add_record(tk_gate_t *g, const char *spec, uint32_t t, bool forge)
 	char buf[1024], *cred_path, *key_path, *counter_s, *amount_s;
 	uint8_t *cred = NULL, pres[OFP_PRESENTATION_MAX];
 	size_t cred_len = 0, pres_len = 0;
-	uint64_t counter, amount;
+	uint32_t counter, amount;
 	tk_holder_t h;
 	EVP_PKEY *key;
 	ofp_credential_t c;
@@ -171,8 +162,8 @@ static int add_record(tk_gate_t *g, const char *spec, uint32_t t, bool forge)
 	key_path = strtok(NULL, ":");
 	counter_s = strtok(NULL, ":");
 	amount_s = strtok(NULL, ":");
-	if (amount_s == NULL || !parse_u64(counter_s, &counter) || !parse_u64(amount_s, &amount) ||
-	    counter > UINT32_MAX || amount > UINT32_MAX)
+	if (amount_s == NULL || ofp_parse_u32(counter_s, UINT32_MAX, &counter) != 0 ||
+	    ofp_parse_u32(amount_s, UINT32_MAX, &amount) != 0)
 		return fail("--record %s: expected CRED:KEY:COUNTER:AMOUNT", spec);
 	key = tk_key_read(key_path);
 	if (key == NULL || file_read_all(cred_path, OFP_CREDENTIAL_MAX, &cred, &cred_len) != 0 ||
@@ -182,7 +173,7 @@ static int add_record(tk_gate_t *g, const char *spec, uint32_t t, bool forge)
 		return fail("--record %s: unreadable key or credential", spec);
 	}
 	ok = tk_holder_new(&h, c.holder_alg, c.holder_id, key) &&
-	     tk_presentation(&h, cred, cred_len, t, (uint32_t)counter, (uint32_t)amount, pres, &pres_len);
+	     tk_presentation(&h, cred, cred_len, t, counter, amount, pres, &pres_len);
 	if (ok && forge)
 		pres[pres_len - 1] ^= 0x01; /* the holder signature's last byte */
 	ok = ok && tk_gate_record(g, true, 0, t, pres, pres_len);

@@ -174,6 +174,137 @@ out:
 	return ok;
 }
 
+/* The signature over tbs by k, or OFP_FMT_EINTERNAL. */
+static ofp_fmt_rc_t sign_tbs(const ofp_tk_key_t *k, const char *what, const uint8_t *tbs, size_t len,
+			     uint8_t sig[OFP_SIG_LEN], ofp_fmt_error_t *err)
+{
+	if (ofp_tk_sign(k, tbs, len, sig))
+		return OFP_FMT_OK;
+	if (err != NULL) {
+		err->code = OFP_FMT_EINTERNAL;
+		snprintf(err->reason, sizeof(err->reason), "%s: signing with key '%s' failed (OpenSSL)", what,
+			 k->name);
+	}
+	return OFP_FMT_EINTERNAL;
+}
+
+ofp_fmt_rc_t ofp_tk_sign_credential(ofp_credential_t *c, const ofp_tk_key_t *issuer, ofp_fmt_error_t *err)
+{
+	uint8_t tbs[OFP_TBS_MAX];
+	size_t len;
+	ofp_fmt_rc_t rc;
+
+	memcpy(c->issuer_kid, issuer->kid, OFP_KEY_ID_LEN);
+	rc = ofp_credential_tbs(c, tbs, sizeof(tbs), &len, err);
+	return rc != OFP_FMT_OK ? rc : sign_tbs(issuer, "credential", tbs, len, c->issuer_sig, err);
+}
+
+ofp_fmt_rc_t ofp_tk_sign_authorization(ofp_presentation_t *p, const ofp_tk_key_t *holder, ofp_fmt_error_t *err)
+{
+	uint8_t tbs[OFP_TBS_MAX];
+	size_t len;
+	ofp_fmt_rc_t rc = ofp_authorization_tbs(&p->cred, &p->auth, tbs, sizeof(tbs), &len, err);
+
+	return rc != OFP_FMT_OK ? rc : sign_tbs(holder, "authorization", tbs, len, p->auth.holder_sig, err);
+}
+
+ofp_fmt_rc_t ofp_tk_sign_trust_list(ofp_trust_list_t *t, const ofp_tk_key_t *issuer, ofp_fmt_error_t *err)
+{
+	uint8_t tbs[OFP_TRUST_LIST_MAX + 32]; /* a domain prefix and the list less its signature */
+	size_t len;
+	ofp_fmt_rc_t rc;
+
+	memcpy(t->signer_kid, issuer->kid, OFP_KEY_ID_LEN);
+	ofp_trust_list_sort(t);
+	rc = ofp_trust_list_tbs(t, tbs, sizeof(tbs), &len, err);
+	return rc != OFP_FMT_OK ? rc : sign_tbs(issuer, "trust_list", tbs, len, t->issuer_sig, err);
+}
+
+ofp_fmt_rc_t ofp_tk_sign_deny_list(ofp_deny_list_t *d, const ofp_tk_key_t *issuer, ofp_fmt_error_t *err)
+{
+	uint8_t *tbs = NULL;
+	size_t len = 0;
+	ofp_fmt_rc_t rc;
+
+	memcpy(d->signer_kid, issuer->kid, OFP_KEY_ID_LEN);
+	/* Measured first: a full list is megabytes, too much for the stack. */
+	if ((rc = ofp_deny_list_tbs(d, NULL, 0, &len, err)) != OFP_FMT_OK)
+		return rc;
+	if ((tbs = malloc(len)) == NULL) {
+		if (err != NULL) {
+			err->code = OFP_FMT_EINTERNAL;
+			snprintf(err->reason, sizeof(err->reason), "deny_list: out of memory");
+		}
+		return OFP_FMT_EINTERNAL;
+	}
+	rc = ofp_deny_list_tbs(d, tbs, len, &len, err);
+	if (rc == OFP_FMT_OK)
+		rc = sign_tbs(issuer, "deny_list", tbs, len, d->issuer_sig, err);
+	free(tbs);
+	return rc;
+}
+
+bool ofp_tk_credential_verifies(const ofp_credential_t *c, unsigned alg, const uint8_t *pub, size_t pub_len)
+{
+	uint8_t tbs[OFP_TBS_MAX];
+	size_t len;
+
+	return ofp_credential_tbs(c, tbs, sizeof(tbs), &len, NULL) == OFP_FMT_OK &&
+	       ofp_tk_verify(alg, pub, pub_len, tbs, len, c->issuer_sig);
+}
+
+bool ofp_tk_authorization_verifies(const ofp_presentation_t *p)
+{
+	uint8_t tbs[OFP_TBS_MAX];
+	size_t len;
+
+	return ofp_authorization_tbs(&p->cred, &p->auth, tbs, sizeof(tbs), &len, NULL) == OFP_FMT_OK &&
+	       ofp_tk_verify(p->cred.holder_alg, p->cred.holder_key, ofp_holder_key_len(p->cred.holder_alg), tbs, len,
+			     p->auth.holder_sig);
+}
+
+bool ofp_tk_enrollment_verifies(const ofp_enrollment_t *e)
+{
+	uint8_t tbs[OFP_TBS_MAX];
+	size_t len;
+
+	return ofp_enrollment_tbs(e, tbs, sizeof(tbs), &len, NULL) == OFP_FMT_OK &&
+	       ofp_tk_verify(e->holder_alg, e->holder_key, ofp_holder_key_len(e->holder_alg), tbs, len,
+			     e->holder_sig);
+}
+
+void ofp_tk_trust_entry(ofp_trust_entry_t *e, const ofp_tk_key_t *k, unsigned usage, uint32_t not_before,
+			uint32_t not_after)
+{
+	memset(e, 0, sizeof(*e));
+	memcpy(e->kid, k->kid, OFP_KEY_ID_LEN);
+	e->alg = (uint8_t)k->alg;
+	e->usage = (uint8_t)usage;
+	e->not_before = not_before;
+	e->not_after = not_after;
+	memcpy(e->key, k->pub, k->pub_len);
+}
+
+int ofp_tk_ecdh(void *ctx, const uint8_t eph_pub[OFP_P256_UNCOMPRESSED_LEN], uint8_t shared[32])
+{
+	const ofp_tk_key_t *k = ctx;
+	EVP_PKEY *peer = NULL;
+	EVP_PKEY_CTX *pctx = NULL;
+	size_t n = 32;
+	int rv = -1;
+
+	if (k->alg != OFP_ALG_P256 || eph_pub[0] != 0x04)
+		return -1;
+	peer = p256_from_params(NULL, eph_pub, OFP_P256_UNCOMPRESSED_LEN);
+	pctx = EVP_PKEY_CTX_new(k->pkey, NULL);
+	if (peer != NULL && pctx != NULL && EVP_PKEY_derive_init(pctx) == 1 &&
+	    EVP_PKEY_derive_set_peer(pctx, peer) == 1 && EVP_PKEY_derive(pctx, shared, &n) == 1 && n == 32)
+		rv = 0;
+	EVP_PKEY_CTX_free(pctx);
+	EVP_PKEY_free(peer);
+	return rv;
+}
+
 static bool hkdf_sha256(const uint8_t *ikm, size_t ikm_len, const uint8_t *salt, size_t salt_len,
 			const uint8_t *info, size_t info_len, uint8_t *out, size_t out_len)
 {

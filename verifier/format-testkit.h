@@ -1,8 +1,11 @@
-/* format-testkit.h - OpenSSL helpers for the format's test vectors: fixed
- * test keys, raw 64-byte signatures, the sealing construction of
- * docs/FORMAT.md, hex files. Shared by verifier/gen-vectors (which writes
- * tests/vectors/) and verifier/test-format (which checks them); never part
- * of a library. The real signers and the sealing module live elsewhere. */
+/* format-testkit.h - OpenSSL helpers for test artifacts: fixed test keys,
+ * raw 64-byte signatures, signed credentials, presentations and lists, the
+ * sealing construction of docs/FORMAT.md, hex files. Shared by
+ * verifier/gen-vectors (which writes tests/vectors/), the verifier, gate
+ * and holder tests and their fixture programs; compiled into each, never
+ * part of a library. Written apart from the real signers and the sealing
+ * module (verifier/sig.c, verifier/seal.c), so that the tests check those
+ * against a second implementation. */
 #ifndef OFFPASS_VERIFIER_FORMAT_TESTKIT_H
 #define OFFPASS_VERIFIER_FORMAT_TESTKIT_H
 
@@ -34,6 +37,36 @@ bool ofp_tk_sign(const ofp_tk_key_t *k, const uint8_t *msg, size_t len, uint8_t 
 /* pub: 33 or 65 bytes for P-256, 32 for Ed25519. */
 bool ofp_tk_verify(unsigned alg, const uint8_t *pub, size_t pub_len, const uint8_t *msg, size_t len,
 		   const uint8_t sig[OFP_SIG_LEN]);
+
+/* Sign an artifact whose other fields are set: compute its to-be-signed
+ * bytes (verifier/format.h) and set the signature and the signer's key id
+ * (a credential's issuer_kid, a list's signer_kid). A trust list is sorted
+ * first. The authorization of p is signed by holder, which tests may make
+ * another key than the credential's. OFP_FMT_OK, the format's code for
+ * fields it refuses, or OFP_FMT_EINTERNAL when OpenSSL fails; err (may be
+ * NULL) says which. */
+ofp_fmt_rc_t ofp_tk_sign_credential(ofp_credential_t *c, const ofp_tk_key_t *issuer, ofp_fmt_error_t *err);
+ofp_fmt_rc_t ofp_tk_sign_authorization(ofp_presentation_t *p, const ofp_tk_key_t *holder, ofp_fmt_error_t *err);
+ofp_fmt_rc_t ofp_tk_sign_trust_list(ofp_trust_list_t *t, const ofp_tk_key_t *issuer, ofp_fmt_error_t *err);
+ofp_fmt_rc_t ofp_tk_sign_deny_list(ofp_deny_list_t *d, const ofp_tk_key_t *issuer, ofp_fmt_error_t *err);
+
+/* Whether a signature verifies: a credential's with the issuer key pub
+ * (trust-list form), an authorization's with its credential's holder key,
+ * an enrollment request's with the holder key it carries. false also when
+ * the format refuses the fields. */
+bool ofp_tk_credential_verifies(const ofp_credential_t *c, unsigned alg, const uint8_t *pub, size_t pub_len);
+bool ofp_tk_authorization_verifies(const ofp_presentation_t *p);
+bool ofp_tk_enrollment_verifies(const ofp_enrollment_t *e);
+
+/* A trust-list entry for k: its key id, algorithm and key, this usage and
+ * validity window. */
+void ofp_tk_trust_entry(ofp_trust_entry_t *e, const ofp_tk_key_t *k, unsigned usage, uint32_t not_before,
+			uint32_t not_after);
+
+/* ECDH of the P-256 key ctx (a const ofp_tk_key_t *) with a 65-byte
+ * uncompressed point: 0 and the 32-byte shared x, or -1. An ofp_unseal
+ * callback (verifier/seal.h): the issuer's side of a sealed batch. */
+int ofp_tk_ecdh(void *ctx, const uint8_t eph_pub[OFP_P256_UNCOMPRESSED_LEN], uint8_t shared[32]);
 
 /* The AES-256 key of a sealed batch: HKDF-SHA256(ECDH(priv, peer)) with
  * the salt and info of docs/FORMAT.md. */

@@ -73,27 +73,22 @@ static void sign(unsigned k, const uint8_t *msg, size_t len, uint8_t sig[OFP_SIG
 static void make_credential(ofp_credential_t *c, unsigned holder, unsigned issuer, uint64_t serial,
 			    const char *holder_id)
 {
-	uint8_t tbs[OFP_TBS_MAX];
-	size_t len;
 	ofp_fmt_error_t err;
 
 	memset(c, 0, sizeof(*c));
 	c->holder_alg = (uint8_t)keys[holder].alg;
-	memcpy(c->issuer_kid, keys[issuer].kid, OFP_KEY_ID_LEN);
 	c->serial = serial;
 	memcpy(c->holder_id, holder_id, OFP_ID_LEN);
 	memcpy(c->holder_key, keys[holder].holder_pub, ofp_holder_key_len(c->holder_alg));
 	c->not_before = NOT_BEFORE;
 	c->not_after = NOT_AFTER;
 	c->grant = (ofp_grant_t){ .resource_class = 1, .per_op_max = 250, .offline_total = 5000 };
-	need(ofp_credential_tbs(c, tbs, sizeof(tbs), &len, &err), &err);
-	sign(issuer, tbs, len, c->issuer_sig);
+	need(ofp_tk_sign_credential(c, &keys[issuer], &err), &err);
 }
 
 static size_t make_presentation(uint8_t *out, ofp_presentation_t *p, unsigned holder, uint32_t counter,
 				uint32_t amount, uint8_t challenge_len)
 {
-	uint8_t tbs[OFP_TBS_MAX];
 	size_t len;
 	ofp_fmt_error_t err;
 
@@ -104,8 +99,7 @@ static size_t make_presentation(uint8_t *out, ofp_presentation_t *p, unsigned ho
 	p->auth.challenge_len = challenge_len;
 	for (uint8_t i = 0; i < challenge_len; i++)
 		p->auth.challenge[i] = (uint8_t)(0xc0 + i);
-	need(ofp_authorization_tbs(&p->cred, &p->auth, tbs, sizeof(tbs), &len, &err), &err);
-	sign(holder, tbs, len, p->auth.holder_sig);
+	need(ofp_tk_sign_authorization(p, &keys[holder], &err), &err);
 	need(ofp_presentation_encode(p, out, OFP_PRESENTATION_MAX, &len, &err), &err);
 	return len;
 }
@@ -240,17 +234,12 @@ static void gen_holder_artifacts(uint8_t *pres_p256, size_t *pres_p256_len)
 
 static void trust_entry(ofp_trust_entry_t *e, unsigned k, uint8_t usage)
 {
-	memcpy(e->kid, keys[k].kid, OFP_KEY_ID_LEN);
-	e->alg = (uint8_t)keys[k].alg;
-	e->usage = usage;
-	e->not_before = LIST_FROM;
-	e->not_after = LIST_UNTIL;
-	memcpy(e->key, keys[k].pub, keys[k].pub_len);
+	ofp_tk_trust_entry(e, &keys[k], usage, LIST_FROM, LIST_UNTIL);
 }
 
 static void gen_lists(void)
 {
-	static uint8_t buf[4096], bad[4096], tbs[4096], entries[5 * OFP_DENY_ENTRY_LEN];
+	static uint8_t buf[4096], bad[4096], entries[5 * OFP_DENY_ENTRY_LEN];
 	static const uint8_t big_count[4] = { 0x00, 0x10, 0x00, 0x01 };
 	ofp_trust_list_t t;
 	ofp_deny_list_t d;
@@ -260,14 +249,11 @@ static void gen_lists(void)
 	memset(&t, 0, sizeof(t));
 	t.version = 3;
 	t.issued_at = NOT_BEFORE - 86400;
-	memcpy(t.signer_kid, keys[K_ISSUER_P256].kid, OFP_KEY_ID_LEN);
 	t.count = 3;
 	trust_entry(&t.entries[0], K_ISSUER_P256, OFP_USAGE_CREDENTIAL_SIGNING);
 	trust_entry(&t.entries[1], K_ISSUER_ED25519, OFP_USAGE_CREDENTIAL_SIGNING);
 	trust_entry(&t.entries[2], K_SEALING, OFP_USAGE_SEALING);
-	ofp_trust_list_sort(&t);
-	need(ofp_trust_list_tbs(&t, tbs, sizeof(tbs), &len, &err), &err);
-	sign(K_ISSUER_P256, tbs, len, t.issuer_sig);
+	need(ofp_tk_sign_trust_list(&t, &keys[K_ISSUER_P256], &err), &err);
 	need(ofp_trust_list_encode(&t, buf, sizeof(buf), &len, &err), &err);
 	emit("trust-list", buf, len, "trust-list", "ok", "-", "valid");
 	n = mutate(bad, buf, len, 18 + 3, (const uint8_t[]){ (uint8_t)(buf[18 + 3] ^ 1) }, 1, false);
@@ -276,7 +262,6 @@ static void gen_lists(void)
 	memset(&d, 0, sizeof(d));
 	d.version = 5;
 	d.issued_at = NOT_BEFORE - 3600;
-	memcpy(d.signer_kid, keys[K_ISSUER_P256].kid, OFP_KEY_ID_LEN);
 	ofp_deny_entry_holder(entries, (const uint8_t *)"HOLDER99");
 	ofp_deny_entry_serial(entries + 9, 42);
 	ofp_deny_entry_serial(entries + 18, 1000);
@@ -284,8 +269,7 @@ static void gen_lists(void)
 	ofp_deny_entry_serial(entries + 36, 42);
 	d.count = (uint32_t)ofp_deny_entries_normalize(entries, 5);
 	d.entries = entries;
-	need(ofp_deny_list_tbs(&d, tbs, sizeof(tbs), &len, &err), &err);
-	sign(K_ISSUER_P256, tbs, len, d.issuer_sig);
+	need(ofp_tk_sign_deny_list(&d, &keys[K_ISSUER_P256], &err), &err);
 	need(ofp_deny_list_encode(&d, buf, sizeof(buf), &len, &err), &err);
 	emit("deny-list", buf, len, "deny-list", "ok", "-", "valid");
 	e0 = 21; /* first entry */

@@ -9,9 +9,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-#include <openssl/x509.h>
-
 #include "atomic_file.h"
 
 ofp_tk_key_t tu_keys[TK_N];
@@ -44,32 +41,22 @@ void tu_keys_init(void)
 
 void tu_trust_entry(ofp_trust_entry_t *e, unsigned k, unsigned usage, uint32_t not_before, uint32_t not_after)
 {
-	memset(e, 0, sizeof(*e));
-	memcpy(e->kid, tu_keys[k].kid, OFP_KEY_ID_LEN);
-	e->alg = (uint8_t)tu_keys[k].alg;
-	e->usage = (uint8_t)usage;
-	e->not_before = not_before;
-	e->not_after = not_after;
-	memcpy(e->key, tu_keys[k].pub, tu_keys[k].pub_len);
+	ofp_tk_trust_entry(e, &tu_keys[k], usage, not_before, not_after);
 }
 
 size_t tu_trust_list(uint8_t *out, uint64_t version, unsigned signer, const ofp_trust_entry_t *entries,
 		     unsigned count)
 {
 	ofp_trust_list_t t;
-	uint8_t tbs[OFP_TRUST_LIST_MAX + 32];
 	size_t n;
 	ofp_fmt_error_t err;
 
 	memset(&t, 0, sizeof(t));
 	t.version = version;
 	t.issued_at = T_NOW - 60;
-	memcpy(t.signer_kid, tu_keys[signer].kid, OFP_KEY_ID_LEN);
 	t.count = (uint8_t)count;
 	memcpy(t.entries, entries, count * sizeof(*entries));
-	ofp_trust_list_sort(&t);
-	ck_assert_int_eq(ofp_trust_list_tbs(&t, tbs, sizeof(tbs), &n, &err), OFP_FMT_OK);
-	ck_assert(ofp_tk_sign(&tu_keys[signer], tbs, n, t.issuer_sig));
+	ck_assert_msg(ofp_tk_sign_trust_list(&t, &tu_keys[signer], &err) == OFP_FMT_OK, "%s", err.reason);
 	ck_assert_msg(ofp_trust_list_encode(&t, out, OFP_TRUST_LIST_MAX, &n, &err) == OFP_FMT_OK, "%s", err.reason);
 	return n;
 }
@@ -86,7 +73,7 @@ size_t tu_default_trust(uint8_t *out, uint64_t version)
 
 size_t tu_deny_list(uint8_t **out, uint64_t version, unsigned signer, const uint8_t *entries, uint32_t count)
 {
-	uint8_t *sorted = malloc((size_t)count * OFP_DENY_ENTRY_LEN + 1), *tbs;
+	uint8_t *sorted = malloc((size_t)count * OFP_DENY_ENTRY_LEN + 1);
 	size_t cap = 128 + (size_t)count * OFP_DENY_ENTRY_LEN, n;
 	ofp_deny_list_t d;
 	ofp_fmt_error_t err;
@@ -96,16 +83,12 @@ size_t tu_deny_list(uint8_t **out, uint64_t version, unsigned signer, const uint
 	memset(&d, 0, sizeof(d));
 	d.version = version;
 	d.issued_at = T_NOW - 60;
-	memcpy(d.signer_kid, tu_keys[signer].kid, OFP_KEY_ID_LEN);
 	d.count = (uint32_t)ofp_deny_entries_normalize(sorted, count);
 	d.entries = sorted;
-	tbs = malloc(cap);
 	*out = malloc(cap);
-	ck_assert(tbs != NULL && *out != NULL);
-	ck_assert_int_eq(ofp_deny_list_tbs(&d, tbs, cap, &n, &err), OFP_FMT_OK);
-	ck_assert(ofp_tk_sign(&tu_keys[signer], tbs, n, d.issuer_sig));
+	ck_assert_ptr_nonnull(*out);
+	ck_assert_msg(ofp_tk_sign_deny_list(&d, &tu_keys[signer], &err) == OFP_FMT_OK, "%s", err.reason);
 	ck_assert_int_eq(ofp_deny_list_encode(&d, *out, cap, &n, &err), OFP_FMT_OK);
-	free(tbs);
 	free(sorted);
 	return n;
 }
@@ -161,12 +144,10 @@ static void make_credential(ofp_credential_t *c, const tu_cred_spec_t *s)
 static void sign_credential(ofp_credential_t *c, const tu_cred_spec_t *s)
 {
 	const ofp_tk_key_t *h = &tu_keys[s->holder];
-	uint8_t tbs[OFP_TBS_MAX];
-	size_t n;
+	ofp_fmt_error_t err;
 
 	memset(c, 0, sizeof(*c));
 	c->holder_alg = (uint8_t)h->alg;
-	memcpy(c->issuer_kid, tu_keys[s->issuer].kid, OFP_KEY_ID_LEN);
 	c->serial = s->serial;
 	memcpy(c->holder_id, s->holder_id, OFP_ID_LEN);
 	memcpy(c->holder_key, h->holder_pub, ofp_holder_key_len(h->alg));
@@ -175,16 +156,15 @@ static void sign_credential(ofp_credential_t *c, const tu_cred_spec_t *s)
 	c->grant.resource_class = s->resource_class;
 	c->grant.per_op_max = s->per_op_max;
 	c->grant.offline_total = s->offline_total;
-	ck_assert_int_eq(ofp_credential_tbs(c, tbs, sizeof(tbs), &n, NULL), OFP_FMT_OK);
-	ck_assert(ofp_tk_sign(&tu_keys[s->issuer], tbs, n, c->issuer_sig));
+	ck_assert_msg(ofp_tk_sign_credential(c, &tu_keys[s->issuer], &err) == OFP_FMT_OK, "%s", err.reason);
 	if (s->bad_issuer_sig)
 		c->issuer_sig[5] ^= 0x10;
 }
 
 size_t tu_presentation(uint8_t *out, const tu_cred_spec_t *c, const tu_auth_spec_t *a)
 {
+	const ofp_tk_key_t *signer = &tu_keys[a->signer < 0 ? c->holder : (unsigned)a->signer];
 	ofp_presentation_t p;
-	uint8_t tbs[OFP_TBS_MAX];
 	size_t n;
 	ofp_fmt_error_t err;
 
@@ -197,8 +177,7 @@ size_t tu_presentation(uint8_t *out, const tu_cred_spec_t *c, const tu_auth_spec
 	p.auth.challenge_len = a->challenge_len;
 	if (a->challenge_len > 0)
 		memcpy(p.auth.challenge, a->challenge, a->challenge_len);
-	ck_assert_int_eq(ofp_authorization_tbs(&p.cred, &p.auth, tbs, sizeof(tbs), &n, NULL), OFP_FMT_OK);
-	ck_assert(ofp_tk_sign(&tu_keys[a->signer < 0 ? c->holder : (unsigned)a->signer], tbs, n, p.auth.holder_sig));
+	ck_assert_msg(ofp_tk_sign_authorization(&p, signer, &err) == OFP_FMT_OK, "%s", err.reason);
 	if (a->bad_holder_sig)
 		p.auth.holder_sig[40] ^= 0x01;
 	ck_assert_msg(ofp_presentation_encode(&p, out, OFP_PRESENTATION_MAX, &n, &err) == OFP_FMT_OK, "%s",
@@ -279,25 +258,7 @@ offpass_reason_t tu_check(offpass_verifier_t *v, const uint8_t *p, size_t len, u
 
 int tu_ecdh(void *ctx, const uint8_t eph_pub[OFP_P256_UNCOMPRESSED_LEN], uint8_t shared[32])
 {
-	const ofp_tk_key_t *k = ctx != NULL ? ctx : &tu_keys[TK_SEALING];
-	EVP_PKEY *peer = NULL;
-	EVP_PKEY_CTX *pctx = NULL;
-	uint8_t spki[91];
-	const uint8_t *p = spki;
-	size_t spki_len, z_len = 32;
-	int rv = -1;
-
-	if (eph_pub[0] != 0x04 ||
-	    ofp_spki(OFP_ALG_P256, eph_pub, OFP_P256_UNCOMPRESSED_LEN, spki, &spki_len, NULL) != OFP_FMT_OK)
-		return -1;
-	peer = d2i_PUBKEY(NULL, &p, (long)spki_len);
-	pctx = EVP_PKEY_CTX_new(k->pkey, NULL);
-	if (peer != NULL && pctx != NULL && EVP_PKEY_derive_init(pctx) == 1 &&
-	    EVP_PKEY_derive_set_peer(pctx, peer) == 1 && EVP_PKEY_derive(pctx, shared, &z_len) == 1 && z_len == 32)
-		rv = 0;
-	EVP_PKEY_CTX_free(pctx);
-	EVP_PKEY_free(peer);
-	return rv;
+	return ofp_tk_ecdh(ctx != NULL ? ctx : &tu_keys[TK_SEALING], eph_pub, shared);
 }
 
 bool tu_read(const char *path, uint8_t **out, size_t *len)

@@ -188,7 +188,7 @@ int gate_cmd_check(int argc, char **argv)
 		return rv;
 	if ((rv = check_operands(argc, argv)) != OFP_EXIT_OK)
 		return rv;
-	if (gate_opt.fare != NULL && gate_parse_u32(gate_opt.fare, UINT32_MAX, &fare) != 0)
+	if (gate_opt.fare != NULL && ofp_parse_u32(gate_opt.fare, UINT32_MAX, &fare) != 0)
 		return ofp_usage("--fare: '%s' is not an amount", gate_opt.fare);
 	if ((rv = gate_open(&conf, &v)) != OFP_EXIT_OK)
 		return rv;

@@ -29,7 +29,7 @@ static int export_option(int c, const char *arg, void *ctx)
 	export_args_t *a = ctx;
 
 	if (c == GATE_OPT_AGAIN) {
-		if (gate_parse_u64(arg, UINT64_MAX, &a->again) != 0 || a->again == 0)
+		if (ofp_parse_u64(arg, UINT64_MAX, &a->again) != 0 || a->again == 0)
 			return ofp_usage("--again: '%s' is not a batch sequence number (1, 2, ...)", arg);
 		return -1;
 	}
@@ -126,7 +126,7 @@ int gate_cmd_confirm(int argc, char **argv)
 		return rv;
 	if (argc - optind != 1)
 		return ofp_usage("confirm: give exactly one batch SEQUENCE number");
-	if (gate_parse_u64(argv[optind], UINT64_MAX, &seq) != 0 || seq == 0)
+	if (ofp_parse_u64(argv[optind], UINT64_MAX, &seq) != 0 || seq == 0)
 		return ofp_usage("confirm: '%s' is not a batch sequence number (1, 2, ...)", argv[optind]);
 	if ((rv = gate_open(&conf, &v)) != OFP_EXIT_OK)
 		return rv;

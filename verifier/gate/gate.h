@@ -100,8 +100,4 @@ int gate_conf_save(const char *dir, const gate_conf_t *c, char *err, size_t err_
 /* Whether dir/gate.conf exists (init refuses to overwrite it). */
 bool gate_conf_exists(const char *dir);
 
-/* Strict unsigned decimal in [0, max]: no sign, no blanks, no junk. */
-int gate_parse_u32(const char *s, uint32_t max, uint32_t *out) OFP_WUR;
-int gate_parse_u64(const char *s, uint64_t max, uint64_t *out) OFP_WUR;
-
 #endif

@@ -17,8 +17,7 @@
  * init-only values stay text until init parses them. */
 typedef struct gate_globals {
 	const char *dir;
-	uint32_t now;
-	bool have_now;
+	ofp_clock_t clock; /* --now */
 	const char *id, *resource, *fare, *skew, *freshness;
 } gate_globals_t;
 

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "atomic_file.h"
+#include "cli.h"
 #include "hex.h"
 #include "verifier/offpass-verifier.h"
 
@@ -27,35 +28,6 @@ static int fail(char *err, size_t err_len, const char *fmt, ...)
 	vsnprintf(err, err_len, fmt, ap);
 	va_end(ap);
 	return -1;
-}
-
-int gate_parse_u64(const char *s, uint64_t max, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (*s == '\0')
-		return -1;
-	for (; *s != '\0'; s++) {
-		unsigned d = (unsigned)(*s - '0');
-
-		if (*s < '0' || *s > '9' || v > (UINT64_MAX - d) / 10)
-			return -1;
-		v = v * 10 + d;
-	}
-	if (v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-int gate_parse_u32(const char *s, uint32_t max, uint32_t *out)
-{
-	uint64_t v;
-
-	if (gate_parse_u64(s, max, &v) != 0)
-		return -1;
-	*out = (uint32_t)v;
-	return 0;
 }
 
 void gate_conf_defaults(gate_conf_t *c)
@@ -88,7 +60,7 @@ static int set_value(gate_conf_t *c, int key, const char *val)
 
 	if (key == KEY_ID)
 		return hex_decode(val, c->verifier_id, sizeof(c->verifier_id));
-	if (gate_parse_u32(val, key == KEY_RESOURCE ? UINT16_MAX : UINT32_MAX, &v) != 0)
+	if (ofp_parse_u32(val, key == KEY_RESOURCE ? UINT16_MAX : UINT32_MAX, &v) != 0)
 		return -1;
 	if (key == KEY_RESOURCE)
 		c->resource_class = (uint16_t)v;

@@ -65,7 +65,7 @@ int gate_init_option(int c, const char *arg, void *ctx)
 
 static int parse_number(const char *opt, const char *text, uint32_t max, uint32_t *out)
 {
-	if (text != NULL && gate_parse_u32(text, max, out) != 0)
+	if (text != NULL && ofp_parse_u32(text, max, out) != 0)
 		return ofp_usage("%s: '%s' is not a number in 0..%u", opt, text, max);
 	return OFP_EXIT_OK;
 }

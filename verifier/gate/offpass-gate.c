@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "atomic_file.h"
 #include "hex.h"
@@ -25,7 +24,7 @@ int gate_need_dir(void)
 
 uint32_t gate_now(void)
 {
-	return gate_opt.have_now ? gate_opt.now : (uint32_t)time(NULL);
+	return ofp_clock_now(&gate_opt.clock);
 }
 
 int gate_status_exit(offpass_status_t st)
@@ -90,10 +89,9 @@ int gate_common_option(int c, const char *arg)
 		return -1;
 	}
 	if (c == GATE_OPT_NOW) {
-		if (gate_parse_u32(arg, UINT32_MAX, &gate_opt.now) != 0)
-			return ofp_usage("--now: '%s' is not a time (seconds since the epoch)", arg);
-		gate_opt.have_now = true;
-		return -1;
+		int rv = ofp_clock_option(&gate_opt.clock, arg);
+
+		return rv == OFP_EXIT_OK ? -1 : rv;
 	}
 	return -2;
 }

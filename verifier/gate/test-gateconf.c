@@ -161,28 +161,6 @@ START_TEST(test_save_load)
 }
 END_TEST
 
-START_TEST(test_parse_numbers)
-{
-	uint32_t v = 7;
-	uint64_t w = 7;
-
-	ck_assert_int_eq(gate_parse_u32("0", 10, &v), 0);
-	ck_assert_uint_eq(v, 0);
-	ck_assert_int_eq(gate_parse_u32("4294967295", UINT32_MAX, &v), 0);
-	ck_assert_uint_eq(v, 4294967295u);
-	ck_assert_int_eq(gate_parse_u32("4294967296", UINT32_MAX, &v), -1);
-	ck_assert_int_eq(gate_parse_u32("11", 10, &v), -1);
-	ck_assert_int_eq(gate_parse_u32("", 10, &v), -1);
-	ck_assert_int_eq(gate_parse_u32("+1", 10, &v), -1);
-	ck_assert_int_eq(gate_parse_u32(" 1", 10, &v), -1);
-	ck_assert_int_eq(gate_parse_u32("1 ", 10, &v), -1);
-	ck_assert_int_eq(gate_parse_u64("18446744073709551615", UINT64_MAX, &w), 0);
-	ck_assert(w == UINT64_MAX);
-	ck_assert_int_eq(gate_parse_u64("18446744073709551616", UINT64_MAX, &w), -1);
-	ck_assert_int_eq(gate_parse_u64("99999999999999999999999", UINT64_MAX, &w), -1);
-}
-END_TEST
-
 static Suite *gateconf_suite(void)
 {
 	Suite *s = suite_create("gate-conf");
@@ -193,7 +171,6 @@ static Suite *gateconf_suite(void)
 	tcase_add_test(tc, test_parse_errors);
 	tcase_add_test(tc, test_parse_not_text);
 	tcase_add_test(tc, test_save_load);
-	tcase_add_test(tc, test_parse_numbers);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 
 #include "atomic_file.h"
+#include "cli.h"
 #include "hex.h"
 #include "test-qrkit.h"
 #include "verifier/format-testkit.h"
@@ -69,22 +70,11 @@ static void write_out(const char *name, const uint8_t *data, size_t len)
 		die("cannot write", path);
 }
 
-static void sign(unsigned k, const uint8_t *msg, size_t len, uint8_t sig[OFP_SIG_LEN])
-{
-	if (!ofp_tk_sign(&keys[k], msg, len, sig))
-		die("signing failed", keys[k].name);
-}
-
 /* --- lists ------------------------------------------------------------ */
 
 static void trust_entry(ofp_trust_entry_t *e, unsigned k, uint8_t usage)
 {
-	memcpy(e->kid, keys[k].kid, OFP_KEY_ID_LEN);
-	e->alg = (uint8_t)keys[k].alg;
-	e->usage = usage;
-	e->not_before = now - 30 * DAY;
-	e->not_after = now + 365 * DAY;
-	memcpy(e->key, keys[k].pub, keys[k].pub_len);
+	ofp_tk_trust_entry(e, &keys[k], usage, now - 30 * DAY, now + 365 * DAY);
 }
 
 /* A trust list of the signing keys in `signers` (and the sealing key),
@@ -93,20 +83,17 @@ static void make_trust(const char *name, uint64_t version, const unsigned *signe
 		       bool corrupt)
 {
 	static ofp_trust_list_t t;
-	uint8_t buf[OFP_TRUST_LIST_MAX], tbs[OFP_TRUST_LIST_MAX];
+	uint8_t buf[OFP_TRUST_LIST_MAX];
 	ofp_fmt_error_t err;
 	size_t len;
 
 	memset(&t, 0, sizeof(t));
 	t.version = version;
 	t.issued_at = now - DAY;
-	memcpy(t.signer_kid, keys[by].kid, OFP_KEY_ID_LEN);
 	for (unsigned i = 0; i < n; i++)
 		trust_entry(&t.entries[t.count++], signers[i], OFP_USAGE_CREDENTIAL_SIGNING);
 	trust_entry(&t.entries[t.count++], K_SEAL, OFP_USAGE_SEALING);
-	ofp_trust_list_sort(&t);
-	need(ofp_trust_list_tbs(&t, tbs, sizeof(tbs), &len, &err), &err);
-	sign(by, tbs, len, t.issuer_sig);
+	need(ofp_tk_sign_trust_list(&t, &keys[by], &err), &err);
 	t.issuer_sig[5] ^= corrupt ? 0x01 : 0x00;
 	need(ofp_trust_list_encode(&t, buf, sizeof(buf), &len, &err), &err);
 	write_out(name, buf, len);
@@ -114,7 +101,7 @@ static void make_trust(const char *name, uint64_t version, const unsigned *signe
 
 static void make_deny(const char *name, uint64_t version, bool with_serial, unsigned by)
 {
-	uint8_t entries[2 * OFP_DENY_ENTRY_LEN], buf[512], tbs[512];
+	uint8_t entries[2 * OFP_DENY_ENTRY_LEN], buf[512];
 	ofp_deny_list_t d;
 	ofp_fmt_error_t err;
 	size_t len;
@@ -122,13 +109,11 @@ static void make_deny(const char *name, uint64_t version, bool with_serial, unsi
 	memset(&d, 0, sizeof(d));
 	d.version = version;
 	d.issued_at = now - 3600;
-	memcpy(d.signer_kid, keys[by].kid, OFP_KEY_ID_LEN);
 	ofp_deny_entry_holder(entries, (const uint8_t *)"DENIEDH1");
 	ofp_deny_entry_serial(entries + OFP_DENY_ENTRY_LEN, 77);
 	d.count = (uint32_t)ofp_deny_entries_normalize(entries, with_serial ? 2 : 1);
 	d.entries = entries;
-	need(ofp_deny_list_tbs(&d, tbs, sizeof(tbs), &len, &err), &err);
-	sign(by, tbs, len, d.issuer_sig);
+	need(ofp_tk_sign_deny_list(&d, &keys[by], &err), &err);
 	need(ofp_deny_list_encode(&d, buf, sizeof(buf), &len, &err), &err);
 	write_out(name, buf, len);
 }
@@ -181,28 +166,23 @@ static pres_spec_t base_spec(uint32_t counter)
 
 static void make_credential(const pres_spec_t *s, ofp_credential_t *c)
 {
-	uint8_t tbs[OFP_TBS_MAX];
 	ofp_fmt_error_t err;
-	size_t len;
 
 	memset(c, 0, sizeof(*c));
 	c->holder_alg = (uint8_t)keys[s->holder].alg;
-	memcpy(c->issuer_kid, keys[s->issuer].kid, OFP_KEY_ID_LEN);
 	c->serial = s->serial;
 	memcpy(c->holder_id, s->holder_id, OFP_ID_LEN);
 	memcpy(c->holder_key, keys[s->holder].holder_pub, ofp_holder_key_len(c->holder_alg));
 	c->not_before = s->not_before;
 	c->not_after = s->not_after;
 	c->grant = s->grant;
-	need(ofp_credential_tbs(c, tbs, sizeof(tbs), &len, &err), &err);
-	sign(s->issuer, tbs, len, c->issuer_sig);
+	need(ofp_tk_sign_credential(c, &keys[s->issuer], &err), &err);
 	c->issuer_sig[7] ^= s->bad_issuer_sig ? 0x40 : 0x00;
 }
 
 static size_t encode_presentation(const pres_spec_t *s, uint8_t out[OFP_PRESENTATION_MAX])
 {
 	ofp_presentation_t p;
-	uint8_t tbs[OFP_TBS_MAX];
 	ofp_fmt_error_t err;
 	size_t len;
 
@@ -214,8 +194,7 @@ static size_t encode_presentation(const pres_spec_t *s, uint8_t out[OFP_PRESENTA
 	p.auth.challenge_len = s->challenge_len;
 	for (uint8_t i = 0; i < s->challenge_len; i++)
 		p.auth.challenge[i] = (uint8_t)(0xc0 + i);
-	need(ofp_authorization_tbs(&p.cred, &p.auth, tbs, sizeof(tbs), &len, &err), &err);
-	sign(s->holder, tbs, len, p.auth.holder_sig);
+	need(ofp_tk_sign_authorization(&p, &keys[s->holder], &err), &err);
 	p.auth.holder_sig[3] ^= s->bad_holder_sig ? 0x08 : 0x00;
 	need(ofp_presentation_encode(&p, out, OFP_PRESENTATION_MAX, &len, &err), &err);
 	return len;
@@ -369,22 +348,6 @@ static void make_bulk(unsigned n)
 
 /* --- unseal: the issuer's side, with the test sealing key -------------- */
 
-static int ecdh(void *ctx, const uint8_t eph_pub[OFP_P256_UNCOMPRESSED_LEN], uint8_t shared[32])
-{
-	const ofp_tk_key_t *k = ctx;
-	EVP_PKEY *peer = ofp_sig_public_key(OFP_ALG_P256, eph_pub, OFP_P256_UNCOMPRESSED_LEN);
-	EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new(k->pkey, NULL);
-	size_t n = 32;
-	int rv = -1;
-
-	if (peer != NULL && pctx != NULL && EVP_PKEY_derive_init(pctx) == 1 &&
-	    EVP_PKEY_derive_set_peer(pctx, peer) == 1 && EVP_PKEY_derive(pctx, shared, &n) == 1 && n == 32)
-		rv = 0;
-	EVP_PKEY_CTX_free(pctx);
-	EVP_PKEY_free(peer);
-	return rv;
-}
-
 static void print_records(const ofp_sealed_batch_t *env, const uint8_t *plain, size_t plain_len)
 {
 	ofp_batch_t b;
@@ -424,7 +387,7 @@ static void unseal(const char *batch_path, const char *pub_path)
 	gate_key = ofp_sig_public_key(OFP_ALG_P256, pub, pub_len);
 	if (gate_key == NULL)
 		die("not a P-256 key", pub_path);
-	if (ofp_unseal(batch, batch_len, gate_key, OFP_ALG_P256, keys[K_SEAL].pub, ecdh, &keys[K_SEAL], &env, &plain,
+	if (ofp_unseal(batch, batch_len, gate_key, OFP_ALG_P256, keys[K_SEAL].pub, ofp_tk_ecdh, &keys[K_SEAL], &env, &plain,
 		       &plain_len, &err) != 0)
 		die("unseal", err.reason);
 	print_records(&env, plain, plain_len);
@@ -436,12 +399,11 @@ static void unseal(const char *batch_path, const char *pub_path)
 
 static uint32_t parse_u32(const char *s, const char *what)
 {
-	char *end;
-	unsigned long v = strtoul(s, &end, 10);
+	uint32_t v;
 
-	if (*s == '\0' || *end != '\0' || v > UINT32_MAX)
+	if (ofp_parse_u32(s, UINT32_MAX, &v) != 0)
 		die("bad number", what);
-	return (uint32_t)v;
+	return v;
 }
 
 int main(int argc, char **argv)
