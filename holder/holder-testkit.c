@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "atomic_file.h"
+#include "cli.h"
 #include "hex.h"
 #include "verifier/format-testkit.h"
 
@@ -28,50 +29,44 @@ static int fail(const char *what, const char *why)
 	return 1;
 }
 
-static unsigned long number(const char *s)
-{
-	return strtoul(s, NULL, 10);
-}
-
 static int issue(int argc, char **argv, const ofp_tk_key_t *issuer)
 {
 	unsigned char *req = NULL;
-	size_t req_len = 0, tbs_len = 0, len = 0;
-	uint8_t tbs[OFP_TBS_MAX], out[OFP_CREDENTIAL_MAX];
+	size_t req_len = 0, len = 0;
+	uint8_t out[OFP_CREDENTIAL_MAX];
 	ofp_enrollment_t e;
 	ofp_credential_t c;
 	ofp_fmt_error_t fe;
-	uint32_t now;
+	uint32_t now, lifetime = 86400, per_op_max = 500;
 	int rv = 1;
 
 	if (argc < 5)
 		return fail("issue", "REQUEST CREDENTIAL NOW [LIFETIME [PER_OP_MAX]]");
-	now = (uint32_t)number(argv[4]);
+	if (ofp_parse_u32(argv[4], UINT32_MAX, &now) != 0 ||
+	    (argc > 5 && ofp_parse_u32(argv[5], UINT32_MAX, &lifetime) != 0) ||
+	    (argc > 6 && ofp_parse_u32(argv[6], UINT32_MAX, &per_op_max) != 0))
+		return fail("issue", "NOW, LIFETIME and PER_OP_MAX are whole numbers (u32)");
 	if (file_read_all(argv[2], 4096, &req, &req_len) != 0)
 		return fail(argv[2], "cannot read");
 	if (ofp_enrollment_decode(req, req_len, &e, &fe) != OFP_FMT_OK) {
 		rv = fail(argv[2], fe.reason);
 		goto out;
 	}
-	if (ofp_enrollment_tbs(&e, tbs, sizeof(tbs), &tbs_len, &fe) != OFP_FMT_OK ||
-	    !ofp_tk_verify(e.holder_alg, e.holder_key, ofp_holder_key_len(e.holder_alg), tbs, tbs_len,
-			   e.holder_sig)) {
+	if (!ofp_tk_enrollment_verifies(&e)) {
 		rv = fail(argv[2], "the proof of possession does not verify");
 		goto out;
 	}
 	memset(&c, 0, sizeof(c));
 	c.holder_alg = e.holder_alg;
-	memcpy(c.issuer_kid, issuer->kid, OFP_KEY_ID_LEN);
 	c.serial = 77;
 	memcpy(c.holder_id, e.holder_id, OFP_ID_LEN);
 	memcpy(c.holder_key, e.holder_key, sizeof(c.holder_key));
 	c.not_before = now - 60;
-	c.not_after = now + (uint32_t)(argc > 5 ? number(argv[5]) : 86400);
+	c.not_after = now + lifetime;
 	c.grant.resource_class = 1;
-	c.grant.per_op_max = (uint32_t)(argc > 6 ? number(argv[6]) : 500);
+	c.grant.per_op_max = per_op_max;
 	c.grant.offline_total = 20 * c.grant.per_op_max;
-	if (ofp_credential_tbs(&c, tbs, sizeof(tbs), &tbs_len, &fe) != OFP_FMT_OK ||
-	    !ofp_tk_sign(issuer, tbs, tbs_len, c.issuer_sig) ||
+	if (ofp_tk_sign_credential(&c, issuer, &fe) != OFP_FMT_OK ||
 	    ofp_credential_encode(&c, out, sizeof(out), &len, &fe) != OFP_FMT_OK) {
 		rv = fail("issue", "cannot build the credential");
 		goto out;
@@ -89,8 +84,7 @@ out:
 static int check(int argc, char **argv, const ofp_tk_key_t *issuer)
 {
 	unsigned char *in = NULL;
-	size_t len = 0, tbs_len = 0;
-	uint8_t tbs[OFP_TBS_MAX];
+	size_t len = 0;
 	char challenge[2 * OFP_CHALLENGE_MAX + 1];
 	ofp_presentation_t p;
 	ofp_fmt_error_t fe;
@@ -105,14 +99,11 @@ static int check(int argc, char **argv, const ofp_tk_key_t *issuer)
 		goto out;
 	}
 	if (memcmp(p.cred.issuer_kid, issuer->kid, OFP_KEY_ID_LEN) != 0 ||
-	    ofp_credential_tbs(&p.cred, tbs, sizeof(tbs), &tbs_len, &fe) != OFP_FMT_OK ||
-	    !ofp_tk_verify(OFP_ALG_P256, issuer->pub, issuer->pub_len, tbs, tbs_len, p.cred.issuer_sig)) {
+	    !ofp_tk_credential_verifies(&p.cred, issuer->alg, issuer->pub, issuer->pub_len)) {
 		rv = fail(argv[2], "bad issuer signature");
 		goto out;
 	}
-	if (ofp_authorization_tbs(&p.cred, &p.auth, tbs, sizeof(tbs), &tbs_len, &fe) != OFP_FMT_OK ||
-	    !ofp_tk_verify(p.cred.holder_alg, p.cred.holder_key, ofp_holder_key_len(p.cred.holder_alg), tbs,
-			   tbs_len, p.auth.holder_sig)) {
+	if (!ofp_tk_authorization_verifies(&p)) {
 		rv = fail(argv[2], "bad holder signature");
 		goto out;
 	}

@@ -60,6 +60,40 @@ int ofp_holder_install(ofp_p11_t *p, const ofp_p11_key_t *key, const uint8_t *cr
 int ofp_holder_credential(ofp_p11_t *p, const ofp_p11_key_t *key, ofp_credential_t *out, char *err,
 			  size_t err_len) OFP_WUR;
 
+/* Tokens that cannot keep data objects: a PIV card through OpenSC's
+ * opensc-pkcs11.so answers C_CreateObject with CKR_FUNCTION_NOT_SUPPORTED.
+ * There the credential is read from the card's PIV Printed Information
+ * object, where `offpass-card put-credential` stores it (OpenSC shows it
+ * as the private data object "Printed Information"; the credential is the
+ * value of tag CF inside), or kept in the holder's state directory,
+ * DIR/credential-<first 8 bytes of SHA-256(key), hex>, mode 0600. */
+typedef enum {
+	OFP_CRED_STORE_TOKEN, /* the token's data object OFP_HOLDER_CREDENTIAL_LABEL */
+	OFP_CRED_STORE_CARD,  /* the PIV card's Printed Information object */
+	OFP_CRED_STORE_FILE,  /* the state directory */
+} ofp_cred_store_t;
+
+typedef struct ofp_cred_place {
+	ofp_cred_store_t store;
+	char path[4096]; /* OFP_CRED_STORE_FILE: the file */
+} ofp_cred_place_t;
+
+#define OFP_HOLDER_PIV_OBJECT_LABEL "Printed Information"
+#define OFP_HOLDER_PIV_CRED_TAG 0xcf
+
+/* As ofp_holder_install, with the fallback for such tokens when dir (the
+ * state directory) is not NULL: when the card's object already holds this
+ * credential nothing is written (a stale file for the key is removed),
+ * else it goes to the state file. place (may be NULL) says where it is. */
+int ofp_holder_install_dir(ofp_p11_t *p, const ofp_p11_key_t *key, const char *dir, const uint8_t *cred,
+			   size_t len, uint32_t now, ofp_credential_t *out, ofp_cred_place_t *place, char *err,
+			   size_t err_len) OFP_WUR;
+/* As ofp_holder_credential, looking also at the card's object and (dir not
+ * NULL) the state file when the token has no data object. With both, the
+ * one for this key that expires last wins (then the higher serial). */
+int ofp_holder_credential_dir(ofp_p11_t *p, const ofp_p11_key_t *key, const char *dir, ofp_credential_t *out,
+			      ofp_cred_place_t *place, char *err, size_t err_len) OFP_WUR;
+
 /* [not_before, not_after) against now. */
 ofp_validity_t ofp_holder_validity(const ofp_credential_t *c, uint32_t now);
 /* "valid for 23 h 59 min", "expired 2 h 5 min ago", "not yet valid (in 5 min)". */
@@ -75,6 +109,7 @@ typedef struct ofp_holder_status {
 	bool has_credential;
 	bool credential_for_key; /* false: installed for another key */
 	ofp_credential_t credential;
+	ofp_cred_place_t place; /* where the credential is kept */
 	bool has_counter;
 	uint32_t counter; /* last value used */
 	char counter_path[4096];

@@ -27,11 +27,12 @@
 /* Options every command takes, before or after the command name. */
 static struct {
 	const char *module, *token_label, *uri, *pin_file, *pin_env, *dir;
-	bool have_now;
-	uint32_t now;
+	const char *key_label, *key_id; /* --key-label, --key-id */
+	ofp_clock_t clock; /* --now */
 } g;
 
-enum { OPT_MODULE = 0x100, OPT_TOKEN_LABEL, OPT_URI, OPT_PIN_FILE, OPT_PIN_ENV, OPT_DIR, OPT_NOW };
+enum { OPT_MODULE = 0x100, OPT_TOKEN_LABEL, OPT_URI, OPT_PIN_FILE, OPT_PIN_ENV, OPT_DIR, OPT_NOW, OPT_KEY_LABEL,
+       OPT_KEY_ID };
 
 #define GLOBAL_OPTIONS                                                      \
 	{ "module", required_argument, NULL, OPT_MODULE },                  \
@@ -41,6 +42,8 @@ enum { OPT_MODULE = 0x100, OPT_TOKEN_LABEL, OPT_URI, OPT_PIN_FILE, OPT_PIN_ENV, 
 	{ "pin-env", required_argument, NULL, OPT_PIN_ENV },                \
 	{ "dir", required_argument, NULL, OPT_DIR },                        \
 	{ "now", required_argument, NULL, OPT_NOW },                        \
+	{ "key-label", required_argument, NULL, OPT_KEY_LABEL },            \
+	{ "key-id", required_argument, NULL, OPT_KEY_ID },                  \
 	{ "help", no_argument, NULL, 'h' }
 
 static const char global_help[] =
@@ -48,30 +51,18 @@ static const char global_help[] =
 	"  --module PATH        PKCS#11 module (default: $OFFPASS_PKCS11_MODULE, else offpass-p11.so)\n"
 	"  --token-label LABEL  use the token with this label\n"
 	"  --uri URI            PKCS#11 URI (RFC 7512) of the token, and of the key with object= or id=\n"
+	"  --key-label LABEL    the holder key's label (default 'offpass-holder'; OpenSC names PIV\n"
+	"                       keys 'PIV AUTH key' (9A), 'SIGN key' (9C)...)\n"
+	"  --key-id HEX         the holder key's CKA_ID (OpenSC: 01 for 9A, 02 for 9C)\n"
 	"  --pin-file FILE      user PIN from the first line of FILE\n"
 	"  --pin-env VAR        user PIN from the environment variable VAR\n"
 	"                       (neither: the URI's pin-value or pin-source, else a prompt without echo)\n"
 	"  --dir DIR            state directory, where the counters are kept\n"
 	"                       (default: $XDG_DATA_HOME/offpass/holder or ~/.local/share/offpass/holder)\n";
 
-static bool parse_u32(const char *s, uint32_t *out)
-{
-	char *end;
-	unsigned long long v;
-
-	if (s[0] < '0' || s[0] > '9')
-		return false;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0' || v > UINT32_MAX)
-		return false;
-	*out = (uint32_t)v;
-	return true;
-}
-
 static uint32_t now(void)
 {
-	return g.have_now ? g.now : (uint32_t)time(NULL);
+	return ofp_clock_now(&g.clock);
 }
 
 /* A global option, or '?' from getopt (which printed the reason). */
@@ -85,13 +76,9 @@ static int global_option(const char *cmd, int c, const char *arg)
 	case OPT_PIN_FILE: g.pin_file = arg; g.pin_env = NULL; break;
 	case OPT_PIN_ENV: g.pin_env = arg; g.pin_file = NULL; break;
 	case OPT_DIR: g.dir = arg; break;
-	case OPT_NOW:
-		if (!parse_u32(arg, &g.now)) {
-			fprintf(stderr, "%s: --now: '%s' is not a time (seconds since the epoch)\n", PROG, arg);
-			return OFP_EXIT_USAGE;
-		}
-		g.have_now = true;
-		break;
+	case OPT_KEY_LABEL: g.key_label = arg; break;
+	case OPT_KEY_ID: g.key_id = arg; break;
+	case OPT_NOW: return ofp_clock_option(&g.clock, arg);
 	default:
 		fprintf(stderr, "Try '%s%s%s --help'.\n", PROG, cmd ? " " : "", cmd ? cmd : "");
 		return OFP_EXIT_USAGE;
@@ -162,6 +149,26 @@ static void read_uri(session_t *s)
 out:
 	if (u != NULL)
 		p11_kit_uri_free(u);
+	/* --key-label names the key over the URI's object=. */
+	if (g.key_label != NULL)
+		snprintf(s->key_label, sizeof(s->key_label), "%s", g.key_label);
+}
+
+/* The holder key: by --key-label / --key-id, else by the URI's object= /
+ * id=, else by the label offpass-holder. */
+static int find_holder_key(session_t *s)
+{
+	uint8_t id[64];
+	size_t id_len = 0;
+	const char *label = s->uri_names_key ? NULL : s->key_label;
+
+	if (g.key_id != NULL && (hex_decode_var(g.key_id, id, sizeof(id), &id_len) != 0 || id_len == 0))
+		return ofp_usage("--key-id: '%s' is not 1 to %zu bytes of hex", g.key_id, sizeof(id));
+	if (g.key_label != NULL || g.key_id != NULL)
+		label = g.key_label;
+	if (ofp_p11_find_key(s->p, label, g.key_id != NULL ? id : NULL, id_len, &s->key) != 0)
+		return ofp_fail("%s (no holder key: run '%s keygen' first?)", ofp_p11_error(s->p), PROG);
+	return OFP_EXIT_OK;
 }
 
 static int login(session_t *s)
@@ -205,9 +212,7 @@ static int session_open(session_t *s, bool rw, bool find_key)
 	rv = login(s);
 	if (rv != OFP_EXIT_OK || !find_key)
 		return rv;
-	if (ofp_p11_find_key(s->p, s->uri_names_key ? NULL : s->key_label, NULL, 0, &s->key) != 0)
-		return ofp_fail("%s (no holder key: run '%s keygen' first?)", ofp_p11_error(s->p), PROG);
-	return OFP_EXIT_OK;
+	return find_holder_key(s);
 }
 
 /* The state directory, for the commands that use counters. */
@@ -342,6 +347,32 @@ static int read_credential(const char *path, uint8_t **data, size_t *len)
 	return OFP_EXIT_OK;
 }
 
+/* Where the credential went: tokens without data objects (a PIV card
+ * through OpenSC) keep it on the card's own object or in the state dir. */
+static void install_report(const session_t *s, const ofp_credential_t *c, const ofp_cred_place_t *place,
+			   const char *validity)
+{
+	unsigned long long serial = (unsigned long long)c->serial;
+	const char *token = ofp_p11_token_label(s->p);
+
+	switch (place->store) {
+	case OFP_CRED_STORE_CARD:
+		printf("credential serial %llu is on the card of token '%s' already (PIV object '%s', written by "
+		       "offpass-card put-credential): nothing else to store (%s)\n",
+		       serial, token, OFP_HOLDER_PIV_OBJECT_LABEL, validity);
+		break;
+	case OFP_CRED_STORE_FILE:
+		printf("token '%s' cannot keep data objects (C_CreateObject is not supported, as on PIV cards "
+		       "through OpenSC):\ninstalled credential serial %llu in %s instead (%s);\n"
+		       "to keep it on the card itself: offpass-card put-credential FILE\n",
+		       token, serial, place->path, validity);
+		break;
+	default:
+		printf("installed credential serial %llu on token '%s' (%s)\n", serial, token, validity);
+		break;
+	}
+}
+
 static int cmd_install(int argc, char **argv)
 {
 	static const struct option opts[] = { GLOBAL_OPTIONS, { NULL, 0, NULL, 0 } };
@@ -349,6 +380,7 @@ static int cmd_install(int argc, char **argv)
 	uint8_t *data = NULL;
 	size_t len = 0;
 	ofp_credential_t c;
+	ofp_cred_place_t place;
 	session_t s = { 0 };
 	int opt, rv;
 
@@ -356,7 +388,9 @@ static int cmd_install(int argc, char **argv)
 		if (opt == 'h')
 			return help("install CREDENTIAL\n"
 				    "Check that the credential is for the token's holder key and store it on the "
-				    "token.\n");
+				    "token.\nA token without data objects (a PIV card through OpenSC) keeps it in "
+				    "the state directory,\nor finds it on the card where offpass-card put-credential "
+				    "stored it.\n");
 		if ((rv = global_option("install", opt, optarg)) != OFP_EXIT_OK)
 			return rv;
 	}
@@ -365,15 +399,16 @@ static int cmd_install(int argc, char **argv)
 	rv = read_credential(argv[optind], &data, &len);
 	if (rv == OFP_EXIT_OK)
 		rv = session_open(&s, true, true);
+	if (rv == OFP_EXIT_OK)
+		rv = session_state_dir(&s);
 	if (rv == OFP_EXIT_OK) {
-		int hr = ofp_holder_install(s.p, &s.key, data, len, now(), &c, err, sizeof(err));
+		int hr = ofp_holder_install_dir(s.p, &s.key, s.dir, data, len, now(), &c, &place, err, sizeof(err));
 		snprintf(msg, sizeof(msg), "credential file '%s': %s", argv[optind], err);
 		rv = holder_exit(hr, msg);
 	}
 	if (rv == OFP_EXIT_OK) {
 		ofp_holder_validity_text(&c, now(), validity, sizeof(validity));
-		printf("installed credential serial %llu on token '%s' (%s)\n", (unsigned long long)c.serial,
-		       ofp_p11_token_label(s.p), validity);
+		install_report(&s, &c, &place, validity);
 	}
 	session_close(&s);
 	free(data);
@@ -423,10 +458,10 @@ static uint32_t frame_time(const present_ctx_t *x)
 {
 	struct timespec t;
 
-	if (!g.have_now)
+	if (!g.clock.set)
 		return (uint32_t)time(NULL);
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	return g.now + (uint32_t)(t.tv_sec - x->start.tv_sec);
+	return g.clock.now + (uint32_t)(t.tv_sec - x->start.tv_sec);
 }
 
 static int present_frame(void *ctx, unsigned index)
@@ -501,7 +536,7 @@ static int parse_present(int argc, char **argv, present_ctx_t *x, uint8_t *chall
 			x->help = true;
 			return present_usage();
 		case O_AMOUNT:
-			if (!parse_u32(optarg, &x->args.amount))
+			if (ofp_parse_u32(optarg, UINT32_MAX, &x->args.amount) != 0)
 				return ofp_usage("present: --amount: '%s' is not a whole number (u32)", optarg);
 			have_amount = true;
 			break;
@@ -517,11 +552,11 @@ static int parse_present(int argc, char **argv, present_ctx_t *x, uint8_t *chall
 		case O_RAW: x->raw = optarg; break;
 		case O_TERMINAL: x->terminal = true; break;
 		case O_REFRESH:
-			if (!parse_u32(optarg, &x->refresh) || x->refresh == 0 || x->refresh > 86400)
+			if (ofp_parse_u32(optarg, 86400, &x->refresh) != 0 || x->refresh == 0)
 				return ofp_usage("present: --refresh: '%s' is not 1 to 86400 seconds", optarg);
 			break;
 		case O_COUNT:
-			if (!parse_u32(optarg, &x->count) || x->count == 0)
+			if (ofp_parse_u32(optarg, UINT32_MAX, &x->count) != 0 || x->count == 0)
 				return ofp_usage("present: --count: '%s' is not a positive number", optarg);
 			have_count = true;
 			break;

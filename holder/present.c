@@ -61,7 +61,7 @@ int ofp_holder_present(ofp_p11_t *p, const ofp_p11_key_t *key, const ofp_present
 	int rv;
 
 	memset(&pr, 0, sizeof(pr));
-	rv = ofp_holder_credential(p, key, &pr.cred, err, err_len);
+	rv = ofp_holder_credential_dir(p, key, args->dir, &pr.cred, NULL, err, err_len);
 	if (rv == 1)
 		return OFP_HOLDER_REFUSED;
 	if (rv == OFP_HOLDER_OK)

@@ -21,7 +21,6 @@
 #include <unistd.h>
 #include <png.h>
 #include <zbar.h>
-#include <p11-kit/p11-kit.h>
 
 #include "atomic_file.h"
 #include "secmem.h"
@@ -30,6 +29,7 @@
 #include "holder/qr.h"
 #include "holder/refresh.h"
 #include "verifier/format-testkit.h"
+#include "tests/kit/test-token.h"
 
 #define SO_PIN "so-pin-0000"
 #define USER_PIN "user-pin-1234"
@@ -84,53 +84,12 @@ static void remove_dir(void)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
-static void pad32(CK_UTF8CHAR out[32], const char *text)
-{
-	size_t n = strlen(text);
-
-	memset(out, ' ', 32);
-	memcpy(out, text, n < 32 ? n : 32);
-}
-
-static CK_SLOT_ID slot_of(CK_FUNCTION_LIST *fn, const char *label)
-{
-	CK_SLOT_ID slots[64];
-	CK_ULONG n = 64;
-	CK_UTF8CHAR want[32];
-
-	ck_assert_int_eq(fn->C_GetSlotList(CK_TRUE, slots, &n), CKR_OK);
-	if (label != NULL)
-		pad32(want, label);
-	for (CK_ULONG i = 0; i < n; i++) {
-		CK_TOKEN_INFO ti;
-		ck_assert_int_eq(fn->C_GetTokenInfo(slots[i], &ti), CKR_OK);
-		bool init = (ti.flags & CKF_TOKEN_INITIALIZED) != 0;
-		if ((label == NULL && !init) || (label != NULL && init && !memcmp(ti.label, want, 32)))
-			return slots[i];
-	}
-	ck_abort_msg("no slot for token '%s'", label ? label : "(free)");
-	return 0;
-}
-
 /* A fresh token as an administrator makes one: C_InitToken, C_InitPIN. */
 static void init_token(const char *label)
 {
-	CK_FUNCTION_LIST *fn = p11_kit_module_load(module, 0);
-	CK_UTF8CHAR lab[32];
-	CK_SESSION_HANDLE s;
-	CK_SLOT_ID slot;
+	char err[ERR_LEN];
 
-	ck_assert_msg(fn != NULL, "cannot load %s: %s", module, p11_kit_message());
-	ck_assert_int_eq(p11_kit_module_initialize(fn), CKR_OK);
-	pad32(lab, label);
-	ck_assert_int_eq(fn->C_InitToken(slot_of(fn, NULL), (CK_UTF8CHAR *)SO_PIN, strlen(SO_PIN), lab), CKR_OK);
-	slot = slot_of(fn, label);
-	ck_assert_int_eq(fn->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s), CKR_OK);
-	ck_assert_int_eq(fn->C_Login(s, CKU_SO, (CK_UTF8CHAR *)SO_PIN, strlen(SO_PIN)), CKR_OK);
-	ck_assert_int_eq(fn->C_InitPIN(s, (CK_UTF8CHAR *)USER_PIN, strlen(USER_PIN)), CKR_OK);
-	ck_assert_int_eq(fn->C_CloseSession(s), CKR_OK);
-	ck_assert_int_eq(p11_kit_module_finalize(fn), CKR_OK);
-	p11_kit_module_release(fn);
+	ck_assert_msg(ofp_test_token_init(module, label, SO_PIN, USER_PIN, err, sizeof(err)) == 0, "%s", err);
 }
 
 static void setup_plain(void)
@@ -142,27 +101,18 @@ static void setup_offpass(void)
 {
 	module = getenv("OFFPASS_P11_MODULE");
 	make_dir();
-	ck_assert_int_eq(setenv("OFFPASS_P11_DIR", dir, 1), 0);
-	ck_assert_int_eq(setenv("OFFPASS_P11_SCRYPT_N", "1024", 1), 0);
+	ck_assert_int_eq(ofp_test_token_offpass_env(dir), 0);
 	unsetenv("OFFPASS_P11_MAX_PIN_FAILS");
 	init_token(LABEL);
 }
 
 static void setup_softhsm(void)
 {
-	char path[128];
-	FILE *f;
+	char err[ERR_LEN];
 
 	module = SOFTHSM_LIB;
 	make_dir();
-	snprintf(path, sizeof(path), "%s/tokens", dir);
-	ck_assert_int_eq(mkdir(path, 0700), 0);
-	snprintf(path, sizeof(path), "%s/softhsm2.conf", dir);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fprintf(f, "directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n", dir);
-	ck_assert_int_eq(fclose(f), 0);
-	ck_assert_int_eq(setenv("SOFTHSM2_CONF", path, 1), 0);
+	ck_assert_msg(ofp_test_token_softhsm_env(dir, err, sizeof(err)) == 0, "%s", err);
 	init_token(LABEL);
 }
 
@@ -683,13 +633,11 @@ static size_t make_credential(const uint8_t *holder_key, size_t key_len, unsigne
 	ofp_tk_key_t issuer;
 	ofp_credential_t c;
 	ofp_fmt_error_t fe;
-	uint8_t tbs[OFP_TBS_MAX];
-	size_t tbs_len = 0, len = 0;
+	size_t len = 0;
 
 	ck_assert(ofp_tk_key_derive(&issuer, "holder-test-issuer", OFP_ALG_P256));
 	memset(&c, 0, sizeof(c));
 	c.holder_alg = (uint8_t)alg;
-	memcpy(c.issuer_kid, issuer.kid, OFP_KEY_ID_LEN);
 	c.serial = 4242;
 	memcpy(c.holder_id, "\x01\x23\x45\x67\x89\xab\xcd\xef", OFP_ID_LEN);
 	memcpy(c.holder_key, holder_key, key_len);
@@ -698,8 +646,7 @@ static size_t make_credential(const uint8_t *holder_key, size_t key_len, unsigne
 	c.grant.resource_class = 1;
 	c.grant.per_op_max = spec->per_op_max;
 	c.grant.offline_total = 10 * spec->per_op_max;
-	ck_assert_int_eq(ofp_credential_tbs(&c, tbs, sizeof(tbs), &tbs_len, &fe), OFP_FMT_OK);
-	ck_assert(ofp_tk_sign(&issuer, tbs, tbs_len, c.issuer_sig));
+	ck_assert_msg(ofp_tk_sign_credential(&c, &issuer, &fe) == OFP_FMT_OK, "%s", fe.reason);
 	ck_assert_int_eq(ofp_credential_encode(&c, out, OFP_CREDENTIAL_MAX, &len, &fe), OFP_FMT_OK);
 	if (cred != NULL)
 		*cred = c;
