@@ -4,9 +4,10 @@
  * Properties: decoding never crashes or reads out of bounds; a refusal
  * always carries a reason; what decodes is canonical (re-encoding gives
  * the input back), has a signed message, and fits a journal record that
- * itself round-trips. Built by the fuzz script, e.g.
+ * itself round-trips. Built by tests/fuzz/run.sh, in effect
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I. -Icommon -I$BUILD \
- *     tests/fuzz/fuzz-presentation.c verifier/format*.c -lcrypto */
+ *     tests/fuzz/fuzz-presentation.c verifier/format_io.c verifier/format.c \
+ *     verifier/format_journal.c verifier/format_lists.c common/hex.c -lcrypto */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
