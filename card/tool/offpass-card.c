@@ -40,8 +40,8 @@ typedef struct opts {
 	const char *cur_pin_file, *cur_puk_file, *cur_mgm_key_file, *subject, *output, *cert_out;
 	uint8_t mgm_alg, slot, pin_policy;
 	unsigned days;
-	bool force, have_now;
-	uint32_t now;
+	bool force;
+	ofp_clock_t clock;
 	bool help;
 } opts_t;
 
@@ -84,17 +84,6 @@ static const char *option_name(int c)
 	return "?";
 }
 
-static bool parse_uint(const char *s, unsigned long long max, unsigned long long *out)
-{
-	char *end;
-
-	if (s[0] < '0' || s[0] > '9')
-		return false;
-	errno = 0;
-	*out = strtoull(s, &end, 10);
-	return errno == 0 && *end == '\0' && *out <= max;
-}
-
 static int parse_alg(const char *s, uint8_t *alg)
 {
 	static const struct {
@@ -127,7 +116,7 @@ static int parse_policy(const char *s, uint8_t *policy)
 
 static int option_value(const char *cmd, int c, const char *arg, opts_t *o)
 {
-	unsigned long long v;
+	uint32_t v;
 
 	switch (c) {
 	case O_READER: o->reader = arg; break;
@@ -157,20 +146,16 @@ static int option_value(const char *cmd, int c, const char *arg, opts_t *o)
 			return ofp_usage("%s: --slot: '%s' is not 9a or 9c", cmd, arg);
 		break;
 	case O_DAYS:
-		if (!parse_uint(arg, 36500, &v) || v == 0)
+		if (ofp_parse_u32(arg, 36500, &v) != 0 || v == 0)
 			return ofp_usage("%s: --days: '%s' is not 1 to 36500", cmd, arg);
-		o->days = (unsigned)v;
+		o->days = v;
 		break;
 	case O_PIN_POLICY:
 		if (parse_policy(arg, &o->pin_policy) != 0)
 			return ofp_usage("%s: --pin-policy: '%s' is not default, never, once or always", cmd, arg);
 		break;
 	case O_NOW:
-		if (!parse_uint(arg, UINT32_MAX, &v))
-			return ofp_usage("%s: --now: '%s' is not a time (seconds since the epoch)", cmd, arg);
-		o->now = (uint32_t)v;
-		o->have_now = true;
-		break;
+		return ofp_clock_option(&o->clock, arg);
 	default:
 		return ofp_usage("%s: unknown option", cmd);
 	}
@@ -209,7 +194,7 @@ static int parse_opts(int argc, char **argv, unsigned long long allowed, const c
 
 static uint32_t now_of(const opts_t *o)
 {
-	return o->have_now ? o->now : (uint32_t)time(NULL);
+	return ofp_clock_now(&o->clock);
 }
 
 /* ---- secrets --------------------------------------------------------------- */

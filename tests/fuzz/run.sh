@@ -50,6 +50,8 @@ targets=(
 	issuer-conf:4096
 	holder-counter:128
 	token-store:16384
+	piv-apdu:8192
+	piv-state:40960
 )
 
 # The libraries whose sources the targets link, read from the automake
@@ -66,6 +68,8 @@ libraries=(
 	libp11store_la_SOURCES
 	libofpholder_la_SOURCES
 	libofpissuer_la_SOURCES
+	libofppiv_la_SOURCES
+	libofppivossl_la_SOURCES
 )
 
 die() { echo "fuzz: $*" >&2; exit 2; }
