@@ -425,13 +425,17 @@ static const char *pin_hint(ofp_p11_t *p)
 	return "";
 }
 
+/* The PIN stays for the handle's life (context-specific logins): locked
+ * into RAM where allowed, so that it never reaches swap; best effort, as a
+ * process that may not lock still has wiped memory. */
 static int keep_pin(ofp_p11_t *p, const char *pin)
 {
 	size_t len = strlen(pin) + 1;
-	char *copy = secmem_dup(pin, len);
+	char *copy = secmem_alloc_locked(len, NULL);
 
 	if (copy == NULL)
 		return p11c_fail(p, CKR_HOST_MEMORY, "PIN", NULL);
+	memcpy(copy, pin, len);
 	secmem_free(p->pin, p->pin_len);
 	p->pin = copy;
 	p->pin_len = len;

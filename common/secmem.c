@@ -1,31 +1,80 @@
-/* secmem.c - wiped, locked memory for secrets. */
+/* secmem.c - wiped memory for secrets, locked into RAM for the long-lived.
+ *
+ * Every allocation carries one byte past the caller's length. It keeps
+ * secmem_alloc(0) distinct from failure, and it records how the memory was
+ * made, so that the one secmem_free serves both kinds: 0 for plain
+ * (calloc) memory, SECMEM_LOCKED for page-aligned memory that mlock(2)
+ * holds. A locked allocation owns whole pages: mlock does not nest, so an
+ * munlock of one allocation must never cover a page another still needs
+ * locked (nor may plain memory share its pages, or freeing it would unlock
+ * them). */
 #include "config.h"
 #include "secmem.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 #include <openssl/crypto.h>
+
+#define SECMEM_PLAIN 0x00
+#define SECMEM_LOCKED 0x4c
 
 void *secmem_alloc(size_t len)
 {
-	/* One extra byte keeps secmem_alloc(0) distinct from failure. */
-	void *p = calloc(1, len + 1);
-	if (p == NULL)
+	if (len == SIZE_MAX)
 		return NULL;
-	/* Best effort: without CAP_IPC_LOCK or under RLIMIT_MEMLOCK this fails,
-	 * and the memory is still wiped on release. */
-	(void)mlock(p, len + 1);
+	return calloc(1, len + 1); /* the trailing byte reads SECMEM_PLAIN */
+}
+
+/* Whole pages for len bytes and the trailing byte; 0 on overflow. */
+static size_t locked_span(size_t len, size_t page)
+{
+	if (len > SIZE_MAX - page)
+		return 0;
+	return (len + 1 + page - 1) / page * page;
+}
+
+static size_t page_size(void)
+{
+	long n = sysconf(_SC_PAGESIZE);
+
+	return n > 0 ? (size_t)n : 4096;
+}
+
+void *secmem_alloc_locked(size_t len, bool *locked)
+{
+	size_t page = page_size(), span = locked_span(len, page);
+	unsigned char *p = NULL;
+	bool held = false;
+
+	if (span != 0 && posix_memalign((void **)&p, page, span) != 0)
+		p = NULL;
+	if (p != NULL) {
+		memset(p, 0, span);
+		/* Without CAP_IPC_LOCK and beyond RLIMIT_MEMLOCK this fails; the
+		 * memory is still wiped on release, and the caller is told. */
+		held = mlock(p, span) == 0;
+		p[len] = held ? SECMEM_LOCKED : SECMEM_PLAIN;
+	}
+	if (locked != NULL)
+		*locked = held;
 	return p;
 }
 
 void secmem_free(void *p, size_t len)
 {
-	if (p == NULL)
+	unsigned char *b = p;
+	bool held;
+
+	if (b == NULL)
 		return;
-	OPENSSL_cleanse(p, len + 1);
-	(void)munlock(p, len + 1);
-	free(p);
+	held = b[len] == SECMEM_LOCKED;
+	OPENSSL_cleanse(b, len + 1);
+	if (held)
+		(void)munlock(b, locked_span(len, page_size()));
+	free(b);
 }
 
 void *secmem_dup(const void *data, size_t len)

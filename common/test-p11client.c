@@ -7,6 +7,7 @@
 #include "config.h"
 #include "p11client.h"
 #include "secmem.h"
+#include "tests/kit/test-token.h"
 
 #include <check.h>
 #include <errno.h>
@@ -25,7 +26,6 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 #include <openssl/x509.h>
-#include <p11-kit/p11-kit.h>
 
 #define SO_PIN "so-pin-0000"
 #define USER_PIN "user-pin-1234"
@@ -79,65 +79,20 @@ static void remove_dir(void)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
-static void pad32(CK_UTF8CHAR out[32], const char *text)
-{
-	size_t n = strlen(text);
-
-	memset(out, ' ', 32);
-	memcpy(out, text, n < 32 ? n : 32);
-}
-
-/* The slot whose token is uninitialised (label NULL) or has this label. */
-static CK_SLOT_ID slot_of(CK_FUNCTION_LIST *fn, const char *label)
-{
-	CK_SLOT_ID slots[64];
-	CK_ULONG n = 64;
-	CK_UTF8CHAR want[32];
-
-	ck_assert_int_eq(fn->C_GetSlotList(CK_TRUE, slots, &n), CKR_OK);
-	if (label != NULL)
-		pad32(want, label);
-	for (CK_ULONG i = 0; i < n; i++) {
-		CK_TOKEN_INFO ti;
-		ck_assert_int_eq(fn->C_GetTokenInfo(slots[i], &ti), CKR_OK);
-		bool init = (ti.flags & CKF_TOKEN_INITIALIZED) != 0;
-		if ((label == NULL && !init) || (label != NULL && init && !memcmp(ti.label, want, 32)))
-			return slots[i];
-	}
-	ck_abort_msg("no slot for token '%s'", label ? label : "(free)");
-	return 0;
-}
-
 /* A new token through the raw function list, as an administrator's tool
- * would make it: C_InitToken, then the user PIN with C_InitPIN. */
+ * would make it. */
 static void init_token(const char *label)
 {
-	CK_FUNCTION_LIST *fn = p11_kit_module_load(module, 0);
-	CK_UTF8CHAR lab[32];
-	CK_SESSION_HANDLE s;
-	CK_SLOT_ID slot;
+	char err[ERR_LEN];
 
-	ck_assert_msg(fn != NULL, "cannot load %s: %s", module, p11_kit_message());
-	ck_assert_int_eq(p11_kit_module_initialize(fn), CKR_OK);
-	pad32(lab, label);
-	ck_assert_int_eq(fn->C_InitToken(slot_of(fn, NULL), (CK_UTF8CHAR *)SO_PIN, strlen(SO_PIN), lab),
-			 CKR_OK);
-	slot = slot_of(fn, label); /* SoftHSM2 moves the token to a new slot id */
-	ck_assert_int_eq(fn->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &s),
-			 CKR_OK);
-	ck_assert_int_eq(fn->C_Login(s, CKU_SO, (CK_UTF8CHAR *)SO_PIN, strlen(SO_PIN)), CKR_OK);
-	ck_assert_int_eq(fn->C_InitPIN(s, (CK_UTF8CHAR *)USER_PIN, strlen(USER_PIN)), CKR_OK);
-	ck_assert_int_eq(fn->C_CloseSession(s), CKR_OK);
-	ck_assert_int_eq(p11_kit_module_finalize(fn), CKR_OK);
-	p11_kit_module_release(fn);
+	ck_assert_msg(ofp_test_token_init(module, label, SO_PIN, USER_PIN, err, sizeof(err)) == 0, "%s", err);
 }
 
 static void setup_offpass(void)
 {
 	module = getenv("OFFPASS_P11_MODULE");
 	make_dir();
-	ck_assert_int_eq(setenv("OFFPASS_P11_DIR", dir, 1), 0);
-	ck_assert_int_eq(setenv("OFFPASS_P11_SCRYPT_N", "1024", 1), 0);
+	ck_assert_int_eq(ofp_test_token_offpass_env(dir), 0);
 	unsetenv("OFFPASS_P11_MAX_PIN_FAILS");
 	unsetenv("OFFPASS_PKCS11_MODULE");
 	init_token(LABEL);
@@ -145,20 +100,11 @@ static void setup_offpass(void)
 
 static void setup_softhsm(void)
 {
-	char path[128];
-	FILE *f;
+	char err[ERR_LEN];
 
 	module = SOFTHSM_LIB;
 	make_dir();
-	snprintf(path, sizeof(path), "%s/tokens", dir);
-	ck_assert_int_eq(mkdir(path, 0700), 0);
-	snprintf(path, sizeof(path), "%s/softhsm2.conf", dir);
-	f = fopen(path, "w");
-	ck_assert_ptr_nonnull(f);
-	fprintf(f, "directories.tokendir = %s/tokens\nobjectstore.backend = file\n"
-		   "log.level = ERROR\nslots.removable = false\n", dir);
-	ck_assert_int_eq(fclose(f), 0);
-	ck_assert_int_eq(setenv("SOFTHSM2_CONF", path, 1), 0);
+	ck_assert_msg(ofp_test_token_softhsm_env(dir, err, sizeof(err)) == 0, "%s", err);
 	unsetenv("OFFPASS_PKCS11_MODULE");
 	init_token(LABEL);
 }

@@ -8,6 +8,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* FNV-1a over the length and the bytes: a fingerprint, not a defence
+ * (CKA_ID is never secret, and a collision only costs a full match). */
+static uint64_t id_hash(const CK_BYTE *v, CK_ULONG len)
+{
+	uint64_t h = 0xcbf29ce484222325u;
+	uint64_t n = len;
+
+	for (int i = 0; i < 8; i++, n >>= 8)
+		h = (h ^ (n & 0xff)) * 0x100000001b3u;
+	for (CK_ULONG i = 0; i < len; i++)
+		h = (h ^ v[i]) * 0x100000001b3u;
+	return h;
+}
+
+/* What is derived from the attributes; after every change to them. */
+static void object_derive(object_t *o)
+{
+	const attr_t *id = attr_list_find(&o->attrs, CKA_ID);
+
+	o->is_private = attr_list_get_bool(&o->attrs, CKA_PRIVATE, true);
+	o->sum.has_class = attr_list_get_ulong(&o->attrs, CKA_CLASS, &o->sum.klass);
+	o->sum.has_id = id != NULL;
+	o->sum.id_hash = id != NULL ? id_hash(id->value, id->len) : 0;
+}
+
 object_t *object_new(attr_list_t *attrs, uint64_t uid, CK_SESSION_HANDLE session)
 {
 	object_t *o = calloc(1, sizeof(*o));
@@ -16,7 +41,7 @@ object_t *object_new(attr_list_t *attrs, uint64_t uid, CK_SESSION_HANDLE session
 	o->uid = uid;
 	o->session = session;
 	o->attrs = *attrs;
-	o->is_private = attr_list_get_bool(&o->attrs, CKA_PRIVATE, true);
+	object_derive(o);
 	attr_list_init(attrs);
 	return o;
 }
@@ -47,7 +72,7 @@ void object_replace_attrs(object_t *o, attr_list_t *attrs)
 {
 	attr_list_clear(&o->attrs);
 	o->attrs = *attrs;
-	o->is_private = attr_list_get_bool(&o->attrs, CKA_PRIVATE, true);
+	object_derive(o);
 	attr_list_init(attrs);
 	EVP_PKEY_free(o->pkey);
 	o->pkey = NULL;
@@ -144,6 +169,88 @@ void objcache_clear(objcache_t *c)
 		object_free(c->items[i]);
 	free(c->items);
 	memset(c, 0, sizeof(*c));
+}
+
+/* ---- search ------------------------------------------------------- */
+
+/* The summary a matching object must have: the template's first CKA_CLASS
+ * and CKA_ID (an object must match every entry, so the first will do). An
+ * entry whose value cannot be read is left to attr_list_matches. */
+static void want_of(const CK_ATTRIBUTE *tmpl, CK_ULONG count, object_summary_t *want)
+{
+	memset(want, 0, sizeof(*want));
+	if (tmpl == NULL)
+		return;
+	for (CK_ULONG i = 0; i < count; i++) {
+		const CK_ATTRIBUTE *a = &tmpl[i];
+		bool readable = a->pValue != NULL || a->ulValueLen == 0;
+
+		if (a->type == CKA_CLASS && !want->has_class && readable &&
+		    a->ulValueLen == sizeof(CK_OBJECT_CLASS)) {
+			memcpy(&want->klass, a->pValue, sizeof(CK_OBJECT_CLASS));
+			want->has_class = true;
+		} else if (a->type == CKA_ID && !want->has_id && readable) {
+			want->id_hash = id_hash(a->pValue, a->ulValueLen);
+			want->has_id = true;
+		}
+	}
+}
+
+static bool may_match(const object_summary_t *have, const object_summary_t *want)
+{
+	if (want->has_class && (!have->has_class || have->klass != want->klass))
+		return false;
+	if (want->has_id && (!have->has_id || have->id_hash != want->id_hash))
+		return false;
+	return true;
+}
+
+/* Room for one more hit: the array grows by doubling. A search usually
+ * finds one object or a few; zeroing room for every object of the token
+ * each time cost more than a summary scan. */
+static CK_RV hits_reserve(CK_OBJECT_HANDLE **hits, size_t *cap, CK_ULONG found)
+{
+	CK_OBJECT_HANDLE *more;
+
+	if (found < *cap)
+		return CKR_OK;
+	more = realloc(*hits, 2 * *cap * sizeof(*more));
+	if (more == NULL)
+		return CKR_HOST_MEMORY;
+	*hits = more;
+	*cap *= 2;
+	return CKR_OK;
+}
+
+CK_RV objcache_match(const objcache_t *c, const CK_ATTRIBUTE *tmpl, CK_ULONG count, bool with_private,
+		     CK_OBJECT_HANDLE **out, CK_ULONG *n)
+{
+	object_summary_t want;
+	size_t cap = 8;
+	CK_OBJECT_HANDLE *hits = malloc(cap * sizeof(*hits));
+	CK_ULONG found = 0;
+	CK_RV rv = CKR_OK;
+
+	if (hits == NULL)
+		return CKR_HOST_MEMORY;
+	want_of(tmpl, count, &want);
+	for (size_t i = 0; rv == CKR_OK && i < c->count; i++) {
+		const object_t *o = c->items[i];
+
+		if ((o->is_private && !with_private) || !may_match(&o->sum, &want) ||
+		    !attr_list_matches(&o->attrs, tmpl, count))
+			continue;
+		rv = hits_reserve(&hits, &cap, found);
+		if (rv == CKR_OK)
+			hits[found++] = o->handle;
+	}
+	if (rv != CKR_OK) {
+		free(hits);
+		return rv;
+	}
+	*out = hits;
+	*n = found;
+	return CKR_OK;
 }
 
 /* ---- reload ------------------------------------------------------- */

@@ -9,11 +9,23 @@
 #include "p11/object/attrs.h"
 #include "p11/store/store.h"
 
+/* What a search looks at first, kept beside the attributes so that a scan
+ * of many objects reads one cache line per object, not its attribute list
+ * and values: CKA_CLASS and a fingerprint of CKA_ID (derived from attrs
+ * whenever they are set). Only ever a pre-filter: every candidate is
+ * matched on its attributes. */
+typedef struct object_summary {
+	bool has_class, has_id;
+	CK_OBJECT_CLASS klass;
+	uint64_t id_hash;           /* of the CKA_ID value, length included */
+} object_summary_t;
+
 typedef struct object {
 	CK_OBJECT_HANDLE handle;
 	uint64_t uid;               /* store uid; 0 for a session object */
 	CK_SESSION_HANDLE session;  /* creator of a session object */
 	bool is_private;            /* CKA_PRIVATE */
+	object_summary_t sum;
 	attr_list_t attrs;
 	EVP_PKEY *pkey;             /* key material, built on first use */
 } object_t;
@@ -41,6 +53,11 @@ void objcache_drop_session(objcache_t *c, CK_SESSION_HANDLE s);
 /* Remove and free every private object, token and session (C_Logout). */
 void objcache_drop_private(objcache_t *c);
 void objcache_clear(objcache_t *c);
+/* Handles of the objects matching tmpl as attr_list_matches does (in
+ * handle order), the private ones only when with_private. *out is
+ * allocated (caller frees) even when nothing matches. */
+CK_RV objcache_match(const objcache_t *c, const CK_ATTRIBUTE *tmpl, CK_ULONG count, bool with_private,
+		     CK_OBJECT_HANDLE **out, CK_ULONG *n) OFP_WUR;
 /* Mirror the store: token objects keep their handles by uid, new ones get
  * fresh handles, vanished ones go; session objects stay. */
 CK_RV objcache_reload(objcache_t *c, token_store_t *store) OFP_WUR;

@@ -57,10 +57,14 @@ static void session_free(session_t *s)
 	free(s);
 }
 
-/* Drop one reference; the last one frees a closed session. Module lock held. */
+/* Drop one reference; the last one frees the session. The table holds a
+ * reference until session_close removes the session from it, so the last
+ * one goes only after that, when no one can reach the session any more:
+ * no lock is needed to free it. acq_rel orders every thread's last use of
+ * the session (its operations, its mutex) before the free. */
 static void session_unref(session_t *s)
 {
-	if (--s->refs == 0 && s->closed)
+	if (atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
 		session_free(s);
 }
 
@@ -75,7 +79,8 @@ CK_RV session_enter(CK_SESSION_HANDLE h, session_t **out)
 	if (slot == NULL) {
 		rv = CKR_SESSION_HANDLE_INVALID;
 	} else {
-		(*slot)->refs++;
+		/* In the table, so the table's reference keeps it alive here. */
+		atomic_fetch_add_explicit(&(*slot)->refs, 1, memory_order_relaxed);
 		*out = *slot;
 	}
 	module_leave();
@@ -87,9 +92,7 @@ CK_RV session_enter(CK_SESSION_HANDLE h, session_t **out)
 void session_leave(session_t *s)
 {
 	lock_release(s->mutex);
-	module_lock();
 	session_unref(s);
-	module_unlock();
 }
 
 CK_RV session_open(CK_SLOT_ID slot, CK_FLAGS flags, CK_SESSION_HANDLE *out)
@@ -117,7 +120,7 @@ CK_RV session_open(CK_SLOT_ID slot, CK_FLAGS flags, CK_SESSION_HANDLE *out)
 		s->handle = module_next_handle();
 		s->slot = slot;
 		s->flags = flags;
-		s->refs = 1; /* the table's reference */
+		atomic_init(&s->refs, 1); /* the table's reference */
 		table.items[table.count++] = s;
 		*out = s->handle;
 		s = NULL;
@@ -144,7 +147,6 @@ CK_RV session_close(CK_SESSION_HANDLE h, CK_SLOT_ID *slot, CK_FLAGS *flags)
 		rv = CKR_SESSION_HANDLE_INVALID; /* closed by another thread meanwhile */
 	} else {
 		table_remove(entry);
-		s->closed = true;
 		session_unref(s); /* the table's reference; ours keeps it alive */
 	}
 	module_unlock();

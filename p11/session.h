@@ -4,11 +4,14 @@
  * The table lives under the module lock. A caller takes a session with
  * session_enter (which looks it up, counts a reference and takes the
  * session's mutex, holding the module lock only for the look-up) and
- * gives it back with session_leave; C_CloseSession waits for a session in
- * use and the last reference frees it. */
+ * gives it back with session_leave, which needs no module lock: the count
+ * is atomic. C_CloseSession waits for a session in use and removes it from
+ * the table (dropping the table's reference); the last reference frees
+ * it. */
 #ifndef OFFPASS_P11_SESSION_H
 #define OFFPASS_P11_SESSION_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include "p11/pkcs11.h"
 #include "p11/lock.h"
@@ -34,8 +37,7 @@ typedef struct session {
 	CK_SLOT_ID slot;
 	CK_FLAGS flags;          /* CKF_SERIAL_SESSION | CKF_RW_SESSION */
 	p11_mutex_t *mutex;      /* guards ops[] and find */
-	unsigned refs;           /* module lock */
-	bool closed;             /* module lock */
+	atomic_uint refs;        /* the table's and each caller's inside it */
 	session_op_t ops[OP_COUNT];
 	struct {
 		bool active;

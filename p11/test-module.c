@@ -2918,6 +2918,87 @@ START_TEST(test_threads_mixed)
 }
 END_TEST
 
+/* Signs on its own session until a call fails. */
+typedef struct closed_user {
+	pthread_t thread;
+	CK_SESSION_HANDLE s;
+	CK_OBJECT_HANDLE key;
+	int ops;
+	CK_RV last;
+} closed_user_t;
+
+static void *closed_user_main(void *arg)
+{
+	closed_user_t *u = arg;
+	CK_MECHANISM m = { CKM_ECDSA, NULL, 0 };
+	unsigned char hash[32] = { 1 }, sig[64];
+	CK_ULONG len;
+	CK_RV rv;
+
+	do {
+		len = sizeof(sig);
+		rv = p11->C_SignInit(u->s, &m, u->key);
+		if (rv == CKR_OK)
+			rv = p11->C_Sign(u->s, hash, sizeof(hash), sig, &len);
+		if (rv == CKR_OK)
+			u->ops++;
+	} while (rv == CKR_OK);
+	u->last = rv;
+	return NULL;
+}
+
+/* Sessions closed (one by one, then all at once) while their threads are
+ * inside them: whichever side lets go last frees the session, once (the
+ * sanitizer build checks the memory), and the threads see the session go. */
+START_TEST(test_threads_close_in_use)
+{
+	CK_SLOT_ID slot = tu_init_token(TU_LABEL);
+	CK_SESSION_HANDLE s = tu_user_session(slot);
+	CK_OBJECT_HANDLE pub, priv;
+	CK_ATTRIBUTE tok[] = { ATTR_VAR(CKA_TOKEN, yes), ATTR_STR(CKA_ID, "closing") };
+	CK_ATTRIBUTE by_id[] = { ATTR_STR(CKA_ID, "closing"), ATTR_VAR(CKA_CLASS, class_priv) };
+	closed_user_t u[2];
+
+	/* A token key: it outlives C_CloseAllSessions and the logout after it. */
+	OK(tu_gen_ec_rv(s, CKM_EC_KEY_PAIR_GEN, tu_oid_p256, sizeof(tu_oid_p256), tok, 2, tok, 2, &pub, &priv));
+	for (int round = 0; round < 40; round++) {
+		bool all = round % 2 == 1;
+
+		for (int i = 0; i < 2; i++) {
+			memset(&u[i], 0, sizeof(u[i]));
+			u[i].s = tu_open(slot, 0);
+			u[i].key = priv;
+			ck_assert_int_eq(pthread_create(&u[i].thread, NULL, closed_user_main, &u[i]), 0);
+		}
+		usleep(100 + 50 * (unsigned)round);
+		if (!all) {
+			OK(p11->C_CloseSession(u[0].s));
+			OK(p11->C_CloseSession(u[1].s));
+		} else {
+			OK(p11->C_CloseAllSessions(slot));
+		}
+		for (int i = 0; i < 2; i++) {
+			ck_assert_int_eq(pthread_join(u[i].thread, NULL), 0);
+			/* A call already inside when the session closed ends it
+			 * quietly; the next one finds no session, or no operation
+			 * (or, once the last session's close has logged the user
+			 * out, no private key). */
+			ck_assert_msg(u[i].last == CKR_SESSION_HANDLE_INVALID ||
+				      u[i].last == CKR_OPERATION_NOT_INITIALIZED ||
+				      (all && u[i].last == CKR_KEY_HANDLE_INVALID),
+				      "round %d thread %d: rv 0x%lx", round, i, u[i].last);
+			CK(CKR_SESSION_HANDLE_INVALID, p11->C_CloseSession(u[i].s));
+		}
+		if (all) {
+			/* Logged out with the last session: private objects come
+			 * back with the next login, under new handles. */
+			s = tu_user_session(slot);
+			ck_assert_uint_eq(tu_find(s, by_id, 2, &priv, 1), 1);
+		}
+	}
+}
+END_TEST
+
 /* The child's part of test_fork, with exit codes instead of assertions
  * (Check's assertions belong to the test process). */
 static int fork_child(CK_SESSION_HANDLE parent_session, EVP_PKEY *pk)
@@ -3057,6 +3138,101 @@ START_TEST(test_other_process_changes)
 }
 END_TEST
 
+/* Searches by CKA_ID and CKA_CLASS (which a scan checks first, from what
+ * it keeps beside each object) see every change: lengths and prefixes
+ * told apart, unreadable template values, C_SetAttributeValue here and in
+ * another process, and more hits than a first guess of room. */
+START_TEST(test_obj_find_by_id_after_changes)
+{
+	CK_SLOT_ID slot = tu_init_token(TU_LABEL);
+	CK_SESSION_HANDLE s = tu_user_session(slot);
+	CK_OBJECT_HANDLE pub, priv, pub10, priv10, found[64];
+	CK_ATTRIBUTE gen1[] = { ATTR_VAR(CKA_TOKEN, yes), ATTR_STR(CKA_ID, "k-1") };
+	CK_ATTRIBUTE gen10[] = { ATTR_STR(CKA_ID, "k-10") };
+	CK_ATTRIBUTE by_1[] = { ATTR_STR(CKA_ID, "k-1") }, by_10[] = { ATTR_STR(CKA_ID, "k-10") };
+	CK_ATTRIBUTE by_1nul[] = { ATTR(CKA_ID, "k-1", 4) }, by_k[] = { ATTR_STR(CKA_ID, "k-") };
+	CK_ATTRIBUTE by_2[] = { ATTR_STR(CKA_ID, "k-2") }, by_3[] = { ATTR_STR(CKA_ID, "k-3") };
+	CK_ATTRIBUTE by_empty[] = { ATTR(CKA_ID, "", 0) };
+	CK_ATTRIBUTE by_null[] = { ATTR(CKA_ID, NULL, 3) };
+	CK_ATTRIBUTE by_both[] = { ATTR_STR(CKA_ID, "k-1"), ATTR_STR(CKA_ID, "k-10") };
+	CK_ATTRIBUTE by_priv_1[] = { ATTR_VAR(CKA_CLASS, class_priv), ATTR_STR(CKA_ID, "k-1") };
+	CK_ATTRIBUTE by_pub_2[] = { ATTR_STR(CKA_ID, "k-2"), ATTR_VAR(CKA_CLASS, class_pub) };
+	CK_ATTRIBUTE by_short_class[] = { ATTR(CKA_CLASS, &class_priv, 1) };
+	CK_ATTRIBUTE by_null_class[] = { ATTR(CKA_CLASS, NULL, sizeof(CK_OBJECT_CLASS)) };
+	CK_ATTRIBUTE two_classes[] = { ATTR(CKA_CLASS, &class_priv, 1), ATTR_VAR(CKA_CLASS, class_priv) };
+	CK_ATTRIBUTE set_2[] = { ATTR_STR(CKA_ID, "k-2") }, set_empty[] = { ATTR(CKA_ID, "", 0) };
+	CK_ATTRIBUTE by_many[] = { ATTR_VAR(CKA_CLASS, class_data), ATTR_STR(CKA_LABEL, "many") };
+	int status = 0;
+	pid_t pid;
+
+	OK(tu_gen_ec_rv(s, CKM_EC_KEY_PAIR_GEN, tu_oid_p256, sizeof(tu_oid_p256), gen1, 2, gen1, 2, &pub, &priv));
+	OK(tu_gen_ec_rv(s, CKM_EC_KEY_PAIR_GEN, tu_oid_p256, sizeof(tu_oid_p256), gen10, 1, gen10, 1, &pub10,
+			&priv10));
+	ck_assert_uint_eq(tu_find(s, by_1, 1, found, 64), 2);
+	ck_assert(contains(found, 2, pub) && contains(found, 2, priv));
+	ck_assert_uint_eq(tu_find(s, by_10, 1, found, 64), 2);
+	ck_assert(contains(found, 2, pub10) && contains(found, 2, priv10));
+	ck_assert_uint_eq(tu_find(s, by_1nul, 1, found, 64), 0);
+	ck_assert_uint_eq(tu_find(s, by_k, 1, found, 64), 0);
+	ck_assert_uint_eq(tu_find(s, by_empty, 1, found, 64), 0);
+	ck_assert_uint_eq(tu_find(s, by_null, 1, found, 64), 0);
+	ck_assert_uint_eq(tu_find(s, by_both, 2, found, 64), 0);
+	ck_assert_uint_eq(tu_find(s, by_priv_1, 2, found, 64), 1);
+	ck_assert_uint_eq(found[0], priv);
+	ck_assert_uint_eq(tu_find(s, by_short_class, 1, found, 64), 0);
+	ck_assert_uint_eq(tu_find(s, by_null_class, 1, found, 64), 0);
+	ck_assert_uint_eq(tu_find(s, two_classes, 2, found, 64), 0);
+
+	/* Changed here: found by the new value only. */
+	OK(p11->C_SetAttributeValue(s, pub10, set_empty, 1));
+	ck_assert_uint_eq(tu_find(s, by_empty, 1, found, 64), 1);
+	ck_assert_uint_eq(found[0], pub10);
+	ck_assert_uint_eq(tu_find(s, by_10, 1, found, 64), 1);
+	ck_assert_uint_eq(found[0], priv10);
+
+	/* Changed by another process: seen at the next search. */
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		CK_SESSION_HANDLE cs;
+		CK_OBJECT_HANDLE h[4];
+		CK_ULONG n = 0;
+
+		if (p11->C_Initialize(NULL) != CKR_OK ||
+		    p11->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &cs) != CKR_OK ||
+		    p11->C_Login(cs, CKU_USER, TU_PIN(TU_USER_PIN)) != CKR_OK)
+			_exit(1);
+		if (p11->C_FindObjectsInit(cs, by_priv_1, 2) != CKR_OK || p11->C_FindObjects(cs, h, 4, &n) != CKR_OK ||
+		    p11->C_FindObjectsFinal(cs) != CKR_OK || n != 1)
+			_exit(2);
+		_exit(p11->C_SetAttributeValue(cs, h[0], set_2, 1) == CKR_OK ? 0 : 3);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_msg(WEXITSTATUS(status) == 0, "child failed at step %d", WEXITSTATUS(status));
+	ck_assert_uint_eq(tu_find(s, by_2, 1, found, 64), 1);
+	ck_assert_uint_eq(found[0], priv); /* a token object keeps its handle */
+	ck_assert_uint_eq(tu_find(s, by_pub_2, 2, found, 64), 0);
+	ck_assert_uint_eq(tu_find(s, by_priv_1, 2, found, 64), 0);
+	ck_assert_uint_eq(tu_find(s, by_1, 1, found, 64), 1);
+	ck_assert_uint_eq(found[0], pub);
+	ck_assert_uint_eq(tu_find(s, by_3, 1, found, 64), 0);
+
+	/* More hits than a search first makes room for. */
+	for (int i = 0; i < 40; i++) {
+		CK_OBJECT_HANDLE o;
+		OK(make_data(s, false, i % 2 == 0, "many", "v", &o));
+	}
+	ck_assert_uint_eq(tu_find(s, by_many, 2, found, 64), 40);
+	for (int i = 1; i < 40; i++)
+		ck_assert_uint_gt(found[i], found[i - 1]);
+	OK(p11->C_Logout(s));
+	ck_assert_uint_eq(tu_find(s, by_many, 2, found, 64), 20); /* the public half */
+	ck_assert_uint_eq(tu_find(s, by_1, 1, found, 64), 1);
+	ck_assert_uint_eq(found[0], pub);
+}
+END_TEST
+
 /* ==== the suite ================================================================================ */
 
 static TCase *tcase(Suite *su, const char *name)
@@ -3131,6 +3307,7 @@ static Suite *module_suite(void)
 	tcase_add_test(tc, test_obj_private_needs_login);
 	tcase_add_test(tc, test_obj_certificate);
 	tcase_add_test(tc, test_obj_find);
+	tcase_add_test(tc, test_obj_find_by_id_after_changes);
 	tcase_add_test(tc, test_obj_size);
 
 	tc = tcase(su, "crypto");
@@ -3153,6 +3330,7 @@ static Suite *module_suite(void)
 	tc = tcase(su, "concurrency");
 	tcase_add_test(tc, test_threads_sign);
 	tcase_add_test(tc, test_threads_mixed);
+	tcase_add_test(tc, test_threads_close_in_use);
 	tcase_add_test(tc, test_fork);
 	tcase_add_test(tc, test_other_process_changes);
 	return su;

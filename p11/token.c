@@ -591,15 +591,23 @@ static bool visible(const token_t *t, const object_t *o)
 	return !o->is_private || t->login == CKU_USER;
 }
 
-/* The session's token, synchronised. */
-static CK_RV view_token(const session_view_t *sv, token_t **out)
+/* The session's token, as the cache has it. */
+static CK_RV session_token(const session_view_t *sv, token_t **out)
 {
 	token_t *t = slot_token(sv->slot);
 
 	if (t == NULL || t->store == NULL)
 		return CKR_SESSION_HANDLE_INVALID;
 	*out = t;
-	return token_sync(t);
+	return CKR_OK;
+}
+
+/* The session's token, synchronised. */
+static CK_RV view_token(const session_view_t *sv, token_t **out)
+{
+	CK_RV rv = session_token(sv, out);
+
+	return rv == CKR_OK ? token_sync(*out) : rv;
 }
 
 static CK_RV view_object(const session_view_t *sv, CK_OBJECT_HANDLE h, token_t **tok, object_t **out)
@@ -659,7 +667,7 @@ static CK_RV objects_add_locked(const session_view_t *sv, attr_list_t **lists, s
 	uint64_t uids[TOKEN_STORE_PUT_MAX] = { 0 };
 	size_t stored = 0;
 	token_t *t = NULL;
-	CK_RV rv = view_token(sv, &t);
+	CK_RV rv = session_token(sv, &t);
 
 	if (n > TOKEN_STORE_PUT_MAX)
 		return CKR_ARGUMENTS_BAD;
@@ -671,6 +679,12 @@ static CK_RV objects_add_locked(const session_view_t *sv, attr_list_t **lists, s
 				.attrs = lists[i],
 			};
 	}
+	/* Only token objects meet the store, and the cache is brought up to
+	 * date before they do; session objects (a key pair per C_GenerateKeyPair
+	 * of session keys) need no look at the store, which would cost SQLite
+	 * file locks and a query under the module lock. */
+	if (rv == CKR_OK && stored > 0)
+		rv = token_sync(t);
 	if (rv == CKR_OK && stored > 0)
 		rv = token_store_put_many(t->store, items, stored);
 	if (rv != CKR_OK)
@@ -826,22 +840,11 @@ static CK_RV find_locked(const session_view_t *sv, const CK_ATTRIBUTE *tmpl, CK_
 {
 	token_t *t = NULL;
 	CK_RV rv = view_token(sv, &t);
-	CK_OBJECT_HANDLE *hits = NULL;
-	CK_ULONG found = 0;
 
 	if (rv != CKR_OK)
 		return rv;
-	hits = calloc(t->objects.count + 1, sizeof(*hits));
-	if (hits == NULL)
-		return CKR_HOST_MEMORY;
-	for (size_t i = 0; i < t->objects.count; i++) {
-		const object_t *o = t->objects.items[i];
-		if (visible(t, o) && attr_list_matches(&o->attrs, tmpl, count))
-			hits[found++] = o->handle;
-	}
-	*out = hits;
-	*n = found;
-	return CKR_OK;
+	/* visible(): private objects only for the logged-in user. */
+	return objcache_match(&t->objects, tmpl, count, t->login == CKU_USER, out, n);
 }
 
 CK_RV registry_find(const session_view_t *sv, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
@@ -869,12 +872,39 @@ static bool mechanism_allowed(const attr_list_t *attrs, CK_MECHANISM_TYPE mech)
 	return false;
 }
 
+/* The key for an operation, from the cache as it stands when it has it:
+ * a handle in the cache was valid at our last look at the store, and the
+ * store is looked at again (PRAGMA data_version: SQLite file locks and a
+ * query under the module lock, the largest cost of a C_SignInit after the
+ * signature) only when the handle is not there. A key that another process
+ * destroyed or changed since that look is then used once more: the same
+ * as if the change had come just after this C_SignInit, which no lock
+ * across processes could prevent either. Our own process's changes are in
+ * the cache already, and every call that finds, reads or changes objects
+ * still brings it up to date first. */
+static CK_RV cached_object(const session_view_t *sv, CK_OBJECT_HANDLE h, token_t **tok, object_t **out)
+{
+	token_t *t = slot_token(sv->slot);
+	object_t *o;
+
+	/* Mirrors the store as last seen, with private objects when logged in. */
+	if (t == NULL || t->store == NULL || !t->loaded ||
+	    t->loaded_unlocked != token_store_unlocked(t->store))
+		return view_object(sv, h, tok, out);
+	o = objcache_find(&t->objects, h);
+	if (o == NULL || !visible(t, o))
+		return view_object(sv, h, tok, out);
+	*tok = t;
+	*out = o;
+	return CKR_OK;
+}
+
 static CK_RV key_for_locked(const session_view_t *sv, CK_OBJECT_HANDLE h, CK_OBJECT_CLASS klass,
 			    CK_ATTRIBUTE_TYPE usage, CK_MECHANISM_TYPE mech, key_use_t *out)
 {
 	token_t *t = NULL;
 	object_t *o = NULL;
-	CK_RV rv = view_object(sv, h, &t, &o);
+	CK_RV rv = cached_object(sv, h, &t, &o);
 
 	if (rv == CKR_OBJECT_HANDLE_INVALID)
 		return CKR_KEY_HANDLE_INVALID;

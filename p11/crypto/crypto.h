@@ -127,4 +127,9 @@ CK_RV crypto_derive(const CK_MECHANISM *mech, EVP_PKEY *base, attr_list_t *deriv
 CK_RV crypto_random(CK_BYTE *out, CK_ULONG len) OFP_WUR;
 CK_RV crypto_seed(const CK_BYTE *seed, CK_ULONG len) OFP_WUR;
 
+/* Free what the layer keeps between calls (the curve parameters key
+ * generation starts from); it is made again when next needed. C_Finalize,
+ * with no other thread in the module. */
+void crypto_release(void);
+
 #endif

@@ -644,6 +644,37 @@ START_TEST(ecdsa_leading_zeros)
 }
 END_TEST
 
+/* The same for P-384 in our direction: the token reads r and s out of
+ * OpenSSL's DER itself, for any order size. */
+START_TEST(ecdsa_leading_zeros_p384)
+{
+	attr_list_t pub, priv;
+	EVP_PKEY *k, *o_pub;
+	CK_MECHANISM m = mech0(CKM_ECDSA);
+	CK_BYTE hash[48], sig[96];
+	CK_ULONG sl;
+	int ours = 0;
+
+	ck_assert_int_eq(gen_ec(CKM_EC_KEY_PAIR_GEN, P384_OID, sizeof(P384_OID), &pub, &priv), CKR_OK);
+	k = our_key(CKO_PRIVATE_KEY, &priv);
+	o_pub = spki_key(&pub);
+	for (int i = 0; i < 2000; i++) {
+		ck_assert_int_eq(RAND_bytes(hash, sizeof(hash)), 1);
+		sl = sizeof(sig);
+		ck_assert_int_eq(our_sign(k, CKK_EC, &m, hash, sizeof(hash), sig, &sl), CKR_OK);
+		ck_assert_uint_eq(sl, 96);
+		if (sig[0] == 0 || sig[48] == 0)
+			ours++;
+		ck_assert_int_eq(ossl_ecdsa_verify(o_pub, CKM_ECDSA, hash, sizeof(hash), sig, sl), 1);
+	}
+	ck_assert_int_gt(ours, 0);
+	EVP_PKEY_free(k);
+	EVP_PKEY_free(o_pub);
+	attr_list_clear(&pub);
+	attr_list_clear(&priv);
+}
+END_TEST
+
 START_TEST(ecdsa_bad_signatures)
 {
 	attr_list_t pub, priv;
@@ -2050,6 +2081,7 @@ static Suite *crypto_suite(void)
 	tcase_add_test(t, ecdsa_p256);
 	tcase_add_test(t, ecdsa_p384);
 	tcase_add_test(t, ecdsa_leading_zeros);
+	tcase_add_test(t, ecdsa_leading_zeros_p384);
 	tcase_add_test(t, ecdsa_bad_signatures);
 	tcase_add_test(t, sign_size_query_keeps_op);
 	tcase_add_test(t, key_templates);

@@ -487,7 +487,7 @@ static CK_RV new_serial(char serial[16])
 static CK_RV fill_new(token_store_t *t, const CK_UTF8CHAR *so_pin, CK_ULONG so_pin_len,
 		      const CK_UTF8CHAR label[32])
 {
-	unsigned char *key = secmem_alloc(STORE_KEY_LEN);
+	unsigned char *key = store_key_alloc();
 	wrapped_key_t wk;
 	kdf_params_t kp;
 	CK_RV rv = CKR_HOST_MEMORY;

@@ -53,6 +53,13 @@ bool kdf_params_valid(const kdf_params_t *kp)
 	return 128ull * kp->r * kp->n <= STORE_SCRYPT_MEM_MAX;
 }
 
+unsigned char *store_key_alloc(void)
+{
+	/* Whether the lock held changes nothing here: the key is needed either
+	 * way, and the token works (as documented) where locking is refused. */
+	return secmem_alloc_locked(STORE_KEY_LEN, NULL);
+}
+
 CK_RV store_kdf(const CK_UTF8CHAR *pin, size_t pin_len, const unsigned char *salt, size_t salt_len,
 		const kdf_params_t *kp, unsigned char *key)
 {

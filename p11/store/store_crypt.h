@@ -20,6 +20,13 @@
 
 bool kdf_params_valid(const kdf_params_t *kp);
 
+/* A zeroed buffer of STORE_KEY_LEN bytes for a token key or a key derived
+ * from a PIN: the long-lived secrets, so secmem locked into RAM where the
+ * system allows it (best effort: a process that may not lock still gets
+ * wiped memory). NULL when out of memory. Release with
+ * secmem_free(key, STORE_KEY_LEN). */
+unsigned char *store_key_alloc(void) OFP_WUR;
+
 /* key = scrypt(pin, salt, kp) of STORE_KEY_LEN bytes. key must be secmem. */
 CK_RV store_kdf(const CK_UTF8CHAR *pin, size_t pin_len, const unsigned char *salt, size_t salt_len,
 		const kdf_params_t *kp, unsigned char *key) OFP_WUR;

@@ -19,7 +19,7 @@ struct token_store {
 	sqlite3_stmt *dv_stmt;   /* PRAGMA data_version, prepared once */
 	char *path;
 	char serial[16];         /* never changes after creation */
-	unsigned char *key;      /* secmem STORE_KEY_LEN, NULL while locked */
+	unsigned char *key;      /* store_key_alloc; NULL until a PIN unlocks it */
 	int64_t key_gen;         /* the token row's key_gen that key belongs to */
 	int64_t seen_dv;         /* data_version last looked at */
 	int64_t seen_gen;        /* obj_gen this handle's caller has seen */

@@ -47,7 +47,7 @@ CK_RV store_wrap(token_store_t *s, int who, const CK_UTF8CHAR *pin, size_t pin_l
 		 const kdf_params_t *kp, const unsigned char *token_key, wrapped_key_t *out)
 {
 	unsigned char aad[KEY_AAD_LEN];
-	unsigned char *kek = secmem_alloc(STORE_KEY_LEN);
+	unsigned char *kek = store_key_alloc();
 	CK_RV rv;
 
 	if (kek == NULL)
@@ -202,8 +202,8 @@ static CK_RV verify(token_store_t *s, int who, const CK_UTF8CHAR *pin, CK_ULONG 
 	 * spent and the answer known without a KDF run. */
 	if (!pin_len_ok(pin_len))
 		return store_fail(s, CKR_PIN_INCORRECT, "incorrect PIN");
-	kek = secmem_alloc(STORE_KEY_LEN);
-	v->key = secmem_alloc(STORE_KEY_LEN);
+	kek = store_key_alloc();
+	v->key = store_key_alloc();
 	if (kek == NULL || v->key == NULL) {
 		rv = store_fail(s, CKR_HOST_MEMORY, "out of memory");
 		goto out;
@@ -461,7 +461,7 @@ static CK_RV reinit_once(token_store_t *s, const CK_UTF8CHAR *so_pin, CK_ULONG s
 		return rv;
 	/* Initialisation picks the cost anew, as token creation does. */
 	kdf_params_default(&kp);
-	key = secmem_alloc(STORE_KEY_LEN);
+	key = store_key_alloc();
 	if (key == NULL || RAND_bytes(key, STORE_KEY_LEN) != 1) {
 		rv = store_fail(s, key == NULL ? CKR_HOST_MEMORY : CKR_GENERAL_ERROR, "no new token key");
 		goto out;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -565,6 +566,67 @@ START_TEST(test_user_pin_not_initialized)
 	ck_assert(!meta_of(s).user_pin_initialized);
 	ck_assert_uint_eq(token_store_init_user_pin(s, PIN(USER_PIN)), CKR_OK);
 	ck_assert(meta_of(s).user_pin_initialized);
+	token_store_close(s);
+}
+END_TEST
+
+/* Locked memory of this process, in kB, as the kernel counts it. */
+static long vm_locked_kb(void)
+{
+	char line[256];
+	long kb = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "VmLck: %ld kB", &kb) == 1)
+			break;
+	fclose(f);
+	ck_assert_int_ge(kb, 0);
+	return kb;
+}
+
+/* Whether a page locked here shows in VmLck (not under AddressSanitizer,
+ * whose mlock does nothing, nor beyond RLIMIT_MEMLOCK). */
+static bool lock_observable(void)
+{
+	long page = sysconf(_SC_PAGESIZE), before = vm_locked_kb();
+	void *p = NULL;
+	bool seen;
+
+	ck_assert_int_eq(posix_memalign(&p, (size_t)page, (size_t)page), 0);
+	memset(p, 1, (size_t)page);
+	seen = mlock(p, (size_t)page) == 0 && vm_locked_kb() == before + page / 1024;
+	(void)munlock(p, (size_t)page);
+	free(p);
+	return seen;
+}
+
+/* The token key lives in locked memory while the token is unlocked, and
+ * no derived key stays behind: one page from login to logout, none after a
+ * wrong PIN. */
+START_TEST(test_token_key_locked)
+{
+	token_store_t *s = user_token();
+	long page_kb = sysconf(_SC_PAGESIZE) / 1024, before;
+
+	token_store_logout(s);
+	if (!lock_observable()) {
+		fprintf(stderr, "test_token_key_locked: locked memory not observable here\n");
+		token_store_close(s);
+		return;
+	}
+	before = vm_locked_kb();
+	ck_assert_uint_eq(token_store_check_pin(s, CKU_USER, PIN(USER_PIN)), CKR_OK);
+	ck_assert(token_store_unlocked(s));
+	ck_assert_int_eq(vm_locked_kb(), before + page_kb);
+	token_store_logout(s);
+	ck_assert_int_eq(vm_locked_kb(), before);
+	ck_assert_uint_eq(token_store_check_pin(s, CKU_USER, PIN("wrong-pin")), CKR_PIN_INCORRECT);
+	ck_assert_int_eq(vm_locked_kb(), before);
+	ck_assert_uint_eq(token_store_check_pin(s, CKU_SO, PIN(SO_PIN)), CKR_OK);
+	ck_assert_uint_eq(token_store_set_pin(s, CKU_SO, PIN(SO_PIN), PIN("new-so-pin")), CKR_OK);
+	ck_assert_int_eq(vm_locked_kb(), before + page_kb);
 	token_store_close(s);
 }
 END_TEST
@@ -1552,6 +1614,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, test_reset_on_success);
 	tcase_add_test(tc, test_user_pin_not_initialized);
 	tcase_add_test(tc, test_so_vs_user);
+	tcase_add_test(tc, test_token_key_locked);
 	tcase_add_test(tc, test_set_pin);
 	tcase_add_test(tc, test_reinit);
 	tcase_add_test(tc, test_reinit_elsewhere);
