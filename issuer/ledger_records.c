@@ -382,6 +382,18 @@ int ofp_ledger_charge_find(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID_LEN],
 	return rc == SQLITE_DONE ? OFP_LEDGER_NOT_FOUND : ldg_sql_fail(l, "charges");
 }
 
+/* A charge and a double use share their first seven columns, in this order. */
+static void bind_charge(sqlite3_stmt *st, const ofp_charge_t *c)
+{
+	sqlite3_bind_blob(st, 1, c->holder_id, OFP_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, c->counter);
+	sqlite3_bind_blob(st, 3, c->verifier_id, OFP_ID_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 4, (sqlite3_int64)c->sequence);
+	sqlite3_bind_int64(st, 5, c->amount);
+	sqlite3_bind_int64(st, 6, (sqlite3_int64)c->serial);
+	sqlite3_bind_int64(st, 7, c->time);
+}
+
 int ofp_ledger_charge_add(ofp_ledger_t *l, const ofp_charge_t *c)
 {
 	static const char sql[] = "INSERT INTO charges(holder_id, counter, verifier_id, batch, amount, serial, time) "
@@ -390,13 +402,7 @@ int ofp_ledger_charge_add(ofp_ledger_t *l, const ofp_charge_t *c)
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_blob(st, 1, c->holder_id, OFP_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, c->counter);
-	sqlite3_bind_blob(st, 3, c->verifier_id, OFP_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)c->sequence);
-	sqlite3_bind_int64(st, 5, c->amount);
-	sqlite3_bind_int64(st, 6, (sqlite3_int64)c->serial);
-	sqlite3_bind_int64(st, 7, c->time);
+	bind_charge(st, c);
 	return ldg_exec(l, st, "charge");
 }
 
@@ -408,13 +414,7 @@ int ofp_ledger_double_use_add(ofp_ledger_t *l, const ofp_charge_t *c, uint32_t n
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_blob(st, 1, c->holder_id, OFP_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, c->counter);
-	sqlite3_bind_blob(st, 3, c->verifier_id, OFP_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)c->sequence);
-	sqlite3_bind_int64(st, 5, c->amount);
-	sqlite3_bind_int64(st, 6, (sqlite3_int64)c->serial);
-	sqlite3_bind_int64(st, 7, c->time);
+	bind_charge(st, c);
 	sqlite3_bind_int64(st, 8, now);
 	return ldg_exec(l, st, "double use");
 }
