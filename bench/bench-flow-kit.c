@@ -1,10 +1,10 @@
 /* bench-flow-kit.c - a software issuer and holders for the gate figures and
  * the sizes: OpenSSL keys, every artifact made by the wire format
- * (verifier/format.h) and signed with verifier/sig.h, as the real issuer
+ * (format/format.h) and signed with format/sig.h, as the real issuer
  * and holder make them. */
 #include "config.h"
 #include "bench/bench-flow.h"
-#include "verifier/sig.h"
+#include "format/sig.h"
 
 #include <ftw.h>
 #include <stdio.h>

@@ -142,7 +142,7 @@ static int print_sizes(void)
 
 	if (flow_issuer_new(&iss) != 0)
 		return -1;
-	printf("1. Presentation size and QR code: encoded by verifier/format.h, drawn by ofp_qr_encode\n"
+	printf("1. Presentation size and QR code: encoded by format/format.h, drawn by ofp_qr_encode\n"
 	       "(holder/qr.h: libqrencode, byte mode, level M, the smallest version that holds it),\n"
 	       "as `offpass-holder present` draws it. The issuer signs with P-256; the rows differ in\n"
 	       "the holder's key and the challenge.\n");

@@ -12,7 +12,7 @@
 
 #include "bench/bench.h"
 #include "issuer/test-kit.h"
-#include "verifier/format.h"
+#include "format/format.h"
 
 /* Every clock in the flow bench (2026-01-01): the API takes the time as an
  * argument, so the figures do not depend on the day they are made. */

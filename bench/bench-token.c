@@ -22,7 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "p11/pkcs11.h"
+#include "common/pkcs11.h"
 
 #define SO_PIN "bench-so-12345678"
 #define USER_PIN "bench-user-1234"

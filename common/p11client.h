@@ -22,7 +22,7 @@
 
 typedef struct ofp_p11 ofp_p11_t;
 
-/* Key algorithms, as in verifier/format.h (OFP_ALG_P256, OFP_ALG_ED25519). */
+/* Key algorithms, as in format/format.h (OFP_ALG_P256, OFP_ALG_ED25519). */
 #define OFP_P11_ALG_P256 1
 #define OFP_P11_ALG_ED25519 2
 

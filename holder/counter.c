@@ -16,7 +16,7 @@
 
 #include "atomic_file.h"
 #include "hex.h"
-#include "verifier/format.h"
+#include "format/format.h"
 
 /* The whole file: one line, the last value handed out. */
 #define COUNTER_MAGIC "offpass-holder-counter v1 "

@@ -19,7 +19,7 @@
 #include "atomic_file.h"
 #include "cli.h"
 #include "hex.h"
-#include "verifier/format-testkit.h"
+#include "format/format-testkit.h"
 
 #define ISSUER_NAME "holder-test-issuer"
 

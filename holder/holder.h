@@ -3,7 +3,7 @@
  * credential stored on the token beside the key, and presentations
  * (credential + a fresh authorization signed by the token).
  *
- * Every artifact goes through verifier/format.h; every signature is made
+ * Every artifact goes through format/format.h; every signature is made
  * by the token (common/p11client.h). Fallible functions return
  * OFP_HOLDER_OK, OFP_HOLDER_REFUSED (a check said no: wrong key, expired,
  * over the grant...) or OFP_HOLDER_FAILED, with a reason in err that names
@@ -17,7 +17,7 @@
 #include <stdio.h>
 #include "compiler.h"
 #include "p11client.h"
-#include "verifier/format.h"
+#include "format/format.h"
 
 #define OFP_HOLDER_KEY_LABEL "offpass-holder"
 #define OFP_HOLDER_CREDENTIAL_LABEL "offpass-credential"

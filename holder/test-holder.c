@@ -5,7 +5,7 @@
  * unset) and of SoftHSM2 (left out when not installed): keygen, enrollment
  * checked with OpenSSL, install refusals, presentations whose signatures
  * OpenSSL verifies. Credentials come from a software test issuer
- * (verifier/format-testkit.h). Every test runs in its own process. */
+ * (format/format-testkit.h). Every test runs in its own process. */
 #include "config.h"
 
 #include <check.h>
@@ -28,7 +28,7 @@
 #include "holder/holder.h"
 #include "holder/qr.h"
 #include "holder/refresh.h"
-#include "verifier/format-testkit.h"
+#include "format/format-testkit.h"
 #include "tests/kit/test-token.h"
 
 #define SO_PIN "so-pin-0000"

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "compiler.h"
-#include "verifier/format.h"
+#include "format/format.h"
 
 #define OFP_CONF_FILE_MAX 65536
 #define OFP_CONF_LINE_MAX 1024

@@ -3,7 +3,7 @@
 #include "config.h"
 #include "issuer/internal.h"
 #include "hex.h"
-#include "verifier/sig.h"
+#include "format/sig.h"
 
 #include <string.h>
 #include <openssl/core_names.h>

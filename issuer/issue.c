@@ -4,7 +4,7 @@
  * signs the grant of its configuration. */
 #include "config.h"
 #include "issuer/internal.h"
-#include "verifier/sig.h"
+#include "format/sig.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -22,7 +22,7 @@
 #include "compiler.h"
 #include "issuer/conf.h"
 #include "issuer/ledger.h"
-#include "verifier/format.h"
+#include "format/format.h"
 
 typedef enum ofp_issuer_rc {
 	OFP_ISSUER_OK = 0,

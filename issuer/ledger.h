@@ -20,7 +20,7 @@
 #include <stdint.h>
 #include "compiler.h"
 #include "issuer/conf.h"
-#include "verifier/format.h"
+#include "format/format.h"
 
 typedef struct ofp_ledger ofp_ledger_t;
 

@@ -5,8 +5,8 @@
  * one transaction; notes are kept until it commits. */
 #include "config.h"
 #include "issuer/internal.h"
-#include "verifier/seal.h"
-#include "verifier/sig.h"
+#include "format/seal.h"
+#include "format/sig.h"
 
 #include <inttypes.h>
 #include <stdio.h>

@@ -13,7 +13,7 @@
 #include "issuer/issuer.h"
 #include "issuer/test-kit.h"
 #include "issuer/test-token.h"
-#include "verifier/sig.h"
+#include "format/sig.h"
 
 static tt_env_t env;
 static ofp_issuer_t *iss;

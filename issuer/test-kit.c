@@ -1,8 +1,8 @@
 /* test-kit.c - software holder and gate for the issuer's tests. */
 #include "config.h"
 #include "issuer/test-kit.h"
-#include "verifier/seal.h"
-#include "verifier/sig.h"
+#include "format/seal.h"
+#include "format/sig.h"
 
 #include <stdio.h>
 #include <stdlib.h>

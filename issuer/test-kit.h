@@ -1,5 +1,5 @@
 /* test-kit.h - a software holder and a software gate for the issuer's
- * tests: OpenSSL keys, and the wire format (verifier/format.h) for every
+ * tests: OpenSSL keys, and the wire format (format/format.h) for every
  * artifact they make. Never part of a library. */
 #ifndef OFFPASS_ISSUER_TEST_KIT_H
 #define OFFPASS_ISSUER_TEST_KIT_H
@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <openssl/evp.h>
-#include "verifier/format.h"
+#include "format/format.h"
 
 typedef struct tk_holder {
 	EVP_PKEY *key;

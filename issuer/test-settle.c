@@ -14,7 +14,7 @@
 #include "issuer/issuer.h"
 #include "issuer/test-kit.h"
 #include "issuer/test-token.h"
-#include "verifier/sig.h"
+#include "format/sig.h"
 
 #define T0 (TT_NOW + 60)
 

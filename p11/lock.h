@@ -4,7 +4,7 @@
 #ifndef OFFPASS_P11_LOCK_H
 #define OFFPASS_P11_LOCK_H
 
-#include "p11/pkcs11.h"
+#include "common/pkcs11.h"
 #include "compiler.h"
 
 typedef struct p11_mutex p11_mutex_t;

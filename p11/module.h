@@ -12,7 +12,7 @@
 #define OFFPASS_P11_MODULE_H
 
 #include <stdbool.h>
-#include "p11/pkcs11.h"
+#include "common/pkcs11.h"
 #include "compiler.h"
 
 /* CKR_OK when C_Initialize has run in this process (a forked child must

@@ -13,7 +13,7 @@
 
 #include <stdatomic.h>
 #include <stdbool.h>
-#include "p11/pkcs11.h"
+#include "common/pkcs11.h"
 #include "p11/lock.h"
 #include "p11/crypto/crypto.h"
 

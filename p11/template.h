@@ -3,7 +3,7 @@
 #ifndef OFFPASS_P11_TEMPLATE_H
 #define OFFPASS_P11_TEMPLATE_H
 
-#include "p11/pkcs11.h"
+#include "common/pkcs11.h"
 #include "p11/session.h"
 #include "p11/token.h"
 

@@ -11,7 +11,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <openssl/evp.h>
-#include "p11/pkcs11.h"
+#include "common/pkcs11.h"
 
 #define TU_SO_PIN "so-pin-0000"
 #define TU_USER_PIN "user-pin-1234"

@@ -15,7 +15,7 @@
 #define OFFPASS_P11_TOKEN_H
 
 #include <stdbool.h>
-#include "p11/pkcs11.h"
+#include "common/pkcs11.h"
 #include "p11/session.h"
 #include "p11/object/attrs.h"
 

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "verifier/seal.h"
+#include "format/seal.h"
 
 typedef struct seal_job {
 	uint64_t seq;

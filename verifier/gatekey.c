@@ -12,7 +12,7 @@
 #include <openssl/pem.h>
 
 #include "atomic_file.h"
-#include "verifier/sig.h"
+#include "format/sig.h"
 
 #define PEM_MAX 16384
 

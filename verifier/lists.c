@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "atomic_file.h"
-#include "verifier/sig.h"
+#include "format/sig.h"
 
 #define DENY_FILE_MAX (85u + OFP_DENY_ENTRY_LEN * OFP_DENY_MAX_ENTRIES)
 

@@ -12,8 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "verifier/seal.h"
-#include "verifier/sig.h"
+#include "format/seal.h"
+#include "format/sig.h"
 #include "verifier/test-util.h"
 #include "verifier/verifier_internal.h"
 

@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "verifier/format-testkit.h"
-#include "verifier/format.h"
+#include "format/format-testkit.h"
+#include "format/format.h"
 #include "verifier/offpass-verifier.h"
 
 /* Times: credentials are valid [T_NOW - 1 h, T_NOW + 1 day], list keys

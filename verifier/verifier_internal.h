@@ -18,7 +18,7 @@
 #include <openssl/evp.h>
 
 #include "compiler.h"
-#include "verifier/format.h"
+#include "format/format.h"
 #include "verifier/lru.h"
 #include "verifier/offpass-verifier.h"
 

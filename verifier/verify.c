@@ -15,7 +15,7 @@
 
 #include "hex.h"
 #include "secmem.h"
-#include "verifier/sig.h"
+#include "format/sig.h"
 
 typedef struct check {
 	offpass_verifier_t *v;

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "secmem.h"
-#include "verifier/format.h"
+#include "format/format.h"
 
 int ofp_card_cred_extract(const uint8_t *obj, size_t len, const uint8_t **cred, size_t *cred_len)
 {

@@ -12,7 +12,7 @@
 
 #include "hex.h"
 #include "secmem.h"
-#include "verifier/format.h"
+#include "format/format.h"
 
 static const uint8_t all_slots[4] = { OFP_PIV_SLOT_AUTH, OFP_PIV_SLOT_SIGN, OFP_PIV_SLOT_KEYMGMT,
 				      OFP_PIV_SLOT_CARDAUTH };

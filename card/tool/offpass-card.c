@@ -20,7 +20,7 @@
 #include "p11client.h"
 #include "secmem.h"
 #include "card/tool/card.h"
-#include "verifier/format.h"
+#include "format/format.h"
 
 #define PROG "offpass-card"
 #define OPENSC_MODULE "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so"

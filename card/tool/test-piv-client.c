@@ -20,7 +20,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
-#include "verifier/format.h"
+#include "format/format.h"
 
 #define PIN "123456"
 #define PUK "12345678"

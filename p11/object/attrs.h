@@ -9,7 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
-#include "p11/pkcs11.h"
+#include "common/pkcs11.h"
 #include "compiler.h"
 
 typedef struct attr {

@@ -6,13 +6,13 @@
  * the input back), has a signed message, and fits a journal record that
  * itself round-trips. Built by tests/fuzz/run.sh, in effect
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I. -Icommon -I$BUILD \
- *     tests/fuzz/fuzz-presentation.c verifier/format_io.c verifier/format.c \
- *     verifier/format_journal.c verifier/format_lists.c common/hex.c -lcrypto */
+ *     tests/fuzz/fuzz-presentation.c format/format_io.c format/format.c \
+ *     format/format_journal.c format/format_lists.c common/hex.c -lcrypto */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "verifier/format.h"
+#include "format/format.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -61,7 +61,6 @@ targets=(
 libraries=(
 	libofpcommon_la_SOURCES
 	libofpformat_la_SOURCES
-	libofpverifier_core_la_SOURCES
 	libofpverifier_la_SOURCES
 	libofpgate_la_SOURCES
 	libp11object_la_SOURCES

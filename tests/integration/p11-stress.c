@@ -19,7 +19,7 @@
  * Any unexpected return value ends the program with exit 1 and one line
  * naming the call and the CK_RV. */
 #include "config.h"
-#include "p11/pkcs11.h"
+#include "common/pkcs11.h"
 
 #include <dlfcn.h>
 #include <stdarg.h>

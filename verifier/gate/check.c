@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "hex.h"
-#include "verifier/format.h"
+#include "format/format.h"
 
 static const char check_help[] =
 	"Usage: offpass-gate --dir DIR check [--hex] [--challenge HEX] [--fare N] FILE...|-\n"

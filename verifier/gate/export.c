@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "verifier/format.h"
+#include "format/format.h"
 
 static const char export_help[] =
 	"Usage: offpass-gate --dir DIR export [--again SEQUENCE] -o FILE\n"

@@ -17,7 +17,7 @@
 
 #include "atomic_file.h"
 #include "hex.h"
-#include "verifier/format.h"
+#include "format/format.h"
 
 static const char init_help[] =
 	"Usage: offpass-gate --dir DIR init --trust FILE [--id HEX] [--resource N] [--fare N]\n"

@@ -11,7 +11,7 @@
 
 #include "atomic_file.h"
 #include "hex.h"
-#include "verifier/format.h"
+#include "format/format.h"
 
 gate_globals_t gate_opt;
 

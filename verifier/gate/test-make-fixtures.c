@@ -1,8 +1,8 @@
 /* test-make-fixtures.c - what tests/integration/gate.sh feeds the real
  * offpass-gate: signed trust and deny lists and presentations of every
  * kind (good, stale, replayed, over the grant, badly signed, malformed),
- * made with the wire format (verifier/format.h) and the fixed test keys of
- * verifier/format-testkit.h; and the opening of the gate's sealed batches,
+ * made with the wire format (format/format.h) and the fixed test keys of
+ * format/format-testkit.h; and the opening of the gate's sealed batches,
  * to count what they hold.
  *
  *   test-make-fixtures make OUTDIR NOW       every file, times around NOW
@@ -22,10 +22,10 @@
 #include "cli.h"
 #include "hex.h"
 #include "test-qrkit.h"
-#include "verifier/format-testkit.h"
-#include "verifier/format.h"
-#include "verifier/seal.h"
-#include "verifier/sig.h"
+#include "format/format-testkit.h"
+#include "format/format.h"
+#include "format/seal.h"
+#include "format/sig.h"
 
 #define DAY 86400u
 

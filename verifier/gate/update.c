@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "atomic_file.h"
-#include "verifier/format.h"
+#include "format/format.h"
 
 /* The largest deny list (docs/FORMAT.md 12) is the largest list. */
 #define LIST_FILE_MAX (85u + OFP_DENY_ENTRY_LEN * OFP_DENY_MAX_ENTRIES)

@@ -3,7 +3,7 @@
  * changing bytes of the valid ones, and vectors.txt, the list of files with
  * the result a decoder must give for each.
  *
- * Usage: verifier/gen-vectors DIR. Everything is deterministic except the
+ * Usage: format/gen-vectors DIR. Everything is deterministic except the
  * ECDSA signatures (OpenSSL 3.0 draws a random nonce), so a new run changes
  * those bytes and nothing else; the vectors are committed, not rebuilt. */
 #include "config.h"
@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "verifier/format-testkit.h"
-#include "verifier/format.h"
+#include "format/format-testkit.h"
+#include "format/format.h"
 
 #define NOT_BEFORE 1767225600u /* 2026-01-01T00:00:00Z */
 #define NOT_AFTER (NOT_BEFORE + 2u * 86400u)
@@ -355,7 +355,7 @@ int main(int argc, char **argv)
 	manifest = fopen(path, "w");
 	if (manifest == NULL)
 		die(path);
-	fprintf(manifest, "# Written by verifier/gen-vectors; described in README.md.\n"
+	fprintf(manifest, "# Written by format/gen-vectors; described in README.md.\n"
 			  "# <file>.hex <artifact> <expected result> <field named by the error> <signatures>\n");
 	gen_holder_artifacts(pres, &pres_len);
 	gen_lists();

@@ -6,7 +6,7 @@
  * presentation types (with and without challenge) are what fits a P-256
  * presentation in 213 bytes, QR version 10 at level M (docs/FORMAT.md). */
 #include "config.h"
-#include "verifier/format_internal.h"
+#include "format/format_internal.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -5,7 +5,7 @@
  * encoding and a verifier can binary-search it; the deny list is searched
  * in place, in the bytes it was decoded from. */
 #include "config.h"
-#include "verifier/format_internal.h"
+#include "format/format_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* format-testkit.c - see format-testkit.h. Test code: keys are public. */
 #include "config.h"
-#include "verifier/format-testkit.h"
+#include "format/format-testkit.h"
 
 #include <ctype.h>
 #include <stdio.h>

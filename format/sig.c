@@ -1,7 +1,7 @@
 /* sig.c - raw 64-byte signatures (docs/FORMAT.md 3.4) over OpenSSL EVP.
  * ECDSA's DER form never leaves this file: r||s is converted at the edge. */
 #include "config.h"
-#include "verifier/sig.h"
+#include "format/sig.h"
 
 #include <string.h>
 
@@ -10,7 +10,7 @@
 #include <openssl/ec.h>
 #include <openssl/param_build.h>
 
-#include "verifier/format.h"
+#include "format/format.h"
 
 #define P256_GROUP "prime256v1"
 

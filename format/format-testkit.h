@@ -1,10 +1,10 @@
 /* format-testkit.h - OpenSSL helpers for test artifacts: fixed test keys,
  * raw 64-byte signatures, signed credentials, presentations and lists, the
  * sealing construction of docs/FORMAT.md, hex files. Shared by
- * verifier/gen-vectors (which writes tests/vectors/), the verifier, gate
+ * format/gen-vectors (which writes tests/vectors/), the verifier, gate
  * and holder tests and their fixture programs; compiled into each, never
  * part of a library. Written apart from the real signers and the sealing
- * module (verifier/sig.c, verifier/seal.c), so that the tests check those
+ * module (format/sig.c, format/seal.c), so that the tests check those
  * against a second implementation. */
 #ifndef OFFPASS_VERIFIER_FORMAT_TESTKIT_H
 #define OFFPASS_VERIFIER_FORMAT_TESTKIT_H
@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <openssl/evp.h>
 
-#include "verifier/format.h"
+#include "format/format.h"
 
 typedef struct ofp_tk_key {
 	char name[32];
@@ -39,7 +39,7 @@ bool ofp_tk_verify(unsigned alg, const uint8_t *pub, size_t pub_len, const uint8
 		   const uint8_t sig[OFP_SIG_LEN]);
 
 /* Sign an artifact whose other fields are set: compute its to-be-signed
- * bytes (verifier/format.h) and set the signature and the signer's key id
+ * bytes (format/format.h) and set the signature and the signer's key id
  * (a credential's issuer_kid, a list's signer_kid). A trust list is sorted
  * first. The authorization of p is signed by holder, which tests may make
  * another key than the credential's. OFP_FMT_OK, the format's code for
@@ -65,7 +65,7 @@ void ofp_tk_trust_entry(ofp_trust_entry_t *e, const ofp_tk_key_t *k, unsigned us
 
 /* ECDH of the P-256 key ctx (a const ofp_tk_key_t *) with a 65-byte
  * uncompressed point: 0 and the 32-byte shared x, or -1. An ofp_unseal
- * callback (verifier/seal.h): the issuer's side of a sealed batch. */
+ * callback (format/seal.h): the issuer's side of a sealed batch. */
 int ofp_tk_ecdh(void *ctx, const uint8_t eph_pub[OFP_P256_UNCOMPRESSED_LEN], uint8_t shared[32]);
 
 /* The AES-256 key of a sealed batch: HKDF-SHA256(ECDH(priv, peer)) with

@@ -12,8 +12,8 @@
 #include <openssl/ec.h>
 #include <openssl/x509.h>
 
-#include "verifier/format-testkit.h"
-#include "verifier/format.h"
+#include "format/format-testkit.h"
+#include "format/format.h"
 
 static ofp_fmt_error_t E;
 

@@ -1,4 +1,4 @@
-/* test-seal.c - Check suite of verifier/sig.c and verifier/seal.c: raw
+/* test-seal.c - Check suite of format/sig.c and format/seal.c: raw
  * signatures against OpenSSL, key parsing, and sealing against the test
  * vector and against itself (bit flips, wrong keys, wrong envelopes). */
 #include "config.h"
@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "verifier/seal.h"
-#include "verifier/sig.h"
+#include "format/seal.h"
+#include "format/sig.h"
 #include "verifier/test-util.h"
 
 static ofp_tk_key_t vk; /* verifier-p256 of tests/vectors */

@@ -5,7 +5,7 @@
  * presentation they come from, so that a journal can be read without
  * decoding presentations; the decoder insists that the copies agree. */
 #include "config.h"
-#include "verifier/format_internal.h"
+#include "format/format_internal.h"
 
 #include <stdio.h>
 #include <string.h>

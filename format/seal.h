@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <openssl/evp.h>
 #include "compiler.h"
-#include "format.h"
+#include "format/format.h"
 
 /* ECDH of the issuer's sealing private key with the ephemeral public point
  * (65 bytes uncompressed): the 32-byte shared x coordinate. The issuer

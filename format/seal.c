@@ -2,7 +2,7 @@
  * signature: docs/FORMAT.md 10.2, nothing more. OpenSSL does every
  * primitive; this file only wires them in the order the format fixes. */
 #include "config.h"
-#include "verifier/seal.h"
+#include "format/seal.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,7 +15,7 @@
 #include <openssl/rand.h>
 
 #include "secmem.h"
-#include "verifier/sig.h"
+#include "format/sig.h"
 
 #define SEAL_KEY_LEN 32
 

@@ -4,7 +4,7 @@
  * All reads go through fmt_get_*: they check the remaining length before
  * touching a byte, so no codec indexes the input itself. */
 #include "config.h"
-#include "verifier/format_internal.h"
+#include "format/format_internal.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -3,7 +3,7 @@
 #ifndef OFFPASS_VERIFIER_FORMAT_INTERNAL_H
 #define OFFPASS_VERIFIER_FORMAT_INTERNAL_H
 
-#include "verifier/format.h"
+#include "format/format.h"
 
 /* A reader over [p, p+len). The first failure latches rc and err; every
  * later get is a no-op that zeroes its output, so a decoder reads field
