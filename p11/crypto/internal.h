@@ -73,6 +73,16 @@ typedef struct curve {
 	CK_KEY_TYPE key_type; /* CKK_EC or CKK_EC_EDWARDS */
 } curve_t;
 
+/* Key types by OID, not by name: an application that made an ENGINE the
+ * default (openssl -engine pkcs11, libp11) has "EC" and "RSA" bound to the
+ * engine's legacy methods, and EVP_PKEY_fromdata then fails inside this
+ * module. The OID names always reach the provider implementations. */
+#define KEYTYPE_EC "1.2.840.10045.2.1"
+#define KEYTYPE_RSA "1.2.840.113549.1.1.1"
+
+/* The longest encoded point: 04||X||Y on P-384. */
+#define POINT_MAX (1 + 2 * 48)
+
 /* Parse CKA_EC_PARAMS: a DER OBJECT IDENTIFIER of P-256, P-384 or Ed25519,
  * or the DER PrintableString "edwards25519". CKR_DOMAIN_PARAMS_INVALID
  * when it is neither a whole OID nor a whole PrintableString,
@@ -87,6 +97,22 @@ const curve_t *crypto_curve_of_pkey(const EVP_PKEY *pkey);
  * Points into in; CKR_ATTRIBUTE_VALUE_INVALID when neither form fits. */
 CK_RV crypto_ec_point_unwrap(const curve_t *c, const CK_BYTE *in, CK_ULONG len,
 			     const CK_BYTE **point, size_t *point_len) OFP_WUR;
+
+/* Bytes of an encoded point of c (uncompressed for Weierstrass curves). */
+size_t crypto_point_len(const curve_t *c);
+
+/* CKA_PUBLIC_KEY_INFO of a curve key from its raw point: the curve's fixed
+ * SPKI prefix and the point. */
+CK_RV crypto_spki_from_point(attr_list_t *l, const curve_t *c, const CK_BYTE *pt, size_t plen) OFP_WUR;
+/* CKA_PUBLIC_KEY_INFO of any key (c NULL for RSA). */
+CK_RV crypto_set_spki(attr_list_t *l, const curve_t *c, const EVP_PKEY *pkey) OFP_WUR;
+
+/* The domain parameters of a Weierstrass curve as an EVP_PKEY, made on
+ * first use and kept until crypto_release; NULL on failure. Not owned. */
+EVP_PKEY *crypto_curve_params(const curve_t *c);
+
+/* EVP_PKEY_fromdata by key type name; NULL on failure. */
+EVP_PKEY *crypto_pkey_fromdata(const char *keytype, int selection, OSSL_PARAM *params);
 
 /* The public key of a curve point (already unwrapped): for P-256/P-384
  * checked to lie on the curve. CKR_ATTRIBUTE_VALUE_INVALID when not. */
