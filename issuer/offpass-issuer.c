@@ -121,12 +121,14 @@ static void print_time(const char *label, uint32_t t)
 	printf("%-14s %s (%" PRIu32 ")\n", label, buf, t);
 }
 
+/* "-" is standard output; a file is replaced atomically (never a symbolic
+ * link; a device or FIFO is written through). */
 static int write_out(const char *path, const uint8_t *data, size_t len)
 {
-	int rc = atomic_file_write(path, data, len, 0644);
+	int rc = output_file_write(path, data, len, 0644);
 
 	if (rc != 0)
-		return ofp_fail("%s: %s", path, strerror(-rc));
+		return ofp_fail("%s: %s", path, atomic_file_strerror(rc));
 	return OFP_EXIT_OK;
 }
 
@@ -613,7 +615,8 @@ static int cmd_issue(int argc, char **argv)
 		rc = report(ofp_issuer_issue(iss, req, req_len, cred, &cred_len, &c), ofp_issuer_error(iss));
 	if (rc == OFP_EXIT_OK)
 		rc = write_out(out, cred, cred_len);
-	if (rc == OFP_EXIT_OK)
+	/* With -o - standard output carries the credential alone. */
+	if (rc == OFP_EXIT_OK && strcmp(out, "-") != 0)
 		print_credential(&c);
 	free(req);
 	ofp_issuer_close(iss);
