@@ -1,4 +1,6 @@
-/* atomic_file.c - temp file, fsync, rename, fsync of the directory. */
+/* atomic_file.c - temp file, fsync, rename, fsync of the directory; never
+ * over anything but a regular file: character devices and FIFOs are
+ * written through, symbolic links and other special files refused. */
 #include "config.h"
 #include "atomic_file.h"
 
@@ -44,7 +46,47 @@ int fsync_parent_dir(const char *path)
 	return rv;
 }
 
-int atomic_file_write(const char *path, const void *data, size_t len, mode_t mode)
+/* A character device (/dev/null, a terminal) or a FIFO at path: written
+ * through, in place. Opened without following a link and checked on the
+ * descriptor, so a swap between the lstat and the open cannot redirect it. */
+static int write_through(const char *path, const void *data, size_t len)
+{
+	struct stat st;
+	int fd = open(path, O_WRONLY | O_NOCTTY | O_NOFOLLOW | O_CLOEXEC);
+	int rv;
+
+	if (fd < 0)
+		return errno == ELOOP ? -ELOOP : -errno;
+	if (fstat(fd, &st) != 0)
+		rv = -errno;
+	else if (!S_ISCHR(st.st_mode) && !S_ISFIFO(st.st_mode))
+		rv = -EAGAIN; /* it changed under us: the caller looks again */
+	else
+		rv = write_all(fd, data, len);
+	if (close(fd) != 0 && rv == 0)
+		rv = -errno;
+	return rv;
+}
+
+/* What is at path decides how it is written: 1 replace (nothing there, or
+ * a regular file), 0 write through, or -errno to refuse. */
+static int target_kind(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) != 0)
+		return errno == ENOENT ? 1 : -errno;
+	if (S_ISREG(st.st_mode))
+		return 1;
+	if (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode))
+		return 0;
+	if (S_ISLNK(st.st_mode))
+		return -ELOOP;
+	return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+}
+
+/* Temp file beside path, fsync, rename over path, fsync the directory. */
+static int replace_regular(const char *path, const void *data, size_t len, mode_t mode)
 {
 	char tmp[PATH_MAX];
 	int fd = -1, rv;
@@ -74,6 +116,43 @@ out:
 	if (rv != 0)
 		unlink(tmp);
 	return rv;
+}
+
+int atomic_file_write(const char *path, const void *data, size_t len, mode_t mode)
+{
+	for (int attempt = 0; attempt < 3; attempt++) {
+		int kind = target_kind(path), rv;
+
+		if (kind < 0)
+			return kind;
+		rv = kind == 1 ? replace_regular(path, data, len, mode) : write_through(path, data, len);
+		if (rv != -EAGAIN)
+			return rv;
+	}
+	return -EAGAIN;
+}
+
+const char *atomic_file_strerror(int rv)
+{
+	switch (rv) {
+	case -ELOOP:
+		return "is a symbolic link: refused (give the path it points to)";
+	case -EISDIR:
+		return "is a directory";
+	case -EINVAL:
+		return "is not a regular file, a character device or a FIFO: refused";
+	default:
+		return strerror(-rv);
+	}
+}
+
+int output_file_write(const char *path, const void *data, size_t len, mode_t mode)
+{
+	if (strcmp(path, "-") != 0)
+		return atomic_file_write(path, data, len, mode);
+	if (fflush(stdout) != 0)
+		return -EIO;
+	return write_all(STDOUT_FILENO, data, len);
 }
 
 int file_read_all(const char *path, size_t max_len, unsigned char **out, size_t *out_len)

@@ -11,8 +11,21 @@
 #include <sys/types.h>
 #include "compiler.h"
 
-/* Replace path with data. Returns 0, or -errno with nothing changed. */
+/* Replace path with data. Returns 0, or -errno with nothing changed.
+ * Only a regular file (or nothing) at path is replaced. A character device
+ * (/dev/null, a terminal) or a FIFO is written through in place: as root,
+ * replacing /dev/null would break the system. A symbolic link is refused
+ * (-ELOOP; a rename would replace the link, not what it points to), and
+ * so is anything else (-EISDIR a directory, -EINVAL a socket or block
+ * device). */
 int atomic_file_write(const char *path, const void *data, size_t len, mode_t mode) OFP_WUR;
+
+/* atomic_file_write, or with path "-" standard output (CLIs' -o -). */
+int output_file_write(const char *path, const void *data, size_t len, mode_t mode) OFP_WUR;
+
+/* The reason for an error of atomic_file_write, for messages: strerror,
+ * but saying why a symbolic link or a special file is refused. */
+const char *atomic_file_strerror(int rv);
 
 /* Read a whole regular file of at most max_len bytes into a fresh buffer
  * (free with free(); secret contents with secmem_free is not possible, so

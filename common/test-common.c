@@ -17,7 +17,9 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -276,6 +278,144 @@ START_TEST(read_all_bounds_and_errors)
 }
 END_TEST
 
+/* A symbolic link is refused, and neither it nor its target changes. */
+START_TEST(atomic_write_refuses_symlink)
+{
+	char target[128], link_path[128], got_link[128];
+	unsigned char *got = NULL;
+	size_t len = 0;
+	ssize_t n;
+
+	make_dir();
+	snprintf(target, sizeof(target), "%s/target", dir);
+	snprintf(link_path, sizeof(link_path), "%s/link", dir);
+	ck_assert_int_eq(atomic_file_write(target, "old", 3, 0600), 0);
+	ck_assert_int_eq(symlink(target, link_path), 0);
+	ck_assert_int_eq(atomic_file_write(link_path, "new", 3, 0600), -ELOOP);
+	ck_assert_ptr_nonnull(strstr(atomic_file_strerror(-ELOOP), "symbolic link"));
+	n = readlink(link_path, got_link, sizeof(got_link) - 1);
+	ck_assert_int_eq(n, (ssize_t)strlen(target));
+	got_link[n] = '\0';
+	ck_assert_str_eq(got_link, target);
+	ck_assert_int_eq(file_read_all(target, 10, &got, &len), 0);
+	ck_assert_uint_eq(len, 3);
+	ck_assert_mem_eq(got, "old", 3);
+	free(got);
+	/* A dangling link is not created through either. */
+	ck_assert_int_eq(unlink(target), 0);
+	ck_assert_int_eq(atomic_file_write(link_path, "new", 3, 0600), -ELOOP);
+	ck_assert_int_eq(access(target, F_OK), -1);
+	remove_dir();
+}
+END_TEST
+
+/* A character device is written through and stays a device. */
+START_TEST(atomic_write_through_char_device)
+{
+	struct stat before, after;
+
+	ck_assert_int_eq(stat("/dev/null", &before), 0);
+	ck_assert(S_ISCHR(before.st_mode));
+	ck_assert_int_eq(atomic_file_write("/dev/null", "discarded", 9, 0600), 0);
+	ck_assert_int_eq(stat("/dev/null", &after), 0);
+	ck_assert(S_ISCHR(after.st_mode));
+	ck_assert_uint_eq(before.st_rdev, after.st_rdev);
+	ck_assert_uint_eq(before.st_ino, after.st_ino);
+}
+END_TEST
+
+/* A FIFO is written through: the reader at its other end gets the bytes. */
+START_TEST(atomic_write_through_fifo)
+{
+	char path[128], got[16] = "";
+	struct stat st;
+	pid_t pid;
+	int status = 0;
+
+	make_dir();
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(atomic_file_write(path, "through", 7, 0600) == 0 ? 0 : 1);
+	int fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	size_t n = 0;
+	for (;;) {
+		ssize_t r = read(fd, got + n, sizeof(got) - 1 - n);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	ck_assert_uint_eq(n, 7);
+	ck_assert_mem_eq(got, "through", 7);
+	ck_assert_int_eq(lstat(path, &st), 0);
+	ck_assert(S_ISFIFO(st.st_mode));
+	remove_dir();
+}
+END_TEST
+
+/* A directory or a socket is refused with nothing left behind. */
+START_TEST(atomic_write_refuses_other_special_files)
+{
+	char path[128];
+	struct sockaddr_un sa;
+	int s;
+
+	make_dir();
+	snprintf(path, sizeof(path), "%s/sub", dir);
+	ck_assert_int_eq(mkdir(path, 0700), 0);
+	ck_assert_int_eq(atomic_file_write(path, "x", 1, 0600), -EISDIR);
+	snprintf(path, sizeof(path), "%s/sock", dir);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	s = socket(AF_UNIX, SOCK_STREAM, 0);
+	ck_assert_int_ge(s, 0);
+	ck_assert_int_eq(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(atomic_file_write(path, "x", 1, 0600), -EINVAL);
+	close(s);
+	remove_dir();
+}
+END_TEST
+
+/* "-" is standard output for output_file_write, a file name otherwise. */
+START_TEST(output_write_dash_is_stdout)
+{
+	char path[128], got[16] = "";
+	int saved, fd;
+	ssize_t n;
+
+	make_dir();
+	snprintf(path, sizeof(path), "%s/captured", dir);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	fflush(stdout);
+	saved = dup(STDOUT_FILENO);
+	ck_assert_int_ge(saved, 0);
+	ck_assert_int_eq(dup2(fd, STDOUT_FILENO), STDOUT_FILENO);
+	close(fd);
+	int rv = output_file_write("-", "to stdout", 9, 0600);
+	ck_assert_int_eq(dup2(saved, STDOUT_FILENO), STDOUT_FILENO);
+	close(saved);
+	ck_assert_int_eq(rv, 0);
+	fd = open(path, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	n = read(fd, got, sizeof(got));
+	close(fd);
+	ck_assert_int_eq(n, 9);
+	ck_assert_mem_eq(got, "to stdout", 9);
+	snprintf(path, sizeof(path), "%s/named", dir);
+	ck_assert_int_eq(output_file_write(path, "file", 4, 0600), 0);
+	ck_assert_int_eq(access(path, F_OK), 0);
+	remove_dir();
+}
+END_TEST
+
 /* A writer killed at any moment leaves the old or the new content, whole. */
 START_TEST(killed_writer_leaves_old_or_new)
 {
@@ -436,6 +576,11 @@ int main(void)
 	tcase_add_test(tc, atomic_write_replaces_and_reads_back);
 	tcase_add_test(tc, read_all_bounds_and_errors);
 	tcase_add_test(tc, killed_writer_leaves_old_or_new);
+	tcase_add_test(tc, atomic_write_refuses_symlink);
+	tcase_add_test(tc, atomic_write_through_char_device);
+	tcase_add_test(tc, atomic_write_through_fifo);
+	tcase_add_test(tc, atomic_write_refuses_other_special_files);
+	tcase_add_test(tc, output_write_dash_is_stdout);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("cli");
 	tcase_add_test(tc, parse_numbers_strict);

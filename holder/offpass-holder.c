@@ -113,7 +113,7 @@ static int write_output(const char *path, const void *data, size_t len, const ch
 	}
 	rv = atomic_file_write(path, data, len, 0644);
 	if (rv != 0)
-		return ofp_fail("%s '%s': %s", what, path, strerror(-rv));
+		return ofp_fail("%s '%s': %s", what, path, atomic_file_strerror(rv));
 	return OFP_EXIT_OK;
 }
 

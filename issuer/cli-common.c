@@ -104,12 +104,14 @@ void print_time(const char *label, uint32_t t)
 	printf("%-14s %s (%" PRIu32 ")\n", label, buf, t);
 }
 
+/* "-" is standard output; a file is replaced atomically (never a symbolic
+ * link; a device or FIFO is written through). */
 int write_out(const char *path, const uint8_t *data, size_t len)
 {
-	int rc = atomic_file_write(path, data, len, 0644);
+	int rc = output_file_write(path, data, len, 0644);
 
 	if (rc != 0)
-		return ofp_fail("%s: %s", path, strerror(-rc));
+		return ofp_fail("%s: %s", path, atomic_file_strerror(rc));
 	return OFP_EXIT_OK;
 }
 

@@ -66,7 +66,8 @@ int cmd_issue(int argc, char **argv)
 		rc = report(ofp_issuer_issue(iss, req, req_len, cred, &cred_len, &c), ofp_issuer_error(iss));
 	if (rc == OFP_EXIT_OK)
 		rc = write_out(out, cred, cred_len);
-	if (rc == OFP_EXIT_OK)
+	/* With -o - standard output carries the credential alone. */
+	if (rc == OFP_EXIT_OK && strcmp(out, "-") != 0)
 		print_credential(&c);
 	free(req);
 	ofp_issuer_close(iss);

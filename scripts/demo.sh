@@ -31,12 +31,15 @@ printf '%s\n' 2468 >alice.pin
 
 # A fresh soft token in its own directory (the issuer's server and the
 # holder's phone are different machines; here they are two directories).
+# The PINs reach pkcs11-tool through the environment (env:VAR), never the
+# command line, which every user of the machine can read.
 new_token() { # dir label pin-file
 	mkdir -p "$1"
-	OFFPASS_P11_DIR=$1 pkcs11-tool --module "$module" --init-token --slot-index 0 \
-		--label "$2" --so-pin "$(cat so.pin)" >/dev/null 2>&1
-	OFFPASS_P11_DIR=$1 pkcs11-tool --module "$module" --token-label "$2" --login \
-		--login-type so --so-pin "$(cat so.pin)" --init-pin --pin "$(cat "$3")" >/dev/null 2>&1
+	SO_PIN=$(cat so.pin) OFFPASS_P11_DIR=$1 pkcs11-tool --module "$module" --init-token --slot-index 0 \
+		--label "$2" --so-pin env:SO_PIN >/dev/null 2>&1
+	SO_PIN=$(cat so.pin) NEW_PIN=$(cat "$3") OFFPASS_P11_DIR=$1 pkcs11-tool --module "$module" \
+		--token-label "$2" --login --login-type so --so-pin env:SO_PIN --init-pin --new-pin env:NEW_PIN \
+		>/dev/null 2>&1
 }
 iss() { OFFPASS_P11_DIR=$work/issuer-tokens "$issuer" --dir "$work/issuer" --pin-file issuer.pin "$@"; }
 hold() { OFFPASS_P11_DIR=$work/alice-tokens "$holder" --module "$module" --token-label alice \

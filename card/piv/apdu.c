@@ -156,24 +156,26 @@ static uint16_t chain_piece(struct piv_card *c, const struct piv_cmd *cmd)
 
 typedef uint16_t (*handler_fn)(struct piv_card *c, const struct piv_cmd *cmd);
 
+/* yubikey: one of YubiKey's extensions, absent from the standard profile. */
 static const struct {
 	uint8_t ins;
+	bool yubikey;
 	handler_fn run;
 } handlers[] = {
-	{ 0xa4, cmd_select },
-	{ 0xcb, cmd_get_data },
-	{ 0xdb, cmd_put_data },
-	{ 0x20, cmd_verify },
-	{ 0x24, cmd_change_reference },
-	{ 0x2c, cmd_reset_retry },
-	{ 0x47, cmd_generate },
-	{ 0x87, cmd_general_authenticate },
-	{ 0xfd, cmd_get_version },
-	{ 0xf8, cmd_get_serial },
-	{ 0xff, cmd_set_mgmkey },
-	{ 0xfb, cmd_reset },
-	{ 0xfa, cmd_set_pin_retries },
-	{ 0xf7, cmd_get_metadata },
+	{ 0xa4, false, cmd_select },
+	{ 0xcb, false, cmd_get_data },
+	{ 0xdb, false, cmd_put_data },
+	{ 0x20, false, cmd_verify },
+	{ 0x24, false, cmd_change_reference },
+	{ 0x2c, false, cmd_reset_retry },
+	{ 0x47, false, cmd_generate },
+	{ 0x87, false, cmd_general_authenticate },
+	{ 0xfd, true, cmd_get_version },
+	{ 0xf8, true, cmd_get_serial },
+	{ 0xff, true, cmd_set_mgmkey },
+	{ 0xfb, true, cmd_reset },
+	{ 0xfa, true, cmd_set_pin_retries },
+	{ 0xf7, true, cmd_get_metadata },
 };
 
 static uint16_t run(struct piv_card *c, const struct piv_cmd *cmd)
@@ -187,7 +189,8 @@ static uint16_t run(struct piv_card *c, const struct piv_cmd *cmd)
 	uint16_t sw = SW_INS;
 	for (size_t i = 0; i < sizeof(handlers) / sizeof(handlers[0]); i++) {
 		if (handlers[i].ins == cmd->ins) {
-			sw = handlers[i].run(c, cmd);
+			if (!handlers[i].yubikey || c->profile != PIV_PROFILE_STANDARD)
+				sw = handlers[i].run(c, cmd);
 			break;
 		}
 	}
@@ -238,6 +241,11 @@ size_t piv_apdu(struct piv_card *c, const uint8_t *apdu, size_t len, uint8_t *ou
 	if (a.cmd.cla & CLA_CHAIN)
 		return put_sw(out, 0, chain_piece(c, &a.cmd));
 	return complete(c, &a, out, cap);
+}
+
+void piv_set_profile(struct piv_card *card, enum piv_profile profile)
+{
+	card->profile = profile;
 }
 
 void piv_reset(struct piv_card *card)

@@ -134,8 +134,18 @@ struct piv_persist {
 	struct piv_object objects[PIV_OBJ_COUNT];
 };
 
+/* Which commands the card answers: every one above, or a standard PIV
+ * card's (SP 800-73-4 only: GET VERSION, GET SERIAL, SET MANAGEMENT KEY,
+ * RESET, SET PIN RETRIES and GET METADATA answer 6D00, as on a card
+ * without YubiKey's extensions). */
+enum piv_profile {
+	PIV_PROFILE_YUBIKEY = 0,
+	PIV_PROFILE_STANDARD = 1,
+};
+
 struct piv_card {
 	const struct piv_host *host;
+	enum piv_profile profile; /* the host's choice; not saved */
 	struct piv_persist p;
 	struct piv_persist shadow; /* p before the current command: rollback */
 	/* Session state, lost at power off and reset. */
@@ -162,6 +172,10 @@ struct piv_card {
  * a fresh CHUID and CCC) with the given serial; nothing is saved. Returns
  * 0, or -1 when host->rand fails. */
 int piv_init(struct piv_card *card, const struct piv_host *host, uint32_t serial) PIV_WUR;
+
+/* Choose the profile (after piv_init; piv_load keeps it). A host setting,
+ * like the card model: the state file does not record it. */
+void piv_set_profile(struct piv_card *card, enum piv_profile profile);
 
 /* Replace the persistent state with one earlier passed to host->save.
  * Returns 0, or -1 (nothing changed) for anything malformed or corrupt. */

@@ -1004,6 +1004,35 @@ START_TEST(yubikey_extensions)
 }
 END_TEST
 
+/* The standard profile: every YubiKey instruction is unknown (6D00) and
+ * changes nothing, the standard commands still work, and the profile
+ * survives a load (the host chooses it, the state file does not say). */
+START_TEST(standard_profile_has_no_yubikey_extensions)
+{
+	static const char *const probes[] = { "00 FD 00 00 00", "00 F8 00 00 00", "00 F7 00 9B 00",
+					      "00 F7 00 80 00", "00 FA 00 00",	  "00 FA 05 06",
+					      "00 FB 00 00",	"00 FF FF FF 1B 03 9B 18 0102030405060708"
+								"0102030405060708AABBCCDDEEFF0011" };
+	unsigned count = saved.count;
+
+	piv_set_profile(&card, PIV_PROFILE_STANDARD);
+	mgm_auth();
+	ck_assert_uint_eq(verify_pin("123456"), 0x9000);
+	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++)
+		ck_assert_uint_eq(tx(probes[i]), 0x6d00);
+	ck_assert_uint_eq(saved.count, count);
+	/* The factory management key still works: SET MANAGEMENT KEY did nothing. */
+	mgm_auth();
+	ck_assert_uint_eq(tx("00 20 00 80"), 0x63c3);
+	ck_assert_uint_eq(pin_change(PIN_123456, PIN_654321, 0x24, 0x80), 0x9000);
+	ck_assert_uint_eq(tx("00 20 00 80"), 0x9000);
+	ck_assert_int_eq(piv_load(&card, saved.image, saved.len), 0);
+	ck_assert_uint_eq(tx("00 FD 00 00 00"), 0x6d00);
+	piv_set_profile(&card, PIV_PROFILE_YUBIKEY);
+	ck_assert_uint_eq(tx("00 FD 00 00 00"), 0x9000);
+}
+END_TEST
+
 /* ---- Persistence. ---- */
 
 START_TEST(state_round_trip)
@@ -1166,6 +1195,7 @@ static Suite *piv_suite(void)
 	tcase_add_test(tc, pin_always_on_9c);
 	tcase_add_test(tc, ecdh_matches_openssl);
 	tcase_add_test(tc, yubikey_extensions);
+	tcase_add_test(tc, standard_profile_has_no_yubikey_extensions);
 	tcase_add_test(tc, state_round_trip);
 	tcase_add_test(tc, corrupt_images_are_refused);
 	tcase_add_test(tc, pulled_mid_command_keeps_the_previous_state);

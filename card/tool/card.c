@@ -1,7 +1,8 @@
-/* card.c - provisioning a holder's PIV card (init), what the card says
- * about itself (slots, status), and reset. */
+/* card.c - the management key, what the card says about itself (slots,
+ * status), and reset. init is in card-init.c. */
 #include "config.h"
 #include "card/tool/card.h"
+#include "card/tool/card_int.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +42,7 @@ unsigned ofp_card_p11_id(uint8_t slot)
 	return 0;
 }
 
-/* "reader 'X': <the client's error>". */
-static int piv_fail(ofp_piv_t *p, const char *what, char *err, size_t err_len)
+int ofp_card_piv_fail(ofp_piv_t *p, const char *what, char *err, size_t err_len)
 {
 	snprintf(err, err_len, "reader '%s': %s%s%s", ofp_piv_reader(p), what ? what : "", what ? ": " : "",
 		 ofp_piv_error(p));
@@ -77,7 +77,7 @@ int ofp_card_authenticate(ofp_piv_t *p, const ofp_card_mgm_t *m, char *err, size
 	}
 	if (ofp_piv_authenticate(p, alg, key, len) == OFP_PIV_OK)
 		return OFP_CARD_OK;
-	piv_fail(p, NULL, err, err_len);
+	ofp_card_piv_fail(p, NULL, err, err_len);
 	if (m == NULL && ofp_piv_sw(p) == 0x6982) {
 		size_t n = strlen(err);
 		snprintf(err + n, err_len - n, " (the card's management key is not the factory default: give it "
@@ -131,7 +131,7 @@ int ofp_card_slot_info(ofp_piv_t *p, uint8_t slot, ofp_card_slot_t *out, char *e
 	out->slot = slot;
 	rv = ofp_piv_get_metadata(p, slot, &md);
 	if (rv == OFP_PIV_ERR)
-		return piv_fail(p, NULL, err, err_len);
+		return ofp_card_piv_fail(p, NULL, err, err_len);
 	out->key = rv == OFP_PIV_OK ? 1 : rv == OFP_PIV_ABSENT ? 0 : -1;
 	if (rv == OFP_PIV_OK) {
 		out->alg = md.alg;
@@ -144,7 +144,7 @@ int ofp_card_slot_info(ofp_piv_t *p, uint8_t slot, ofp_card_slot_t *out, char *e
 	}
 	rv = ofp_piv_get_data(p, ofp_card_cert_object(slot), &obj, &len);
 	if (rv == OFP_PIV_ERR)
-		return piv_fail(p, NULL, err, err_len);
+		return ofp_card_piv_fail(p, NULL, err, err_len);
 	if (rv == OFP_PIV_OK) {
 		out->has_cert = true;
 		if (ofp_tlv_find(obj, len, 0x70, &cert) == 0)
@@ -154,136 +154,6 @@ int ofp_card_slot_info(ofp_piv_t *p, uint8_t slot, ofp_card_slot_t *out, char *e
 	}
 	free(obj);
 	return OFP_CARD_OK;
-}
-
-/* ---- init ---------------------------------------------------------------------------- */
-
-static int check_args(const ofp_card_init_args_t *a, char *err, size_t err_len)
-{
-	if (a->slot != OFP_PIV_SLOT_AUTH && a->slot != OFP_PIV_SLOT_SIGN) {
-		snprintf(err, err_len, "init: the holder key goes in slot 9A or 9C, not %02X", a->slot);
-		return OFP_CARD_FAILED;
-	}
-	if ((a->pin != NULL && !ofp_piv_pin_ok(a->pin)) || (a->puk != NULL && !ofp_piv_pin_ok(a->puk)) ||
-	    (a->new_pin != NULL && !ofp_piv_pin_ok(a->new_pin)) ||
-	    (a->new_puk != NULL && !ofp_piv_pin_ok(a->new_puk))) {
-		snprintf(err, err_len, "init: PINs and PUKs are %d to %d characters", OFP_PIV_PIN_MIN, OFP_PIV_PIN_MAX);
-		return OFP_CARD_FAILED;
-	}
-	if (a->new_mgm != NULL && (a->new_mgm->alg == 0 || ofp_piv_mgm_key_len(a->new_mgm->alg) != a->new_mgm->len)) {
-		snprintf(err, err_len, "init: the new management key is not a %s key (%zu bytes)",
-			 ofp_piv_alg_name(a->new_mgm->alg), a->new_mgm->len);
-		return OFP_CARD_FAILED;
-	}
-	return OFP_CARD_OK;
-}
-
-/* A key already in the slot is never replaced silently. */
-static int check_slot_free(ofp_piv_t *p, const ofp_card_init_args_t *a, char *err, size_t err_len)
-{
-	ofp_card_slot_t s;
-
-	if (ofp_card_slot_info(p, a->slot, &s, err, err_len) != OFP_CARD_OK)
-		return OFP_CARD_FAILED;
-	if ((s.key == 1 || s.has_cert) && !a->force) {
-		snprintf(err, err_len, "reader '%s': slot %02X holds a key already%s%s: init never replaces one "
-				       "(--force does, and the old key is lost for good)",
-			 ofp_piv_reader(p), a->slot, s.has_cert ? " with a certificate for " : "",
-			 s.has_cert ? s.subject : "");
-		return OFP_CARD_REFUSED;
-	}
-	return OFP_CARD_OK;
-}
-
-/* The current PIN or PUK, with no try spent when GET METADATA says the
- * factory value is gone and none was given. */
-static int current_value(ofp_piv_t *p, uint8_t ref, const char *given, const char **value, char *err,
-			 size_t err_len)
-{
-	ofp_piv_metadata_t md;
-	bool pin = ref == OFP_PIV_REF_PIN;
-
-	*value = given;
-	if (given != NULL)
-		return OFP_CARD_OK;
-	*value = pin ? OFP_CARD_DEFAULT_PIN : OFP_CARD_DEFAULT_PUK;
-	if (ofp_piv_get_metadata(p, ref, &md) == OFP_PIV_OK && !md.is_default) {
-		snprintf(err, err_len, "reader '%s': the card's %s is not the factory default: give the current one "
-				       "(--current-%s-file)",
-			 ofp_piv_reader(p), pin ? "PIN" : "PUK", pin ? "pin" : "puk");
-		return OFP_CARD_REFUSED;
-	}
-	return OFP_CARD_OK;
-}
-
-/* Everything that can fail without changing the card. */
-static int init_checks(ofp_piv_t *p, const ofp_card_init_args_t *a, const char **pin, const char **puk, char *err,
-		       size_t err_len)
-{
-	int rv = check_args(a, err, err_len);
-
-	if (rv == OFP_CARD_OK)
-		rv = ofp_card_authenticate(p, a->mgm, err, err_len);
-	if (rv == OFP_CARD_OK)
-		rv = check_slot_free(p, a, err, err_len);
-	if (rv == OFP_CARD_OK)
-		rv = current_value(p, OFP_PIV_REF_PIN, a->pin, pin, err, err_len);
-	if (rv == OFP_CARD_OK && a->new_puk != NULL)
-		rv = current_value(p, OFP_PIV_REF_PUK, a->puk, puk, err, err_len);
-	if (rv == OFP_CARD_OK && ofp_piv_verify_pin(p, *pin) != OFP_PIV_OK)
-		rv = piv_fail(p, "the current PIN", err, err_len);
-	return rv;
-}
-
-static int init_secrets(ofp_piv_t *p, const ofp_card_init_args_t *a, const char *pin, const char *puk,
-			ofp_card_init_result_t *r, char *err, size_t err_len)
-{
-	if (a->new_puk != NULL) {
-		if (ofp_piv_change_reference(p, OFP_PIV_REF_PUK, puk, a->new_puk) != OFP_PIV_OK)
-			return piv_fail(p, "changing the PUK", err, err_len);
-		r->puk_changed = true;
-	}
-	if (a->new_pin != NULL) {
-		if (ofp_piv_change_reference(p, OFP_PIV_REF_PIN, pin, a->new_pin) != OFP_PIV_OK)
-			return piv_fail(p, "changing the PIN", err, err_len);
-		r->pin_changed = true;
-	}
-	return OFP_CARD_OK;
-}
-
-int ofp_card_init(ofp_piv_t *p, const ofp_card_init_args_t *a, ofp_card_init_result_t *r, char *err,
-		  size_t err_len)
-{
-	const char *pin = NULL, *puk = NULL;
-	int rv;
-
-	memset(r, 0, sizeof(*r));
-	rv = init_checks(p, a, &pin, &puk, err, err_len);
-	if (rv == OFP_CARD_OK)
-		rv = init_secrets(p, a, pin, puk, r, err, err_len);
-	if (rv != OFP_CARD_OK)
-		return rv;
-	if (r->pin_changed)
-		pin = a->new_pin;
-	if (ofp_piv_generate(p, a->slot, a->pin_policy, r->pub) != OFP_PIV_OK)
-		return piv_fail(p, NULL, err, err_len);
-	rv = ofp_card_selfsign(p, a->slot, r->pub, pin, a->subject ? a->subject : OFP_CARD_DEFAULT_SUBJECT,
-			       a->days ? a->days : 3650, a->now, &r->cert, &r->cert_len, err, err_len);
-	if (rv == OFP_CARD_OK)
-		rv = ofp_card_store_cert(p, a->slot, r->cert, r->cert_len, err, err_len);
-	if (rv == OFP_CARD_OK && a->new_mgm != NULL) {
-		if (ofp_piv_set_mgm_key(p, a->new_mgm->alg, a->new_mgm->key, a->new_mgm->len) != OFP_PIV_OK)
-			return piv_fail(p, "setting the new management key", err, err_len);
-		r->mgm_changed = true;
-	}
-	return rv;
-}
-
-void ofp_card_init_result_free(ofp_card_init_result_t *r)
-{
-	free(r->cert);
-	r->cert = NULL;
-	r->cert_len = 0;
 }
 
 /* ---- status ---------------------------------------------------------------------------- */
@@ -343,15 +213,15 @@ int ofp_card_status(ofp_piv_t *p, const char *pin, ofp_card_status_t *st, char *
 	st->pin_total = st->puk_tries = st->puk_total = -1;
 	st->pin_default = st->puk_default = st->mgm_default = -1;
 	/* First, before any VERIFY of this session: the PIN's tries left. */
-	if (ofp_piv_pin_status(p, &st->pin_verified, &st->pin_tries) != OFP_PIV_OK)
-		return piv_fail(p, NULL, err, err_len);
-	rv = ofp_piv_get_version(p, st->version);
-	if (rv == OFP_PIV_ERR)
-		return piv_fail(p, NULL, err, err_len);
-	st->has_version = rv == OFP_PIV_OK;
+	if (ofp_card_probe(p, &st->caps, err, err_len) != OFP_CARD_OK)
+		return OFP_CARD_FAILED;
+	st->pin_verified = st->caps.pin_verified;
+	st->pin_tries = st->caps.pin_tries;
+	st->has_version = st->caps.version == OFP_CARD_CAP_YES;
+	memcpy(st->version, st->caps.version_bytes, sizeof(st->version));
 	rv = ofp_piv_get_serial(p, &st->serial);
 	if (rv == OFP_PIV_ERR)
-		return piv_fail(p, NULL, err, err_len);
+		return ofp_card_piv_fail(p, NULL, err, err_len);
 	st->has_serial = rv == OFP_PIV_OK;
 	status_secrets(p, st);
 	for (size_t i = 0; i < OFP_ARRAY_LEN(all_slots); i++)
@@ -453,6 +323,9 @@ void ofp_card_status_print(FILE *f, const ofp_card_status_t *st, uint32_t now)
 	if (st->has_serial)
 		fprintf(f, ", serial %u", (unsigned)st->serial);
 	fputc('\n', f);
+	fprintf(f, "%-12s", "commands:");
+	ofp_card_caps_print(f, &st->caps);
+	fputc('\n', f);
 	print_tries(f, "PIN:", st->pin_tries, st->pin_total, st->pin_default);
 	print_tries(f, "PUK:", st->puk_tries, st->puk_total, st->puk_default);
 	fprintf(f, "%-12s", "mgmt key:");
@@ -475,7 +348,7 @@ int ofp_card_reset(ofp_piv_t *p, char *err, size_t err_len)
 	int pin_left = -1, puk_left = -1;
 
 	if (ofp_piv_pin_status(p, &verified, &pin_left) != OFP_PIV_OK)
-		return piv_fail(p, NULL, err, err_len);
+		return ofp_card_piv_fail(p, NULL, err, err_len);
 	if (ofp_piv_get_metadata(p, OFP_PIV_REF_PUK, &md) == OFP_PIV_OK)
 		puk_left = md.tries_left;
 	/* Unknown PUK tries (no GET METADATA): the card decides (6985). */
@@ -491,7 +364,13 @@ int ofp_card_reset(ofp_piv_t *p, char *err, size_t err_len)
 			 ofp_piv_reader(p), pin ? "PIN" : "PUK", tries);
 		return OFP_CARD_REFUSED;
 	}
-	if (ofp_piv_reset(p) != OFP_PIV_OK)
-		return piv_fail(p, NULL, err, err_len);
-	return OFP_CARD_OK;
+	if (ofp_piv_reset(p) == OFP_PIV_OK)
+		return OFP_CARD_OK;
+	ofp_card_piv_fail(p, NULL, err, err_len);
+	if (ofp_piv_sw(p) == 0x6d00) {
+		size_t n = strlen(err);
+		snprintf(err + n, err_len - n, ": this card has no RESET (a PIV card without YubiKey's "
+					       "extensions); only its vendor's tool may reset it");
+	}
+	return OFP_CARD_FAILED;
 }

@@ -31,7 +31,7 @@
 
 enum { OFP_CARD_OK = 0, OFP_CARD_FAILED = -1, OFP_CARD_REFUSED = -2 };
 
-#define OFP_CARD_ERR_LEN 1024
+#define OFP_CARD_ERR_LEN 2048
 #define OFP_CARD_DEFAULT_PIN "123456"
 #define OFP_CARD_DEFAULT_PUK "12345678"
 #define OFP_CARD_DEFAULT_SUBJECT "offpass holder"
@@ -59,6 +59,32 @@ unsigned ofp_card_p11_id(uint8_t slot);
  * NULL; the algorithm comes from m, else GET METADATA, else 3DES. */
 int ofp_card_authenticate(ofp_piv_t *p, const ofp_card_mgm_t *m, char *err, size_t err_len) OFP_WUR;
 
+/* ---- what the card can do ----------------------------------------------- */
+
+typedef enum { OFP_CARD_CAP_UNKNOWN = 0, OFP_CARD_CAP_YES, OFP_CARD_CAP_NO } ofp_card_cap_t;
+
+/* YubiKey's extensions, each found out with a form that changes nothing
+ * (docs/CARD.md, "Standard PIV cards"), and the PIN's tries left. */
+typedef struct ofp_card_caps {
+	ofp_card_cap_t version;     /* GET VERSION (FD) */
+	ofp_card_cap_t metadata;    /* GET METADATA (F7) of 9B */
+	ofp_card_cap_t set_mgm;     /* SET MANAGEMENT KEY (FF) without a key */
+	ofp_card_cap_t pin_retries; /* SET PIN RETRIES (FA) to 0, unauthenticated */
+	ofp_card_cap_t reset;       /* RESET (FB) while the PIN is not blocked */
+	uint8_t version_bytes[3];
+	bool pin_verified;
+	int pin_tries;              /* VERIFY without data; -1 unknown */
+} ofp_card_caps_t;
+
+/* Probe the card, first thing in a session (VERIFY without data must come
+ * before any VERIFY). SET PIN RETRIES is probed only while the PIN is not
+ * verified, RESET only on a card with GET VERSION whose PIN is not blocked
+ * (then every card refuses it): otherwise they stay UNKNOWN. Fails only
+ * when the transport does. */
+int ofp_card_probe(ofp_piv_t *p, ofp_card_caps_t *caps, char *err, size_t err_len) OFP_WUR;
+/* One line: "GET VERSION yes (5.4.3), GET METADATA no, ...". */
+void ofp_card_caps_print(FILE *f, const ofp_card_caps_t *caps);
+
 /* ---- init ------------------------------------------------------------- */
 
 typedef struct ofp_card_init_args {
@@ -68,28 +94,59 @@ typedef struct ofp_card_init_args {
 	const ofp_card_mgm_t *mgm;   /* current; NULL: the factory key */
 	const char *new_pin;         /* NULL: keep the PIN */
 	const char *new_puk;         /* NULL: keep the PUK */
-	const ofp_card_mgm_t *new_mgm; /* NULL: keep the management key */
+	const ofp_card_mgm_t *new_mgm; /* NULL: keep the management key ... */
+	bool keep_mgm;               /* ... which must be said when it is the factory key */
 	const char *subject;         /* certificate CN; NULL: OFP_CARD_DEFAULT_SUBJECT */
 	unsigned days;               /* certificate validity; 0: 3650 */
 	time_t now;
 	bool force;                  /* replace a key already in the slot */
+	bool dry_run;                /* probe, plan and check; change nothing */
 } ofp_card_init_args_t;
 
+/* The steps of init, in the order it takes them. */
+enum {
+	OFP_CARD_STEP_PUK = 1u << 0,  /* CHANGE REFERENCE DATA of the PUK */
+	OFP_CARD_STEP_PIN = 1u << 1,  /* ... of the PIN */
+	OFP_CARD_STEP_KEY = 1u << 2,  /* GENERATE ASYMMETRIC KEY PAIR */
+	OFP_CARD_STEP_CERT = 1u << 3, /* the self-signed certificate stored */
+	OFP_CARD_STEP_MGM = 1u << 4,  /* SET MANAGEMENT KEY */
+};
+
 typedef struct ofp_card_init_result {
+	ofp_card_caps_t caps;
+	unsigned plan;   /* OFP_CARD_STEP_* init was to take */
+	unsigned done;   /* those it took (all of plan on success) */
+	bool factory_mgm_kept; /* keep_mgm on a card with the factory key */
 	uint8_t pub[OFP_PIV_P256_POINT_LEN];
 	uint8_t *cert; /* DER, malloc'ed: ofp_card_init_result_free */
 	size_t cert_len;
 	bool pin_changed, puk_changed, mgm_changed;
 } ofp_card_init_result_t;
 
-/* Prepare a card for a holder, checking everything that can be checked
- * before anything changes (the management key, the slot being empty, the
- * current PIN and PUK): new PUK, new PIN, a key generated in the slot, its
- * self-signed certificate stored, then the new management key. A slot that
- * holds a key already is refused unless force. */
+/* What init will do on a card with caps, or OFP_CARD_REFUSED (nothing
+ * sent) with the reason: a new management key for a card that cannot set
+ * one (--keep-management-key is the way, and err says what it means), the
+ * factory key kept without keep_mgm, a current PIN or PUK not given to a
+ * card that cannot say whether it is still the factory one (no GET
+ * METADATA: init never guesses), a blocked PIN. */
+int ofp_card_init_plan(const ofp_card_caps_t *caps, const ofp_card_init_args_t *a, unsigned *plan, char *err,
+		       size_t err_len) OFP_WUR;
+/* "change the PUK; change the PIN; ..." for plan. */
+void ofp_card_plan_print(FILE *f, const ofp_card_init_args_t *a, unsigned plan);
+
+/* Prepare a card for a holder: probe it, plan, check everything that can
+ * be checked before anything changes (the management key, the slot being
+ * empty, the current PIN and PUK); then new PUK, new PIN, a key generated
+ * in the slot, its self-signed certificate stored, then the new
+ * management key. A slot that holds a key already is refused unless
+ * force. When a step fails, err ends with what was already changed and
+ * how to go on (ofp_card_init_resume); r->done has the steps taken. */
 int ofp_card_init(ofp_piv_t *p, const ofp_card_init_args_t *a, ofp_card_init_result_t *r, char *err,
 		  size_t err_len) OFP_WUR;
 void ofp_card_init_result_free(ofp_card_init_result_t *r);
+/* After a failure with the steps done taken: what the card now has, and
+ * the init to run to finish. */
+void ofp_card_init_resume(const ofp_card_init_args_t *a, unsigned done, char *buf, size_t len);
 
 /* The self-signed certificate for the P-256 key pub in slot, signed by
  * the card (the PIN is verified right before the signature, as a
@@ -126,6 +183,7 @@ typedef enum {
 
 typedef struct ofp_card_status {
 	char reader[256];
+	ofp_card_caps_t caps;
 	bool has_version, has_serial;
 	uint8_t version[3];
 	uint32_t serial;

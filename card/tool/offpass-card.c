@@ -31,7 +31,7 @@
 enum opt {
 	O_READER = 0x100, O_PIN_FILE, O_PIN_ENV, O_PUK_FILE, O_NEW_PIN_FILE, O_NEW_PUK_FILE, O_MGM_KEY_FILE,
 	O_MGM_ALG, O_CUR_PIN_FILE, O_CUR_PUK_FILE, O_CUR_MGM_KEY_FILE, O_SLOT, O_SUBJECT, O_DAYS, O_PIN_POLICY,
-	O_FORCE, O_OUTPUT, O_CERT_OUT, O_NOW, O_END
+	O_FORCE, O_OUTPUT, O_CERT_OUT, O_NOW, O_KEEP_MGM, O_DRY_RUN, O_END
 };
 #define BIT(o) (1ull << ((o) - O_READER))
 
@@ -40,7 +40,7 @@ typedef struct opts {
 	const char *cur_pin_file, *cur_puk_file, *cur_mgm_key_file, *subject, *output, *cert_out;
 	uint8_t mgm_alg, slot, pin_policy;
 	unsigned days;
-	bool force;
+	bool force, keep_mgm, dry_run;
 	ofp_clock_t clock;
 	bool help;
 } opts_t;
@@ -65,6 +65,8 @@ static const struct option all_options[] = {
 	{ "output", required_argument, NULL, O_OUTPUT },
 	{ "cert-out", required_argument, NULL, O_CERT_OUT },
 	{ "now", required_argument, NULL, O_NOW },
+	{ "keep-management-key", no_argument, NULL, O_KEEP_MGM },
+	{ "dry-run", no_argument, NULL, O_DRY_RUN },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -133,6 +135,8 @@ static int option_value(const char *cmd, int c, const char *arg, opts_t *o)
 	case O_OUTPUT: o->output = arg; break;
 	case O_CERT_OUT: o->cert_out = arg; break;
 	case O_FORCE: o->force = true; break;
+	case O_KEEP_MGM: o->keep_mgm = true; break;
+	case O_DRY_RUN: o->dry_run = true; break;
 	case O_MGM_ALG:
 		if (parse_alg(arg, &o->mgm_alg) != 0)
 			return ofp_usage("%s: --mgm-alg: '%s' is not 3des, aes128, aes192 or aes256", cmd, arg);
@@ -345,15 +349,20 @@ static const char init_usage[] =
 	"init [--slot 9a|9c] [--pin-file F] [--puk-file F] [--mgm-key-file F] [--mgm-alg ALG]\n"
 	"       [--current-pin-file F] [--current-puk-file F] [--current-mgm-key-file F]\n"
 	"       [--subject CN] [--days N] [--pin-policy P] [--force] [--cert-out F]\n"
+	"       [--keep-management-key] [--dry-run]\n"
 	"Prepare a card for a holder: replace the PIN, PUK and management key, generate the holder\n"
 	"key (EC P-256) on the card, and store a certificate for it that the card signs itself.\n"
+	"First it finds out what the card can do and checks everything it can; a card that cannot\n"
+	"change its management key, or say whether its PIN is the factory one, is refused before\n"
+	"anything changes.\n"
 	"  --slot 9a|9c          where the key goes (default 9a; 9c asks for the PIN at every use)\n"
 	"  --pin-file F          the new PIN (6-8 characters) from F's first line\n"
 	"  --puk-file F          the new PUK\n"
 	"  --mgm-key-file F      the new management key (hex); --mgm-alg 3des|aes128|aes192|aes256\n"
 	"                        (default: 3des for 48 hex digits, aes128 for 32, aes256 for 64)\n"
 	"                        without a file each new value is asked for twice on the terminal\n"
-	"  --current-pin-file F  the card's PIN now (default: the factory PIN 123456); with it and\n"
+	"  --current-pin-file F  the card's PIN now (default: the factory PIN 123456, only on cards\n"
+	"                        that say it is still set: others need the file); with it and\n"
 	"                        no --pin-file the PIN stays. The same for --current-puk-file\n"
 	"                        (12345678) and --current-mgm-key-file (the factory 3DES key).\n"
 	"  --subject CN          the certificate's common name, which OpenSC shows as the token\n"
@@ -361,7 +370,11 @@ static const char init_usage[] =
 	"  --days N              certificate validity (default 3650)\n"
 	"  --pin-policy P        default, never, once or always (default: the slot's)\n"
 	"  --force               replace a key already in the slot (the old one is lost)\n"
-	"  --cert-out F          also write the certificate (PEM) to F\n";
+	"  --cert-out F          also write the certificate (PEM) to F ('-': standard output)\n"
+	"  --keep-management-key keep the card's management key (for cards that cannot change it):\n"
+	"                        with the factory key, anyone holding the card can replace its key,\n"
+	"                        certificate and credential without the PIN (not use the key)\n"
+	"  --dry-run             probe, plan and check (the current PIN is verified); change nothing\n";
 
 /* New values from files, else the current one stays (when given), else a prompt. */
 static int init_secrets(const opts_t *o, secrets_t *s)
@@ -378,7 +391,9 @@ static int init_secrets(const opts_t *o, secrets_t *s)
 		rv = secret(&s->new_pin, o->pin_file, NULL, "New PIN (6-8 characters): ", true, "new PIN");
 	if (rv == OFP_EXIT_OK && (o->puk_file != NULL || o->cur_puk_file == NULL))
 		rv = secret(&s->new_puk, o->puk_file, NULL, "New PUK (6-8 characters): ", true, "new PUK");
-	if (rv == OFP_EXIT_OK && (o->mgm_key_file != NULL || o->cur_mgm_key_file == NULL)) {
+	if (rv == OFP_EXIT_OK && o->keep_mgm && o->mgm_key_file != NULL)
+		rv = ofp_usage("init: --keep-management-key and --mgm-key-file exclude each other");
+	if (rv == OFP_EXIT_OK && !o->keep_mgm && (o->mgm_key_file != NULL || o->cur_mgm_key_file == NULL)) {
 		rv = mgm_key(&s->new_mgm, o->mgm_key_file, "New management key (hex): ", true, o->mgm_alg);
 		if (rv == OFP_EXIT_OK && s->new_mgm->alg == 0)
 			s->new_mgm->alg = s->new_mgm->len == 16   ? OFP_PIV_ALG_AES128
@@ -398,8 +413,8 @@ static int write_cert_pem(const char *path, const uint8_t *der, size_t len)
 	int rv = OFP_EXIT_FAILURE;
 
 	if (x != NULL && bio != NULL && PEM_write_bio_X509(bio, x) == 1 && (n = BIO_get_mem_data(bio, &pem)) > 0) {
-		int w = atomic_file_write(path, pem, (size_t)n, 0644);
-		rv = w == 0 ? OFP_EXIT_OK : ofp_fail("certificate file '%s': %s", path, strerror(-w));
+		int w = output_file_write(path, pem, (size_t)n, 0644);
+		rv = w == 0 ? OFP_EXIT_OK : ofp_fail("certificate file '%s': %s", path, atomic_file_strerror(w));
 	} else {
 		ofp_fail("certificate: cannot write PEM (OpenSSL)");
 	}
@@ -418,6 +433,11 @@ static void init_report(const ofp_piv_t *p, const ofp_card_init_args_t *a, const
 	printf("reader '%s': PIN %s, PUK %s, management key %s%s\n", ofp_piv_reader(p),
 	       r->pin_changed ? "changed" : "kept", r->puk_changed ? "changed" : "kept",
 	       r->mgm_changed ? "changed to " : "kept", r->mgm_changed ? ofp_piv_alg_name(a->new_mgm->alg) : "");
+	if (r->factory_mgm_kept)
+		fprintf(stderr, "%s: warning: the card keeps the factory management key (--keep-management-key): "
+				"anyone who holds the card can, without the PIN, generate a new key over the holder's, "
+				"replace its certificate and the credential stored on it\n",
+			PROG);
 	printf("slot %02X: a P-256 key generated on the card; certificate 'CN=%s' signed by the card and stored\n",
 	       a->slot, subject);
 	if (ofp_p256_compress(r->pub, form, &fe) == OFP_FMT_OK) {
@@ -433,12 +453,34 @@ static void init_report(const ofp_piv_t *p, const ofp_card_init_args_t *a, const
 	       OPENSC_MODULE, subject, ofp_card_p11_label(a->slot));
 }
 
+static void init_plan_report(const ofp_piv_t *p, const ofp_card_init_args_t *a, const ofp_card_init_result_t *r)
+{
+	printf("reader '%s': ", ofp_piv_reader(p));
+	ofp_card_caps_print(stdout, &r->caps);
+	printf("\nplan: ");
+	ofp_card_plan_print(stdout, a, r->plan);
+	printf("\nchecks passed; nothing was changed (--dry-run)\n");
+}
+
+/* After the card is done: the certificate file (the card keeps it either
+ * way), then the report. */
+static int init_finish(const ofp_piv_t *p, const opts_t *o, const ofp_card_init_args_t *a,
+		       const ofp_card_init_result_t *r)
+{
+	int rv = OFP_EXIT_OK;
+
+	if (o->cert_out != NULL)
+		rv = write_cert_pem(o->cert_out, r->cert, r->cert_len);
+	init_report(p, a, r);
+	return rv;
+}
+
 static int cmd_init(int argc, char **argv)
 {
 	const unsigned long long allowed =
 		BIT(O_SLOT) | BIT(O_PIN_FILE) | BIT(O_PUK_FILE) | BIT(O_MGM_KEY_FILE) | BIT(O_MGM_ALG) |
 		BIT(O_CUR_PIN_FILE) | BIT(O_CUR_PUK_FILE) | BIT(O_CUR_MGM_KEY_FILE) | BIT(O_SUBJECT) | BIT(O_DAYS) |
-		BIT(O_PIN_POLICY) | BIT(O_FORCE) | BIT(O_CERT_OUT);
+		BIT(O_PIN_POLICY) | BIT(O_FORCE) | BIT(O_CERT_OUT) | BIT(O_KEEP_MGM) | BIT(O_DRY_RUN);
 	char err[OFP_CARD_ERR_LEN];
 	ofp_card_init_result_t r = { 0 };
 	ofp_piv_t *p = NULL;
@@ -457,13 +499,14 @@ static int cmd_init(int argc, char **argv)
 		ofp_card_init_args_t a = {
 			.slot = o.slot, .pin_policy = o.pin_policy, .pin = s.pin, .puk = s.puk, .mgm = s.mgm,
 			.new_pin = s.new_pin, .new_puk = s.new_puk, .new_mgm = s.new_mgm, .subject = o.subject,
-			.days = o.days, .now = (time_t)now_of(&o), .force = o.force,
+			.days = o.days, .now = (time_t)now_of(&o), .force = o.force, .keep_mgm = o.keep_mgm,
+			.dry_run = o.dry_run,
 		};
 		rv = card_exit(ofp_card_init(p, &a, &r, err, sizeof(err)), err);
-		if (rv == OFP_EXIT_OK && o.cert_out != NULL)
-			rv = write_cert_pem(o.cert_out, r.cert, r.cert_len);
-		if (rv == OFP_EXIT_OK)
-			init_report(p, &a, &r);
+		if (rv == OFP_EXIT_OK && o.dry_run)
+			init_plan_report(p, &a, &r);
+		else if (rv == OFP_EXIT_OK)
+			rv = init_finish(p, &o, &a, &r);
 	}
 	ofp_card_init_result_free(&r);
 	ofp_piv_close(p);
@@ -727,14 +770,11 @@ static int cmd_get_credential(int argc, char **argv)
 		int cr = ofp_card_get_credential(p, s.pin, &cred, &len, err, sizeof(err));
 		rv = cr == 1 ? (ofp_fail("%s", err), OFP_EXIT_REFUSED) : card_exit(cr, err);
 	}
-	if (rv == OFP_EXIT_OK && strcmp(o.output, "-") == 0) {
-		if (fwrite(cred, 1, len, stdout) != len || fflush(stdout) != 0)
-			rv = ofp_fail("cannot write to standard output");
-	} else if (rv == OFP_EXIT_OK) {
-		int w = atomic_file_write(o.output, cred, len, 0600);
+	if (rv == OFP_EXIT_OK) {
+		int w = output_file_write(o.output, cred, len, 0600);
 		if (w != 0)
-			rv = ofp_fail("credential file '%s': %s", o.output, strerror(-w));
-		else
+			rv = ofp_fail("credential file '%s': %s", o.output, atomic_file_strerror(w));
+		else if (strcmp(o.output, "-") != 0)
 			printf("reader '%s': credential (%zu bytes) written to %s\n", ofp_piv_reader(p), len, o.output);
 	}
 	ofp_piv_close(p);

@@ -570,6 +570,15 @@ static int fixed_answer(ofp_piv_t *p, const char *name, uint8_t ins, uint8_t *ou
 	return rv;
 }
 
+int ofp_piv_probe(ofp_piv_t *p, const char *name, uint8_t ins, uint8_t p1, uint8_t p2)
+{
+	if (ofp_piv_command(p, name, ins, p1, p2, NULL, 0, false, NULL, NULL) == OFP_PIV_OK)
+		return OFP_PIV_OK;
+	if (p->sw == 0)
+		return OFP_PIV_ERR;
+	return unsupported(p->sw) ? OFP_PIV_UNSUPPORTED : OFP_PIV_OK;
+}
+
 int ofp_piv_get_version(ofp_piv_t *p, uint8_t version[3])
 {
 	return fixed_answer(p, "GET VERSION", 0xfd, version, 3);

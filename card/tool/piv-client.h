@@ -173,6 +173,12 @@ int ofp_piv_put_data(ofp_piv_t *p, uint32_t tag, const uint8_t *val, size_t len)
 
 /* ---- YubiKey extensions ----------------------------------------------------- */
 
+/* Does the card know instruction ins? It is sent with P1 P2 and no data,
+ * a form that changes nothing on a card that has it (the caller picks one):
+ * OFP_PIV_UNSUPPORTED for 6D00, 6E00 or 6A81, OFP_PIV_OK for any other
+ * answer, OFP_PIV_ERR only when the transport failed. */
+int ofp_piv_probe(ofp_piv_t *p, const char *name, uint8_t ins, uint8_t p1, uint8_t p2) OFP_WUR;
+
 /* OFP_PIV_UNSUPPORTED on cards without the command. */
 int ofp_piv_get_version(ofp_piv_t *p, uint8_t version[3]) OFP_WUR;
 int ofp_piv_get_serial(ofp_piv_t *p, uint32_t *serial) OFP_WUR;

@@ -49,6 +49,7 @@ static struct {
 	int inject_count;
 	bool corrupt_82;     /* flip a bit of a 7C{82 ...} answer */
 	bool saw_chain, saw_get_response;
+	int ins_seen[256];   /* APDUs per INS */
 	uint8_t last_apdu[300];
 	size_t last_len;
 } fake;
@@ -66,6 +67,7 @@ static int fake_transmit(void *ctx, const uint8_t *apdu, size_t len, uint8_t *re
 		snprintf(err, err_len, "the reader went away");
 		return -1;
 	}
+	fake.ins_seen[apdu[1]]++;
 	if (apdu[0] == 0x10)
 		fake.saw_chain = true;
 	if (apdu[1] == 0xc0)
@@ -624,7 +626,7 @@ START_TEST(test_init_refusals)
 {
 	ofp_card_init_result_t r;
 	char err[OFP_CARD_ERR_LEN];
-	ofp_card_init_args_t a = { .slot = OFP_PIV_SLOT_AUTH, .new_pin = "24681357", .now = T0 };
+	ofp_card_init_args_t a = { .slot = OFP_PIV_SLOT_AUTH, .new_pin = "24681357", .keep_mgm = true, .now = T0 };
 	ofp_piv_metadata_t md;
 	ofp_card_mgm_t wrong = new_mgm;
 	uint8_t pub[65];
@@ -893,6 +895,218 @@ START_TEST(test_status)
 }
 END_TEST
 
+/* ---- standard PIV cards: probe, plan, then act ------------------------------------------------------- */
+
+static void ck_card_untouched(void)
+{
+	ck_assert_int_eq(fake.ins_seen[0x24], 0); /* CHANGE REFERENCE DATA */
+	ck_assert_int_eq(fake.ins_seen[0x2c], 0); /* RESET RETRY COUNTER */
+	ck_assert_int_eq(fake.ins_seen[0x47], 0); /* GENERATE */
+	ck_assert_int_eq(fake.ins_seen[0xdb], 0); /* PUT DATA */
+	ck_assert_uint_eq(card.p.pin_left, 3);
+	ck_assert_uint_eq(card.p.puk_left, 3);
+	ck_assert_uint_eq(card.p.keys[0].alg, 0);
+	ck_assert_uint_eq(card.p.mgm_alg, OFP_PIV_ALG_3DES);
+	ck_assert_mem_eq(card.p.mgm_key, ofp_piv_default_mgm_key, 24);
+}
+
+#define ck_err_has(text) ck_assert_msg(strstr(err, (text)) != NULL, "'%s' lacks '%s'", err, (text))
+
+/* A YubiKey-like card has every extension; the probe changes nothing. */
+START_TEST(test_probe_yubikey)
+{
+	ofp_card_caps_t c;
+	char err[OFP_CARD_ERR_LEN];
+
+	ck_assert_int_eq(ofp_card_probe(p, &c, err, sizeof(err)), OFP_CARD_OK);
+	ck_assert_int_eq(c.version, OFP_CARD_CAP_YES);
+	ck_assert_int_eq(c.metadata, OFP_CARD_CAP_YES);
+	ck_assert_int_eq(c.set_mgm, OFP_CARD_CAP_YES);
+	ck_assert_int_eq(c.pin_retries, OFP_CARD_CAP_YES);
+	ck_assert_int_eq(c.reset, OFP_CARD_CAP_YES);
+	ck_assert_int_eq(c.pin_tries, 3);
+	ck_assert(!c.pin_verified);
+	ck_card_untouched();
+	/* A blocked PIN: RESET is not probed (it could erase the card). */
+	card.p.pin_left = 0;
+	ck_assert_int_eq(ofp_card_probe(p, &c, err, sizeof(err)), OFP_CARD_OK);
+	ck_assert_int_eq(c.pin_tries, 0);
+	ck_assert_int_eq(c.reset, OFP_CARD_CAP_UNKNOWN);
+	card.p.pin_left = 3;
+	/* The transport failing is an error, not "unsupported". */
+	fake.fail_at = fake.n + 2;
+	ck_assert_int_eq(ofp_card_probe(p, &c, err, sizeof(err)), OFP_CARD_FAILED);
+	ck_err_has("the reader went away");
+}
+END_TEST
+
+/* A standard PIV card: none of YubiKey's extensions, and the probe for
+ * RESET is not even sent. */
+START_TEST(test_probe_standard)
+{
+	ofp_card_caps_t c;
+	char err[OFP_CARD_ERR_LEN], *text = NULL;
+	size_t text_len = 0;
+	FILE *f;
+
+	piv_set_profile(&card, PIV_PROFILE_STANDARD);
+	ck_assert_int_eq(ofp_card_probe(p, &c, err, sizeof(err)), OFP_CARD_OK);
+	ck_assert_int_eq(c.version, OFP_CARD_CAP_NO);
+	ck_assert_int_eq(c.metadata, OFP_CARD_CAP_NO);
+	ck_assert_int_eq(c.set_mgm, OFP_CARD_CAP_NO);
+	ck_assert_int_eq(c.pin_retries, OFP_CARD_CAP_NO);
+	ck_assert_int_eq(c.reset, OFP_CARD_CAP_UNKNOWN);
+	ck_assert_int_eq(fake.ins_seen[0xfb], 0);
+	ck_assert_int_eq(c.pin_tries, 3);
+	f = open_memstream(&text, &text_len);
+	ofp_card_caps_print(f, &c);
+	fclose(f);
+	ck_assert_str_eq(text, "GET VERSION no, GET METADATA no, SET MANAGEMENT KEY no, SET PIN RETRIES no, "
+			       "RESET not probed");
+	free(text);
+	ck_card_untouched();
+}
+END_TEST
+
+/* The plan alone, for every kind of card. */
+START_TEST(test_init_plan)
+{
+	ofp_card_caps_t yk = { .version = OFP_CARD_CAP_YES, .metadata = OFP_CARD_CAP_YES,
+			       .set_mgm = OFP_CARD_CAP_YES, .pin_tries = 3 };
+	ofp_card_caps_t std = { .version = OFP_CARD_CAP_NO, .metadata = OFP_CARD_CAP_NO,
+				.set_mgm = OFP_CARD_CAP_NO, .pin_tries = 2 };
+	ofp_card_init_args_t a = { .slot = OFP_PIV_SLOT_AUTH, .new_pin = "24681357", .new_puk = "87654321",
+				   .new_mgm = &new_mgm };
+	char err[OFP_CARD_ERR_LEN], *text = NULL;
+	size_t text_len = 0;
+	unsigned plan = 99;
+	FILE *f;
+
+	ck_assert_int_eq(ofp_card_init_plan(&yk, &a, &plan, err, sizeof(err)), OFP_CARD_OK);
+	ck_assert_uint_eq(plan, OFP_CARD_STEP_PUK | OFP_CARD_STEP_PIN | OFP_CARD_STEP_KEY | OFP_CARD_STEP_CERT |
+					OFP_CARD_STEP_MGM);
+	f = open_memstream(&text, &text_len);
+	ofp_card_plan_print(f, &a, plan);
+	fclose(f);
+	ck_assert_str_eq(text, "change the PUK; change the PIN; generate an EC P-256 key in slot 9A; have the card "
+			       "sign its certificate and store it; set the new AES-128 management key");
+	free(text);
+	/* A standard card: no new management key, and no guessed PIN or PUK. */
+	ck_assert_int_eq(ofp_card_init_plan(&std, &a, &plan, err, sizeof(err)), OFP_CARD_REFUSED);
+	ck_assert_uint_eq(plan, 0);
+	ck_err_has("nothing was changed: this card cannot change its management key");
+	ck_err_has("--keep-management-key");
+	ck_err_has("without the PIN");
+	a.new_mgm = NULL;
+	ck_assert_int_eq(ofp_card_init_plan(&std, &a, &plan, err, sizeof(err)), OFP_CARD_REFUSED);
+	ck_err_has("no new management key: the card would keep the factory key");
+	a.keep_mgm = true;
+	ck_assert_int_eq(ofp_card_init_plan(&std, &a, &plan, err, sizeof(err)), OFP_CARD_REFUSED);
+	ck_err_has("init never guesses a PIN (the PIN has 2 tries left)");
+	ck_err_has("--current-pin-file");
+	a.pin = "123456";
+	ck_assert_int_eq(ofp_card_init_plan(&std, &a, &plan, err, sizeof(err)), OFP_CARD_REFUSED);
+	ck_err_has("init never guesses a PUK");
+	a.new_puk = NULL;
+	ck_assert_int_eq(ofp_card_init_plan(&std, &a, &plan, err, sizeof(err)), OFP_CARD_OK);
+	ck_assert_uint_eq(plan, OFP_CARD_STEP_PIN | OFP_CARD_STEP_KEY | OFP_CARD_STEP_CERT);
+	/* Both at once cannot be meant. */
+	a.new_mgm = &new_mgm;
+	ck_assert_int_eq(ofp_card_init_plan(&yk, &a, &plan, err, sizeof(err)), OFP_CARD_FAILED);
+	a.new_mgm = NULL;
+	/* A blocked PIN is refused before anything is sent. */
+	std.pin_tries = 0;
+	ck_assert_int_eq(ofp_card_init_plan(&std, &a, &plan, err, sizeof(err)), OFP_CARD_REFUSED);
+	ck_err_has("the PIN is blocked");
+}
+END_TEST
+
+/* init on a standard card: refused before any change until the holder
+ * says how, then done without YubiKey commands. */
+START_TEST(test_init_standard_card)
+{
+	ofp_card_init_result_t r;
+	ofp_card_init_args_t a = { .slot = OFP_PIV_SLOT_AUTH, .new_pin = "24681357", .new_puk = "87654321",
+				   .new_mgm = &new_mgm, .subject = "std card", .now = T0 };
+	char err[OFP_CARD_ERR_LEN];
+	ofp_card_slot_t s;
+
+	piv_set_profile(&card, PIV_PROFILE_STANDARD);
+	ck_assert_int_eq(ofp_card_init(p, &a, &r, err, sizeof(err)), OFP_CARD_REFUSED);
+	ck_err_has("cannot change its management key");
+	ck_card_untouched();
+	a.new_mgm = NULL;
+	a.keep_mgm = true;
+	ck_assert_int_eq(ofp_card_init(p, &a, &r, err, sizeof(err)), OFP_CARD_REFUSED);
+	ck_err_has("never guesses a PIN");
+	ck_card_untouched();
+	ck_assert_int_eq(fake.ins_seen[0x20], 2); /* only VERIFY without data, once per init */
+	a.pin = PIN;
+	a.puk = PUK;
+	a.dry_run = true;
+	ck_assert_msg(ofp_card_init(p, &a, &r, err, sizeof(err)) == OFP_CARD_OK, "%s", err);
+	ck_assert_uint_eq(r.plan, OFP_CARD_STEP_PUK | OFP_CARD_STEP_PIN | OFP_CARD_STEP_KEY | OFP_CARD_STEP_CERT);
+	ck_assert_uint_eq(r.done, 0);
+	ck_card_untouched();
+	a.dry_run = false;
+	ck_assert_msg(ofp_card_init(p, &a, &r, err, sizeof(err)) == OFP_CARD_OK, "%s", err);
+	ck_assert_uint_eq(r.done, r.plan);
+	ck_assert(r.factory_mgm_kept && r.pin_changed && r.puk_changed && !r.mgm_changed);
+	ck_assert_int_eq(ofp_card_slot_info(p, OFP_PIV_SLOT_AUTH, &s, err, sizeof(err)), OFP_CARD_OK);
+	ck_assert_int_eq(s.key, -1); /* no GET METADATA: unknown, but the certificate says */
+	ck_assert(s.has_cert);
+	ck_assert_mem_eq(s.pub, r.pub, 65);
+	ck_assert_int_eq(fake.ins_seen[0xff], 1); /* the probe, never a SET */
+	ck_assert_int_eq(ofp_piv_verify_pin(p, "24681357"), OFP_PIV_OK);
+	ofp_card_init_result_free(&r);
+}
+END_TEST
+
+/* A step failing half-way: the error says what the card now has and the
+ * init that finishes; following it works. */
+START_TEST(test_init_failure_says_the_way_on)
+{
+	ofp_card_init_result_t r;
+	ofp_card_init_args_t a = { .slot = OFP_PIV_SLOT_AUTH, .new_pin = "24681357", .new_puk = "87654321",
+				   .new_mgm = &new_mgm, .now = T0 };
+	char err[OFP_CARD_ERR_LEN];
+
+	/* GENERATE fails after the PUK and the PIN changed. */
+	fake.inject_ins = 0x47;
+	fake.inject_sw = 0x6a84;
+	fake.inject_count = 1;
+	ck_assert_int_eq(ofp_card_init(p, &a, &r, err, sizeof(err)), OFP_CARD_FAILED);
+	ck_assert_uint_eq(r.done, OFP_CARD_STEP_PUK | OFP_CARD_STEP_PIN);
+	ck_err_has("generating the key: GENERATE ASYMMETRIC KEY PAIR 9A: 6A84");
+	ck_err_has("Already changed on the card: the PUK is the new one; the PIN is the new one; the management "
+		   "key is still the factory one.");
+	ck_err_has("--current-puk-file (the new PUK) and no --puk-file, --current-pin-file (the new PIN)");
+	ck_assert_ptr_null(strstr(err, "--force"));
+	ofp_card_init_result_free(&r);
+	/* As it says; then SET MANAGEMENT KEY fails (the probe passes). */
+	a.pin = a.new_pin;
+	a.puk = a.new_puk;
+	a.new_pin = a.new_puk = NULL;
+	fake.inject_ins = 0xff;
+	fake.inject_sw = 0x6a80;
+	fake.inject_count = 2;
+	ck_assert_int_eq(ofp_card_init(p, &a, &r, err, sizeof(err)), OFP_CARD_FAILED);
+	ck_assert_uint_eq(r.done, OFP_CARD_STEP_KEY | OFP_CARD_STEP_CERT);
+	ck_err_has("setting the new management key: SET MANAGEMENT KEY: 6A80");
+	ck_err_has("slot 9A holds a new key (any old one there is gone); its certificate is stored;");
+	ck_err_has("--force (the new key in 9A is replaced");
+	ofp_card_init_result_free(&r);
+	a.force = true;
+	ck_assert_msg(ofp_card_init(p, &a, &r, err, sizeof(err)) == OFP_CARD_OK, "%s", err);
+	ck_assert(r.mgm_changed);
+	ck_assert_uint_eq(card.p.mgm_alg, OFP_PIV_ALG_AES128);
+	ofp_card_init_result_free(&r);
+	/* Nothing done: nothing to undo. */
+	ofp_card_init_resume(&a, 0, err, sizeof(err));
+	ck_err_has("init changed nothing on the card");
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("piv-client");
@@ -928,6 +1142,11 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_cred_merge);
 	tcase_add_test(tc, test_put_get_credential);
 	tcase_add_test(tc, test_status);
+	tcase_add_test(tc, test_probe_yubikey);
+	tcase_add_test(tc, test_probe_standard);
+	tcase_add_test(tc, test_init_plan);
+	tcase_add_test(tc, test_init_standard_card);
+	tcase_add_test(tc, test_init_failure_says_the_way_on);
 	suite_add_tcase(s, tc);
 	return s;
 }

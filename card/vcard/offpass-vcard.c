@@ -41,7 +41,8 @@ static struct {
 	long serial;
 	int verbose;
 	bool trace;
-} opt = { NULL, "127.0.0.1", "35963", -1, 0, false };
+	enum piv_profile profile;
+} opt = { NULL, "127.0.0.1", "35963", -1, 0, false, PIV_PROFILE_YUBIKEY };
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void say(const char *fmt, ...)
@@ -253,12 +254,15 @@ static void run(struct piv_card *card)
 static void usage(FILE *f)
 {
 	fputs("Usage: offpass-vcard --state FILE [--host HOST] [--port PORT] [--serial N]\n"
-	      "                     [--verbose] [--trace]\n"
+	      "                     [--profile yubikey|standard] [--verbose] [--trace]\n"
 	      "Run the offpass PIV applet as a virtual card in pcscd's vpcd reader.\n"
 	      "  --state FILE  the card (created with factory defaults when missing)\n"
 	      "  --host HOST   vpcd's address (default 127.0.0.1)\n"
 	      "  --port PORT   vpcd's port (default 35963: reader 0; 35964: reader 1)\n"
 	      "  --serial N    serial number of a new card (default: random)\n"
+	      "  --profile P   yubikey (default): PIV and YubiKey's extensions; standard:\n"
+	      "                SP 800-73-4 only (GET VERSION, GET SERIAL, GET METADATA,\n"
+	      "                SET MANAGEMENT KEY, RESET, SET PIN RETRIES answer 6D00)\n"
 	      "  --verbose     say when the card is inserted and removed\n"
 	      "  --trace       log APDUs to stderr (PIN and key bytes blanked)\n",
 	      f);
@@ -270,11 +274,12 @@ static int parse_args(int argc, char **argv)
 		{ "state", required_argument, NULL, 's' }, { "host", required_argument, NULL, 'H' },
 		{ "port", required_argument, NULL, 'p' },  { "serial", required_argument, NULL, 'n' },
 		{ "verbose", no_argument, NULL, 'v' },     { "trace", no_argument, NULL, 't' },
-		{ "help", no_argument, NULL, 'h' },        { NULL, 0, NULL, 0 }
+		{ "profile", required_argument, NULL, 'P' }, { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
 	};
 	int c;
 	char *end;
-	while ((c = getopt_long(argc, argv, "s:H:p:n:vth", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:H:p:n:P:vth", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			opt.state_path = optarg;
@@ -289,6 +294,14 @@ static int parse_args(int argc, char **argv)
 			errno = 0;
 			opt.serial = strtol(optarg, &end, 10);
 			if (errno || *end || opt.serial < 0 || opt.serial > 0xffffffffL)
+				return -1;
+			break;
+		case 'P':
+			if (strcmp(optarg, "yubikey") == 0)
+				opt.profile = PIV_PROFILE_YUBIKEY;
+			else if (strcmp(optarg, "standard") == 0)
+				opt.profile = PIV_PROFILE_STANDARD;
+			else
 				return -1;
 			break;
 		case 'v':
@@ -327,6 +340,7 @@ int main(int argc, char **argv)
 	}
 	if (open_card(&card, &host) != 0)
 		return 1;
+	piv_set_profile(&card, opt.profile);
 	install_signals();
 	run(&card);
 	piv_wipe_card(&card);

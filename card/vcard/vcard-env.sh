@@ -16,6 +16,9 @@
 #   --port PORT    vpcd's TCP port for reader 0 (PORT+1 is reader 1);
 #                  default $OFFPASS_VCARD_PORT, else the first free pair
 #                  from 35963
+#   --profile P    the card's commands: yubikey (default) or standard
+#                  (SP 800-73-4 only, no YubiKey extensions); default
+#                  $OFFPASS_VCARD_PROFILE, else yubikey
 #   --trace        log APDUs (vcard.log; PINs and keys blanked) and make
 #                  pcscd log at debug level with APDUs (pcscd.log: these
 #                  APDUs are not blanked)
@@ -50,12 +53,14 @@ dir=${OFFPASS_VCARD_DIR:-${TMPDIR:-/tmp}/offpass-vcard-$(id -u)}
 state=
 port=${OFFPASS_VCARD_PORT:-}
 trace=false
+profile=${OFFPASS_VCARD_PROFILE:-yubikey}
 while [ $# -gt 0 ]; do
 	case $1 in
 	start | stop | status) cmd=$1 ;;
 	--dir) dir=${2:?--dir needs a directory}; shift ;;
 	--state) state=${2:?--state needs a file}; shift ;;
 	--port) port=${2:?--port needs a number}; shift ;;
+	--profile) profile=${2:?--profile needs yubikey or standard}; shift ;;
 	--trace) trace=true ;;
 	-h | --help) usage ;;
 	*) say "unknown argument: $1"; usage ;;
@@ -63,6 +68,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 [ -n "$cmd" ] || usage
+case $profile in yubikey | standard) ;; *) say "unknown profile: $profile"; usage ;; esac
 case $dir in /*) ;; *) dir=$PWD/$dir ;; esac
 state=${state:-$dir/card.state}
 case $state in /*) ;; *) state=$PWD/$state ;; esac
@@ -231,7 +237,7 @@ EOF
 start_vcard()
 {
 	local vcard=$1 p=$2
-	local args=(--state "$state" --port "$p" --verbose)
+	local args=(--state "$state" --port "$p" --profile "$profile" --verbose)
 	$trace && args+=(--trace)
 	(exec setsid "$vcard" "${args[@]}" </dev/null >"$dir/vcard.log" 2>&1) &
 	echo $! >"$dir/vcard.pid"
@@ -305,7 +311,7 @@ do_start()
 		do_stop
 		die "the virtual card did not appear in '$READER'"
 	fi
-	say "card present in '$READER' (vpcd port $p, state $state)"
+	say "card present in '$READER' (vpcd port $p, state $state, profile $profile)"
 	print_env
 }
 

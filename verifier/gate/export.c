@@ -105,8 +105,8 @@ int gate_cmd_export(int argc, char **argv)
 	} else if (st != OFFPASS_STATUS_OK) {
 		rv = ofp_fail("%s: cannot seal %s: %s", gate_opt.dir, args.again != 0 ? "that batch again" : "a batch",
 			      offpass_verifier_error(v));
-	} else if ((rv = write_batch(batch, len, args.out)) == OFP_EXIT_OK) {
-		print_batch(batch, len, args.out);
+	} else if ((rv = write_batch(batch, len, args.out)) == OFP_EXIT_OK && strcmp(args.out, "-") != 0) {
+		print_batch(batch, len, args.out); /* with -o -, standard output is the batch alone */
 	}
 	offpass_free(batch);
 	offpass_verifier_close(v);

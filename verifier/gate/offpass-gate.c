@@ -34,9 +34,9 @@ int gate_status_exit(offpass_status_t st)
 
 int gate_write_file(const char *path, const void *data, size_t len, unsigned mode)
 {
-	int rv = atomic_file_write(path, data, len, (mode_t)mode);
+	int rv = output_file_write(path, data, len, (mode_t)mode);
 
-	return rv == 0 ? OFP_EXIT_OK : ofp_fail("%s: %s", path, strerror(-rv));
+	return rv == 0 ? OFP_EXIT_OK : ofp_fail("%s: %s", path, atomic_file_strerror(rv));
 }
 
 int gate_open_dir(const char *dir, const gate_conf_t *conf, offpass_verifier_t **v)
