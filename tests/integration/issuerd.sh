@@ -232,6 +232,30 @@ done
 	fail "after the kill and resend: balance $(balance alice), expected $((START - 20 * NB))"
 echo "killed after $SETTLED_BEFORE of $NB batches; all $NB settled once after the restart"
 
+# ---- offpass-holder refresh: the proof signed inside its token -----------------------------------
+HOLDER=$B/holder/offpass-holder
+[ -x "$HOLDER" ] || fail "$HOLDER not built"
+mkdir -p "$WORK/htokens"
+(export OFFPASS_P11_DIR=$WORK/htokens && init_token holder)
+CAROL=$(iss account open carol)
+run iss account credit carol 800
+h() { OFFPASS_P11_DIR=$WORK/htokens "$HOLDER" --module "$MODULE" --token-label holder \
+	--pin-file "$WORK/pin" --dir "$WORK/hstate" "$@"; }
+run h keygen
+run h enroll --holder-id "$CAROL" -o carol.req
+run iss issue carol.req -o carol.cred
+run h install carol.cred
+run h refresh --issuer "$U"
+expect_log "serial [0-9]+" "holder refresh installs the next credential"
+run h status
+expect_log "serial" "status after the online refresh"
+grep -q "POST /credential 200 .*refresh serial" two.log || fail "issuerd did not log the holder's refresh"
+expect_exit 1 h refresh --issuer "http://192.0.2.1:1"
+expect_log "https only" "plain http to a public address refused"
+run iss deny holder carol
+expect_exit 3 h refresh --issuer "$U"
+expect_log "credential_request_denied" "a denied holder gets nothing, and hears why"
+
 # ---- the failure limit -----------------------------------------------------------------------------
 issuerd_stop "$PID_two"
 issuerd_start "$D" three --max-failures 3
