@@ -232,6 +232,32 @@ done
 	fail "after the kill and resend: balance $(balance alice), expected $((START - 20 * NB))"
 echo "killed after $SETTLED_BEFORE of $NB batches; all $NB settled once after the restart"
 
+# ---- two issuerds on one ledger settle overlapping batch sets at once ------------------------
+issuerd_start "$D" three
+G2=b2b2b2b2b2b2b2b2
+run "$MK" keygen -o g2.pem
+run "$MK" pubkey --key g2.pem -o g2.pub
+run iss gate add --id "$G2" --key g2.pub
+for i in $(seq 1 20); do
+	run "$MK" batch --trust "$D/trust.bin" --time "$NOW" --gate-key g2.pem --gate-id "$G2" --sequence "$i" \
+		--record "alice2.cred:alice.pem:$((1000 + 2 * i)):5" --record "alice2.cred:alice.pem:$((1001 + 2 * i)):5" -o "c$i"
+done
+START=$(balance alice)
+# Each process gets every batch, in opposite orders, at the same time.
+( for i in $(seq 1 20); do curl -s -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/octet-stream' \
+	--data-binary "@c$i" "$URL_two/gate/batch"; done >codes-two ) &
+P2=$!
+( for i in $(seq 20 -1 1); do curl -s -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/octet-stream' \
+	--data-binary "@c$i" "$URL_three/gate/batch"; done >codes-three ) &
+P3=$!
+wait "$P2" "$P3"
+[ "$(grep -c '^200$' codes-two)" = 20 ] && [ "$(grep -c '^200$' codes-three)" = 20 ] ||
+	fail "two issuerds: not every upload answered 200 ($(sort codes-two codes-three | uniq -c | tr '\n' ' '))"
+[ "$(balance alice)" = $((START - 200)) ] || fail "two issuerds: balance $(balance alice), expected $((START - 200))"
+SETTLED=$(cat two.log three.log | grep -c ' settled gate b2b2' || true)
+[ "$SETTLED" = 20 ] || fail "two issuerds: $SETTLED batches settled, expected each of 20 once"
+issuerd_stop "$PID_three"
+
 # ---- offpass-holder refresh: the proof signed inside its token -----------------------------------
 HOLDER=$B/holder/offpass-holder
 [ -x "$HOLDER" ] || fail "$HOLDER not built"
@@ -256,10 +282,38 @@ run iss deny holder carol
 expect_exit 3 h refresh --issuer "$U"
 expect_log "credential_request_denied" "a denied holder gets nothing, and hears why"
 
+# ---- TLS: the service with a certificate, the holder trusting its CA --------------------------
+need openssl
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=127.0.0.1 \
+	-addext subjectAltName=IP:127.0.0.1 -keyout tls.key -out tls.pem >tls.log 2>&1 || { cat tls.log >&2; fail "openssl req"; }
+issuerd_start "$D" tls --cert tls.pem --key tls.key
+T="https://127.0.0.1:$PORT_tls"
+http GET "$T/.well-known/openid-credential-issuer" --cacert tls.pem
+expect_status 200 "metadata over TLS"
+expect_body "\"credential_issuer\":\"$T\"" "the https URL as identifier"
+STATUS=$(curl -s -o /dev/null -w '%{http_code}' "$T/.well-known/openid-credential-issuer" || true)
+[ "$STATUS" = 000 ] || fail "an untrusted certificate was accepted ($STATUS)"
+run iss deny serial 1 # already denied: no change
+DAVE=$(iss account open dave)
+run iss account credit dave 800
+mkdir -p "$WORK/dtokens"
+(export OFFPASS_P11_DIR=$WORK/dtokens && init_token dave)
+hd() { OFFPASS_P11_DIR=$WORK/dtokens "$HOLDER" --module "$MODULE" --token-label dave \
+	--pin-file "$WORK/pin" --dir "$WORK/dstate" "$@"; }
+run hd keygen --alg ed25519
+run hd enroll --holder-id "$DAVE" -o dave.req
+run iss issue dave.req -o dave.cred
+run hd install dave.cred
+expect_exit 1 hd refresh --issuer "$T"
+expect_log "certificate|SSL" "refresh without trusting the CA fails"
+run hd refresh --issuer "$T" --cacert tls.pem
+expect_log "serial [0-9]+" "holder refresh over TLS (Ed25519 key in the token)"
+issuerd_stop "$PID_tls"
+
 # ---- the failure limit -----------------------------------------------------------------------------
 issuerd_stop "$PID_two"
-issuerd_start "$D" three --max-failures 3
-U=$URL_three
+issuerd_start "$D" four --max-failures 3
+U=$URL_four
 for i in 1 2 3; do
 	post_credential forged.json
 	expect_status 400 "forged proof $i"
@@ -268,9 +322,9 @@ post_credential forged.json
 expect_status 429 "the fourth failure from one address"
 grep -qi '^retry-after:' "$WORK/headers" || fail "429 without Retry-After"
 # Nothing secret in the logs: no nonce, no proof, no credential bytes.
-for f in one.log two.log three.log; do
+for f in one.log two.log three.log four.log; do
 	grep -q "$N" "$f" && fail "$f holds a nonce"
 	grep -q 'eyJ' "$f" && fail "$f holds a JWT"
 done
-issuerd_stop "$PID_three"
+issuerd_stop "$PID_four"
 pass "metadata, refresh, hostile requests, lists, batches across a kill, limits"
