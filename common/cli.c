@@ -15,6 +15,11 @@ const char *ofp_prog(void)
 	return prog_name;
 }
 
+void ofp_set_prog(const char *prog)
+{
+	prog_name = prog;
+}
+
 static void vreport(const char *fmt, va_list ap)
 {
 	fprintf(stderr, "%s: ", prog_name);

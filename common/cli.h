@@ -42,8 +42,10 @@ int ofp_cli_main(const char *prog, const char *about, const ofp_cmd_t *cmds, siz
 int ofp_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Usage error: message and a hint to --help; returns OFP_EXIT_USAGE. */
 int ofp_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* The program name set by ofp_cli_main. */
+/* The program name set by ofp_cli_main (or, for a program with no
+ * subcommands, ofp_set_prog). */
 const char *ofp_prog(void);
+void ofp_set_prog(const char *prog);
 
 /* A number given on the command line (or in a config file): unsigned
  * decimal digits only, at most max. No sign, blank, "0x" or trailing

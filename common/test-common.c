@@ -3,6 +3,7 @@
 #include "secmem.h"
 #include "atomic_file.h"
 #include "hex.h"
+#include "b64url.h"
 #include "cli.h"
 
 #include <check.h>
@@ -471,6 +472,37 @@ START_TEST(hex_round_trip_and_rejects)
 }
 END_TEST
 
+/* RFC 4648 section 10 vectors in the url alphabet, and every
+ * non-canonical or foreign form refused. */
+START_TEST(b64url_vectors_and_strictness)
+{
+	static const char *const vec[][2] = { { "", "" },	  { "f", "Zg" },	 { "fo", "Zm8" },
+					      { "foo", "Zm9v" }, { "foob", "Zm9vYg" },	 { "fooba", "Zm9vYmE" },
+					      { "foobar", "Zm9vYmFy" } };
+	const uint8_t high[] = { 0xfb, 0xff, 0xbf };
+	char text[16];
+	uint8_t out[8];
+	size_t n;
+
+	for (size_t i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
+		b64url_encode((const uint8_t *)vec[i][0], strlen(vec[i][0]), text);
+		ck_assert_str_eq(text, vec[i][1]);
+		ck_assert_uint_eq(strlen(text), B64URL_LEN(strlen(vec[i][0])));
+		ck_assert_int_eq(b64url_decode(text, strlen(text), out, sizeof(out), &n), 0);
+		ck_assert_uint_eq(n, strlen(vec[i][0]));
+		ck_assert_mem_eq(out, vec[i][0], n);
+	}
+	b64url_encode(high, sizeof(high), text);
+	ck_assert_str_eq(text, "-_-_"); /* the url alphabet, not + and / */
+	ck_assert_int_eq(b64url_decode("+/+/", 4, out, sizeof(out), &n), -1);
+	ck_assert_int_eq(b64url_decode("Zg==", 4, out, sizeof(out), &n), -1); /* padding */
+	ck_assert_int_eq(b64url_decode("Zh", 2, out, sizeof(out), &n), -1);   /* low bits set */
+	ck_assert_int_eq(b64url_decode("Zm9vY", 5, out, sizeof(out), &n), -1); /* 1 mod 4 */
+	ck_assert_int_eq(b64url_decode("Zm 9v", 5, out, sizeof(out), &n), -1);
+	ck_assert_int_eq(b64url_decode("Zm9vYmFy", 8, out, 5, &n), -1); /* over cap */
+}
+END_TEST
+
 /* Numbers on the command line: digits only, in range, nothing else; a
  * refused one leaves the output as it was. */
 START_TEST(parse_numbers_strict)
@@ -571,6 +603,7 @@ int main(void)
 	tcase_add_test(tc, secmem_locked_without_privilege);
 	suite_add_tcase(s, tc);
 	tcase_add_test(tc, hex_round_trip_and_rejects);
+	tcase_add_test(tc, b64url_vectors_and_strictness);
 	tc = tcase_create("atomic_file");
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, atomic_write_replaces_and_reads_back);

@@ -19,6 +19,7 @@
 #include "secmem.h"
 #include "holder/counter.h"
 #include "holder/holder.h"
+#include "holder/online.h"
 #include "holder/qr.h"
 #include "holder/refresh.h"
 
@@ -415,6 +416,53 @@ static int cmd_install(int argc, char **argv)
 	return rv;
 }
 
+/* ---- refresh (online) ------------------------------------------------------ */
+
+static int cmd_refresh(int argc, char **argv)
+{
+	enum { OPT_ISSUER = 0x200, OPT_CACERT };
+	static const struct option opts[] = { { "issuer", required_argument, NULL, OPT_ISSUER },
+					       { "cacert", required_argument, NULL, OPT_CACERT }, GLOBAL_OPTIONS,
+					       { NULL, 0, NULL, 0 } };
+	char err[OFP_HOLDER_ERR_LEN], validity[64];
+	const char *issuer = NULL;
+	ofp_http_opts_t http = { 0 };
+	ofp_credential_t c;
+	ofp_cred_place_t place;
+	session_t s = { 0 };
+	int opt, rv;
+
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (opt == 'h')
+			return help("refresh --issuer URL [--cacert FILE]\n"
+				    "Get the next credential from offpass-issuerd: show the installed one (still\n"
+				    "valid) and prove, with a JWT the token signs, that this token holds its key.\n"
+				    "The answer is checked and installed as by 'install'. https only (plain http\n"
+				    "to a loopback address); --cacert trusts that CA instead of the system's.\n");
+		if (opt == OPT_ISSUER)
+			issuer = optarg;
+		else if (opt == OPT_CACERT)
+			http.cacert = optarg;
+		else if ((rv = global_option("refresh", opt, optarg)) != OFP_EXIT_OK)
+			return rv;
+	}
+	if (issuer == NULL || optind != argc)
+		return ofp_usage("refresh: give --issuer URL and nothing else");
+	rv = session_open(&s, true, true);
+	if (rv == OFP_EXIT_OK)
+		rv = session_state_dir(&s);
+	if (rv == OFP_EXIT_OK)
+		rv = holder_exit(ofp_holder_refresh_online(s.p, &s.key, s.dir, issuer, &http, now(), &c, &place, err,
+							   sizeof(err)),
+				 err);
+	if (rv == OFP_EXIT_OK) {
+		ofp_holder_validity_text(&c, now(), validity, sizeof(validity));
+		install_report(&s, &c, &place, validity);
+	}
+	session_close(&s);
+	return rv;
+}
+
 /* ---- present ------------------------------------------------------------ */
 
 typedef struct present_ctx {
@@ -652,6 +700,7 @@ static const ofp_cmd_t commands[] = {
 	{ "keygen", "generate the holder key inside the token", cmd_keygen },
 	{ "enroll", "write an enrollment request for the issuer", cmd_enroll },
 	{ "install", "store an issued credential on the token", cmd_install },
+	{ "refresh", "get the next credential from offpass-issuerd (online)", cmd_refresh },
 	{ "present", "sign a fresh authorization and show it as a QR code", cmd_present },
 	{ "status", "show the key, the credential's validity and the counter", cmd_status },
 };

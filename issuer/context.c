@@ -213,6 +213,11 @@ ofp_issuer_rc_t iss_token(ofp_issuer_t *iss)
 	return rc;
 }
 
+ofp_issuer_rc_t ofp_issuer_unlock(ofp_issuer_t *iss)
+{
+	return iss_token(iss);
+}
+
 ofp_issuer_rc_t iss_token_key(ofp_issuer_t *iss, const ofp_ledger_key_t *lk, ofp_p11_key_t *out)
 {
 	ofp_issuer_rc_t rc = iss_token(iss);

@@ -49,6 +49,13 @@ ofp_issuer_rc_t iss_deny_publish(ofp_issuer_t *iss, uint64_t version, uint8_t **
 /* Build, sign and store (in the open transaction) trust list `version`. */
 ofp_issuer_rc_t iss_trust_publish(ofp_issuer_t *iss, uint64_t version, uint8_t **out, size_t *len) OFP_WUR;
 
+/* Issue for a holder whose possession of holder_key the caller has
+ * checked (an enrollment request's signature, an online proof): the
+ * account by e->holder_id, its rights, then sign, store and record in one
+ * transaction. e->time and e->holder_sig are not used. */
+ofp_issuer_rc_t iss_issue_checked(ofp_issuer_t *iss, const ofp_enrollment_t *e, uint8_t *out, size_t *out_len,
+				  ofp_credential_t *cred) OFP_WUR;
+
 /* now + span, at most UINT32_MAX. */
 uint32_t iss_time_add(uint32_t now, uint32_t span);
 /* Lower-case hex of an id (2 * len + 1 bytes). */

@@ -125,17 +125,14 @@ static ofp_issuer_rc_t sign_credential(ofp_issuer_t *iss, const ofp_ledger_key_t
 	return rc;
 }
 
-ofp_issuer_rc_t ofp_issuer_issue(ofp_issuer_t *iss, const uint8_t *request, size_t len, uint8_t *out,
-				 size_t *out_len, ofp_credential_t *cred)
+ofp_issuer_rc_t iss_issue_checked(ofp_issuer_t *iss, const ofp_enrollment_t *e, uint8_t *out, size_t *out_len,
+				  ofp_credential_t *cred)
 {
-	ofp_enrollment_t e;
 	ofp_account_t a;
 	ofp_ledger_key_t signer;
 	ofp_credential_t c;
-	ofp_issuer_rc_t rc = check_request(iss, request, len, &e);
+	ofp_issuer_rc_t rc = check_rights(iss, e, &a);
 
-	if (rc == OFP_ISSUER_OK)
-		rc = check_rights(iss, &e, &a);
 	if (rc == OFP_ISSUER_OK)
 		rc = ofp_issuer_current_signing_key(iss, &signer);
 	if (rc == OFP_ISSUER_OK)
@@ -145,9 +142,9 @@ ofp_issuer_rc_t ofp_issuer_issue(ofp_issuer_t *iss, const uint8_t *request, size
 	rc = iss_ledger_fail(iss, ofp_ledger_begin(iss->ledger));
 	if (rc != OFP_ISSUER_OK)
 		return rc;
-	rc = check_rights(iss, &e, &a);
+	rc = check_rights(iss, e, &a);
 	if (rc == OFP_ISSUER_OK) {
-		fill_credential(iss, &e, &signer, &c);
+		fill_credential(iss, e, &signer, &c);
 		rc = sign_credential(iss, &signer, &a, &c, out, out_len);
 	}
 	if (rc == OFP_ISSUER_OK)
@@ -159,4 +156,15 @@ ofp_issuer_rc_t ofp_issuer_issue(ofp_issuer_t *iss, const uint8_t *request, size
 	if (cred != NULL)
 		*cred = c;
 	return OFP_ISSUER_OK;
+}
+
+ofp_issuer_rc_t ofp_issuer_issue(ofp_issuer_t *iss, const uint8_t *request, size_t len, uint8_t *out,
+				 size_t *out_len, ofp_credential_t *cred)
+{
+	ofp_enrollment_t e;
+	ofp_issuer_rc_t rc = check_request(iss, request, len, &e);
+
+	if (rc != OFP_ISSUER_OK)
+		return rc;
+	return iss_issue_checked(iss, &e, out, out_len, cred);
 }

@@ -66,6 +66,9 @@ ofp_issuer_rc_t ofp_issuer_open(const ofp_issuer_args_t *args, ofp_issuer_t **ou
 ofp_issuer_rc_t ofp_issuer_init(const ofp_issuer_args_t *args, const ofp_issuer_config_t *cfg,
 				ofp_issuer_t **out, char *err, size_t err_len) OFP_WUR;
 void ofp_issuer_close(ofp_issuer_t *iss);
+/* Open the token and log in now rather than at the first key use (a
+ * service reads the PIN at start, not in the middle of a request). */
+ofp_issuer_rc_t ofp_issuer_unlock(ofp_issuer_t *iss) OFP_WUR;
 const char *ofp_issuer_error(const ofp_issuer_t *iss);
 ofp_ledger_t *ofp_issuer_ledger(ofp_issuer_t *iss);
 /* The settings in use (a test may change them in memory). */
@@ -98,6 +101,20 @@ ofp_issuer_rc_t ofp_issuer_trust_list(ofp_issuer_t *iss, uint8_t **out, size_t *
  * OFP_CREDENTIAL_MAX bytes; cred (may be NULL) gets the decoded form. */
 ofp_issuer_rc_t ofp_issuer_issue(ofp_issuer_t *iss, const uint8_t *request, size_t len, uint8_t *out,
 				 size_t *out_len, ofp_credential_t *cred) OFP_WUR;
+
+/* ---- refresh (refresh.c) ------------------------------------------------------- */
+
+/* Decode a credential and check that this issuer issued it (a signing key
+ * of the ledger signed it, its serial is in the ledger), that it has not
+ * expired and that its serial is not denied. */
+ofp_issuer_rc_t ofp_issuer_check_credential(ofp_issuer_t *iss, const uint8_t *cred, size_t len,
+					    ofp_credential_t *c) OFP_WUR;
+/* The next credential for the holder of cred (checked as above). The
+ * caller has checked that the requester holds cred's holder key (the
+ * online proof of possession against a fresh nonce); the account's rights
+ * decide as for ofp_issuer_issue. */
+ofp_issuer_rc_t ofp_issuer_refresh(ofp_issuer_t *iss, const uint8_t *cred, size_t len, uint8_t *out,
+				   size_t *out_len, ofp_credential_t *next) OFP_WUR;
 
 /* ---- gates (gates.c) ------------------------------------------------------------- */
 

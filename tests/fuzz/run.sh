@@ -52,6 +52,7 @@ targets=(
 	token-store:16384
 	piv-apdu:8192
 	piv-state:40960
+	issuer-api:12288
 )
 
 # The libraries whose sources the targets link, read from the automake
@@ -67,6 +68,7 @@ libraries=(
 	libp11store_la_SOURCES
 	libofpholder_la_SOURCES
 	libofpissuer_la_SOURCES
+	libofpissuerapi_la_SOURCES
 	libofppiv_la_SOURCES
 	libofppivossl_la_SOURCES
 )
@@ -124,12 +126,12 @@ library_sources() {
 # Compile every source, in parallel, then archive them.
 build_all() {
 	local pc
-	pc=$(pkg-config --cflags p11-kit-1 libpng zbar sqlite3 2>/dev/null) || pc="-I/usr/include/p11-kit-1 -I/usr/include/libpng16"
+	pc=$(pkg-config --cflags p11-kit-1 libpng zbar sqlite3 jansson 2>/dev/null) || pc="-I/usr/include/p11-kit-1 -I/usr/include/libpng16"
 	# shellcheck disable=SC2206 # pkg-config's flags are words
 	cflags=(-g -O1 -pthread "-fsanitize=address,undefined" "-fno-sanitize-recover=undefined" -fno-omit-frame-pointer
 		"-I$top" "-I$top/common" "-I$build" $pc "-DOFP_VECTORS_DIR=\"$top/tests/vectors\"")
 	ldflags=(-g -pthread "-fsanitize=fuzzer,address,undefined" "-Wl,--as-needed")
-	libs=(-lcrypto -lsqlite3 -lzbar -lpng16 -lpthread)
+	libs=(-lcrypto -lsqlite3 -lzbar -lpng16 -ljansson -lpthread)
 	out=$build/tests/fuzz
 	rm -rf "$out/obj"
 	mkdir -p "$out/obj/lib" "$out/obj/targets"

@@ -1,0 +1,273 @@
+/* online.c - refresh through offpass-issuerd (OpenID4VCI pre-authorized
+ * code flow, refresh by proof of possession). */
+#include "config.h"
+#include "holder/online.h"
+#include "b64url.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ISSUER_URL_MAX 256
+
+typedef struct endpoints {
+	char issuer[ISSUER_URL_MAX];
+	char nonce[ISSUER_URL_MAX + 64];
+	char credential[ISSUER_URL_MAX + 64];
+} endpoints_t;
+
+static int say(char *err, size_t len, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int say(char *err, size_t len, int rc, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, len, fmt, ap);
+	va_end(ap);
+	return rc;
+}
+
+static char *b64(const uint8_t *p, size_t n)
+{
+	char *s = malloc(B64URL_LEN(n) + 1);
+	if (s != NULL)
+		b64url_encode(p, n, s);
+	return s;
+}
+
+static char *b64_json(json_t *obj)
+{
+	char *text = json_dumps(obj, JSON_COMPACT), *enc = NULL;
+
+	if (text != NULL)
+		enc = b64((const uint8_t *)text, strlen(text));
+	free(text);
+	return enc;
+}
+
+static json_t *jwk_of(const ofp_p11_key_t *key)
+{
+	char x[B64URL_LEN(32) + 1], y[B64URL_LEN(32) + 1];
+
+	if (key->alg == OFP_ALG_ED25519 && key->pub_len == OFP_ED25519_KEY_LEN) {
+		b64url_encode(key->pub_raw, 32, x);
+		return json_pack("{s:s, s:s, s:s}", "kty", "OKP", "crv", "Ed25519", "x", x);
+	}
+	if (key->alg == OFP_ALG_P256 && key->pub_len == OFP_P256_UNCOMPRESSED_LEN) {
+		b64url_encode(key->pub_raw + 1, 32, x);
+		b64url_encode(key->pub_raw + 33, 32, y);
+		return json_pack("{s:s, s:s, s:s, s:s}", "kty", "EC", "crv", "P-256", "x", x, "y", y);
+	}
+	return NULL;
+}
+
+int ofp_holder_proof_jwt(ofp_p11_t *p, const ofp_p11_key_t *key, const char *aud, const char *nonce, uint32_t iat,
+			 char **out, char *err, size_t err_len)
+{
+	json_t *jwk = jwk_of(key), *h, *pl;
+	char *hs = NULL, *ps = NULL, *sig_s = NULL, *jwt = NULL;
+	uint8_t sig[OFP_SIG_LEN];
+	size_t n;
+	int rc = OFP_HOLDER_FAILED;
+
+	*out = NULL;
+	if (jwk == NULL)
+		return say(err, err_len, OFP_HOLDER_FAILED, "the token key is neither P-256 nor Ed25519");
+	h = json_pack("{s:s, s:s, s:o}", "typ", "openid4vci-proof+jwt", "alg",
+		      key->alg == OFP_ALG_ED25519 ? "EdDSA" : "ES256", "jwk", jwk);
+	pl = json_pack("{s:s, s:I, s:s}", "aud", aud, "iat", (json_int_t)iat, "nonce", nonce);
+	hs = h != NULL ? b64_json(h) : NULL;
+	ps = pl != NULL ? b64_json(pl) : NULL;
+	json_decref(h);
+	json_decref(pl);
+	if (hs == NULL || ps == NULL) {
+		rc = say(err, err_len, OFP_HOLDER_FAILED, "out of memory");
+		goto out;
+	}
+	n = strlen(hs) + strlen(ps) + 1;
+	jwt = malloc(n + 1 + B64URL_LEN(OFP_SIG_LEN) + 1);
+	if (jwt == NULL) {
+		rc = say(err, err_len, OFP_HOLDER_FAILED, "out of memory");
+		goto out;
+	}
+	snprintf(jwt, n + 1, "%s.%s", hs, ps);
+	/* The token signs the JWS signing input: ES256 is SHA-256 + ECDSA r||s,
+	 * EdDSA is PureEdDSA, exactly what ofp_p11_sign makes. */
+	if (ofp_p11_sign(p, key, (const uint8_t *)jwt, n, sig) != 0) {
+		rc = say(err, err_len, OFP_HOLDER_FAILED, "token: %s", ofp_p11_error(p));
+		goto out;
+	}
+	sig_s = b64(sig, sizeof(sig));
+	if (sig_s == NULL) {
+		rc = say(err, err_len, OFP_HOLDER_FAILED, "out of memory");
+		goto out;
+	}
+	jwt[n] = '.';
+	memcpy(jwt + n + 1, sig_s, strlen(sig_s) + 1);
+	*out = jwt;
+	jwt = NULL;
+	rc = OFP_HOLDER_OK;
+out:
+	free(hs);
+	free(ps);
+	free(sig_s);
+	free(jwt);
+	return rc;
+}
+
+/* An HTTP exchange whose answer is a JSON object; *obj set on status 200.
+ * Another status: REFUSED with the server's error description. */
+static int exchange(const ofp_http_opts_t *http, const ofp_http_req_t *req, json_t **obj, char *err, size_t err_len)
+{
+	ofp_http_resp_t resp;
+	json_t *o;
+	int rc;
+
+	*obj = NULL;
+	if (ofp_http_do(http, req, &resp, err, err_len) != 0)
+		return OFP_HOLDER_FAILED;
+	o = json_loadb((const char *)resp.body, resp.len, JSON_REJECT_DUPLICATES, NULL);
+	if (resp.status == 200 && json_is_object(o)) {
+		*obj = o;
+		rc = OFP_HOLDER_OK;
+	} else if (json_is_object(o) && json_is_string(json_object_get(o, "error"))) {
+		json_t *d = json_object_get(o, "error_description"), *f = json_object_get(o, "field");
+		rc = say(err, err_len, resp.status >= 500 ? OFP_HOLDER_FAILED : OFP_HOLDER_REFUSED,
+			 "issuer: %s (HTTP %ld%s%s): %s", json_string_value(json_object_get(o, "error")), resp.status,
+			 json_is_string(f) ? ", field " : "", json_is_string(f) ? json_string_value(f) : "",
+			 json_is_string(d) ? json_string_value(d) : "no description");
+		json_decref(o);
+	} else {
+		rc = say(err, err_len, OFP_HOLDER_FAILED, "%s: HTTP %ld, not a JSON answer", req->url, resp.status);
+		json_decref(o);
+	}
+	ofp_http_resp_free(&resp);
+	return rc;
+}
+
+static int copy_url(json_t *o, const char *name, char *out, size_t len, char *err, size_t err_len)
+{
+	json_t *v = json_object_get(o, name);
+
+	if (!json_is_string(v) || json_string_length(v) >= len || !ofp_http_url_allowed(json_string_value(v)))
+		return say(err, err_len, OFP_HOLDER_FAILED, "issuer metadata: %s missing or not an https URL", name);
+	snprintf(out, len, "%s", json_string_value(v));
+	return OFP_HOLDER_OK;
+}
+
+/* The credential issuer metadata: the issuer must call itself by the URL
+ * we asked (OpenID4VCI 1.0 section 12.2.2), and name its endpoints. */
+static int discover(const char *issuer_url, const ofp_http_opts_t *http, endpoints_t *ep, char *err, size_t err_len)
+{
+	char url[ISSUER_URL_MAX + 64];
+	ofp_http_req_t req = { "GET", url, NULL, NULL, 0, NULL };
+	size_t n = strlen(issuer_url);
+	json_t *o;
+	int rc;
+
+	while (n > 0 && issuer_url[n - 1] == '/')
+		n--;
+	if (n == 0 || n >= sizeof(ep->issuer))
+		return say(err, err_len, OFP_HOLDER_FAILED, "--issuer: empty or too long");
+	snprintf(ep->issuer, sizeof(ep->issuer), "%.*s", (int)n, issuer_url);
+	snprintf(url, sizeof(url), "%s/.well-known/openid-credential-issuer", ep->issuer);
+	rc = exchange(http, &req, &o, err, err_len);
+	if (rc != OFP_HOLDER_OK)
+		return rc;
+	if (!json_is_string(json_object_get(o, "credential_issuer")) ||
+	    strcmp(json_string_value(json_object_get(o, "credential_issuer")), ep->issuer) != 0)
+		rc = say(err, err_len, OFP_HOLDER_FAILED, "issuer metadata: credential_issuer is not %s", ep->issuer);
+	if (rc == OFP_HOLDER_OK)
+		rc = copy_url(o, "nonce_endpoint", ep->nonce, sizeof(ep->nonce), err, err_len);
+	if (rc == OFP_HOLDER_OK)
+		rc = copy_url(o, "credential_endpoint", ep->credential, sizeof(ep->credential), err, err_len);
+	json_decref(o);
+	return rc;
+}
+
+static int fetch_nonce(const endpoints_t *ep, const ofp_http_opts_t *http, char *nonce, size_t len, char *err,
+		       size_t err_len)
+{
+	ofp_http_req_t req = { "POST", ep->nonce, NULL, NULL, 0, NULL };
+	json_t *o, *v;
+	int rc = exchange(http, &req, &o, err, err_len);
+
+	if (rc != OFP_HOLDER_OK)
+		return rc;
+	v = json_object_get(o, "c_nonce");
+	if (!json_is_string(v) || json_string_length(v) == 0 || json_string_length(v) >= len)
+		rc = say(err, err_len, OFP_HOLDER_FAILED, "nonce endpoint: no c_nonce");
+	else
+		snprintf(nonce, len, "%s", json_string_value(v));
+	json_decref(o);
+	return rc;
+}
+
+/* The credential request; the answer's credential decoded into cred. */
+static int request_credential(const endpoints_t *ep, const ofp_http_opts_t *http, const char *jwt,
+			      const uint8_t *cur, size_t cur_len, uint8_t *cred, size_t *cred_len, char *err,
+			      size_t err_len)
+{
+	char cur_s[B64URL_LEN(OFP_CREDENTIAL_MAX) + 1];
+	ofp_http_req_t req = { "POST", ep->credential, "application/json", NULL, 0, NULL };
+	json_t *body, *o = NULL, *list, *c;
+	char *text;
+	int rc;
+
+	b64url_encode(cur, cur_len, cur_s);
+	body = json_pack("{s:s, s:{s:[s]}, s:s}", "credential_configuration_id", "offpass", "proofs", "jwt", jwt,
+			 "offpass_credential", cur_s);
+	text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
+	json_decref(body);
+	if (text == NULL)
+		return say(err, err_len, OFP_HOLDER_FAILED, "out of memory");
+	req.body = (const uint8_t *)text;
+	req.body_len = strlen(text);
+	rc = exchange(http, &req, &o, err, err_len);
+	free(text);
+	if (rc != OFP_HOLDER_OK)
+		return rc;
+	list = json_object_get(o, "credentials");
+	c = json_is_array(list) && json_array_size(list) == 1 ? json_object_get(json_array_get(list, 0), "credential")
+							       : NULL;
+	if (!json_is_string(c) || b64url_decode(json_string_value(c), json_string_length(c), cred, OFP_CREDENTIAL_MAX,
+						cred_len) != 0)
+		rc = say(err, err_len, OFP_HOLDER_FAILED, "credential endpoint: no credentials[0].credential in base64url");
+	json_decref(o);
+	return rc;
+}
+
+int ofp_holder_refresh_online(ofp_p11_t *p, const ofp_p11_key_t *key, const char *dir, const char *issuer_url,
+			      const ofp_http_opts_t *http, uint32_t now, ofp_credential_t *out, ofp_cred_place_t *place,
+			      char *err, size_t err_len)
+{
+	ofp_credential_t cur;
+	uint8_t cur_bytes[OFP_CREDENTIAL_MAX], next[OFP_CREDENTIAL_MAX];
+	size_t cur_len = 0, next_len = 0;
+	char nonce[128], *jwt = NULL;
+	endpoints_t ep;
+	int rc = ofp_holder_credential_dir(p, key, dir, &cur, NULL, err, err_len);
+
+	if (rc == 1)
+		return say(err, err_len, OFP_HOLDER_REFUSED, "no credential on the token: enroll first");
+	if (rc != OFP_HOLDER_OK)
+		return rc;
+	if (ofp_holder_validity(&cur, now) == OFP_VALIDITY_EXPIRED)
+		return say(err, err_len, OFP_HOLDER_REFUSED,
+			   "the credential (serial %llu) has expired: a refresh needs a valid one; enroll again with a "
+			   "code", (unsigned long long)cur.serial);
+	if (ofp_credential_encode(&cur, cur_bytes, sizeof(cur_bytes), &cur_len, NULL) != OFP_FMT_OK)
+		return say(err, err_len, OFP_HOLDER_FAILED, "the installed credential does not encode");
+	rc = discover(issuer_url, http, &ep, err, err_len);
+	if (rc == OFP_HOLDER_OK)
+		rc = fetch_nonce(&ep, http, nonce, sizeof(nonce), err, err_len);
+	if (rc == OFP_HOLDER_OK)
+		rc = ofp_holder_proof_jwt(p, key, ep.issuer, nonce, now, &jwt, err, err_len);
+	if (rc == OFP_HOLDER_OK)
+		rc = request_credential(&ep, http, jwt, cur_bytes, cur_len, next, &next_len, err, err_len);
+	free(jwt);
+	if (rc != OFP_HOLDER_OK)
+		return rc;
+	return ofp_holder_install_dir(p, key, dir, next, next_len, now, out, place, err, err_len);
+}

@@ -1,0 +1,661 @@
+/* api.c - the issuer's HTTP API as functions: routing, OpenID4VCI
+ * metadata, nonces, the credential endpoint (refresh by proof of
+ * possession), gate batches and the signed lists. */
+#include "config.h"
+#include "issuer/api.h"
+#include "atomic_file.h"
+#include "b64url.h"
+#include "hex.h"
+#include "secmem.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NONCE_RAND 12
+#define MAC_LEN 16
+#define NONCE_LEN (4 + NONCE_RAND + MAC_LEN)
+#define USED_SLOTS 16384u
+#define FAIL_SLOTS 4096u
+#define PROBES 32u
+
+typedef struct used_nonce {
+	uint8_t tag[MAC_LEN];
+	uint32_t expires;
+} used_nonce_t;
+
+/* Failures counted per key (an address, or "h:" + a holder id). */
+typedef struct fail_slot {
+	char key[64];
+	uint32_t window_start;
+	uint32_t count;
+} fail_slot_t;
+
+struct ofp_api {
+	ofp_issuer_t *iss;
+	ofp_api_config_t cfg;
+	char issuer_url[256];
+	uint8_t key[OFP_API_KEY_LEN];
+	uint32_t now;
+	used_nonce_t used[USED_SLOTS];
+	fail_slot_t fails[FAIL_SLOTS];
+};
+
+void ofp_api_config_defaults(ofp_api_config_t *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->issuer_url = "http://127.0.0.1:8443";
+	cfg->nonce_lifetime = 300;
+	cfg->token_lifetime = 300;
+	cfg->proof_skew = 300;
+	cfg->attempt_window = 600;
+	cfg->max_failures = 10;
+	cfg->batch_max = OFP_API_BATCH_MAX_DEFAULT;
+}
+
+int ofp_api_set_issuer_url(ofp_api_t *api, const char *url)
+{
+	size_t n = strlen(url);
+
+	if (n == 0 || n >= sizeof(api->issuer_url) || url[n - 1] == '/')
+		return -1;
+	memcpy(api->issuer_url, url, n + 1);
+	return 0;
+}
+
+int ofp_api_new(ofp_issuer_t *iss, const ofp_api_config_t *cfg, const uint8_t key[OFP_API_KEY_LEN], ofp_api_t **out,
+		char *err, size_t err_len)
+{
+	ofp_api_t *api;
+	size_t n = strlen(cfg->issuer_url);
+
+	*out = NULL;
+	if (n == 0 || n >= sizeof(api->issuer_url) || cfg->issuer_url[n - 1] == '/') {
+		snprintf(err, err_len, "issuer URL: empty, too long or ending in '/'");
+		return -1;
+	}
+	api = calloc(1, sizeof(*api));
+	if (api == NULL) {
+		snprintf(err, err_len, "out of memory");
+		return -1;
+	}
+	api->iss = iss;
+	api->cfg = *cfg;
+	memcpy(api->issuer_url, cfg->issuer_url, n + 1);
+	api->cfg.issuer_url = api->issuer_url;
+	memcpy(api->key, key, OFP_API_KEY_LEN);
+	*out = api;
+	return 0;
+}
+
+void ofp_api_free(ofp_api_t *api)
+{
+	if (api == NULL)
+		return;
+	secmem_wipe(api->key, sizeof(api->key));
+	free(api);
+}
+
+int ofp_api_load_key(const char *dir, uint8_t key[OFP_API_KEY_LEN])
+{
+	char path[1024], tmp[1100];
+	uint8_t fresh[OFP_API_KEY_LEN];
+	unsigned char *data = NULL;
+	size_t len = 0;
+	int fd, rc;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, OFP_API_KEY_FILE);
+	rc = file_read_all(path, 64, &data, &len);
+	if (rc == -ENOENT) {
+		/* Write a candidate and link it in: link() does not replace, so
+		 * of two processes starting at once one key wins and both read it. */
+		snprintf(tmp, sizeof(tmp), "%s.%ld", path, (long)getpid());
+		if (RAND_bytes(fresh, sizeof(fresh)) != 1)
+			return -EIO;
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0)
+			return -errno;
+		rc = write(fd, fresh, sizeof(fresh)) == (ssize_t)sizeof(fresh) && fsync(fd) == 0 ? 0 : -EIO;
+		close(fd);
+		secmem_wipe(fresh, sizeof(fresh));
+		if (rc == 0 && link(tmp, path) != 0 && errno != EEXIST)
+			rc = -errno;
+		unlink(tmp);
+		if (rc == 0)
+			rc = fsync_parent_dir(path);
+		if (rc != 0)
+			return rc;
+		rc = file_read_all(path, 64, &data, &len);
+	}
+	if (rc != 0)
+		return rc;
+	if (len != OFP_API_KEY_LEN) {
+		secmem_wipe(data, len);
+		free(data);
+		return -EINVAL;
+	}
+	memcpy(key, data, OFP_API_KEY_LEN);
+	secmem_wipe(data, len);
+	free(data);
+	return 0;
+}
+
+/* ---- responses ------------------------------------------------------------------------ */
+
+static void respond_json(ofp_api_response_t *r, unsigned status, json_t *obj)
+{
+	r->status = status;
+	r->content_type = "application/json";
+	r->body = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+	r->body_len = r->body != NULL ? strlen(r->body) : 0;
+	if (r->body == NULL)
+		r->status = 500;
+	json_decref(obj);
+}
+
+/* An OAuth-style error: {"error", "error_description", "field"}. */
+static void respond_error(ofp_api_response_t *r, unsigned status, const char *error, const char *field,
+			  const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void respond_error(ofp_api_response_t *r, unsigned status, const char *error, const char *field,
+			  const char *fmt, ...)
+{
+	char why[OFP_API_WHY_MAX + 256];
+	va_list ap;
+	json_t *o;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	o = json_pack("{s:s, s:s}", "error", error, "error_description", why);
+	if (o != NULL && field != NULL)
+		json_object_set_new(o, "field", json_string(field));
+	/* The log line: the error and the field; the description may quote
+	 * the request, and the log keeps nothing a requester sent. */
+	snprintf(r->summary, sizeof(r->summary), "%.40s %.63s", error, field != NULL ? field : "-");
+	r->no_store = true;
+	respond_json(r, status, o);
+}
+
+static void respond_fault(ofp_api_response_t *r, const char *error, const ofp_api_fault_t *f)
+{
+	respond_error(r, 400, error, f->field, "%s", f->why);
+}
+
+/* ---- MACs, nonces, failure counts ---------------------------------------------------------- */
+
+static void mac(const ofp_api_t *api, const char *label, const uint8_t *data, size_t len, uint8_t out[MAC_LEN])
+{
+	uint8_t buf[64], full[EVP_MAX_MD_SIZE];
+	unsigned int full_len = 0;
+	size_t llen = strlen(label) + 1;
+
+	memcpy(buf, label, llen); /* the label with its NUL: domains cannot overlap */
+	memcpy(buf + llen, data, len);
+	HMAC(EVP_sha256(), api->key, OFP_API_KEY_LEN, buf, llen + len, full, &full_len);
+	memcpy(out, full, MAC_LEN);
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+static int nonce_new(ofp_api_t *api, char out[B64URL_LEN(NONCE_LEN) + 1])
+{
+	uint8_t n[NONCE_LEN];
+
+	put32(n, api->now);
+	if (RAND_bytes(n + 4, NONCE_RAND) != 1)
+		return -1;
+	mac(api, "offpass-nonce-v1", n, 4 + NONCE_RAND, n + 4 + NONCE_RAND);
+	b64url_encode(n, sizeof(n), out);
+	return 0;
+}
+
+/* 0: ours and fresh, and now used; -1 otherwise (why says which). */
+static int nonce_use(ofp_api_t *api, const char *text, const char **why)
+{
+	uint8_t n[NONCE_LEN], want[MAC_LEN];
+	size_t len;
+	uint32_t t, h;
+
+	*why = "not a c_nonce of this issuer";
+	if (b64url_decode(text, strlen(text), n, sizeof(n), &len) != 0 || len != NONCE_LEN)
+		return -1;
+	mac(api, "offpass-nonce-v1", n, 4 + NONCE_RAND, want);
+	if (CRYPTO_memcmp(want, n + 4 + NONCE_RAND, MAC_LEN) != 0)
+		return -1;
+	t = get32(n);
+	*why = "expired: ask /nonce for a fresh one";
+	if (t > api->now || api->now - t > api->cfg.nonce_lifetime)
+		return -1;
+	h = get32(want);
+	for (uint32_t i = 0; i < PROBES; i++) {
+		used_nonce_t *u = &api->used[(h + i) % USED_SLOTS];
+		if (u->expires > api->now && memcmp(u->tag, want, MAC_LEN) == 0) {
+			*why = "used already: ask /nonce for a fresh one";
+			return -1;
+		}
+	}
+	for (uint32_t i = 0; i < PROBES; i++) {
+		used_nonce_t *u = &api->used[(h + i) % USED_SLOTS];
+		if (u->expires <= api->now) {
+			memcpy(u->tag, want, MAC_LEN);
+			u->expires = t + api->cfg.nonce_lifetime + 1;
+			return 0;
+		}
+	}
+	/* Fail closed: never forget a live nonce to make room. */
+	*why = "too many nonces in use: try again shortly";
+	return -1;
+}
+
+static fail_slot_t *fail_slot(ofp_api_t *api, const char *key, bool create)
+{
+	uint32_t h = 2166136261u;
+	fail_slot_t *free_slot = NULL;
+
+	for (const char *p = key; *p != '\0'; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	for (uint32_t i = 0; i < PROBES; i++) {
+		fail_slot_t *s = &api->fails[(h + i) % FAIL_SLOTS];
+		bool live = s->key[0] != '\0' && api->now - s->window_start < api->cfg.attempt_window;
+		if (live && strcmp(s->key, key) == 0)
+			return s;
+		if (!live && free_slot == NULL)
+			free_slot = s;
+	}
+	if (create && free_slot != NULL) {
+		snprintf(free_slot->key, sizeof(free_slot->key), "%s", key);
+		free_slot->window_start = api->now;
+		free_slot->count = 0;
+	}
+	return create ? free_slot : NULL;
+}
+
+/* True when key may try again; a full table refuses (fail closed). */
+static bool may_try(ofp_api_t *api, const char *key)
+{
+	fail_slot_t *s = fail_slot(api, key, false);
+	return s == NULL ? fail_slot(api, key, true) != NULL : s->count < api->cfg.max_failures;
+}
+
+static void failed(ofp_api_t *api, const char *key)
+{
+	fail_slot_t *s = fail_slot(api, key, true);
+	if (s != NULL && s->count < UINT32_MAX)
+		s->count++;
+}
+
+static void holder_key_name(char *out, size_t len, const uint8_t holder_id[OFP_ID_LEN])
+{
+	char hex[2 * OFP_ID_LEN + 1];
+	hex_encode(holder_id, OFP_ID_LEN, hex);
+	snprintf(out, len, "h:%s", hex);
+}
+
+static void respond_limited(ofp_api_t *api, ofp_api_response_t *r, const char *who)
+{
+	r->retry_after = api->cfg.attempt_window;
+	respond_error(r, 429, "slow_down", NULL, "too many failed attempts from this %s: retry later", who);
+}
+
+/* ---- metadata ------------------------------------------------------------------------------ */
+
+static json_t *url_of(const ofp_api_t *api, const char *path)
+{
+	char buf[512];
+	snprintf(buf, sizeof(buf), "%s%s", api->issuer_url, path);
+	return json_string(buf);
+}
+
+static void issuer_metadata(ofp_api_t *api, ofp_api_response_t *r)
+{
+	json_t *cfg = json_pack("{s:s, s:[s], s:[s, s], s:{s:{s:[s, s]}}}", "format", OFP_API_FORMAT,
+				"cryptographic_binding_methods_supported", "jwk",
+				"credential_signing_alg_values_supported", "ES256", "EdDSA", "proof_types_supported",
+				"jwt", "proof_signing_alg_values_supported", "ES256", "EdDSA");
+	json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:{s:o}}", "credential_issuer", api->issuer_url,
+			      "credential_endpoint", url_of(api, "/credential"), "nonce_endpoint",
+			      url_of(api, "/nonce"), "offpass_batch_endpoint", url_of(api, "/gate/batch"),
+			      "offpass_trust_list_endpoint", url_of(api, "/trust-list"),
+			      "offpass_deny_list_endpoint", url_of(api, "/deny-list"),
+			      "credential_configurations_supported", OFP_API_CONFIGURATION_ID, cfg);
+	snprintf(r->summary, sizeof(r->summary), "metadata");
+	respond_json(r, 200, o);
+}
+
+static void as_metadata(ofp_api_t *api, ofp_api_response_t *r)
+{
+	json_t *o = json_pack("{s:s, s:o, s:[s], s:b}", "issuer", api->issuer_url, "token_endpoint",
+			      url_of(api, "/token"), "grant_types_supported",
+			      "urn:ietf:params:oauth:grant-type:pre-authorized_code",
+			      "pre-authorized_grant_anonymous_access_supported", 1);
+	snprintf(r->summary, sizeof(r->summary), "metadata");
+	respond_json(r, 200, o);
+}
+
+static void nonce_endpoint(ofp_api_t *api, ofp_api_response_t *r)
+{
+	char nonce[B64URL_LEN(NONCE_LEN) + 1];
+
+	if (nonce_new(api, nonce) != 0) {
+		respond_error(r, 500, "server_error", NULL, "no randomness");
+		return;
+	}
+	r->no_store = true;
+	snprintf(r->summary, sizeof(r->summary), "nonce");
+	respond_json(r, 200, json_pack("{s:s}", "c_nonce", nonce));
+}
+
+/* ---- the credential endpoint ---------------------------------------------------------------- */
+
+static bool media_type_is(const char *ct, const char *want)
+{
+	size_t n = strlen(want);
+	return ct != NULL && strncasecmp(ct, want, n) == 0 && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+/* The proof's claims beyond its signature: audience, time, nonce. */
+static bool proof_claims(ofp_api_t *api, const ofp_proof_t *p, ofp_api_response_t *r)
+{
+	const char *why;
+	int64_t now = api->now;
+
+	if (strcmp(p->aud, api->issuer_url) != 0) {
+		respond_error(r, 400, "invalid_proof", "proof.payload.aud", "must be \"%s\"", api->issuer_url);
+		return false;
+	}
+	if (p->iat < now - (int64_t)api->cfg.proof_skew || p->iat > now + (int64_t)api->cfg.proof_skew) {
+		respond_error(r, 400, "invalid_proof", "proof.payload.iat", "more than %" PRIu32 " s from the issuer's clock",
+			      api->cfg.proof_skew);
+		return false;
+	}
+	if (nonce_use(api, p->nonce, &why) != 0) {
+		respond_error(r, 400, "invalid_nonce", "proof.payload.nonce", "%s", why);
+		return false;
+	}
+	return true;
+}
+
+static void respond_credential(ofp_api_response_t *r, const uint8_t *cred, size_t len, const ofp_credential_t *c,
+			       const char *what)
+{
+	char text[B64URL_LEN(OFP_CREDENTIAL_MAX) + 1];
+
+	b64url_encode(cred, len, text);
+	r->no_store = true;
+	snprintf(r->summary, sizeof(r->summary), "%s serial %" PRIu64 " until %" PRIu32, what, c->serial, c->not_after);
+	respond_json(r, 200,
+		     json_pack("{s:[{s:s}], s:I, s:I, s:I}", "credentials", "credential", text, "offpass_serial",
+			       (json_int_t)c->serial, "offpass_not_before", (json_int_t)c->not_before,
+			       "offpass_not_after", (json_int_t)c->not_after));
+}
+
+static void issuer_refusal(ofp_api_t *api, ofp_api_response_t *r, ofp_issuer_rc_t rc)
+{
+	if (rc == OFP_ISSUER_REFUSED)
+		respond_error(r, 400, "credential_request_denied", NULL, "%s", ofp_issuer_error(api->iss));
+	else
+		respond_error(r, 503, "server_error", NULL, "the issuer could not complete the request");
+}
+
+/* Refresh: the holder shows its current credential and proves, with the
+ * proof JWT, that it holds the key the credential certifies. */
+static void refresh(ofp_api_t *api, const ofp_api_request_t *req, const ofp_credential_request_t *cr,
+		    const ofp_proof_t *p, ofp_api_response_t *r)
+{
+	ofp_credential_t cur, next;
+	uint8_t out[OFP_CREDENTIAL_MAX];
+	size_t out_len = 0;
+	char who[64];
+	ofp_issuer_rc_t rc = ofp_issuer_check_credential(api->iss, cr->credential, cr->credential_len, &cur);
+
+	if (rc != OFP_ISSUER_OK) {
+		failed(api, req->peer);
+		if (rc == OFP_ISSUER_REFUSED)
+			respond_error(r, 400, "invalid_credential_request", "offpass_credential", "%s",
+				      ofp_issuer_error(api->iss));
+		else
+			issuer_refusal(api, r, rc);
+		return;
+	}
+	holder_key_name(who, sizeof(who), cur.holder_id);
+	if (!may_try(api, who)) {
+		respond_limited(api, r, "holder");
+		return;
+	}
+	if (cur.holder_alg != p->alg || ofp_holder_key_len(cur.holder_alg) != p->key_len ||
+	    memcmp(cur.holder_key, p->key, p->key_len) != 0) {
+		failed(api, req->peer);
+		failed(api, who);
+		respond_error(r, 400, "invalid_proof", "proof.header.jwk", "not the key the credential certifies");
+		return;
+	}
+	rc = ofp_issuer_refresh(api->iss, cr->credential, cr->credential_len, out, &out_len, &next);
+	if (rc != OFP_ISSUER_OK) {
+		issuer_refusal(api, r, rc);
+		return;
+	}
+	respond_credential(r, out, out_len, &next, "refresh");
+}
+
+static void credential_endpoint(ofp_api_t *api, const ofp_api_request_t *req, ofp_api_response_t *r)
+{
+	ofp_credential_request_t *cr;
+	ofp_proof_t p;
+	ofp_api_fault_t f;
+
+	if (!media_type_is(req->content_type, "application/json")) {
+		respond_error(r, 415, "invalid_credential_request", "Content-Type", "must be application/json");
+		return;
+	}
+	cr = malloc(sizeof(*cr));
+	if (cr == NULL) {
+		respond_error(r, 503, "server_error", NULL, "out of memory");
+		return;
+	}
+	if (ofp_api_parse_credential_request(req->body, req->body_len, cr, &f) != 0) {
+		respond_fault(r, strcmp(f.field, "credential_configuration_id") == 0 ? "unknown_credential_configuration"
+										     : "invalid_credential_request",
+			      &f);
+	} else if (ofp_api_parse_proof(cr->proof_jwt, &p, &f) != 0) {
+		failed(api, req->peer);
+		respond_fault(r, "invalid_proof", &f);
+	} else if (!ofp_api_proof_verify(&p)) {
+		failed(api, req->peer);
+		respond_error(r, 400, "invalid_proof", "proof.signature", "does not verify with proof.header.jwk");
+	} else if (proof_claims(api, &p, r)) {
+		if (cr->has_credential)
+			refresh(api, req, cr, &p, r);
+		else
+			respond_error(r, 401, "invalid_token", "Authorization",
+				      "a Bearer access token from /token (enrollment) or offpass_credential (refresh)");
+	}
+	free(cr);
+}
+
+/* ---- gates ---------------------------------------------------------------------------------- */
+
+static void batch_endpoint(ofp_api_t *api, const ofp_api_request_t *req, ofp_api_response_t *r)
+{
+	ofp_settle_report_t rep;
+	char vid[2 * OFP_ID_LEN + 1];
+	ofp_issuer_rc_t rc;
+	const char *result;
+
+	if (!media_type_is(req->content_type, "application/octet-stream")) {
+		respond_error(r, 415, "invalid_request", "Content-Type", "must be application/octet-stream");
+		return;
+	}
+	memset(&rep, 0, sizeof(rep));
+	rc = ofp_issuer_settle(api->iss, req->body, req->body_len, NULL, NULL, &rep);
+	if (rc == OFP_ISSUER_REFUSED) {
+		failed(api, req->peer);
+		respond_error(r, 422, "batch_refused", "body", "%s", ofp_issuer_error(api->iss));
+		return;
+	}
+	if (rc != OFP_ISSUER_OK) {
+		r->retry_after = 30;
+		respond_error(r, 503, "server_error", NULL, "the batch was not settled: send it again later");
+		return;
+	}
+	hex_encode(rep.verifier_id, OFP_ID_LEN, vid);
+	result = rep.already_settled ? "already_settled" : "settled";
+	snprintf(r->summary, sizeof(r->summary), "%s gate %s batch %" PRIu64 ": %" PRIu32 " charged", result, vid,
+		 rep.sequence, rep.charged);
+	respond_json(r, 200,
+		     json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "result", result,
+			       "verifier_id", vid, "sequence", (json_int_t)rep.sequence, "records",
+			       (json_int_t)rep.records, "refused", (json_int_t)rep.refused, "charged",
+			       (json_int_t)rep.charged, "amount_charged", (json_int_t)rep.amount_charged, "rejected",
+			       (json_int_t)rep.rejected, "double_uses", (json_int_t)rep.double_uses,
+			       "unknown_holders", (json_int_t)rep.unknown_holders, "gaps", (json_int_t)rep.gaps,
+			       "chain_breaks", (json_int_t)rep.chain_breaks));
+}
+
+/* True when If-None-Match names etag (or is "*"). */
+static bool etag_matches(const char *inm, const char *etag)
+{
+	const char *p = inm;
+	size_t n = strlen(etag);
+
+	if (inm == NULL)
+		return false;
+	while (*p != '\0') {
+		while (*p == ' ' || *p == ',')
+			p++;
+		if (p[0] == '*' && (p[1] == '\0' || p[1] == ',' || p[1] == ' '))
+			return true;
+		if (strncmp(p, "W/", 2) == 0)
+			p += 2;
+		if (strncmp(p, etag, n) == 0 && (p[n] == '\0' || p[n] == ',' || p[n] == ' '))
+			return true;
+		while (*p != '\0' && *p != ',')
+			p++;
+	}
+	return false;
+}
+
+static void list_endpoint(ofp_api_t *api, const ofp_api_request_t *req, bool trust, ofp_api_response_t *r)
+{
+	uint8_t *list = NULL, digest[OFP_HASH_LEN];
+	size_t len = 0;
+	char hex[25];
+	ofp_issuer_rc_t rc = trust ? ofp_issuer_trust_list(api->iss, &list, &len) : ofp_issuer_deny_list(api->iss, &list, &len);
+
+	if (rc != OFP_ISSUER_OK || !ofp_sha256(list, len, digest)) {
+		free(list);
+		respond_error(r, 503, "server_error", NULL, "the list is not available");
+		return;
+	}
+	hex_encode(digest, 12, hex);
+	snprintf(r->etag, sizeof(r->etag), "\"%s\"", hex);
+	r->content_type = "application/octet-stream";
+	if (etag_matches(req->if_none_match, r->etag)) {
+		free(list);
+		r->status = 304;
+		snprintf(r->summary, sizeof(r->summary), "%s list not modified", trust ? "trust" : "deny");
+		return;
+	}
+	r->status = 200;
+	r->body = (char *)list;
+	r->body_len = len;
+	snprintf(r->summary, sizeof(r->summary), "%s list %zu bytes", trust ? "trust" : "deny", len);
+}
+
+/* ---- routing -------------------------------------------------------------------------------- */
+
+typedef enum route_kind { R_ISSUER_META, R_AS_META, R_NONCE, R_CREDENTIAL, R_BATCH, R_TRUST, R_DENY } route_kind_t;
+
+typedef struct route {
+	const char *path;
+	const char *method;
+	route_kind_t kind;
+} route_t;
+
+static const route_t routes[] = {
+	{ "/.well-known/openid-credential-issuer", "GET", R_ISSUER_META },
+	{ "/.well-known/oauth-authorization-server", "GET", R_AS_META },
+	{ "/nonce", "POST", R_NONCE },
+	{ "/credential", "POST", R_CREDENTIAL },
+	{ "/gate/batch", "POST", R_BATCH },
+	{ "/trust-list", "GET", R_TRUST },
+	{ "/deny-list", "GET", R_DENY },
+};
+
+static const route_t *route_of(const char *path)
+{
+	for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (strcmp(routes[i].path, path) == 0)
+			return &routes[i];
+	return NULL;
+}
+
+size_t ofp_api_body_limit(const ofp_api_t *api, const char *method, const char *path)
+{
+	const route_t *rt = route_of(path);
+
+	if (rt == NULL || strcmp(method, "POST") != 0 || strcmp(rt->method, "POST") != 0)
+		return 0;
+	return rt->kind == R_BATCH ? api->cfg.batch_max : OFP_API_JSON_MAX;
+}
+
+void ofp_api_handle(ofp_api_t *api, const ofp_api_request_t *req, uint32_t now, ofp_api_response_t *r)
+{
+	const route_t *rt = route_of(req->path);
+
+	memset(r, 0, sizeof(*r));
+	api->now = now;
+	ofp_issuer_set_now(api->iss, now);
+	if (rt == NULL) {
+		respond_error(r, 404, "not_found", "path", "no such endpoint");
+		return;
+	}
+	if (strcmp(req->method, rt->method) != 0 && !(strcmp(rt->method, "GET") == 0 && strcmp(req->method, "HEAD") == 0)) {
+		respond_error(r, 405, "invalid_request", "method", "%s takes %s", rt->path, rt->method);
+		return;
+	}
+	if (req->body_len > ofp_api_body_limit(api, req->method, req->path)) {
+		respond_error(r, 413, "invalid_request", "body", "too long for %s", rt->path);
+		return;
+	}
+	if ((rt->kind == R_CREDENTIAL || rt->kind == R_BATCH) && !may_try(api, req->peer)) {
+		respond_limited(api, r, "address");
+		return;
+	}
+	switch (rt->kind) {
+	case R_ISSUER_META: issuer_metadata(api, r); break;
+	case R_AS_META: as_metadata(api, r); break;
+	case R_NONCE: nonce_endpoint(api, r); break;
+	case R_CREDENTIAL: credential_endpoint(api, req, r); break;
+	case R_BATCH: batch_endpoint(api, req, r); break;
+	case R_TRUST: list_endpoint(api, req, true, r); break;
+	case R_DENY: list_endpoint(api, req, false, r); break;
+	}
+}
+
+void ofp_api_response_free(ofp_api_response_t *r)
+{
+	free(r->body);
+	r->body = NULL;
+}

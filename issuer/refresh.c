@@ -1,0 +1,88 @@
+/* refresh.c - the next credential for a holder who shows a current one:
+ * the online refresh (offpass-issuerd) needs no enrollment code, only
+ * this issuer's credential, still valid, and proof of possession of the
+ * key it certifies (checked by the caller against a fresh nonce). The
+ * balance rule and the deny list decide as for any issuance. */
+#include "config.h"
+#include "issuer/internal.h"
+#include "format/sig.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The issuer signature on c, by one of the ledger's signing keys. */
+static ofp_issuer_rc_t check_issuer_signature(ofp_issuer_t *iss, const ofp_credential_t *c)
+{
+	uint8_t tbs[OFP_TBS_MAX];
+	size_t tbs_len, n = 0;
+	ofp_fmt_error_t ferr;
+	ofp_ledger_key_t *keys = NULL;
+	const ofp_ledger_key_t *k = NULL;
+	EVP_PKEY *pkey;
+	bool ok;
+	ofp_issuer_rc_t rc = ofp_issuer_keys(iss, &keys, &n);
+
+	if (rc != OFP_ISSUER_OK)
+		return rc;
+	for (size_t i = 0; i < n && k == NULL; i++)
+		if (keys[i].usage == OFP_USAGE_CREDENTIAL_SIGNING && memcmp(keys[i].kid, c->issuer_kid, OFP_KEY_ID_LEN) == 0)
+			k = &keys[i];
+	if (k == NULL) {
+		free(keys);
+		return iss_fail(iss, OFP_ISSUER_REFUSED, "credential: issuer_kid is not a key of this issuer");
+	}
+	pkey = ofp_sig_public_key(k->alg, k->pub, k->pub_len);
+	ok = pkey != NULL && ofp_credential_tbs(c, tbs, sizeof(tbs), &tbs_len, &ferr) == OFP_FMT_OK &&
+	     ofp_sig_verify(pkey, k->alg, tbs, tbs_len, c->issuer_sig);
+	EVP_PKEY_free(pkey);
+	free(keys);
+	if (!ok)
+		return iss_fail(iss, OFP_ISSUER_REFUSED, "credential: issuer_signature does not verify");
+	return OFP_ISSUER_OK;
+}
+
+ofp_issuer_rc_t ofp_issuer_check_credential(ofp_issuer_t *iss, const uint8_t *cred, size_t len, ofp_credential_t *c)
+{
+	uint8_t entry[OFP_DENY_ENTRY_LEN];
+	ofp_fmt_error_t ferr;
+	ofp_issuer_rc_t rc;
+	int lrc;
+
+	if (ofp_credential_decode(cred, len, c, &ferr) != OFP_FMT_OK)
+		return iss_fail(iss, OFP_ISSUER_REFUSED, "%s", ferr.reason);
+	rc = check_issuer_signature(iss, c);
+	if (rc != OFP_ISSUER_OK)
+		return rc;
+	lrc = ofp_ledger_credential_exists(iss->ledger, c->serial);
+	if (lrc == OFP_LEDGER_NOT_FOUND)
+		return iss_fail(iss, OFP_ISSUER_REFUSED, "credential: serial %" PRIu64 " was not issued here", c->serial);
+	if (lrc != OFP_LEDGER_OK)
+		return iss_ledger_fail(iss, lrc);
+	if (iss->now >= c->not_after)
+		return iss_fail(iss, OFP_ISSUER_REFUSED,
+				"credential: serial %" PRIu64 " expired at %" PRIu32 ": enroll again with a code",
+				c->serial, c->not_after);
+	ofp_deny_entry_serial(entry, c->serial);
+	lrc = ofp_ledger_denied(iss->ledger, entry);
+	if (lrc == OFP_LEDGER_OK)
+		return iss_fail(iss, OFP_ISSUER_REFUSED, "credential: serial %" PRIu64 " is on the deny list", c->serial);
+	return lrc == OFP_LEDGER_NOT_FOUND ? OFP_ISSUER_OK : iss_ledger_fail(iss, lrc);
+}
+
+ofp_issuer_rc_t ofp_issuer_refresh(ofp_issuer_t *iss, const uint8_t *cred, size_t len, uint8_t *out,
+				   size_t *out_len, ofp_credential_t *next)
+{
+	ofp_credential_t c;
+	ofp_enrollment_t e;
+	ofp_issuer_rc_t rc = ofp_issuer_check_credential(iss, cred, len, &c);
+
+	if (rc != OFP_ISSUER_OK)
+		return rc;
+	memset(&e, 0, sizeof(e));
+	e.holder_alg = c.holder_alg;
+	memcpy(e.holder_id, c.holder_id, OFP_ID_LEN);
+	memcpy(e.holder_key, c.holder_key, sizeof(e.holder_key));
+	e.time = iss->now;
+	return iss_issue_checked(iss, &e, out, out_len, next);
+}
