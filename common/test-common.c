@@ -371,10 +371,10 @@ START_TEST(atomic_write_refuses_other_special_files)
 	snprintf(path, sizeof(path), "%s/sub", dir);
 	ck_assert_int_eq(mkdir(path, 0700), 0);
 	ck_assert_int_eq(atomic_file_write(path, "x", 1, 0600), -EISDIR);
-	snprintf(path, sizeof(path), "%s/sock", dir);
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/sock", dir);
+	snprintf(path, sizeof(path), "%s", sa.sun_path);
 	s = socket(AF_UNIX, SOCK_STREAM, 0);
 	ck_assert_int_ge(s, 0);
 	ck_assert_int_eq(bind(s, (struct sockaddr *)&sa, sizeof(sa)), 0);

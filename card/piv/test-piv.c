@@ -1013,16 +1013,18 @@ START_TEST(standard_profile_has_no_yubikey_extensions)
 					      "00 F7 00 80 00", "00 FA 00 00",	  "00 FA 05 06",
 					      "00 FB 00 00",	"00 FF FF FF 1B 03 9B 18 0102030405060708"
 								"0102030405060708AABBCCDDEEFF0011" };
-	unsigned count = saved.count;
+	unsigned count;
 
 	piv_set_profile(&card, PIV_PROFILE_STANDARD);
 	mgm_auth();
 	ck_assert_uint_eq(verify_pin("123456"), 0x9000);
+	count = saved.count;
 	for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++)
 		ck_assert_uint_eq(tx(probes[i]), 0x6d00);
 	ck_assert_uint_eq(saved.count, count);
 	/* The factory management key still works: SET MANAGEMENT KEY did nothing. */
 	mgm_auth();
+	ck_assert_uint_eq(tx("00 20 FF 80"), 0x9000);
 	ck_assert_uint_eq(tx("00 20 00 80"), 0x63c3);
 	ck_assert_uint_eq(pin_change(PIN_123456, PIN_654321, 0x24, 0x80), 0x9000);
 	ck_assert_uint_eq(tx("00 20 00 80"), 0x9000);

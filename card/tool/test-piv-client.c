@@ -1056,7 +1056,8 @@ START_TEST(test_init_standard_card)
 	ck_assert_int_eq(s.key, -1); /* no GET METADATA: unknown, but the certificate says */
 	ck_assert(s.has_cert);
 	ck_assert_mem_eq(s.pub, r.pub, 65);
-	ck_assert_int_eq(fake.ins_seen[0xff], 1); /* the probe, never a SET */
+	ck_assert_int_eq(fake.ins_seen[0xff], 4); /* one probe per init, never a SET */
+	ck_assert_mem_eq(card.p.mgm_key, ofp_piv_default_mgm_key, 24);
 	ck_assert_int_eq(ofp_piv_verify_pin(p, "24681357"), OFP_PIV_OK);
 	ofp_card_init_result_free(&r);
 }

@@ -11,6 +11,11 @@
 # the sealed batch settles and the balance drops by the fare. Then slot 9C
 # (PIN always: CKA_ALWAYS_AUTHENTICATE, a context-specific login per
 # signature) presents twice. Skips (77) only where pcscd cannot run.
+#
+# OFFPASS_VCARD_PROFILE=standard (card-flow-standard.sh) runs it all on a
+# standard PIV card without YubiKey's extensions: init refuses a new
+# management key and an unknown current PIN before changing anything, then
+# keeps the factory management key when told to.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -eu
 # shellcheck source=tests/integration/lib.sh
@@ -31,6 +36,8 @@ for t in "$CARD" "$HOLDER" "$ISSUER" "$GATE" "$OFFPASS_VCARD"; do
 	[ -x "$t" ] || fail "$t not built"
 done
 VDIR=$WORK/vcard
+PROFILE=${OFFPASS_VCARD_PROFILE:-yubikey}
+std() { [ "$PROFILE" = standard ]; }
 venv() { bash "$SRC/card/vcard/vcard-env.sh" "$@"; }
 
 # The card goes down with the test, whatever happens (lib.sh's trap only
@@ -61,7 +68,7 @@ expect_exit()
 cd "$WORK"
 T_START=$(date +%s%N)
 rc=0
-venv start --dir "$VDIR" --state "$WORK/card.state" >env.sh 2>start.log || rc=$?
+venv start --dir "$VDIR" --state "$WORK/card.state" --profile "$PROFILE" >env.sh 2>start.log || rc=$?
 if [ $rc = 77 ]; then
 	skip "$(sed -n 's/^vcard-env: //p' start.log | tail -n 1)"
 fi
@@ -75,18 +82,56 @@ printf '11223344\n' >pin2
 printf '000000\n' >bad-pin
 printf '87654321\n' >puk
 printf '00000000\n' >bad-puk
-printf '00112233445566778899aabbccddeeff\n' >mgm
-printf '00112233445566778899aabbccddeefe\n' >bad-mgm
+printf '123456\n' >factory-pin
+printf '12345678\n' >factory-puk
+if std; then
+	# The card cannot change it: the factory key stays (--keep-management-key).
+	printf '010203040506070801020304050607080102030405060708\n' >mgm
+	printf '0102030405060708010203040506070801020304050607f8\n' >bad-mgm
+else
+	printf '00112233445566778899aabbccddeeff\n' >mgm
+	printf '00112233445566778899aabbccddeefe\n' >bad-mgm
+fi
 
 # ---- offpass-card: init -----------------------------------------------------------
 run card status
-expect_log '^PIN: +3 tries left of 3; still the factory default' "fresh card: default PIN"
-expect_log '^slot 9A: +empty' "fresh card: no key"
+if std; then
+	expect_log '^PIN: +3 tries left$' "fresh standard card: the PIN's tries, nothing more"
+	expect_log '^commands: +GET VERSION no, GET METADATA no, SET MANAGEMENT KEY no, SET PIN RETRIES no' \
+		"status: no YubiKey extensions"
+	expect_log '^slot 9A: +key unknown' "fresh standard card: keys unknown"
+else
+	expect_log '^PIN: +3 tries left of 3; still the factory default' "fresh card: default PIN"
+	expect_log '^commands: +GET VERSION yes \(5\.4\.3\), GET METADATA yes, SET MANAGEMENT KEY yes' "status: extensions"
+	expect_log '^slot 9A: +empty' "fresh card: no key"
+fi
 # A file that is not a PIN is refused before the card is touched.
 printf '12\n' >short-pin
 expect_exit 2 card init --pin-file short-pin --puk-file puk --mgm-key-file mgm
 expect_log 'the new PIN must be 6 to 8 characters' "short PIN"
-run card init --pin-file pin --puk-file puk --mgm-key-file mgm --subject 'alice card' --cert-out alice-9a.pem
+if std; then
+	# Refused before any change: no SET MANAGEMENT KEY on this card ...
+	expect_exit 3 card init --pin-file pin --puk-file puk --mgm-key-file mgm
+	expect_log 'nothing was changed: this card cannot change its management key' "no new management key"
+	expect_log 'keep-management-key' "the way on is named"
+	# ... and no PIN guessed (the card cannot say it is still 123456).
+	expect_exit 3 card init --pin-file pin --puk-file puk --keep-management-key
+	expect_log 'never guesses a PIN \(the PIN has 3 tries left\)' "no PIN guessed"
+	expect_exit 3 card init --pin-file pin --puk-file puk --keep-management-key --current-pin-file factory-pin
+	expect_log 'never guesses a PUK' "no PUK guessed"
+	run card status
+	expect_log '^PIN: +3 tries left$' "refusals spent no try"
+	run card init --dry-run --current-pin-file factory-pin --current-puk-file factory-puk \
+		--pin-file pin --puk-file puk --keep-management-key
+	expect_log '^plan: change the PUK; change the PIN; generate an EC P-256 key in slot 9A; .*; keep the management key' \
+		"dry run: the plan"
+	expect_log 'nothing was changed \(--dry-run\)' "dry run"
+	run card init --current-pin-file factory-pin --current-puk-file factory-puk --pin-file pin --puk-file puk \
+		--keep-management-key --subject 'alice card' --cert-out alice-9a.pem
+	expect_log 'warning: the card keeps the factory management key' "the holder is told what keeping it means"
+else
+	run card init --pin-file pin --puk-file puk --mgm-key-file mgm --subject 'alice card' --cert-out alice-9a.pem
+fi
 expect_log '^slot 9A: a P-256 key generated on the card' "init: key"
 expect_log "pkcs11:token=alice%20card;object=PIV%20AUTH%20key" "init: the PKCS#11 URI"
 expect_log "--token-label .alice card. --key-label .PIV AUTH key." "init: the holder options"
@@ -101,11 +146,20 @@ expect_log 'CN ?= ?alice card' "certificate subject"
 expect_exit 3 card init --current-pin-file pin --current-puk-file puk --current-mgm-key-file mgm
 expect_log 'slot 9A holds a key already' "init twice"
 expect_exit 3 card init --pin-file pin --puk-file puk --mgm-key-file mgm --slot 9c
-expect_log "management key \(AES-128\) is not the factory default" "defaults are gone"
+if std; then
+	expect_log "cannot change its management key" "standard card: still no new management key"
+else
+	expect_log "management key \(AES-128\) is not the factory default" "defaults are gone"
+fi
 run card status
-expect_log '^PIN: +3 tries left of 3$' "status: PIN changed, no try spent"
-expect_log '^mgmt key: +AES-128$' "status: new management key"
-expect_log "^slot 9A: +ECCP256 key, generated on the card, PIN once; certificate /CN=alice card" "status: 9A"
+expect_log '^PIN: +3 tries left( of 3)?$' "status: PIN changed, no try spent"
+if std; then
+	expect_log '^mgmt key: +algorithm unknown$' "status: the card does not say"
+	expect_log "^slot 9A: +key unknown \(the card has no GET METADATA\); certificate /CN=alice card" "status: 9A"
+else
+	expect_log '^mgmt key: +AES-128$' "status: new management key"
+	expect_log "^slot 9A: +ECCP256 key, generated on the card, PIN once; certificate /CN=alice card" "status: 9A"
+fi
 expect_log "^credential: not read" "status without PIN"
 # Other PC/SC tools see the same card.
 if command -v yubico-piv-tool >/dev/null 2>&1; then
@@ -117,7 +171,7 @@ fi
 expect_exit 1 card verify-pin --pin-file bad-pin
 expect_log 'VERIFY: 63C2 \(2 tries left\)' "wrong PIN counted"
 run card status
-expect_log '^PIN: +2 tries left of 3' "status after a wrong PIN"
+expect_log '^PIN: +2 tries left' "status after a wrong PIN"
 expect_exit 1 card change-pin --pin-file bad-pin --new-pin-file pin2
 expect_log 'CHANGE REFERENCE DATA \(PIN\): 63C1 \(1 try left\)' "change-pin with a wrong PIN"
 expect_exit 1 card verify-pin --pin-file bad-pin
@@ -126,8 +180,13 @@ expect_exit 1 card verify-pin --pin-file pin
 expect_log 'VERIFY: 6983 \(blocked\)' "blocked: the right PIN too"
 run card status
 expect_log '^PIN: +BLOCKED' "status: blocked"
-expect_exit 3 card reset
-expect_log 'reset refused: the PUK is not blocked \(3 tries left\)' "reset needs PIN and PUK blocked"
+if std; then
+	expect_exit 1 card reset
+	expect_log 'this card has no RESET' "a standard card cannot be reset"
+else
+	expect_exit 3 card reset
+	expect_log 'reset refused: the PUK is not blocked \(3 tries left\)' "reset needs PIN and PUK blocked"
+fi
 expect_exit 1 card unblock --puk-file bad-puk --new-pin-file pin
 expect_log 'RESET RETRY COUNTER: 63C2 \(2 tries left\)' "wrong PUK counted"
 run card unblock --puk-file puk --new-pin-file pin2
@@ -135,8 +194,12 @@ run card change-pin --pin-file pin2 --new-pin-file pin
 run card verify-pin --pin-file pin
 run card change-puk --puk-file puk --new-puk-file puk
 run card status
-expect_log '^PIN: +3 tries left of 3' "PIN back"
-expect_log '^PUK: +3 tries left of 3' "PUK back"
+expect_log '^PIN: +3 tries left( of 3)?$' "PIN back"
+if std; then
+	expect_log '^PUK: +tries left unknown' "the PUK's tries: no status query"
+else
+	expect_log '^PUK: +3 tries left of 3' "PUK back"
+fi
 
 # ---- the issuer ------------------------------------------------------------------------------
 init_token issuer
@@ -182,6 +245,9 @@ run card status --pin-file pin
 expect_log "^credential: serial 1, holder $HID, valid" "status shows the credential"
 run card get-credential --pin-file pin -o back.cred
 cmp -s back.cred alice.cred || fail "get-credential is not the credential put"
+"$CARD" --reader "$OFFPASS_VCARD_READER" get-credential --pin-file pin -o - >stdout.cred 2>stderr.log ||
+	{ cat stderr.log >&2; fail "get-credential -o -"; }
+cmp -s stdout.cred alice.cred || fail "get-credential -o - is not the credential alone"
 # Installing it again finds it on the card: the state file goes.
 run hold "${KEY9A[@]}" install alice.cred
 expect_log "is on the card of token 'alice card' already" "install finds the card's copy"
@@ -217,7 +283,11 @@ run card init --slot 9c --current-pin-file pin --current-puk-file puk --current-
 expect_log '^slot 9C: a P-256 key' "init 9C"
 PUB9C=$(sed -n 's/^public key: \(0[23][0-9a-f]\{64\}\)$/\1/p' last.log)
 run card status
-expect_log "^slot 9C: +ECCP256 key, generated on the card, PIN always" "status: 9C PIN always"
+if std; then
+	expect_log "^slot 9C: +key unknown \(the card has no GET METADATA\); certificate /CN=alice sign" "status: 9C"
+else
+	expect_log "^slot 9C: +ECCP256 key, generated on the card, PIN always" "status: 9C PIN always"
+fi
 run pkcs11-tool --module "$OPENSC" --login --pin "$(cat pin)" -O
 expect_log 'label: +SIGN key' "OpenSC shows the 9C key"
 expect_log 'Access: +always authenticate' "9C is CKA_ALWAYS_AUTHENTICATE"
@@ -238,7 +308,7 @@ for i in 1 2; do
 	expect_log "^OPERATE holder=$HID2 serial=2 " "9C presentation $i opens the gate"
 done
 run card status
-expect_log '^PIN: +3 tries left of 3' "no PIN try lost on the way"
+expect_log '^PIN: +3 tries left( of 3)?$' "no PIN try lost on the way"
 
 # ---- stop ------------------------------------------------------------------------------------------
 venv stop --dir "$VDIR" 2>stop.log || { cat stop.log >&2; fail "vcard-env.sh stop"; }
@@ -246,4 +316,4 @@ for f in pcscd.pid vcard.pid; do
 	[ ! -e "$VDIR/$f" ] || fail "stop left $f"
 done
 MS=$((($(date +%s%N) - T_START) / 1000000))
-pass "PIV card flow: init, PIN/PUK, issue, install (file and card object), gate OPERATE then replay REFUSE, settle 2000 -> 1750, 9C twice; ${MS} ms"
+pass "PIV card flow ($PROFILE profile): init, PIN/PUK, issue, install (file and card object), gate OPERATE then replay REFUSE, settle 2000 -> 1750, 9C twice; ${MS} ms"
