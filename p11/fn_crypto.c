@@ -2,10 +2,15 @@
  * derivation and randomness.
  *
  * An operation lives in its session (under the session's mutex, not the
- * module lock, so sessions sign in parallel). Per v2.40 5.2 a call that
+ * module lock, so sessions sign in parallel). Per v3.0 5.2 a call that
  * fails ends the operation, except CKR_BUFFER_TOO_SMALL and the
- * NULL-buffer size query; a multi-part operation can only be ended by its
- * Final call. */
+ * NULL-buffer size query. An operation is single-part or multi-part, fixed
+ * by the first call after Init: the single-part call (C_Digest, C_Sign ...)
+ * after an Update is refused with CKR_OPERATION_ACTIVE and, like every
+ * failed call, ends the operation ("always terminates the active
+ * operation", v3.0 5.12.2, 5.13.2); an Update or Final after a single-part
+ * size query is refused the same way, so that a size query never leaves a
+ * multi-part path open that would sign the empty message. */
 #include "config.h"
 #include "p11/module.h"
 #include "p11/session.h"
@@ -62,8 +67,10 @@ static CK_RV op_oneshot(session_t *s, op_slot_t which, CK_BYTE_PTR in, CK_ULONG 
 
 	if (op->op == NULL)
 		return CKR_OPERATION_NOT_INITIALIZED;
-	if (op->multipart)
-		return CKR_OPERATION_ACTIVE;
+	if (op->multipart) {
+		rv = CKR_OPERATION_ACTIVE;
+		goto end;
+	}
 	if (out_len == NULL || (in == NULL && in_len > 0)) {
 		rv = CKR_ARGUMENTS_BAD;
 		goto end;
@@ -71,11 +78,13 @@ static CK_RV op_oneshot(session_t *s, op_slot_t which, CK_BYTE_PTR in, CK_ULONG 
 	CK_ULONG need = crypto_op_output_size(op->op, in_len);
 	if (out == NULL) {
 		*out_len = need;
+		op->single = true;
 		return CKR_OK;
 	}
 	/* Decryption learns its exact length only by decrypting. */
 	if (*out_len < need && which != OP_DECRYPT) {
 		*out_len = need;
+		op->single = true;
 		return CKR_BUFFER_TOO_SMALL;
 	}
 	if (op->needs_login) {
@@ -83,8 +92,10 @@ static CK_RV op_oneshot(session_t *s, op_slot_t which, CK_BYTE_PTR in, CK_ULONG 
 		goto end;
 	}
 	rv = crypto_op_oneshot(op->op, in, in_len, out, out_len);
-	if (rv == CKR_BUFFER_TOO_SMALL)
+	if (rv == CKR_BUFFER_TOO_SMALL) {
+		op->single = true;
 		return rv;
+	}
 end:
 	session_op_end(s, which);
 	return rv;
@@ -97,7 +108,9 @@ static CK_RV op_update(session_t *s, op_slot_t which, CK_BYTE_PTR in, CK_ULONG i
 
 	if (op->op == NULL)
 		return CKR_OPERATION_NOT_INITIALIZED;
-	if (in == NULL && in_len > 0)
+	if (op->single)
+		rv = CKR_OPERATION_ACTIVE;
+	else if (in == NULL && in_len > 0)
 		rv = CKR_ARGUMENTS_BAD;
 	else if (!crypto_op_multipart(op->op))
 		rv = CKR_FUNCTION_NOT_SUPPORTED; /* a single-part mechanism, as SoftHSM2 answers */
@@ -119,6 +132,10 @@ static CK_RV op_final(session_t *s, op_slot_t which, CK_BYTE_PTR out, CK_ULONG_P
 
 	if (op->op == NULL)
 		return CKR_OPERATION_NOT_INITIALIZED;
+	if (op->single) {
+		rv = CKR_OPERATION_ACTIVE;
+		goto end;
+	}
 	if (out_len == NULL) {
 		rv = CKR_ARGUMENTS_BAD;
 		goto end;
@@ -150,8 +167,8 @@ static CK_RV verify_oneshot(session_t *s, CK_BYTE_PTR data, CK_ULONG len, CK_BYT
 	if (op->op == NULL)
 		return CKR_OPERATION_NOT_INITIALIZED;
 	if (op->multipart)
-		return CKR_OPERATION_ACTIVE;
-	if ((data == NULL && len > 0) || sig == NULL)
+		rv = CKR_OPERATION_ACTIVE;
+	else if ((data == NULL && len > 0) || sig == NULL)
 		rv = CKR_ARGUMENTS_BAD;
 	else
 		rv = crypto_op_verify_oneshot(op->op, data, len, sig, sig_len);

@@ -2,14 +2,30 @@
  * three exported entry points, and the functions the token does not have. */
 #include "config.h"
 #include "p11/module.h"
+#include "p11/session.h"
 
 #include <string.h>
 
+/* What a function the token does not have answers for session h: the
+ * checks every function makes come first, as in SoftHSM2, so that an
+ * application learns of a dead session or an uninitialised module before
+ * it learns that the function is missing. */
+static CK_RV session_then(CK_SESSION_HANDLE h, CK_RV answer)
+{
+	session_t *s = NULL;
+	CK_RV rv = session_enter(h, &s);
+
+	if (rv != CKR_OK)
+		return rv;
+	session_leave(s);
+	return answer;
+}
+
 /* Functions this token does not offer: parallel functions, operation
  * state, recover and dual-function operations, wrapping, slot events and
- * the v3.0 message API. */
+ * the v3.0 message API. Each takes the session handle h first. */
 #define NOT_SUPPORTED(name, ...) \
-	static CK_RV name(__VA_ARGS__) { return CKR_FUNCTION_NOT_SUPPORTED; }
+	static CK_RV name(__VA_ARGS__) { return session_then(h, CKR_FUNCTION_NOT_SUPPORTED); }
 
 NOT_SUPPORTED(get_operation_state, CK_SESSION_HANDLE h, CK_BYTE_PTR s, CK_ULONG_PTR l)
 NOT_SUPPORTED(set_operation_state, CK_SESSION_HANDLE h, CK_BYTE_PTR s, CK_ULONG l,
@@ -27,7 +43,6 @@ NOT_SUPPORTED(wrap_key, CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDL
 	      CK_OBJECT_HANDLE k, CK_BYTE_PTR o, CK_ULONG_PTR ol)
 NOT_SUPPORTED(unwrap_key, CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE u,
 	      CK_BYTE_PTR w, CK_ULONG wl, CK_ATTRIBUTE_PTR t, CK_ULONG tl, CK_OBJECT_HANDLE_PTR k)
-NOT_SUPPORTED(wait_for_slot_event, CK_FLAGS f, CK_SLOT_ID_PTR s, CK_VOID_PTR r)
 NOT_SUPPORTED(login_user, CK_SESSION_HANDLE h, CK_USER_TYPE u, CK_UTF8CHAR_PTR p, CK_ULONG pl,
 	      CK_UTF8CHAR_PTR n, CK_ULONG nl)
 NOT_SUPPORTED(session_cancel, CK_SESSION_HANDLE h, CK_FLAGS f)
@@ -49,15 +64,22 @@ NOT_SUPPORTED(verify_message, CK_SESSION_HANDLE h, CK_VOID_PTR p, CK_ULONG pl, C
 NOT_SUPPORTED(verify_message_next, CK_SESSION_HANDLE h, CK_VOID_PTR p, CK_ULONG pl,
 	      CK_BYTE_PTR d, CK_ULONG dl, CK_BYTE_PTR s, CK_ULONG sl)
 
+static CK_RV wait_for_slot_event(CK_FLAGS f, CK_SLOT_ID_PTR s, CK_VOID_PTR r)
+{
+	CK_RV rv = module_check();
+
+	return rv != CKR_OK ? rv : CKR_FUNCTION_NOT_SUPPORTED;
+}
+
 /* Single-threaded token: no function runs in parallel with the caller. */
 static CK_RV get_function_status(CK_SESSION_HANDLE h)
 {
-	return CKR_FUNCTION_NOT_PARALLEL;
+	return session_then(h, CKR_FUNCTION_NOT_PARALLEL);
 }
 
 static CK_RV cancel_function(CK_SESSION_HANDLE h)
 {
-	return CKR_FUNCTION_NOT_PARALLEL;
+	return session_then(h, CKR_FUNCTION_NOT_PARALLEL);
 }
 
 #define V240_FUNCTIONS \

@@ -25,39 +25,61 @@ static struct {
 	CK_ULONG next_handle;
 } module;
 
-/* Set in a forked child by the atfork handler, before fork() returns
- * there: the inherited state is the parent's, and a call reaching it would
- * use locks that threads which do not exist here may hold. Cleared only by
- * the child's C_Initialize. It replaces comparing getpid() on every call (a
- * system call each: three per signature). Registered once per load of the
- * module (glibc drops a dlclose'd object's handlers, and a new load runs
- * the pthread_once again); a child's children inherit the handler. */
-static bool forked;
+/* Fork (the v3.0 fork-tolerant semantics that CKF_INTERFACE_FORK_SAFE
+ * promises): a forked child keeps its own copy of the sessions, the login
+ * state, the operations in progress and the object handles, and goes on
+ * using them without calling C_Initialize. For that copy to be consistent,
+ * the prepare handler takes every session's mutex and the module lock
+ * before fork() (so no other thread is half-way through a change), and the
+ * parent and child handlers release them; the child, which has only the
+ * forking thread, can then take them again. A SQLite connection must not
+ * be used across fork(), so the child marks its token stores for reopening,
+ * done at its first module call (reopen_pending). A child that calls
+ * C_Initialize anyway (as v2.40 tells it to) gets a fresh module: the
+ * inherited state is freed and the call succeeds. Registered once per load
+ * of the module (glibc drops a dlclose'd object's handlers, and a new load
+ * runs the pthread_once again); a child's children inherit the handlers. */
+static bool inherited;      /* this process is a fork of the one that initialised */
+static bool reopen_pending; /* the child's token stores still use the parent's connections */
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 static bool atfork_registered;
 
+static void on_fork_prepare(void)
+{
+	if (module.initialized)
+		session_fork_hold();
+}
+
+static void on_fork_parent(void)
+{
+	if (module.initialized)
+		session_fork_release();
+}
+
 static void on_fork_child(void)
 {
-	forked = true;
+	if (!module.initialized)
+		return;
+	session_fork_release();
+	inherited = true;
+	reopen_pending = true;
 }
 
 static void register_atfork(void)
 {
-	atfork_registered = pthread_atfork(NULL, NULL, on_fork_child) == 0;
+	atfork_registered = pthread_atfork(on_fork_prepare, on_fork_parent, on_fork_child) == 0;
 }
 
 CK_RV module_check(void)
 {
-	if (!module.initialized || forked)
-		return CKR_CRYPTOKI_NOT_INITIALIZED;
-	return CKR_OK;
+	return module.initialized ? CKR_OK : CKR_CRYPTOKI_NOT_INITIALIZED;
 }
 
 CK_RV module_enter(void)
 {
 	CK_RV rv = module_check();
 	if (rv == CKR_OK)
-		lock_acquire(module.lock);
+		module_lock();
 	return rv;
 }
 
@@ -69,6 +91,12 @@ void module_leave(void)
 void module_lock(void)
 {
 	lock_acquire(module.lock);
+	/* The first call in a forked child that reaches the registry or the
+	 * session table gives the child its own SQLite connections. */
+	if (reopen_pending) {
+		reopen_pending = false;
+		registry_after_fork();
+	}
 }
 
 void module_unlock(void)
@@ -130,6 +158,22 @@ static CK_RV token_dir(char *buf, size_t len)
 	return CKR_OK;
 }
 
+/* The directory with every symbolic link resolved (SQLite is told never
+ * to follow one, so a token under a linked directory would not open). */
+static CK_RV resolve_dir(char *dir, size_t len)
+{
+	char real[PATH_MAX];
+
+	if (realpath(dir, real) == NULL) {
+		module_log("token directory '%s': %s", dir, strerror(errno));
+		return CKR_GENERAL_ERROR;
+	}
+	if (strlen(real) >= len)
+		return CKR_GENERAL_ERROR;
+	strcpy(dir, real);
+	return CKR_OK;
+}
+
 static CK_RV check_dir(const char *dir)
 {
 	struct stat st;
@@ -167,6 +211,8 @@ static CK_RV initialize_impl(const CK_C_INITIALIZE_ARGS *args)
 	if (rv != CKR_OK)
 		goto out;
 	rv = check_dir(dir);
+	if (rv == CKR_OK)
+		rv = resolve_dir(dir, sizeof(dir));
 	if (rv != CKR_OK)
 		goto out;
 	rv = lock_new(&module.lock);
@@ -183,23 +229,30 @@ out:
 	return rv;
 }
 
+/* Free everything C_Initialize built. No other thread may be inside the
+ * module (C_Finalize's rule; in a forked child there is no other thread). */
+static void finalize_state(void)
+{
+	session_table_clear();
+	registry_close();
+	crypto_release();
+	lock_free(module.lock);
+	memset(&module, 0, sizeof(module));
+	inherited = false;
+	reopen_pending = false;
+}
+
 CK_RV C_Initialize(CK_VOID_PTR init_args)
 {
-	CK_RV rv;
-
-	if (module.initialized && !forked)
+	/* A forked child that initialises starts over (v2.40 5.4: "each
+	 * process must call C_Initialize"); the inherited state is its own
+	 * copy, consistent (see on_fork_prepare), so it is freed, not leaked. */
+	if (module.initialized && inherited)
+		finalize_state();
+	if (module.initialized)
 		return CKR_CRYPTOKI_ALREADY_INITIALIZED;
-	/* In a forked child the parent's state is abandoned, not freed: its
-	 * locks may be held by threads that do not exist here, and its SQLite
-	 * connections must not be used across fork. */
-	if (module.initialized) {
-		session_table_abandon();
-		registry_abandon();
-	}
 	memset(&module, 0, sizeof(module));
-	forked = false;
-	rv = initialize_impl(init_args);
-	return rv;
+	return initialize_impl(init_args);
 }
 
 CK_RV C_Finalize(CK_VOID_PTR reserved)
@@ -208,13 +261,8 @@ CK_RV C_Finalize(CK_VOID_PTR reserved)
 
 	if (rv == CKR_OK && reserved != NULL)
 		rv = CKR_ARGUMENTS_BAD;
-	if (rv == CKR_OK) {
-		session_table_clear();
-		registry_close();
-		crypto_release();
-		lock_free(module.lock);
-		memset(&module, 0, sizeof(module));
-	}
+	if (rv == CKR_OK)
+		finalize_state();
 	return rv;
 }
 

@@ -15,13 +15,16 @@
 #include "common/pkcs11.h"
 #include "compiler.h"
 
-/* CKR_OK when C_Initialize has run in this process (a forked child must
- * call it again), else CKR_CRYPTOKI_NOT_INITIALIZED. */
+/* CKR_OK when C_Initialize has run (in this process, or in the parent of
+ * a forked child, which keeps a copy of its state), else
+ * CKR_CRYPTOKI_NOT_INITIALIZED. */
 CK_RV module_check(void) OFP_WUR;
 /* module_check, then take the module lock (released by module_leave). */
 CK_RV module_enter(void) OFP_WUR;
 void module_leave(void);
-/* Take / release the module lock with no check (inside registry/session code). */
+/* Take / release the module lock with no check (inside registry/session
+ * code). In a forked child, the first module_lock reopens the token stores
+ * (registry_after_fork). */
 void module_lock(void);
 void module_unlock(void);
 

@@ -189,7 +189,76 @@ void session_table_clear(void)
 	memset(&table, 0, sizeof(table));
 }
 
-void session_table_abandon(void)
+/* What session_fork_hold took: written and read only by the thread that
+ * holds the module lock through the fork. */
+static struct {
+	session_t **held;
+	size_t count;
+} fork_hold;
+
+static bool held_has(session_t *const *held, size_t n, CK_SESSION_HANDLE h)
 {
-	memset(&table, 0, sizeof(table));
+	for (size_t i = 0; i < n; i++)
+		if (held[i]->handle == h)
+			return true;
+	return false;
+}
+
+/* Every session in the table is among held. */
+static bool table_covered(session_t *const *held, size_t n)
+{
+	for (size_t i = 0; i < table.count; i++)
+		if (!held_has(held, n, table.items[i]->handle))
+			return false;
+	return true;
+}
+
+static void release_held(session_t **held, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		lock_release(held[i]->mutex);
+		session_unref(held[i]);
+	}
+	free(held);
+}
+
+/* Lock order is a session's mutex before the module lock, so the sessions
+ * are listed under the module lock, locked (in handle order, as any two
+ * forking threads then agree) without it, and the module lock is taken
+ * last. A session opened meanwhile is not held: list again (a few times;
+ * after that, one just opened is left unheld rather than wait forever). */
+void session_fork_hold(void)
+{
+	session_t **held = NULL;
+	size_t n = 0;
+
+	for (int attempt = 0;; attempt++) {
+		module_lock();
+		n = 0;
+		held = calloc(table.count + 1, sizeof(*held));
+		for (size_t i = 0; held != NULL && i < table.count; i++) {
+			atomic_fetch_add_explicit(&table.items[i]->refs, 1, memory_order_relaxed);
+			held[n++] = table.items[i];
+		}
+		module_unlock();
+		for (size_t i = 0; i < n; i++)
+			lock_acquire(held[i]->mutex);
+		module_lock();
+		if (held == NULL || table_covered(held, n) || attempt == 3)
+			break;
+		module_unlock();
+		release_held(held, n);
+	}
+	fork_hold.held = held;
+	fork_hold.count = n;
+}
+
+void session_fork_release(void)
+{
+	session_t **held = fork_hold.held;
+	size_t n = fork_hold.count;
+
+	memset(&fork_hold, 0, sizeof(fork_hold));
+	module_unlock();
+	release_held(held, n);
 }

@@ -28,7 +28,8 @@ typedef enum op_slot {
 
 typedef struct session_op {
 	crypto_op_t *op;  /* NULL when no operation is active */
-	bool multipart;   /* an Update has been called: only Final may end it */
+	bool multipart;   /* an Update has been called: a single-part call is refused */
+	bool single;      /* a single-part call asked for the size: Update/Final are refused */
 	bool needs_login; /* CKA_ALWAYS_AUTHENTICATE key: C_Login(CKU_CONTEXT_SPECIFIC) first */
 } session_op_t;
 
@@ -61,8 +62,12 @@ CK_RV session_close(CK_SESSION_HANDLE h, CK_SLOT_ID *slot, CK_FLAGS *flags) OFP_
 CK_RV session_list(CK_SLOT_ID slot, CK_SESSION_HANDLE **out, CK_ULONG *count) OFP_WUR;
 /* Free everything (C_Finalize); no other thread may be inside the module. */
 void session_table_clear(void);
-/* Forget the table without freeing it (a forked child's C_Initialize). */
-void session_table_abandon(void);
+/* Around fork() (pthread_atfork): hold takes every session's mutex and
+ * then the module lock, so that the child copies no half-made change;
+ * release gives them back (in the parent, and in the child, where the
+ * forking thread still holds them). */
+void session_fork_hold(void);
+void session_fork_release(void);
 
 /* End one operation (free its state). Session mutex held. */
 void session_op_end(session_t *s, op_slot_t which);

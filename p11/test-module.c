@@ -573,10 +573,26 @@ START_TEST(test_function_list)
 	ck_assert_ptr_eq(l, p11);
 	ck_assert_ptr_nonnull(p11->C_Initialize);
 	ck_assert_ptr_nonnull(p11->C_WaitForSlotEvent);
-	/* Functions the token does not have say so. */
-	OK(p11->C_Initialize(NULL));
-	CK(CKR_FUNCTION_NOT_SUPPORTED, p11->C_WrapKey(1, NULL, 1, 1, NULL, NULL));
-	CK(CKR_FUNCTION_NOT_SUPPORTED, p11->C_GetOperationState(1, NULL, NULL));
+	/* Functions the token does not have say so, after the checks every
+	 * function makes: initialised, then a valid session (as SoftHSM2). */
+	CK(CKR_CRYPTOKI_NOT_INITIALIZED, p11->C_GetOperationState(1, NULL, NULL));
+	CK(CKR_CRYPTOKI_NOT_INITIALIZED, p11->C_SignRecoverInit(1, NULL, 1));
+	CK(CKR_CRYPTOKI_NOT_INITIALIZED, p11->C_GetFunctionStatus(1));
+	CK(CKR_CRYPTOKI_NOT_INITIALIZED, p11->C_WaitForSlotEvent(CKF_DONT_BLOCK, NULL, NULL));
+	{
+		CK_SESSION_HANDLE s = tu_open(tu_init_token(TU_LABEL), 0);
+		CK_SESSION_HANDLE dead = s + 1000;
+
+		CK(CKR_SESSION_HANDLE_INVALID, p11->C_GetOperationState(dead, NULL, NULL));
+		CK(CKR_SESSION_HANDLE_INVALID, p11->C_SignRecoverInit(dead, NULL, 1));
+		CK(CKR_SESSION_HANDLE_INVALID, p11->C_DigestEncryptUpdate(dead, NULL, 0, NULL, NULL));
+		CK(CKR_SESSION_HANDLE_INVALID, p11->C_GetFunctionStatus(dead));
+		CK(CKR_FUNCTION_NOT_SUPPORTED, p11->C_GetOperationState(s, NULL, NULL));
+		CK(CKR_FUNCTION_NOT_SUPPORTED, p11->C_SignRecoverInit(s, NULL, 1));
+		CK(CKR_FUNCTION_NOT_SUPPORTED, p11->C_DigestEncryptUpdate(s, NULL, 0, NULL, NULL));
+		CK(CKR_FUNCTION_NOT_PARALLEL, p11->C_GetFunctionStatus(s));
+		CK(CKR_FUNCTION_NOT_SUPPORTED, p11->C_WaitForSlotEvent(CKF_DONT_BLOCK, NULL, NULL));
+	}
 }
 END_TEST
 
@@ -640,8 +656,14 @@ START_TEST(test_get_interface)
 	ck_assert_ptr_nonnull(f3->C_MessageVerifyFinal);
 	OK(f3->C_Initialize(NULL));
 	OK(f3->C_GetInfo(&info));
-	CK(CKR_FUNCTION_NOT_SUPPORTED, f3->C_LoginUser(1, CKU_USER, NULL, 0, NULL, 0));
-	CK(CKR_FUNCTION_NOT_SUPPORTED, f3->C_MessageSignInit(1, NULL, 1));
+	{
+		CK_SESSION_HANDLE s = tu_open(tu_init_token(TU_LABEL), 0);
+
+		CK(CKR_SESSION_HANDLE_INVALID, f3->C_MessageSignInit(s + 1000, NULL, 1));
+		CK(CKR_FUNCTION_NOT_SUPPORTED, f3->C_LoginUser(s, CKU_USER, NULL, 0, NULL, 0));
+		CK(CKR_FUNCTION_NOT_SUPPORTED, f3->C_MessageSignInit(s, NULL, 1));
+		CK(CKR_FUNCTION_NOT_SUPPORTED, f3->C_SessionCancel(s, 0));
+	}
 	OK(f3->C_GetInterface(NULL, &v240, &i, 0));
 	ck_assert_ptr_eq(i->pFunctionList, p11);
 }
@@ -697,7 +719,7 @@ START_TEST(test_slots_after_init)
 	label32(want, "first token");
 	ck_assert(memcmp(a.label, want, 32) == 0);
 	ck_assert(has_flag(a.flags, CKF_TOKEN_INITIALIZED | CKF_LOGIN_REQUIRED | CKF_USER_PIN_INITIALIZED));
-	ck_assert_uint_eq(a.ulMinPinLen, 4);
+	ck_assert_uint_eq(a.ulMinPinLen, 6); /* the user PIN's default minimum */
 	ck_assert_uint_eq(a.ulMaxPinLen, 255);
 	/* A second process sees it. */
 	tu_reinitialize();
@@ -1163,15 +1185,65 @@ START_TEST(test_pin_length)
 	CK(CKR_PIN_LEN_RANGE, p11->C_InitPIN(s, TU_PIN(p256)));
 	CK(CKR_PIN_LEN_RANGE, p11->C_SetPIN(s, TU_PIN("abcd"), TU_PIN("xyz")));
 	CK(CKR_PIN_LEN_RANGE, p11->C_SetPIN(s, TU_PIN("abcd"), TU_PIN(p256)));
+	/* New user PINs: 6 at least by default, the SO PIN keeps 4. */
+	CK(CKR_PIN_LEN_RANGE, p11->C_InitPIN(s, TU_PIN("12345")));
+	OK(p11->C_SetPIN(s, TU_PIN("abcd"), TU_PIN("wxyz")));
 	OK(p11->C_InitPIN(s, TU_PIN(p255)));
 	OK(p11->C_Logout(s));
 	OK(p11->C_Login(s, CKU_USER, TU_PIN(p255)));
 	CK(CKR_PIN_LEN_RANGE, p11->C_SetPIN(s, TU_PIN(p255), TU_PIN("123")));
-	OK(p11->C_SetPIN(s, TU_PIN(p255), TU_PIN("1234")));
+	CK(CKR_PIN_LEN_RANGE, p11->C_SetPIN(s, TU_PIN(p255), TU_PIN("12345")));
+	OK(p11->C_SetPIN(s, TU_PIN(p255), TU_PIN("123456")));
 	OK(p11->C_Logout(s));
-	OK(p11->C_Login(s, CKU_USER, TU_PIN("1234")));
+	OK(p11->C_Login(s, CKU_USER, TU_PIN("123456")));
 	free(p255);
 	free(p256);
+}
+END_TEST
+
+/* The minimum user PIN length is chosen when the token is initialised
+ * (OFFPASS_P11_MIN_PIN_LEN), kept in the token and shown in ulMinPinLen;
+ * a later change of the variable does not change the token. */
+START_TEST(test_pin_min_configured)
+{
+	CK_SLOT_ID slot;
+	CK_SESSION_HANDLE s;
+	CK_UTF8CHAR lab[32];
+	CK_TOKEN_INFO ti;
+
+	setenv("OFFPASS_P11_MIN_PIN_LEN", "8", 1);
+	tu_initialize();
+	label32(lab, TU_LABEL);
+	slot = tu_find_slot(NULL);
+	OK(p11->C_GetTokenInfo(slot, &ti));
+	ck_assert_uint_eq(ti.ulMinPinLen, 4); /* the free slot: the SO PIN's */
+	OK(p11->C_InitToken(slot, TU_PIN(TU_SO_PIN), lab));
+	OK(p11->C_GetTokenInfo(slot, &ti));
+	ck_assert_uint_eq(ti.ulMinPinLen, 8);
+	setenv("OFFPASS_P11_MIN_PIN_LEN", "4", 1);
+	s = tu_open(slot, CKF_RW_SESSION);
+	OK(p11->C_Login(s, CKU_SO, TU_PIN(TU_SO_PIN)));
+	CK(CKR_PIN_LEN_RANGE, p11->C_InitPIN(s, TU_PIN("1234567")));
+	OK(p11->C_InitPIN(s, TU_PIN("12345678")));
+	OK(p11->C_CloseSession(s));
+	tu_reinitialize();
+	slot = tu_find_slot(TU_LABEL);
+	OK(p11->C_GetTokenInfo(slot, &ti));
+	ck_assert_uint_eq(ti.ulMinPinLen, 8);
+	/* Re-initialising takes the variable anew: 4 now, and 4-digit PINs. */
+	OK(p11->C_InitToken(slot, TU_PIN(TU_SO_PIN), lab));
+	OK(p11->C_GetTokenInfo(slot, &ti));
+	ck_assert_uint_eq(ti.ulMinPinLen, 4);
+	s = tu_open(slot, CKF_RW_SESSION);
+	OK(p11->C_Login(s, CKU_SO, TU_PIN(TU_SO_PIN)));
+	OK(p11->C_InitPIN(s, TU_PIN("1234")));
+	/* A value out of range is the default. */
+	OK(p11->C_CloseSession(s));
+	setenv("OFFPASS_P11_MIN_PIN_LEN", "3", 1);
+	OK(p11->C_InitToken(slot, TU_PIN(TU_SO_PIN), lab));
+	OK(p11->C_GetTokenInfo(slot, &ti));
+	ck_assert_uint_eq(ti.ulMinPinLen, 6);
+	unsetenv("OFFPASS_P11_MIN_PIN_LEN");
 }
 END_TEST
 
@@ -1616,7 +1688,7 @@ START_TEST(test_obj_copy)
 	ck_assert(tu_get_bool(s, copy, CKA_TOKEN));
 	assert_value(s, orig, CKA_LABEL, "orig", 4);
 	ck_assert(!tu_get_bool(s, orig, CKA_TOKEN));
-	CK(CKR_TEMPLATE_INCONSISTENT, p11->C_CopyObject(s, orig, other_class, 1, &nocopy));
+	CK(CKR_ATTRIBUTE_READ_ONLY, p11->C_CopyObject(s, orig, other_class, 1, &nocopy));
 	CK(CKR_OBJECT_HANDLE_INVALID, p11->C_CopyObject(s, orig + 1000, NULL, 0, &nocopy));
 	OK(p11->C_CreateObject(s, t, ARRAY_LEN(t), &nocopy));
 	CK(CKR_ACTION_PROHIBITED, p11->C_CopyObject(s, nocopy, NULL, 0, &copy));
@@ -2075,9 +2147,18 @@ START_TEST(test_eddsa)
 	n = token_sign(s, &m, priv, msg, sizeof(msg), sig, sizeof(sig));
 	ck_assert_uint_eq(n, 64);
 	OK(token_verify(s, &m, pub, msg, sizeof(msg), sig, n));
-	/* EdDSA is one-shot. */
-	OK(p11->C_SignInit(s, &m, priv));
-	NOT_OK(p11->C_SignUpdate(s, (CK_BYTE_PTR)msg, 4));
+	/* Multi-part EdDSA (buffered): the same deterministic signature, and
+	 * it verifies multi-part too. */
+	{
+		unsigned char multi[64];
+		size_t mn = token_sign_multi(s, &m, priv, msg, sizeof(msg), multi, sizeof(multi));
+
+		ck_assert_uint_eq(mn, 64);
+		ck_assert_mem_eq(multi, sig, 64);
+		OK(token_verify_multi(s, &m, pub, msg, sizeof(msg), sig, n));
+		multi[0] ^= 1;
+		CK(CKR_SIGNATURE_INVALID, token_verify_multi(s, &m, pub, msg, sizeof(msg), multi, n));
+	}
 	/* An imported Ed25519 private key. */
 	OK(tu_import_private(s, ok, NULL, 0, &ossl_priv));
 	n = token_sign(s, &m, ossl_priv, msg, sizeof(msg), sig, sizeof(sig));
@@ -2108,7 +2189,7 @@ START_TEST(test_rsa_sign)
 		0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20,
 	};
 
-	CK(CKR_KEY_SIZE_RANGE, tu_gen_rsa_rv(s, 1024, NULL, 0, &bad, &bad));
+	CK(CKR_ATTRIBUTE_VALUE_INVALID, tu_gen_rsa_rv(s, 1024, NULL, 0, &bad, &bad));
 	tu_gen_rsa(s, 2048, &pub, &priv);
 	ck_assert_uint_eq(tu_get_ulong(s, pub, CKA_MODULUS_BITS), 2048);
 	assert_value(s, pub, CKA_PUBLIC_EXPONENT, "\x01\x00\x01", 3);
@@ -2321,11 +2402,15 @@ START_TEST(test_digest)
 		ck_assert(memcmp(got, want, wlen) == 0);
 		CK(CKR_OPERATION_NOT_INITIALIZED, p11->C_Digest(s, (CK_BYTE_PTR)msg, sizeof(msg), got, &len));
 
-		/* Multi-part; no one-shot call in the middle. */
+		/* Multi-part; a one-shot call in the middle is refused and ends
+		 * the operation (v3.0 5.12.2). */
 		OK(p11->C_DigestInit(s, &m));
 		OK(p11->C_DigestUpdate(s, (CK_BYTE_PTR)msg, 10));
 		len = sizeof(got);
 		CK(CKR_OPERATION_ACTIVE, p11->C_Digest(s, (CK_BYTE_PTR)msg, sizeof(msg), got, &len));
+		CK(CKR_OPERATION_NOT_INITIALIZED, p11->C_DigestUpdate(s, (CK_BYTE_PTR)msg + 10, 0));
+		OK(p11->C_DigestInit(s, &m));
+		OK(p11->C_DigestUpdate(s, (CK_BYTE_PTR)msg, 10));
 		OK(p11->C_DigestUpdate(s, (CK_BYTE_PTR)msg + 10, 0));
 		OK(p11->C_DigestUpdate(s, (CK_BYTE_PTR)msg + 10, sizeof(msg) - 10));
 		len = 1;
@@ -2600,20 +2685,61 @@ START_TEST(test_no_mixing_and_active)
 	size_t n;
 
 	ec_fixture(&f, NULL, 0);
-	/* Started multi-part: a one-shot call is refused and the op stays. */
+	/* Started multi-part: a one-shot call is refused and, like any failed
+	 * call, ends the operation (v3.0 5.13.2: C_Sign always terminates it). */
 	OK(p11->C_SignInit(f.s, &m, f.priv));
 	OK(p11->C_SignUpdate(f.s, (CK_BYTE_PTR)msg, 10));
 	CK(CKR_OPERATION_ACTIVE, p11->C_Sign(f.s, (CK_BYTE_PTR)msg, sizeof(msg), sig, &len));
-	OK(p11->C_SignUpdate(f.s, (CK_BYTE_PTR)msg + 10, sizeof(msg) - 10));
+	CK(CKR_OPERATION_NOT_INITIALIZED, p11->C_SignUpdate(f.s, (CK_BYTE_PTR)msg, 10));
 	len = sizeof(sig);
-	OK(p11->C_SignFinal(f.s, sig, &len));
-	ck_assert(ossl_verify(&ecdsa_sha256, f.pk, msg, sizeof(msg), sig, len));
-	n = len;
+	CK(CKR_OPERATION_NOT_INITIALIZED, p11->C_SignFinal(f.s, sig, &len));
+	n = token_sign(f.s, &m, f.priv, msg, sizeof(msg), sig, sizeof(sig));
 	OK(p11->C_VerifyInit(f.s, &m, f.pub));
 	OK(p11->C_VerifyUpdate(f.s, (CK_BYTE_PTR)msg, 10));
 	CK(CKR_OPERATION_ACTIVE, p11->C_Verify(f.s, (CK_BYTE_PTR)msg, sizeof(msg), sig, n));
+	CK(CKR_OPERATION_NOT_INITIALIZED, p11->C_VerifyFinal(f.s, sig, n));
+	OK(p11->C_VerifyInit(f.s, &m, f.pub));
+	OK(p11->C_VerifyUpdate(f.s, (CK_BYTE_PTR)msg, 10));
 	OK(p11->C_VerifyUpdate(f.s, (CK_BYTE_PTR)msg + 10, sizeof(msg) - 10));
 	OK(p11->C_VerifyFinal(f.s, sig, n));
+
+	/* A single-part size query fixes the operation as single-part: a
+	 * C_SignFinal then would sign the empty message, so it is refused and
+	 * ends the operation; the same for C_SignUpdate. */
+	OK(p11->C_SignInit(f.s, &m, f.priv));
+	len = 0;
+	OK(p11->C_Sign(f.s, (CK_BYTE_PTR)msg, sizeof(msg), NULL, &len));
+	ck_assert_uint_eq(len, 64);
+	CK(CKR_OPERATION_ACTIVE, p11->C_SignFinal(f.s, sig, &len));
+	CK(CKR_OPERATION_NOT_INITIALIZED, p11->C_Sign(f.s, (CK_BYTE_PTR)msg, sizeof(msg), sig, &len));
+	OK(p11->C_SignInit(f.s, &m, f.priv));
+	len = 1;
+	CK(CKR_BUFFER_TOO_SMALL, p11->C_Sign(f.s, (CK_BYTE_PTR)msg, sizeof(msg), sig, &len));
+	CK(CKR_OPERATION_ACTIVE, p11->C_SignUpdate(f.s, (CK_BYTE_PTR)msg, 10));
+	CK(CKR_OPERATION_NOT_INITIALIZED, p11->C_SignFinal(f.s, sig, &len));
+	/* C_SignInit then C_SignFinal with no update is the empty message,
+	 * multi-part: allowed. */
+	OK(p11->C_SignInit(f.s, &m, f.priv));
+	len = sizeof(sig);
+	OK(p11->C_SignFinal(f.s, sig, &len));
+	ck_assert(ossl_verify(&ecdsa_sha256, f.pk, (const unsigned char *)"", 0, sig, len));
+
+	/* Digest the same (v3.0 5.12.2). */
+	{
+		CK_MECHANISM sha = { CKM_SHA256, NULL, 0 };
+		unsigned char md[32];
+		CK_ULONG md_len = sizeof(md);
+
+		OK(p11->C_DigestInit(f.s, &sha));
+		OK(p11->C_DigestUpdate(f.s, (CK_BYTE_PTR)msg, 10));
+		CK(CKR_OPERATION_ACTIVE, p11->C_Digest(f.s, (CK_BYTE_PTR)msg, sizeof(msg), md, &md_len));
+		CK(CKR_OPERATION_NOT_INITIALIZED, p11->C_DigestFinal(f.s, md, &md_len));
+		OK(p11->C_DigestInit(f.s, &sha));
+		md_len = 0;
+		OK(p11->C_Digest(f.s, (CK_BYTE_PTR)msg, sizeof(msg), NULL, &md_len));
+		CK(CKR_OPERATION_ACTIVE, p11->C_DigestUpdate(f.s, (CK_BYTE_PTR)msg, 10));
+		CK(CKR_OPERATION_NOT_INITIALIZED, p11->C_DigestFinal(f.s, md, &md_len));
+	}
 
 	/* A second C_SignInit is refused and the first operation is kept. */
 	OK(p11->C_SignInit(f.s, &m, f.priv));
@@ -2999,12 +3125,53 @@ START_TEST(test_threads_close_in_use)
 }
 END_TEST
 
-/* The child's part of test_fork, with exit codes instead of assertions
+/* The child's inherited state: the parent's session, its login, its
+ * operation in progress and its key handles all work without C_Initialize
+ * (v3.0 CKF_INTERFACE_FORK_SAFE), and the token store answers and takes
+ * writes through the child's own connection. Exit codes, not assertions
  * (Check's assertions belong to the test process). */
-static int fork_child(CK_SESSION_HANDLE parent_session, EVP_PKEY *pk)
+static int fork_child_inherited(CK_SESSION_HANDLE ps, CK_OBJECT_HANDLE priv, EVP_PKEY *pk)
+{
+	CK_INFO info;
+	CK_SESSION_INFO si;
+	CK_KEY_TYPE kt = 0;
+	CK_ATTRIBUTE get_kt[] = { ATTR_VAR(CKA_KEY_TYPE, kt) };
+	CK_ATTRIBUTE by_id[] = { ATTR_STR(CKA_ID, "fork-key"), ATTR_VAR(CKA_CLASS, class_priv) };
+	CK_MECHANISM m = { CKM_ECDSA_SHA256, NULL, 0 };
+	CK_OBJECT_HANDLE found = CK_INVALID_HANDLE, data;
+	unsigned char sig[64];
+	CK_ULONG len = sizeof(sig), n = 0;
+
+	if (p11->C_GetInfo(&info) != CKR_OK)
+		return 1;
+	if (p11->C_GetSessionInfo(ps, &si) != CKR_OK || si.state != CKS_RW_USER_FUNCTIONS)
+		return 2;
+	/* The operation the parent began: the child's own copy. */
+	if (p11->C_Sign(ps, (CK_BYTE_PTR)msg, sizeof(msg), sig, &len) != CKR_OK ||
+	    !ossl_verify(&ecdsa_sha256, pk, msg, sizeof(msg), sig, len))
+		return 3;
+	if (p11->C_GetAttributeValue(ps, priv, get_kt, 1) != CKR_OK || kt != CKK_EC)
+		return 4;
+	len = sizeof(sig);
+	if (p11->C_SignInit(ps, &m, priv) != CKR_OK ||
+	    p11->C_Sign(ps, (CK_BYTE_PTR)msg, sizeof(msg), sig, &len) != CKR_OK ||
+	    !ossl_verify(&ecdsa_sha256, pk, msg, sizeof(msg), sig, len))
+		return 5;
+	if (p11->C_FindObjectsInit(ps, by_id, 2) != CKR_OK || p11->C_FindObjects(ps, &found, 1, &n) != CKR_OK ||
+	    p11->C_FindObjectsFinal(ps) != CKR_OK || n != 1 || found != priv)
+		return 6;
+	if (make_data(ps, true, true, "from-child", "child", &data) != CKR_OK)
+		return 7;
+	return 0;
+}
+
+/* The child's fresh start: C_Initialize (which v2.40 applications call in
+ * a child) succeeds and drops the inherited state; then a login and a
+ * signature from scratch. */
+static int fork_child_fresh(CK_SESSION_HANDLE ps, EVP_PKEY *pk)
 {
 	CK_ULONG n = 0;
-	CK_INFO info;
+	CK_SESSION_INFO si;
 	CK_SLOT_ID slots[8];
 	CK_SESSION_HANDLE s;
 	CK_OBJECT_HANDLE key;
@@ -3013,16 +3180,12 @@ static int fork_child(CK_SESSION_HANDLE parent_session, EVP_PKEY *pk)
 	unsigned char sig[64];
 	CK_ULONG len = sizeof(sig);
 
-	if (p11->C_GetSlotList(CK_TRUE, NULL, &n) != CKR_CRYPTOKI_NOT_INITIALIZED)
-		return 10;
-	if (p11->C_GetInfo(&info) != CKR_CRYPTOKI_NOT_INITIALIZED)
-		return 11;
-	if (p11->C_SignInit(parent_session, &m, 1) != CKR_CRYPTOKI_NOT_INITIALIZED)
-		return 12;
-	if (p11->C_Finalize(NULL) != CKR_CRYPTOKI_NOT_INITIALIZED)
-		return 13;
 	if (p11->C_Initialize(NULL) != CKR_OK)
 		return 14;
+	if (p11->C_Initialize(NULL) != CKR_CRYPTOKI_ALREADY_INITIALIZED)
+		return 13;
+	if (p11->C_GetSessionInfo(ps, &si) != CKR_SESSION_HANDLE_INVALID)
+		return 12;
 	n = ARRAY_LEN(slots);
 	if (p11->C_GetSlotList(CK_TRUE, slots, &n) != CKR_OK || n != 2)
 		return 15;
@@ -3045,6 +3208,13 @@ static int fork_child(CK_SESSION_HANDLE parent_session, EVP_PKEY *pk)
 	if (p11->C_Finalize(NULL) != CKR_OK)
 		return 21;
 	return 0;
+}
+
+static int fork_child(CK_SESSION_HANDLE ps, CK_OBJECT_HANDLE priv, EVP_PKEY *pk)
+{
+	int code = fork_child_inherited(ps, priv, pk);
+
+	return code != 0 ? code : fork_child_fresh(ps, pk);
 }
 
 static int wait_child(pid_t pid)
@@ -3075,11 +3245,13 @@ START_TEST(test_fork)
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0)
-		_exit(fork_child(s, pk));
+		_exit(fork_child(s, priv, pk));
 	code = wait_child(pid);
 	ck_assert_msg(code == 0, "child failed at step %d", code);
-	/* The parent is unaffected: its session, login and operation remain. */
+	/* The parent is unaffected: its session, login and operation remain,
+	 * and it sees the object the child stored. */
 	ck_assert_uint_eq(tu_session_state(s), CKS_RW_USER_FUNCTIONS);
+	ck_assert_uint_eq(find_label(s, "from-child", NULL), 1);
 	{
 		CK_ULONG len = sizeof(sig);
 		OK(p11->C_Sign(s, (CK_BYTE_PTR)msg, sizeof(msg), sig, &len));
@@ -3289,6 +3461,7 @@ static Suite *module_suite(void)
 	tcase_add_test(tc, test_set_pin_user);
 	tcase_add_test(tc, test_set_pin_so);
 	tcase_add_test(tc, test_pin_length);
+	tcase_add_test(tc, test_pin_min_configured);
 
 	tc = tcase(su, "objects");
 	tcase_add_test(tc, test_obj_private_invisible);

@@ -136,6 +136,10 @@ static CK_RV slots_refresh(void)
 			module_log("skipping token: %s", token_store_error(NULL));
 			continue;
 		}
+		if (token_store_read_only(store) != NULL)
+			module_log("token '%s' is open read-only (%s): it is listed and its public objects"
+				   " can be read, but logins and changes fail until it can be written (%s)",
+				   files[i], token_store_read_only(store), token_store_error(store));
 		rv = slot_append(files[i], store);
 		if (rv == CKR_OK)
 			files[i] = NULL;
@@ -181,9 +185,20 @@ void registry_close(void)
 	memset(&reg, 0, sizeof(reg));
 }
 
-void registry_abandon(void)
+void registry_after_fork(void)
 {
-	memset(&reg, 0, sizeof(reg));
+	for (size_t i = 0; i < reg.count; i++) {
+		token_t *t = reg.slots[i];
+		if (t->store == NULL || token_store_reopen(t->store) == CKR_OK)
+			continue;
+		module_log("token '%s' is lost to this forked process: %s", t->path,
+			   token_store_error(t->store));
+		objcache_clear(&t->objects);
+		token_store_close(t->store);
+		t->store = NULL;
+		t->login = LOGIN_NONE;
+		t->loaded = t->loaded_unlocked = false;
+	}
 }
 
 static CK_RV slot_list_locked(bool token_present, CK_SLOT_ID *list, CK_ULONG *count)
@@ -292,7 +307,9 @@ static CK_RV token_info_locked(CK_SLOT_ID slot, CK_TOKEN_INFO *info)
 	info->ulMaxRwSessionCount = CK_EFFECTIVELY_INFINITE;
 	info->ulRwSessionCount = t->rw_sessions;
 	info->ulMaxPinLen = TOKEN_PIN_MAX;
-	info->ulMinPinLen = TOKEN_PIN_MIN;
+	/* The user PIN's minimum once there is a token; on the free slot the
+	 * only PIN to give is the SO PIN of C_InitToken. */
+	info->ulMinPinLen = t->store != NULL ? meta.min_user_pin_len : TOKEN_PIN_MIN;
 	info->ulTotalPublicMemory = CK_UNAVAILABLE_INFORMATION;
 	info->ulFreePublicMemory = CK_UNAVAILABLE_INFORMATION;
 	info->ulTotalPrivateMemory = CK_UNAVAILABLE_INFORMATION;
@@ -462,6 +479,11 @@ static CK_RV login_locked(CK_SLOT_ID slot, CK_USER_TYPE who, const CK_UTF8CHAR *
 	rv = token_store_check_pin(t->store, who, pin, len);
 	if (rv == CKR_OK)
 		t->login = who;
+	/* The count of wrong PINs could not be committed, so the PIN was not
+	 * tried: say why (a full disk, most often), since CKR_DEVICE_MEMORY
+	 * alone would not tell an administrator where to look. */
+	if (rv == CKR_DEVICE_MEMORY || rv == CKR_DEVICE_ERROR)
+		module_log("login refused, the PIN attempt cannot be recorded: %s", token_store_error(t->store));
 	return rv;
 }
 

@@ -22,8 +22,11 @@
 /* C_Initialize / C_Finalize. dir must exist and be a readable directory. */
 CK_RV registry_open(const char *dir) OFP_WUR;
 void registry_close(void);
-/* Forget the registry without freeing it (a forked child's C_Initialize). */
-void registry_abandon(void);
+/* In a forked child, with the module lock held: give every token store a
+ * SQLite connection of the child's own (the parent's must not be used
+ * across fork). A store that cannot be reopened is closed and its slot
+ * then holds no token (logged). */
+void registry_after_fork(void);
 
 CK_RV registry_slot_list(bool token_present, CK_SLOT_ID *list, CK_ULONG *count) OFP_WUR;
 CK_RV registry_slot_info(CK_SLOT_ID slot, CK_SLOT_INFO *info) OFP_WUR;

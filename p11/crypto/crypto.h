@@ -99,7 +99,10 @@ CK_ULONG crypto_op_output_size(const crypto_op_t *op, CK_ULONG in_len);
  * CKR_FUNCTION_FAILED. */
 CK_RV crypto_op_oneshot(crypto_op_t *op, const CK_BYTE *in, CK_ULONG in_len,
 			CK_BYTE *out, CK_ULONG *out_len) OFP_WUR;
-/* Multi-part. CKR_FUNCTION_NOT_SUPPORTED when !crypto_op_multipart(op). */
+/* Multi-part. CKR_FUNCTION_NOT_SUPPORTED when !crypto_op_multipart(op).
+ * Multi-part CKM_EDDSA buffers the message: at most this many bytes
+ * (CKR_DATA_LEN_RANGE beyond). */
+#define CRYPTO_EDDSA_BUFFER_MAX ((size_t)1 << 20)
 CK_RV crypto_op_update(crypto_op_t *op, const CK_BYTE *in, CK_ULONG in_len) OFP_WUR;
 CK_RV crypto_op_final(crypto_op_t *op, CK_BYTE *out, CK_ULONG *out_len) OFP_WUR;
 /* Verify: CKR_OK, CKR_SIGNATURE_INVALID or CKR_SIGNATURE_LEN_RANGE.

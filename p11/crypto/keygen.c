@@ -274,8 +274,11 @@ static CK_RV gen_rsa(const mech_def_t *m, attr_list_t *pub, attr_list_t *priv)
 
 	if (!attr_list_get_ulong(pub, CKA_MODULUS_BITS, &bits))
 		return CKR_TEMPLATE_INCOMPLETE;
+	/* CKR_KEY_SIZE_RANGE is not among C_GenerateKeyPair's return values
+	 * (v3.0 5.14): a modulus size the token does not make is an invalid
+	 * CKA_MODULUS_BITS. */
 	if (bits < m->info.ulMinKeySize || bits > m->info.ulMaxKeySize)
-		return CKR_KEY_SIZE_RANGE;
+		return CKR_ATTRIBUTE_VALUE_INVALID;
 	rv = rsa_pubexp(pub, &e);
 	if (rv == CKR_OK)
 		rv = set_key_type(pub, CKK_RSA);

@@ -8,6 +8,11 @@
  * costs less per operation than EVP_DigestSignInit, which fetches the
  * digest again every time on OpenSSL 3.0.
  *
+ * EdDSA (PureEdDSA) hashes the message twice, so it cannot be streamed:
+ * multi-part CKM_EDDSA (C_SignUpdate/C_VerifyUpdate, which the current
+ * OASIS text allows) buffers the message, up to CRYPTO_EDDSA_BUFFER_MAX
+ * bytes (CKR_DATA_LEN_RANGE beyond), and signs or verifies it at Final.
+ *
  * Output conventions: out == NULL reports the size with CKR_OK and a
  * too-small buffer CKR_BUFFER_TOO_SMALL, both without consuming the
  * operation, so a sign operation survives a size query even when the
@@ -33,6 +38,8 @@ struct crypto_op {
 	size_t out_size;    /* digest, signature, ciphertext or modulus size */
 	size_t in_max;      /* raw RSA input limit (PKCS#1 v1.5, OAEP); 0: none */
 	size_t in_exact;    /* raw PSS: the hash length; 0: any */
+	CK_BYTE *msg;       /* multi-part EdDSA: the message so far */
+	size_t msg_len, msg_cap;
 };
 
 /* Big enough for a DER ECDSA-Sig-Value on P-384 (at most 104 bytes). */
@@ -297,6 +304,7 @@ void crypto_op_free(crypto_op_t *op)
 	EVP_MD_CTX_free(op->mctx);
 	EVP_PKEY_CTX_free(op->pctx);
 	EVP_PKEY_free(op->key);
+	free(op->msg);
 	free(op);
 }
 
@@ -306,7 +314,9 @@ bool crypto_op_multipart(const crypto_op_t *op)
 		return false;
 	if (op->m->alg == ALG_DIGEST)
 		return true;
-	return op->m->hash != HASH_NONE && (op->kind == CRYPTO_SIGN || op->kind == CRYPTO_VERIFY);
+	if (op->kind != CRYPTO_SIGN && op->kind != CRYPTO_VERIFY)
+		return false;
+	return op->m->hash != HASH_NONE || op->m->alg == ALG_EDDSA;
 }
 
 CK_ULONG crypto_op_output_size(const crypto_op_t *op, CK_ULONG in_len)
@@ -539,12 +549,37 @@ CK_RV crypto_op_oneshot(crypto_op_t *op, const CK_BYTE *in, CK_ULONG in_len, CK_
 	}
 }
 
+/* Multi-part EdDSA: keep the message for Final, within the bound. */
+static CK_RV eddsa_append(crypto_op_t *op, const CK_BYTE *in, size_t in_len)
+{
+	if (in_len > CRYPTO_EDDSA_BUFFER_MAX - op->msg_len)
+		return CKR_DATA_LEN_RANGE;
+	if (op->msg_len + in_len > op->msg_cap) {
+		size_t cap = op->msg_cap ? op->msg_cap : 256;
+		while (cap < op->msg_len + in_len)
+			cap *= 2;
+		if (cap > CRYPTO_EDDSA_BUFFER_MAX)
+			cap = CRYPTO_EDDSA_BUFFER_MAX;
+		CK_BYTE *more = realloc(op->msg, cap);
+		if (more == NULL)
+			return CKR_HOST_MEMORY;
+		op->msg = more;
+		op->msg_cap = cap;
+	}
+	if (in_len > 0)
+		memcpy(op->msg + op->msg_len, in, in_len);
+	op->msg_len += in_len;
+	return CKR_OK;
+}
+
 CK_RV crypto_op_update(crypto_op_t *op, const CK_BYTE *in, CK_ULONG in_len)
 {
 	if (op == NULL || (in == NULL && in_len != 0))
 		return CKR_ARGUMENTS_BAD;
 	if (!crypto_op_multipart(op))
 		return CKR_FUNCTION_NOT_SUPPORTED;
+	if (op->m->alg == ALG_EDDSA)
+		return eddsa_append(op, in, in_len);
 	if (in_len != 0 && EVP_DigestUpdate(op->mctx, in, in_len) != 1)
 		return crypto_ossl_fail(CKR_FUNCTION_FAILED);
 	return CKR_OK;
@@ -568,6 +603,8 @@ CK_RV crypto_op_final(crypto_op_t *op, CK_BYTE *out, CK_ULONG *out_len)
 			*out_len = (CK_ULONG)md_len;
 		return rv;
 	}
+	if (op->m->alg == ALG_EDDSA)
+		return sign_oneshot(op, op->msg != NULL ? op->msg : (const CK_BYTE *)"", op->msg_len, out, out_len);
 	rv = hash_final(op, md, &md_len);
 	if (rv == CKR_OK)
 		rv = sign_tbs(op, md, md_len, out, out_len);
@@ -609,6 +646,9 @@ CK_RV crypto_op_verify_final(crypto_op_t *op, const CK_BYTE *sig, CK_ULONG sig_l
 		return CKR_FUNCTION_NOT_SUPPORTED;
 	if (sig_len != op->out_size)
 		return CKR_SIGNATURE_LEN_RANGE;
+	if (op->m->alg == ALG_EDDSA)
+		return crypto_op_verify_oneshot(op, op->msg != NULL ? op->msg : (const CK_BYTE *)"", op->msg_len,
+						sig, sig_len);
 	rv = hash_final(op, md, &md_len);
 	if (rv == CKR_OK)
 		rv = verify_tbs(op, md, md_len, sig);

@@ -1011,12 +1011,41 @@ START_TEST(eddsa_bad_input)
 	ck_assert_int_eq(crypto_op_new(CRYPTO_VERIFY, &m, kp, CKK_EC_EDWARDS, &op), CKR_MECHANISM_PARAM_INVALID);
 	m = mech0(CKM_EDDSA);
 
-	/* single-part only */
+	/* Multi-part: the message is buffered and signed at Final, so the
+	 * signature (deterministic) is the single-part one. */
 	ck_assert_int_eq(crypto_op_new(CRYPTO_SIGN, &m, k, CKK_EC_EDWARDS, &op), CKR_OK);
-	ck_assert(!crypto_op_multipart(op));
-	ck_assert_int_eq(crypto_op_update(op, MSG, 4), CKR_FUNCTION_NOT_SUPPORTED);
 	ck_assert_int_eq(crypto_op_oneshot(op, MSG, sizeof(MSG), sig, &sl), CKR_OK);
 	crypto_op_free(op);
+	ck_assert_int_eq(crypto_op_new(CRYPTO_SIGN, &m, k, CKK_EC_EDWARDS, &op), CKR_OK);
+	ck_assert(crypto_op_multipart(op));
+	ck_assert_int_eq(crypto_op_update(op, MSG, 4), CKR_OK);
+	ck_assert_int_eq(crypto_op_update(op, NULL, 0), CKR_OK);
+	ck_assert_int_eq(crypto_op_update(op, MSG + 4, sizeof(MSG) - 4), CKR_OK);
+	sl = sizeof(bad);
+	ck_assert_int_eq(crypto_op_final(op, bad, &sl), CKR_OK);
+	ck_assert_uint_eq(sl, 64);
+	ck_assert_mem_eq(bad, sig, 64);
+	crypto_op_free(op);
+	ck_assert_int_eq(crypto_op_new(CRYPTO_VERIFY, &m, kp, CKK_EC_EDWARDS, &op), CKR_OK);
+	ck_assert_int_eq(crypto_op_update(op, MSG, 7), CKR_OK);
+	ck_assert_int_eq(crypto_op_update(op, MSG + 7, sizeof(MSG) - 7), CKR_OK);
+	ck_assert_int_eq(crypto_op_verify_final(op, sig, 64), CKR_OK);
+	crypto_op_free(op);
+	ck_assert_int_eq(crypto_op_new(CRYPTO_VERIFY, &m, kp, CKK_EC_EDWARDS, &op), CKR_OK);
+	ck_assert_int_eq(crypto_op_update(op, MSG, sizeof(MSG) - 1), CKR_OK);
+	ck_assert_int_eq(crypto_op_verify_final(op, sig, 64), CKR_SIGNATURE_INVALID);
+	crypto_op_free(op);
+	/* The buffer is bounded. */
+	{
+		CK_BYTE *big = calloc(1, CRYPTO_EDDSA_BUFFER_MAX);
+
+		ck_assert_ptr_nonnull(big);
+		ck_assert_int_eq(crypto_op_new(CRYPTO_SIGN, &m, k, CKK_EC_EDWARDS, &op), CKR_OK);
+		ck_assert_int_eq(crypto_op_update(op, big, CRYPTO_EDDSA_BUFFER_MAX), CKR_OK);
+		ck_assert_int_eq(crypto_op_update(op, big, 1), CKR_DATA_LEN_RANGE);
+		crypto_op_free(op);
+		free(big);
+	}
 
 	ck_assert_int_eq(our_verify(kp, CKK_EC_EDWARDS, &m, MSG, sizeof(MSG), sig, 63), CKR_SIGNATURE_LEN_RANGE);
 	ck_assert_int_eq(our_verify(kp, CKK_EC_EDWARDS, &m, MSG, sizeof(MSG), sig, 65), CKR_SIGNATURE_LEN_RANGE);
@@ -1515,13 +1544,13 @@ START_TEST(keygen_rsa)
 	a = must_find(&rsa_priv, CKA_PUBLIC_KEY_INFO);
 	ck_assert_mem_eq(a->value, must_find(&rsa_pub, CKA_PUBLIC_KEY_INFO)->value, a->len);
 
-	ck_assert_int_eq(gen_rsa(1024, NULL, 0, &pub, &priv), CKR_KEY_SIZE_RANGE);
+	ck_assert_int_eq(gen_rsa(1024, NULL, 0, &pub, &priv), CKR_ATTRIBUTE_VALUE_INVALID);
 	attr_list_clear(&pub);
 	attr_list_clear(&priv);
-	ck_assert_int_eq(gen_rsa(2047, NULL, 0, &pub, &priv), CKR_KEY_SIZE_RANGE);
+	ck_assert_int_eq(gen_rsa(2047, NULL, 0, &pub, &priv), CKR_ATTRIBUTE_VALUE_INVALID);
 	attr_list_clear(&pub);
 	attr_list_clear(&priv);
-	ck_assert_int_eq(gen_rsa(8192, NULL, 0, &pub, &priv), CKR_KEY_SIZE_RANGE);
+	ck_assert_int_eq(gen_rsa(8192, NULL, 0, &pub, &priv), CKR_ATTRIBUTE_VALUE_INVALID);
 	attr_list_clear(&pub);
 	attr_list_clear(&priv);
 	ck_assert_int_eq(gen_rsa(2048, e_even, sizeof(e_even), &pub, &priv), CKR_ATTRIBUTE_VALUE_INVALID);

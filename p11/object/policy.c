@@ -99,8 +99,11 @@ static CK_RV check_value(const attr_rule_t *r, const CK_ATTRIBUTE *a)
 {
 	if ((r->flags & F_SO_TRUE) && template_bool(a))
 		return CKR_ATTRIBUTE_READ_ONLY;
+	/* A value valid in itself that this token does not support: v3.0
+	 * 4.1.1 (token-specific requirements) makes that a template
+	 * inconsistency, not an invalid value. */
 	if ((r->flags & F_KEEP_TRUE) && !template_bool(a))
-		return CKR_ATTRIBUTE_VALUE_INVALID;
+		return CKR_TEMPLATE_INCONSISTENT;
 	switch (a->type) {
 	case CKA_CERTIFICATE_TYPE:
 		return template_ulong(a) == CKC_X_509 ? CKR_OK : CKR_ATTRIBUTE_VALUE_INVALID;
@@ -430,10 +433,12 @@ static CK_RV accept_change(policy_op_t op, const schema_t *s, const attr_list_t 
 
 		if (op == POLICY_SET)
 			return CKR_ATTRIBUTE_READ_ONLY;
-		/* A copy keeps what the object is: repeating it is harmless. */
+		/* A copy keeps what the object is: repeating it is harmless,
+		 * changing it is changing a read-only attribute (as for
+		 * C_SetAttributeValue). */
 		if (cur == NULL || cur->len != a->ulValueLen ||
 		    (cur->len > 0 && memcmp(cur->value, a->pValue, cur->len) != 0))
-			return CKR_TEMPLATE_INCONSISTENT;
+			return CKR_ATTRIBUTE_READ_ONLY;
 		return CKR_OK;
 	}
 	if (!(r->flags & F_MOD) && !(op == POLICY_COPY && (r->flags & F_COPY)))

@@ -734,7 +734,6 @@ START_TEST(test_value_invalid)
 		{ { CKA_START_DATE, "2024010", 7 } },
 		{ { CKA_ALLOWED_MECHANISMS, two, 2 } },
 		{ { CKA_LABEL, two, ATTR_VALUE_MAX + 1 } },
-		{ { CKA_PRIVATE, &(CK_BBOOL){ CK_FALSE }, 1 } }, /* keys stay private */
 		{ { CKA_KEY_TYPE, &(CK_ULONG){ CKK_AES }, sizeof(CK_ULONG) } },
 	};
 
@@ -751,6 +750,19 @@ START_TEST(test_value_invalid)
 			rv = policy_build(POLICY_GENERATE, CKO_SECRET_KEY, POLICY_FROM_TEMPLATE, t, 2, &l);
 		ck_assert_msg(rv == CKR_ATTRIBUTE_VALUE_INVALID, "case %zu: rv 0x%lx", i, rv);
 		ck_assert_uint_eq(l.count, 0);
+	}
+	/* Keys stay private: a valid value this token does not support is a
+	 * template inconsistency (v3.0 4.1.1), for every way a key is made. */
+	{
+		CK_ATTRIBUTE pub_secret[] = { A_ULONG(CKA_KEY_TYPE, CKK_GENERIC_SECRET),
+					      A_BOOL(CKA_PRIVATE, CK_FALSE) };
+		policy_op_t ops[] = { POLICY_CREATE, POLICY_GENERATE, POLICY_DERIVE };
+
+		for (size_t i = 0; i < OFP_ARRAY_LEN(ops); i++)
+			build_fails(ops[i], CKO_SECRET_KEY, POLICY_FROM_TEMPLATE, pub_secret, 2,
+				    CKR_TEMPLATE_INCONSISTENT);
+		build_fails(POLICY_GENERATE, CKO_PRIVATE_KEY, CKK_EC, pub_secret + 1, 1,
+			    CKR_TEMPLATE_INCONSISTENT);
 	}
 	{
 		CK_ATTRIBUTE hw[] = { A_ULONG(CKA_CLASS, CKO_HW_FEATURE) };
@@ -1253,7 +1265,7 @@ START_TEST(test_copy_rules)
 	attr_list_clear(&l);
 
 	l = build_ok(POLICY_CREATE, CKO_DATA, 0, no_copy + 1, 1);
-	change_fails(POLICY_COPY, &l, other_class, 1, CKR_TEMPLATE_INCONSISTENT);
+	change_fails(POLICY_COPY, &l, other_class, 1, CKR_ATTRIBUTE_READ_ONLY);
 	change_fails(POLICY_SET, &l, tok, 1, CKR_ATTRIBUTE_READ_ONLY);
 	ck_assert_int_eq(policy_apply_change(POLICY_COPY, &l, tok, N(tok)), CKR_OK);
 	ck_assert(bool_of(&l, CKA_TOKEN));
@@ -1275,8 +1287,8 @@ START_TEST(test_copy_rules)
 		attr_list_t k = ec_private(true, true);
 
 		change_fails(POLICY_COPY, &k, insensitive, 1, CKR_ATTRIBUTE_READ_ONLY);
-		change_fails(POLICY_COPY, &k, public, 1, CKR_ATTRIBUTE_VALUE_INVALID);
-		change_fails(POLICY_COPY, &k, other_type, 1, CKR_TEMPLATE_INCONSISTENT);
+		change_fails(POLICY_COPY, &k, public, 1, CKR_TEMPLATE_INCONSISTENT);
+		change_fails(POLICY_COPY, &k, other_type, 1, CKR_ATTRIBUTE_READ_ONLY);
 		ck_assert_int_eq(policy_apply_change(POLICY_COPY, &k, keep, N(keep)), CKR_OK);
 		ck_assert(!bool_of(&k, CKA_EXTRACTABLE));
 		attr_list_clear(&k);

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <openssl/rand.h>
 #include "atomic_file.h"
@@ -79,7 +80,22 @@ CK_RV store_db_fail(token_store_t *s, const char *what)
 	case SQLITE_FULL: rv = CKR_DEVICE_MEMORY; break;
 	default: rv = CKR_DEVICE_ERROR; break;
 	}
+	if (rv == CKR_DEVICE_MEMORY)
+		return store_fail(s, rv, "the disk is full: %s: %s", what, sqlite3_errmsg(s->db));
 	return store_fail(s, rv, "%s: %s", what, s->db != NULL ? sqlite3_errmsg(s->db) : "out of memory");
+}
+
+static CK_RV upgrade(token_store_t *s);
+
+/* A write on a read-only store: try read-write again first. */
+static CK_RV writable(token_store_t *s)
+{
+	if (!s->read_only || upgrade(s) == CKR_OK)
+		return CKR_OK;
+	if (s->disk_full)
+		return store_fail(s, CKR_DEVICE_MEMORY,
+				  "the disk is full: the token is open read-only and cannot record a change");
+	return store_fail(s, CKR_DEVICE_ERROR, "the token is open read-only and cannot record a change");
 }
 
 CK_RV store_begin(token_store_t *s, bool write)
@@ -87,6 +103,8 @@ CK_RV store_begin(token_store_t *s, bool write)
 	const char *sql = write ? "BEGIN IMMEDIATE" : "BEGIN";
 	int rc;
 
+	if (write && writable(s) != CKR_OK)
+		return s->disk_full ? CKR_DEVICE_MEMORY : CKR_DEVICE_ERROR;
 	/* busy_timeout already waits; the retries cover the few paths where
 	 * SQLite reports SQLITE_BUSY without calling the busy handler. */
 	for (int i = 0;; i++) {
@@ -102,11 +120,13 @@ CK_RV store_begin(token_store_t *s, bool write)
 
 CK_RV store_commit(token_store_t *s)
 {
+	CK_RV rv;
+
 	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
 		return CKR_OK;
-	(void)store_db_fail(s, "commit failed");
+	rv = store_db_fail(s, "commit failed");
 	store_rollback(s);
-	return CKR_DEVICE_ERROR;
+	return rv == CKR_DEVICE_MEMORY ? rv : CKR_DEVICE_ERROR;
 }
 
 void store_rollback(token_store_t *s)
@@ -239,12 +259,46 @@ static CK_RV query_int(token_store_t *s, const char *sql, int64_t *v)
 	return rv;
 }
 
-/* Open the database file and set the per-connection options. */
-static CK_RV connect_db(token_store_t *s, const char *file)
+/* "file:" and the path with every byte that could mean something in a URI
+ * %-escaped (caller frees). */
+static char *file_uri(const char *path, const char *query)
 {
-	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW;
+	static const char hex[] = "0123456789ABCDEF";
+	size_t n = strlen(path);
+	char *uri = malloc(5 + 3 * n + strlen(query) + 1), *p = uri;
 
-	if (sqlite3_open_v2(file, &s->db, flags, NULL) != SQLITE_OK)
+	if (uri == NULL)
+		return NULL;
+	p += sprintf(p, "file:");
+	for (const unsigned char *c = (const unsigned char *)path; *c != '\0'; c++) {
+		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+		    *c == '/' || *c == '.' || *c == '-' || *c == '_') {
+			*p++ = (char)*c;
+		} else {
+			*p++ = '%';
+			*p++ = hex[*c >> 4];
+			*p++ = hex[*c & 15];
+		}
+	}
+	strcpy(p, query);
+	return uri;
+}
+
+/* Open the database file and set the per-connection options. Read-only
+ * also leaves the -shm file alone (readonly_shm): a full disk is the
+ * reason for it, and SQLite then keeps its WAL index in memory. */
+static CK_RV connect_db(token_store_t *s, const char *file, bool read_only)
+{
+	int flags = SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_URI |
+		    (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE);
+	char *uri = file_uri(file, read_only ? "?mode=ro&readonly_shm=1" : "");
+	int rc;
+
+	if (uri == NULL)
+		return store_fail(s, CKR_HOST_MEMORY, "out of memory");
+	rc = sqlite3_open_v2(uri, &s->db, flags, NULL);
+	free(uri);
+	if (rc != SQLITE_OK)
 		return store_db_fail(s, "cannot open");
 	sqlite3_extended_result_codes(s->db, 1);
 	/* A token file is input like any other: no schema-embedded code, no
@@ -259,6 +313,34 @@ static CK_RV connect_db(token_store_t *s, const char *file)
 			 " PRAGMA cell_size_check = ON;", NULL, NULL, NULL) != SQLITE_OK)
 		return store_fail(s, CKR_DEVICE_ERROR, "not a token file (%s)", sqlite3_errmsg(s->db));
 	return CKR_OK;
+}
+
+static void disconnect_db(token_store_t *s)
+{
+	sqlite3_finalize(s->dv_stmt);
+	s->dv_stmt = NULL;
+	sqlite3_close_v2(s->db);
+	s->db = NULL;
+}
+
+/* Did the last SQLite call fail for want of a writable file (as opposed
+ * to a file that is not a token)? */
+static bool io_failure(token_store_t *s)
+{
+	int code = s->db != NULL ? sqlite3_errcode(s->db) & 0xff : SQLITE_CANTOPEN;
+
+	return code == SQLITE_IOERR || code == SQLITE_FULL || code == SQLITE_CANTOPEN ||
+	       code == SQLITE_READONLY;
+}
+
+/* Full, or too full for SQLite's 32 KiB WAL index and a WAL frame. */
+static bool disk_full(token_store_t *s)
+{
+	struct statvfs vfs;
+
+	if (s->db != NULL && sqlite3_system_errno(s->db) == ENOSPC)
+		return true;
+	return statvfs(s->path, &vfs) == 0 && (uint64_t)vfs.f_bavail * vfs.f_frsize < 64 * 1024;
 }
 
 static bool is_hex16(const unsigned char *t, int len)
@@ -318,15 +400,17 @@ static CK_RV validate(token_store_t *s)
 		return rv;
 	if (query_int(s, "SELECT count(*) FROM wrapped_key WHERE who = 0", &v) != CKR_OK || v != 1)
 		return damaged(s, "no SO key");
+	rv = store_min_user_pin_len(s, &(CK_ULONG){ 0 });
+	if (rv != CKR_OK)
+		return rv;
 	s->seen_gen = row.obj_gen;
 	return CKR_OK;
 }
 
-static CK_RV check_file(token_store_t *s)
+/* The file as such: a regular file of ours that no one else may write. */
+static CK_RV check_path(token_store_t *s)
 {
 	struct stat st;
-	char text[128];
-	CK_RV rv;
 
 	if (lstat(s->path, &st) != 0)
 		return store_fail(s, CKR_DEVICE_ERROR, "%s", strerror(errno));
@@ -334,9 +418,26 @@ static CK_RV check_file(token_store_t *s)
 		return store_fail(s, CKR_DEVICE_ERROR, "is a symbolic link (not followed)");
 	if (!S_ISREG(st.st_mode))
 		return store_fail(s, CKR_DEVICE_ERROR, "not a regular file");
+	/* Another user could replace the wrapped keys (a PIN of theirs) or
+	 * the objects: a token is only ever its owner's. */
+	if (st.st_uid != geteuid())
+		return store_fail(s, CKR_DEVICE_ERROR, "refused: owned by uid %lu, not by this user (uid %lu)",
+				  (unsigned long)st.st_uid, (unsigned long)geteuid());
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return store_fail(s, CKR_DEVICE_ERROR, "refused: writable by %s (mode %04o)",
+				  (st.st_mode & S_IWOTH) ? "others" : "its group",
+				  (unsigned)(st.st_mode & 07777));
 	if (access(s->path, R_OK | W_OK) != 0)
 		return store_fail(s, CKR_DEVICE_ERROR, "not readable and writable: %s", strerror(errno));
-	rv = connect_db(s, s->path);
+	return CKR_OK;
+}
+
+/* Connect and check everything a later call relies on. */
+static CK_RV connect_checked(token_store_t *s, bool read_only)
+{
+	char text[128];
+	CK_RV rv = connect_db(s, s->path, read_only);
+
 	if (rv != CKR_OK)
 		return rv;
 	/* Walk every page once, so that a truncated or scribbled file is
@@ -357,13 +458,68 @@ static CK_RV check_file(token_store_t *s)
 	if (rv != CKR_OK)
 		return rv;
 	/* Only now that the file is known to be a token: switching the journal
-	 * writes to it, and a file that is refused must stay as it was. */
-	rv = query_text(s, "PRAGMA journal_mode = WAL", text, sizeof(text));
+	 * writes to it, and a file that is refused must stay as it was. A
+	 * read-only connection only looks (tokens are born in WAL mode). */
+	rv = query_text(s, read_only ? "PRAGMA journal_mode" : "PRAGMA journal_mode = WAL", text, sizeof(text));
 	if (rv != CKR_OK)
 		return rv;
 	if (strcmp(text, "wal") != 0)
 		return store_fail(s, CKR_DEVICE_ERROR, "cannot use a WAL journal here (got %s)", text);
-	return query_int(s, "PRAGMA data_version", &s->seen_dv);
+	rv = query_int(s, "PRAGMA data_version", &s->seen_dv);
+	if (rv == CKR_OK)
+		rv = store_prepare(s, "PRAGMA data_version", &s->dv_stmt);
+	return rv;
+}
+
+static CK_RV check_file(token_store_t *s)
+{
+	char why[STORE_ERR_LEN];
+	CK_RV rv = check_path(s);
+
+	if (rv != CKR_OK)
+		return rv;
+	rv = connect_checked(s, false);
+	if (rv == CKR_OK || !io_failure(s))
+		return rv;
+	/* SQLite could not create or grow its -wal/-shm files: read-only. */
+	snprintf(why, sizeof(why), "%s", s->err);
+	s->disk_full = disk_full(s);
+	disconnect_db(s);
+	s->err[0] = '\0';
+	rv = connect_checked(s, true);
+	if (rv != CKR_OK)
+		return rv;
+	s->read_only = true;
+	snprintf(s->err, sizeof(s->err), "%s", why);
+	return CKR_OK;
+}
+
+/* From read-only to read-write, when the file lets us now. */
+static CK_RV upgrade(token_store_t *s)
+{
+	token_store_t t = { .path = s->path };
+	CK_RV rv = connect_checked(&t, false);
+
+	if (rv != CKR_OK) {
+		s->disk_full = disk_full(&t);
+		disconnect_db(&t);
+		return rv;
+	}
+	disconnect_db(s);
+	s->db = t.db;
+	s->dv_stmt = t.dv_stmt;
+	/* A new connection counts data versions afresh (token_store_reopen). */
+	s->seen_dv = -1;
+	s->read_only = false;
+	s->disk_full = false;
+	return CKR_OK;
+}
+
+const char *token_store_read_only(const token_store_t *s)
+{
+	if (s == NULL || !s->read_only)
+		return NULL;
+	return s->disk_full ? "the disk is full" : "it cannot be opened read-write";
 }
 
 static CK_RV open_error(token_store_t *s, CK_RV rv)
@@ -389,8 +545,6 @@ CK_RV token_store_open(const char *path, token_store_t **out)
 		return CKR_HOST_MEMORY;
 	}
 	rv = check_file(s);
-	if (rv == CKR_OK)
-		rv = store_prepare(s, "PRAGMA data_version", &s->dv_stmt);
 	if (rv != CKR_OK)
 		return open_error(s, rv);
 	/* Until the caller's first load, everything is news. */
@@ -404,19 +558,30 @@ void token_store_close(token_store_t *s)
 	if (s == NULL)
 		return;
 	token_store_logout(s);
-	sqlite3_finalize(s->dv_stmt);
-	sqlite3_close_v2(s->db);
+	disconnect_db(s);
 	free(s->path);
 	free(s);
 }
 
-void token_store_abandon(token_store_t *s)
+CK_RV token_store_reopen(token_store_t *s)
 {
-	if (s == NULL)
-		return;
-	token_store_logout(s);
-	free(s->path);
-	free(s);
+	CK_RV rv;
+
+	/* The file was checked when the parent opened it: connect only. */
+	disconnect_db(s);
+	s->err[0] = '\0';
+	rv = connect_db(s, s->path, s->read_only);
+	if (rv == CKR_OK)
+		rv = store_prepare(s, "PRAGMA data_version", &s->dv_stmt);
+	if (rv != CKR_OK) {
+		disconnect_db(s);
+		return rv;
+	}
+	/* A new connection counts data versions afresh: take none as seen, so
+	 * that the next look compares the object generation itself and a
+	 * change the parent made since the fork is not missed. */
+	s->seen_dv = -1;
+	return CKR_OK;
 }
 
 const char *token_store_error(const token_store_t *s)
@@ -426,19 +591,67 @@ const char *token_store_error(const token_store_t *s)
 
 /* ---- Creation -------------------------------------------------------- */
 
-static unsigned long env_max_fails(void)
+/* A number from the environment in [min, max], else dflt. */
+static unsigned long env_number(const char *name, unsigned long min, unsigned long max,
+				unsigned long dflt)
 {
-	const char *env = getenv("OFFPASS_P11_MAX_PIN_FAILS");
+	const char *env = getenv(name);
 	unsigned long v;
 	char *end;
 
 	if (env == NULL || *env == '\0' || *env == '-')
-		return TOKEN_MAX_FAILS_DEFAULT;
+		return dflt;
 	errno = 0;
 	v = strtoul(env, &end, 10);
-	if (errno != 0 || *end != '\0' || v < 1 || v > 1000)
-		return TOKEN_MAX_FAILS_DEFAULT;
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return dflt;
 	return v;
+}
+
+static unsigned long env_max_fails(void)
+{
+	return env_number("OFFPASS_P11_MAX_PIN_FAILS", 1, 1000, TOKEN_MAX_FAILS_DEFAULT);
+}
+
+unsigned long store_env_min_pin_len(void)
+{
+	return env_number("OFFPASS_P11_MIN_PIN_LEN", TOKEN_PIN_MIN, TOKEN_PIN_MAX, TOKEN_USER_PIN_MIN_DEFAULT);
+}
+
+CK_RV store_write_min_pin_len(token_store_t *s, unsigned long len)
+{
+	sqlite3_stmt *st = NULL;
+	CK_RV rv = store_prepare(s, "INSERT OR REPLACE INTO meta VALUES ('min_user_pin_len', ?1)", &st);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (sqlite3_bind_int64(st, 1, (sqlite3_int64)len) != SQLITE_OK || sqlite3_step(st) != SQLITE_DONE)
+		rv = store_db_fail(s, "cannot record the minimum PIN length");
+	sqlite3_finalize(st);
+	return rv;
+}
+
+CK_RV store_min_user_pin_len(token_store_t *s, CK_ULONG *out)
+{
+	sqlite3_stmt *st = NULL;
+	CK_RV rv = store_prepare(s, "SELECT value FROM meta WHERE name = 'min_user_pin_len'", &st);
+	int rc;
+
+	if (rv != CKR_OK)
+		return rv;
+	*out = TOKEN_USER_PIN_MIN_DEFAULT;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		int64_t v = sqlite3_column_int64(st, 0);
+		if (sqlite3_column_type(st, 0) != SQLITE_INTEGER || v < TOKEN_PIN_MIN || v > TOKEN_PIN_MAX)
+			rv = damaged(s, "invalid minimum PIN length");
+		else
+			*out = (CK_ULONG)v;
+	} else if (rc != SQLITE_DONE) {
+		rv = store_db_fail(s, "cannot read the token");
+	}
+	sqlite3_finalize(st);
+	return rv;
 }
 
 static CK_RV insert_rows(token_store_t *s, const CK_UTF8CHAR label[32], const kdf_params_t *kp)
@@ -453,6 +666,9 @@ static CK_RV insert_rows(token_store_t *s, const CK_UTF8CHAR label[32], const kd
 	    sqlite3_exec(s->db, "INSERT INTO meta VALUES ('format', '" STORE_FORMAT "'),"
 			 " ('schema_version', 1)", NULL, NULL, NULL) != SQLITE_OK)
 		return store_db_fail(s, "cannot create the schema");
+	rv = store_write_min_pin_len(s, store_env_min_pin_len());
+	if (rv != CKR_OK)
+		return rv;
 	rv = store_prepare(s, "INSERT INTO token VALUES (1, ?1, ?2, 0, 0, 0, ?3, ?4, ?5, ?6, 1, 1)", &st);
 	if (rv != CKR_OK)
 		return rv;
@@ -545,7 +761,7 @@ static CK_RV create_file(token_store_t *t, const char *path, const CK_UTF8CHAR *
 		rv = store_fail(t, CKR_DEVICE_ERROR, "cannot create: %s", strerror(errno));
 		goto out;
 	}
-	rv = connect_db(t, tmp);
+	rv = connect_db(t, tmp, false);
 	if (rv == CKR_OK)
 		rv = fill_new(t, so_pin, so_pin_len, label);
 	if (t->db != NULL && sqlite3_close(t->db) != SQLITE_OK && rv == CKR_OK)
@@ -614,5 +830,5 @@ CK_RV token_store_meta(token_store_t *s, token_meta_t *out)
 	out->user_fails = (CK_ULONG)row.user_fails;
 	out->so_fails = (CK_ULONG)row.so_fails;
 	out->max_fails = (CK_ULONG)row.max_fails;
-	return CKR_OK;
+	return store_min_user_pin_len(s, &out->min_user_pin_len);
 }

@@ -47,6 +47,11 @@ typedef struct token_store token_store_t;
 #define TOKEN_PIN_MIN 4
 #define TOKEN_PIN_MAX 255
 #define TOKEN_MAX_FAILS_DEFAULT 10
+/* New user PINs (C_InitPIN, C_SetPIN by the user) are at least this long
+ * unless OFFPASS_P11_MIN_PIN_LEN (TOKEN_PIN_MIN ... TOKEN_PIN_MAX) said
+ * otherwise when the token was initialised; the length is stored in the
+ * token. A token made before the rule has the default. */
+#define TOKEN_USER_PIN_MIN_DEFAULT 6
 
 typedef struct token_meta {
 	char label[32];      /* blank padded, not NUL terminated */
@@ -55,6 +60,7 @@ typedef struct token_meta {
 	CK_ULONG user_fails; /* consecutive wrong user PINs */
 	CK_ULONG so_fails;
 	CK_ULONG max_fails;  /* lock after this many; OFFPASS_P11_MAX_PIN_FAILS at init */
+	CK_ULONG min_user_pin_len; /* for new user PINs; OFFPASS_P11_MIN_PIN_LEN at init */
 } token_meta_t;
 
 /* KDF cost. Chosen when a token is initialised (created or re-initialised)
@@ -77,7 +83,8 @@ void kdf_params_default(kdf_params_t *out);
  * Errors: CKR_PIN_LEN_RANGE (SO PIN outside [TOKEN_PIN_MIN, TOKEN_PIN_MAX]),
  * CKR_DEVICE_ERROR when path exists or cannot be created; the reason is in
  * token_store_error(NULL). OFFPASS_P11_MAX_PIN_FAILS (1 ... 1000, else the
- * default) sets max_fails. */
+ * default) sets max_fails, OFFPASS_P11_MIN_PIN_LEN (TOKEN_PIN_MIN ...
+ * TOKEN_PIN_MAX, else TOKEN_USER_PIN_MIN_DEFAULT) the shortest new user PIN. */
 CK_RV token_store_create(const char *path, const CK_UTF8CHAR *so_pin, CK_ULONG so_pin_len,
 			 const CK_UTF8CHAR label[32], token_store_t **out) OFP_WUR;
 /* Open an existing token. CKR_DEVICE_ERROR for a file that is missing, not
@@ -86,20 +93,40 @@ CK_RV token_store_create(const char *path, const CK_UTF8CHAR *so_pin, CK_ULONG s
  * token_store_error(NULL). A refused file is not written to. */
 CK_RV token_store_open(const char *path, token_store_t **out) OFP_WUR;
 void token_store_close(token_store_t *s);
-/* In a forked child, for a handle the parent opened: wipe the key and free
- * the handle without touching the database. SQLite connections must not
- * cross fork(), and closing one in the child could release or disturb the
- * parent's locks; the connection's memory is leaked instead. */
-void token_store_abandon(token_store_t *s);
+/* In a forked child, for a handle the parent opened: close the inherited
+ * SQLite connection and open one of the child's own on the same file,
+ * keeping everything else (the token key of a login included). SQLite
+ * connections must not be used across fork(). Closing the inherited one
+ * is safe for the parent: POSIX record locks belong to a process, so the
+ * child holds none of the parent's and releases none, and the parent's
+ * shared lock on the file keeps the child's close from checkpointing the
+ * WAL. It is closed rather than leaked because a leaked connection would
+ * stay in SQLite's per-file lock bookkeeping, which the new connection
+ * would share, believing it held locks the child does not hold. On failure
+ * the handle has no connection: only token_store_close and
+ * token_store_error may be called. */
+CK_RV token_store_reopen(token_store_t *s) OFP_WUR;
 /* Last error message for the log: the file and what was wrong ("" if
  * none). token_store_error(NULL) is the reason the calling thread's last
  * token_store_open or token_store_create failed. */
 const char *token_store_error(const token_store_t *s);
+/* A token whose file cannot be opened read-write (SQLite could not create
+ * or grow its -wal and -shm files: a full disk, most often) is opened
+ * read-only, so that a new process still lists it, reads its public
+ * objects and looks at its PIN state. Every write first tries a read-write
+ * connection again (the disk may have space by then); when that fails it
+ * answers CKR_DEVICE_MEMORY for a full disk (CKR_DEVICE_ERROR otherwise)
+ * with a message that says so, and nothing is written. A login is a
+ * write (the wrong-PIN count is committed before the PIN is tried), so it
+ * fails closed. Returns NULL for a read-write store, else why it is
+ * read-only. */
+const char *token_store_read_only(const token_store_t *s);
 
 /* Re-initialise (C_InitToken on an initialised token): checks the SO PIN
  * (counted), then in one transaction destroys every object, sets the label,
- * makes a new token key (at a KDF cost chosen anew), forgets the user PIN
- * and resets both failure counts. The serial and the SO PIN stay. s is
+ * makes a new token key (at a KDF cost chosen anew), forgets the user PIN,
+ * takes the shortest user PIN anew from OFFPASS_P11_MIN_PIN_LEN and resets
+ * both failure counts. The serial and the SO PIN stay. s is
  * logged out afterwards, and other handles holding the old key find
  * themselves logged out at their next load or private put.
  * CKR_PIN_INCORRECT, CKR_PIN_LOCKED. */
@@ -126,11 +153,13 @@ bool token_store_unlocked(const token_store_t *s);
 /* C_InitPIN: requires the token key in memory (SO logged in; whether it is
  * the SO is the module's business): CKR_USER_NOT_LOGGED_IN otherwise.
  * Wraps it under the new user PIN, marks the user PIN initialised, resets
- * (unlocks) the user failure count. CKR_PIN_LEN_RANGE. */
+ * (unlocks) the user failure count. CKR_PIN_LEN_RANGE (shorter than the
+ * token's minimum user PIN length, or longer than TOKEN_PIN_MAX). */
 CK_RV token_store_init_user_pin(token_store_t *s, const CK_UTF8CHAR *pin, CK_ULONG pin_len) OFP_WUR;
 /* C_SetPIN: checks old_pin for who (counted, as token_store_check_pin),
  * then rewraps the token key under new_pin. A new_pin of the wrong length
- * is CKR_PIN_LEN_RANGE before the old PIN is tried (no guess spent). Does
+ * (for CKU_USER: shorter than the token's minimum user PIN length) is
+ * CKR_PIN_LEN_RANGE before the old PIN is tried (no guess spent). Does
  * not change whether s is logged in. */
 CK_RV token_store_set_pin(token_store_t *s, CK_USER_TYPE who,
 			  const CK_UTF8CHAR *old_pin, CK_ULONG old_len,

@@ -24,6 +24,8 @@ struct token_store {
 	int64_t seen_dv;         /* data_version last looked at */
 	int64_t seen_gen;        /* obj_gen this handle's caller has seen */
 	bool stale;              /* objects changed since the caller last loaded */
+	bool read_only;          /* opened read-only: a read-write open failed */
+	bool disk_full;          /* ... because the disk is full */
 	char err[STORE_ERR_LEN];
 };
 
@@ -48,6 +50,14 @@ CK_RV store_db_fail(token_store_t *s, const char *what);
 CK_RV store_begin(token_store_t *s, bool write) OFP_WUR;
 CK_RV store_commit(token_store_t *s) OFP_WUR;
 void store_rollback(token_store_t *s);
+
+/* The shortest new user PIN the token accepts (its meta row
+ * 'min_user_pin_len', TOKEN_USER_PIN_MIN_DEFAULT when absent), and the
+ * value for a token being initialised now (OFFPASS_P11_MIN_PIN_LEN). */
+CK_RV store_min_user_pin_len(token_store_t *s, CK_ULONG *out) OFP_WUR;
+unsigned long store_env_min_pin_len(void);
+/* Record the minimum in the meta table; inside a write transaction. */
+CK_RV store_write_min_pin_len(token_store_t *s, unsigned long len) OFP_WUR;
 
 /* Prepare, or record the failure. */
 CK_RV store_prepare(token_store_t *s, const char *sql, sqlite3_stmt **st) OFP_WUR;

@@ -43,6 +43,20 @@ static CK_RV pin_len_fail(token_store_t *s, CK_ULONG len)
 			  (unsigned long)len, TOKEN_PIN_MIN, TOKEN_PIN_MAX);
 }
 
+/* A new user PIN: at least the token's minimum, at most TOKEN_PIN_MAX. */
+static CK_RV user_pin_len_ok(token_store_t *s, CK_ULONG len)
+{
+	CK_ULONG min = TOKEN_USER_PIN_MIN_DEFAULT;
+	CK_RV rv = store_min_user_pin_len(s, &min);
+
+	if (rv != CKR_OK)
+		return rv;
+	if (len < min || len > TOKEN_PIN_MAX)
+		return store_fail(s, CKR_PIN_LEN_RANGE, "user PIN length %lu not in [%lu, %d]",
+				  (unsigned long)len, (unsigned long)min, TOKEN_PIN_MAX);
+	return CKR_OK;
+}
+
 CK_RV store_wrap(token_store_t *s, int who, const CK_UTF8CHAR *pin, size_t pin_len,
 		 const kdf_params_t *kp, const unsigned char *token_key, wrapped_key_t *out)
 {
@@ -345,8 +359,9 @@ CK_RV token_store_init_user_pin(token_store_t *s, const CK_UTF8CHAR *pin, CK_ULO
 	s->err[0] = '\0';
 	if (s->key == NULL)
 		return store_fail(s, CKR_USER_NOT_LOGGED_IN, "the token key is not unlocked");
-	if (!pin_len_ok(pin_len))
-		return pin_len_fail(s, pin_len);
+	rv = user_pin_len_ok(s, pin_len);
+	if (rv != CKR_OK)
+		return rv;
 	rv = token_kdf(s, &kp);
 	if (rv == CKR_OK)
 		rv = store_wrap(s, STORE_WHO_USER, pin, pin_len, &kp, s->key, &wk);
@@ -418,6 +433,11 @@ CK_RV token_store_set_pin(token_store_t *s, CK_USER_TYPE who,
 	/* A malformed new PIN is refused before a guess is spent on the old one. */
 	if (!pin_len_ok(new_len))
 		return pin_len_fail(s, new_len);
+	if (who_of(who) == STORE_WHO_USER) {
+		CK_RV len_rv = user_pin_len_ok(s, new_len);
+		if (len_rv != CKR_OK)
+			return len_rv;
+	}
 	for (int i = 0; i < STORE_MAX_TRIES && rv == STORE_RETRY; i++)
 		rv = set_once(s, who_of(who), old_pin, old_len, new_pin, new_len);
 	return rv == STORE_RETRY ? retries_exhausted(s) : rv;
@@ -444,6 +464,8 @@ static CK_RV wipe_token(token_store_t *s, token_row_t *row, const CK_UTF8CHAR la
 	rv = store_write_token(s, row);
 	if (rv == CKR_OK)
 		rv = store_write_wrapped(s, STORE_WHO_SO, so_wk);
+	if (rv == CKR_OK)
+		rv = store_write_min_pin_len(s, store_env_min_pin_len());
 	return rv;
 }
 

@@ -150,8 +150,8 @@ expect_log "==> OK" "--test-ec"
 run p11 --test-fork -L
 expect_log "Calling C_Initialize in forked child" "--test-fork"
 run p11 --use-locking -L
-# Stronger than --test-fork: before C_Initialize a child gets
-# CKR_CRYPTOKI_NOT_INITIALIZED; after it the child logs in and signs.
+# Stronger than --test-fork: a child signs with the parent's logged-in
+# session without C_Initialize; after C_Initialize it logs in and signs.
 run "$STRESS" "$MODULE" "$LABEL" "$USER_PIN" fork
 
 pass "init/PINs, -L -M -O, P-256/Ed25519/RSA sign checked by openssl, data objects, --test, --test-ec, --test-fork"
