@@ -540,6 +540,77 @@ START_TEST(test_init_bad_dir)
 }
 END_TEST
 
+/* A token directory that is, or goes through, a symbolic link still shows
+ * its tokens (SQLite follows no link, so the module resolves the path). */
+START_TEST(test_init_dir_symlink)
+{
+	char real[160], link1[160], via[200], link2[160];
+
+	snprintf(real, sizeof(real), "%s/real", tu_dir);
+	snprintf(link1, sizeof(link1), "%s/link", tu_dir);
+	snprintf(link2, sizeof(link2), "%s/up", tu_dir);
+	snprintf(via, sizeof(via), "%s/real", link2);
+	ck_assert_int_eq(mkdir(real, 0700), 0);
+	ck_assert_int_eq(symlink("real", link1), 0);
+	ck_assert_int_eq(symlink(".", link2), 0);
+	setenv("OFFPASS_P11_DIR", link1, 1);
+	(void)tu_init_token(TU_LABEL);
+	tu_reinitialize();
+	ck_assert_uint_eq(slot_count(), 2);
+	(void)tu_find_slot(TU_LABEL);
+	OK(p11->C_Finalize(NULL));
+	setenv("OFFPASS_P11_DIR", via, 1);
+	tu_initialize();
+	ck_assert_uint_eq(slot_count(), 2);
+	(void)tu_find_slot(TU_LABEL);
+}
+END_TEST
+
+/* A token file that another user owns, or that its group or others may
+ * write, is refused with the reason in the log; put right, it is back. */
+START_TEST(test_token_file_refused)
+{
+	char *file, *log;
+
+	(void)tu_init_token(TU_LABEL);
+	OK(p11->C_Finalize(NULL));
+	file = tu_token_file(tu_dir);
+	ck_assert_int_eq(chmod(file, 0620), 0);
+	tu_log_begin();
+	tu_initialize();
+	log = tu_log_end();
+	ck_assert_uint_eq(slot_count(), 1);
+	ck_assert_ptr_nonnull(strstr(log, "writable by its group"));
+	free(log);
+	OK(p11->C_Finalize(NULL));
+	ck_assert_int_eq(chmod(file, 0602), 0);
+	tu_log_begin();
+	tu_initialize();
+	log = tu_log_end();
+	ck_assert_uint_eq(slot_count(), 1);
+	ck_assert_ptr_nonnull(strstr(log, "writable by others"));
+	free(log);
+	OK(p11->C_Finalize(NULL));
+	ck_assert_int_eq(chmod(file, 0600), 0);
+	/* Only root can give a file away. */
+	if (geteuid() == 0) {
+		ck_assert_int_eq(chown(file, 65534, 65534), 0);
+		tu_log_begin();
+		tu_initialize();
+		log = tu_log_end();
+		ck_assert_uint_eq(slot_count(), 1);
+		ck_assert_ptr_nonnull(strstr(log, "owned by uid 65534"));
+		free(log);
+		OK(p11->C_Finalize(NULL));
+		ck_assert_int_eq(chown(file, 0, 0), 0);
+	}
+	tu_initialize();
+	ck_assert_uint_eq(slot_count(), 2);
+	(void)tu_find_slot(TU_LABEL);
+	free(file);
+}
+END_TEST
+
 /* Without OFFPASS_P11_DIR the documented default under XDG_DATA_HOME. */
 START_TEST(test_init_default_dir)
 {
@@ -3431,6 +3502,8 @@ static Suite *module_suite(void)
 	tcase_add_test(tc, test_init_reserved);
 	tcase_add_test(tc, test_init_bad_dir);
 	tcase_add_test(tc, test_init_default_dir);
+	tcase_add_test(tc, test_init_dir_symlink);
+	tcase_add_test(tc, test_token_file_refused);
 
 	tc = tcase(su, "interfaces");
 	tcase_add_test(tc, test_function_list);

@@ -3,6 +3,7 @@
 #include "p11/test-util.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,6 +82,58 @@ void tu_teardown(void)
 	if (p11 != NULL)
 		(void)p11->C_Finalize(NULL); /* CKR_CRYPTOKI_NOT_INITIALIZED is fine */
 	remove_tree(tu_dir);
+}
+
+static int saved_stderr = -1;
+static FILE *log_file;
+
+void tu_log_begin(void)
+{
+	fflush(stderr);
+	log_file = tmpfile();
+	ck_assert_ptr_nonnull(log_file);
+	saved_stderr = dup(2);
+	ck_assert_int_ge(saved_stderr, 0);
+	ck_assert_int_eq(dup2(fileno(log_file), 2), 2);
+}
+
+char *tu_log_end(void)
+{
+	long len;
+	char *text;
+
+	fflush(stderr);
+	ck_assert_int_eq(dup2(saved_stderr, 2), 2);
+	close(saved_stderr);
+	len = ftell(log_file);
+	ck_assert_int_ge(len, 0);
+	text = calloc(1, (size_t)len + 1);
+	ck_assert_ptr_nonnull(text);
+	rewind(log_file);
+	ck_assert_uint_eq(fread(text, 1, (size_t)len, log_file), (size_t)len);
+	fclose(log_file);
+	/* Shown too, so that a failing test's output still has it. */
+	fputs(text, stderr);
+	return text;
+}
+
+char *tu_token_file(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char *path = NULL;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL) {
+		size_t n = strlen(e->d_name);
+		if (n > 6 && strcmp(e->d_name + n - 6, ".token") == 0) {
+			ck_assert_ptr_null(path);
+			ck_assert_int_gt(asprintf(&path, "%s/%s", dir, e->d_name), 0);
+		}
+	}
+	closedir(d);
+	ck_assert_ptr_nonnull(path);
+	return path;
 }
 
 void tu_initialize(void)

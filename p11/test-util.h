@@ -34,6 +34,13 @@ void tu_suite_end(void);
 void tu_setup(void);
 void tu_teardown(void);
 
+/* The module's log (stderr) into a file from tu_log_begin until
+ * tu_log_end, which returns what was written (caller frees). */
+void tu_log_begin(void);
+char *tu_log_end(void);
+/* The path of the one token file in the directory (caller frees). */
+char *tu_token_file(const char *dir);
+
 /* C_Initialize with NULL arguments (asserted). */
 void tu_initialize(void);
 /* C_Finalize then C_Initialize: what a second process would see. */

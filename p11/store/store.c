@@ -103,6 +103,8 @@ CK_RV store_begin(token_store_t *s, bool write)
 	const char *sql = write ? "BEGIN IMMEDIATE" : "BEGIN";
 	int rc;
 
+	if (s->db == NULL)
+		return store_fail(s, CKR_DEVICE_ERROR, "no connection to the token file");
 	if (write && writable(s) != CKR_OK)
 		return s->disk_full ? CKR_DEVICE_MEMORY : CKR_DEVICE_ERROR;
 	/* busy_timeout already waits; the retries cover the few paths where
@@ -137,6 +139,10 @@ void store_rollback(token_store_t *s)
 
 CK_RV store_prepare(token_store_t *s, const char *sql, sqlite3_stmt **st)
 {
+	if (s->db == NULL) {
+		*st = NULL;
+		return store_fail(s, CKR_DEVICE_ERROR, "no connection to the token file");
+	}
 	if (sqlite3_prepare_v2(s->db, sql, -1, st, NULL) == SQLITE_OK)
 		return CKR_OK;
 	*st = NULL;
@@ -482,7 +488,8 @@ static CK_RV check_file(token_store_t *s)
 	if (rv == CKR_OK || !io_failure(s))
 		return rv;
 	/* SQLite could not create or grow its -wal/-shm files: read-only. */
-	snprintf(why, sizeof(why), "%s", s->err);
+	snprintf(why, sizeof(why), "%s: the read-write open failed: %s", s->path,
+		 s->db != NULL ? sqlite3_errmsg(s->db) : "cannot open");
 	s->disk_full = disk_full(s);
 	disconnect_db(s);
 	s->err[0] = '\0';
@@ -494,21 +501,42 @@ static CK_RV check_file(token_store_t *s)
 	return CKR_OK;
 }
 
-/* From read-only to read-write, when the file lets us now. */
+/* A light connection in s's mode (the file was checked at open). On
+ * failure s has no connection, and every call fails cleanly. */
+static CK_RV reconnect(token_store_t *s)
+{
+	CK_RV rv = connect_db(s, s->path, s->read_only);
+
+	if (rv == CKR_OK)
+		rv = store_prepare(s, "PRAGMA data_version", &s->dv_stmt);
+	if (rv != CKR_OK)
+		disconnect_db(s);
+	/* A new connection counts data versions afresh: take none as seen, so
+	 * that the next look compares the object generation itself and a
+	 * change made meanwhile is not missed. */
+	s->seen_dv = -1;
+	return rv;
+}
+
+/* From read-only to read-write, when the file lets us now. The read-only
+ * connection goes first: SQLite shares one WAL index per file within a
+ * process, and a read-write connection beside the read-only one would
+ * inherit its read-only index and fail at the first write. */
 static CK_RV upgrade(token_store_t *s)
 {
 	token_store_t t = { .path = s->path };
-	CK_RV rv = connect_checked(&t, false);
+	CK_RV rv;
 
+	disconnect_db(s);
+	rv = connect_checked(&t, false);
 	if (rv != CKR_OK) {
 		s->disk_full = disk_full(&t);
 		disconnect_db(&t);
+		(void)reconnect(s);
 		return rv;
 	}
-	disconnect_db(s);
 	s->db = t.db;
 	s->dv_stmt = t.dv_stmt;
-	/* A new connection counts data versions afresh (token_store_reopen). */
 	s->seen_dv = -1;
 	s->read_only = false;
 	s->disk_full = false;
@@ -565,23 +593,10 @@ void token_store_close(token_store_t *s)
 
 CK_RV token_store_reopen(token_store_t *s)
 {
-	CK_RV rv;
-
 	/* The file was checked when the parent opened it: connect only. */
 	disconnect_db(s);
 	s->err[0] = '\0';
-	rv = connect_db(s, s->path, s->read_only);
-	if (rv == CKR_OK)
-		rv = store_prepare(s, "PRAGMA data_version", &s->dv_stmt);
-	if (rv != CKR_OK) {
-		disconnect_db(s);
-		return rv;
-	}
-	/* A new connection counts data versions afresh: take none as seen, so
-	 * that the next look compares the object generation itself and a
-	 * change the parent made since the fork is not missed. */
-	s->seen_dv = -1;
-	return CKR_OK;
+	return reconnect(s);
 }
 
 const char *token_store_error(const token_store_t *s)
