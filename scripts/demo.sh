@@ -27,7 +27,7 @@ say() { step=$((step + 1)); printf '\n== %d. %s\n' "$step" "$*"; }
 show() { sed 's/^/   /'; }
 printf '%s\n' 87654321 >so.pin
 printf '%s\n' 123456 >issuer.pin
-printf '%s\n' 2468 >alice.pin
+printf '%s\n' 246813 >alice.pin
 
 # A fresh soft token in its own directory (the issuer's server and the
 # holder's phone are different machines; here they are two directories).
