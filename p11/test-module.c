@@ -3335,6 +3335,58 @@ START_TEST(test_fork)
 }
 END_TEST
 
+/* Forks while other threads sign and create, find and destroy objects:
+ * the handlers hold every session and the module lock across fork(), so
+ * each child finds a consistent copy and no lock held by a thread it does
+ * not have (a deadlock would end in Check's timeout). */
+START_TEST(test_fork_while_threads)
+{
+	CK_SLOT_ID slot = tu_init_token(TU_LABEL);
+	CK_SESSION_HANDLE s = tu_user_session(slot);
+	CK_OBJECT_HANDLE pub, priv;
+	CK_MECHANISM m = { CKM_ECDSA_SHA256, NULL, 0 };
+	signer_t signers[SIGNERS];
+	churner_t churner = { .slot = slot, .rounds = 60 };
+	EVP_PKEY *pk;
+
+	tu_gen_ec(s, tu_oid_p256, sizeof(tu_oid_p256), &pub, &priv);
+	pk = tu_export_public(s, pub);
+	start_signers(signers, SIGNERS, slot, priv, pk, SIGNS / 4);
+	ck_assert_int_eq(pthread_create(&churner.thread, NULL, churner_main, &churner), 0);
+	for (int i = 0; i < 10; i++) {
+		pid_t pid = fork();
+
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) {
+			unsigned char sig[64];
+			CK_ULONG len = sizeof(sig);
+			CK_OBJECT_HANDLE o;
+
+			if (tu_session_state(s) != CKS_RW_USER_FUNCTIONS)
+				_exit(1);
+			if (p11->C_SignInit(s, &m, priv) != CKR_OK ||
+			    p11->C_Sign(s, (CK_BYTE_PTR)msg, sizeof(msg), sig, &len) != CKR_OK ||
+			    !ossl_verify(&ecdsa_sha256, pk, msg, sizeof(msg), sig, len))
+				_exit(2);
+			if (make_data(s, true, false, "child", "x", &o) != CKR_OK)
+				_exit(3);
+			_exit(p11->C_Finalize(NULL) == CKR_OK ? 0 : 4);
+		}
+		ck_assert_int_eq(wait_child(pid), 0);
+	}
+	join_signers(signers, SIGNERS);
+	ck_assert_int_eq(pthread_join(churner.thread, NULL), 0);
+	ck_assert_msg(churner.first_error == CKR_OK, "churner %s: rv 0x%lx", churner.what, churner.first_error);
+	{
+		CK_ATTRIBUTE by_label[] = { ATTR_STR(CKA_LABEL, "child") };
+		CK_OBJECT_HANDLE found[16];
+
+		ck_assert_uint_eq(tu_find(s, by_label, 1, found, 16), 10);
+	}
+	EVP_PKEY_free(pk);
+}
+END_TEST
+
 /* Another process's new token and new objects appear in this one. */
 START_TEST(test_other_process_changes)
 {
@@ -3578,6 +3630,7 @@ static Suite *module_suite(void)
 	tcase_add_test(tc, test_threads_mixed);
 	tcase_add_test(tc, test_threads_close_in_use);
 	tcase_add_test(tc, test_fork);
+	tcase_add_test(tc, test_fork_while_threads);
 	tcase_add_test(tc, test_other_process_changes);
 	return su;
 }
