@@ -1,8 +1,12 @@
-/* store.c - a token file: creation, opening (and refusing damaged files),
+/* store.c - a token file: opening (and refusing damaged files), the
  * metadata, and the SQLite helpers the other store files share.
  *
+ * Creation is in store_create.c.
+ *
  * Schema (version 1):
- *   meta(name, value)       'format' = 'offpass-p11-token', 'schema_version' = 1
+ *   meta(name, value)       'format' = 'offpass-p11-token', 'schema_version' = 1,
+ *                           'min_user_pin_len' (absent in tokens made before it:
+ *                           TOKEN_USER_PIN_MIN_DEFAULT)
  *   token(id = 1, ...)      one row: label, serial, PIN state and failure
  *                           counts, the KDF cost for new wrapped keys, and two
  *                           generation counters (key_gen: the token key was
@@ -29,28 +33,10 @@
 #include "atomic_file.h"
 #include "secmem.h"
 
-#define STORE_FORMAT "offpass-p11-token"
-/* 'OP11' in the database header, so that file(1) and a quick check can
- * tell a token from another SQLite file. */
-#define STORE_APPLICATION_ID 0x4f503131
 /* Long enough to outlast another process's PIN check or a burst of writes;
  * short enough that a wedged peer is reported rather than waited on forever. */
 #define STORE_BUSY_MS 15000
 #define STORE_BUSY_RETRIES 4
-
-static const char schema_sql[] =
-	"CREATE TABLE meta (name TEXT PRIMARY KEY NOT NULL, value NOT NULL) WITHOUT ROWID;"
-	"CREATE TABLE token (id INTEGER PRIMARY KEY CHECK (id = 1),"
-	" label BLOB NOT NULL, serial TEXT NOT NULL,"
-	" user_pin_initialized INTEGER NOT NULL, user_fails INTEGER NOT NULL,"
-	" so_fails INTEGER NOT NULL, max_fails INTEGER NOT NULL,"
-	" kdf_n INTEGER NOT NULL, kdf_r INTEGER NOT NULL, kdf_p INTEGER NOT NULL,"
-	" key_gen INTEGER NOT NULL, obj_gen INTEGER NOT NULL);"
-	"CREATE TABLE wrapped_key (who INTEGER PRIMARY KEY CHECK (who IN (0, 1)),"
-	" kdf TEXT NOT NULL, kdf_n INTEGER NOT NULL, kdf_r INTEGER NOT NULL,"
-	" kdf_p INTEGER NOT NULL, salt BLOB NOT NULL, iv BLOB NOT NULL, ct BLOB NOT NULL);"
-	"CREATE TABLE object (uid INTEGER PRIMARY KEY CHECK (uid > 0),"
-	" private INTEGER NOT NULL CHECK (private IN (0, 1)), blob BLOB NOT NULL);";
 
 /* The reason a token_store_open or _create failed, for token_store_error(NULL). */
 static _Thread_local char open_err[STORE_ERR_LEN];
@@ -149,7 +135,7 @@ CK_RV store_prepare(token_store_t *s, const char *sql, sqlite3_stmt **st)
 	return store_db_fail(s, "cannot read the token");
 }
 
-static CK_RV damaged(token_store_t *s, const char *what)
+CK_RV store_damaged(token_store_t *s, const char *what)
 {
 	return store_fail(s, CKR_DEVICE_ERROR, "damaged token file: %s", what);
 }
@@ -175,7 +161,7 @@ CK_RV store_read_token(token_store_t *s, token_row_t *row)
 		goto out;
 	rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
-		rv = rc == SQLITE_DONE ? damaged(s, "no token row") : store_db_fail(s, "cannot read the token");
+		rv = rc == SQLITE_DONE ? store_damaged(s, "no token row") : store_db_fail(s, "cannot read the token");
 		goto out;
 	}
 	if (sqlite3_column_type(st, 0) != SQLITE_BLOB || sqlite3_column_bytes(st, 0) != 32 ||
@@ -187,7 +173,7 @@ CK_RV store_read_token(token_store_t *s, token_row_t *row)
 	    !col_int(st, 7, 0, UINT32_MAX, &p) ||
 	    !col_int(st, 8, 0, INT64_MAX, &row->key_gen) ||
 	    !col_int(st, 9, 0, INT64_MAX, &row->obj_gen)) {
-		rv = damaged(s, "invalid token row");
+		rv = store_damaged(s, "invalid token row");
 		goto out;
 	}
 	memcpy(row->label, sqlite3_column_blob(st, 0), 32);
@@ -196,7 +182,7 @@ CK_RV store_read_token(token_store_t *s, token_row_t *row)
 	row->kdf.r = (uint32_t)r;
 	row->kdf.p = (uint32_t)p;
 	if (!kdf_params_valid(&row->kdf))
-		rv = damaged(s, "invalid KDF parameters in the token row");
+		rv = store_damaged(s, "invalid KDF parameters in the token row");
 out:
 	sqlite3_finalize(st);
 	return rv;
@@ -224,7 +210,7 @@ CK_RV store_write_token(token_store_t *s, const token_row_t *row)
 	    sqlite3_step(st) != SQLITE_DONE)
 		rv = store_db_fail(s, "cannot update the token");
 	else if (sqlite3_changes(s->db) != 1)
-		rv = damaged(s, "no token row");
+		rv = store_damaged(s, "no token row");
 	sqlite3_finalize(st);
 	return rv;
 }
@@ -258,7 +244,7 @@ static CK_RV query_int(token_store_t *s, const char *sql, int64_t *v)
 	if (sqlite3_step(st) != SQLITE_ROW)
 		rv = store_db_fail(s, sql);
 	else if (sqlite3_column_type(st, 0) != SQLITE_INTEGER)
-		rv = damaged(s, sql);
+		rv = store_damaged(s, sql);
 	else
 		*v = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
@@ -293,7 +279,7 @@ static char *file_uri(const char *path, const char *query)
 /* Open the database file and set the per-connection options. Read-only
  * also leaves the -shm file alone (readonly_shm): a full disk is the
  * reason for it, and SQLite then keeps its WAL index in memory. */
-static CK_RV connect_db(token_store_t *s, const char *file, bool read_only)
+CK_RV store_connect(token_store_t *s, const char *file, bool read_only)
 {
 	int flags = SQLITE_OPEN_NOFOLLOW | SQLITE_OPEN_URI |
 		    (read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE);
@@ -321,7 +307,7 @@ static CK_RV connect_db(token_store_t *s, const char *file, bool read_only)
 	return CKR_OK;
 }
 
-static void disconnect_db(token_store_t *s)
+static void disstore_connect(token_store_t *s)
 {
 	sqlite3_finalize(s->dv_stmt);
 	s->dv_stmt = NULL;
@@ -368,7 +354,7 @@ static CK_RV read_serial(token_store_t *s)
 		return rv;
 	if (sqlite3_step(st) != SQLITE_ROW || sqlite3_column_type(st, 0) != SQLITE_TEXT ||
 	    !is_hex16(sqlite3_column_text(st, 0), sqlite3_column_bytes(st, 0)))
-		rv = damaged(s, "missing or invalid serial");
+		rv = store_damaged(s, "missing or invalid serial");
 	else
 		memcpy(s->serial, sqlite3_column_text(st, 0), 16);
 	sqlite3_finalize(st);
@@ -390,14 +376,14 @@ static CK_RV validate(token_store_t *s)
 	    strcmp(text, STORE_FORMAT) != 0)
 		return store_fail(s, CKR_DEVICE_ERROR, "not an offpass token (no format mark)");
 	if (query_int(s, "SELECT value FROM meta WHERE name = 'schema_version'", &v) != CKR_OK)
-		return damaged(s, "no schema version");
+		return store_damaged(s, "no schema version");
 	if (v != STORE_SCHEMA_VERSION)
 		return store_fail(s, CKR_DEVICE_ERROR,
 				  "token schema version %lld is not supported (this build reads version %d)",
 				  (long long)v, STORE_SCHEMA_VERSION);
 	if (query_int(s, "SELECT count(*) FROM sqlite_master WHERE type IN ('trigger', 'view')",
 		      &v) != CKR_OK || v != 0)
-		return damaged(s, "unexpected triggers or views");
+		return store_damaged(s, "unexpected triggers or views");
 	rv = store_read_token(s, &row);
 	if (rv != CKR_OK)
 		return rv;
@@ -405,7 +391,7 @@ static CK_RV validate(token_store_t *s)
 	if (rv != CKR_OK)
 		return rv;
 	if (query_int(s, "SELECT count(*) FROM wrapped_key WHERE who = 0", &v) != CKR_OK || v != 1)
-		return damaged(s, "no SO key");
+		return store_damaged(s, "no SO key");
 	rv = store_min_user_pin_len(s, &(CK_ULONG){ 0 });
 	if (rv != CKR_OK)
 		return rv;
@@ -442,7 +428,7 @@ static CK_RV check_path(token_store_t *s)
 static CK_RV connect_checked(token_store_t *s, bool read_only)
 {
 	char text[128];
-	CK_RV rv = connect_db(s, s->path, read_only);
+	CK_RV rv = store_connect(s, s->path, read_only);
 
 	if (rv != CKR_OK)
 		return rv;
@@ -451,7 +437,7 @@ static CK_RV connect_checked(token_store_t *s, bool read_only)
 	if (query_text(s, "PRAGMA quick_check", text, sizeof(text)) != CKR_OK)
 		return store_fail(s, CKR_DEVICE_ERROR, "not a token file (%s)", sqlite3_errmsg(s->db));
 	if (strcmp(text, "ok") != 0)
-		return damaged(s, text);
+		return store_damaged(s, text);
 	rv = store_begin(s, false);
 	if (rv != CKR_OK)
 		return rv;
@@ -491,7 +477,7 @@ static CK_RV check_file(token_store_t *s)
 	snprintf(why, sizeof(why), "%s: the read-write open failed: %s", s->path,
 		 s->db != NULL ? sqlite3_errmsg(s->db) : "cannot open");
 	s->disk_full = disk_full(s);
-	disconnect_db(s);
+	disstore_connect(s);
 	s->err[0] = '\0';
 	rv = connect_checked(s, true);
 	if (rv != CKR_OK)
@@ -505,12 +491,12 @@ static CK_RV check_file(token_store_t *s)
  * failure s has no connection, and every call fails cleanly. */
 static CK_RV reconnect(token_store_t *s)
 {
-	CK_RV rv = connect_db(s, s->path, s->read_only);
+	CK_RV rv = store_connect(s, s->path, s->read_only);
 
 	if (rv == CKR_OK)
 		rv = store_prepare(s, "PRAGMA data_version", &s->dv_stmt);
 	if (rv != CKR_OK)
-		disconnect_db(s);
+		disstore_connect(s);
 	/* A new connection counts data versions afresh: take none as seen, so
 	 * that the next look compares the object generation itself and a
 	 * change made meanwhile is not missed. */
@@ -527,11 +513,11 @@ static CK_RV upgrade(token_store_t *s)
 	token_store_t t = { .path = s->path };
 	CK_RV rv;
 
-	disconnect_db(s);
+	disstore_connect(s);
 	rv = connect_checked(&t, false);
 	if (rv != CKR_OK) {
 		s->disk_full = disk_full(&t);
-		disconnect_db(&t);
+		disstore_connect(&t);
 		(void)reconnect(s);
 		return rv;
 	}
@@ -586,7 +572,7 @@ void token_store_close(token_store_t *s)
 	if (s == NULL)
 		return;
 	token_store_logout(s);
-	disconnect_db(s);
+	disstore_connect(s);
 	free(s->path);
 	free(s);
 }
@@ -594,7 +580,7 @@ void token_store_close(token_store_t *s)
 CK_RV token_store_reopen(token_store_t *s)
 {
 	/* The file was checked when the parent opened it: connect only. */
-	disconnect_db(s);
+	disstore_connect(s);
 	s->err[0] = '\0';
 	return reconnect(s);
 }
@@ -604,33 +590,31 @@ const char *token_store_error(const token_store_t *s)
 	return s != NULL ? s->err : open_err;
 }
 
-/* ---- Creation -------------------------------------------------------- */
-
-/* A number from the environment in [min, max], else dflt. */
-static unsigned long env_number(const char *name, unsigned long min, unsigned long max,
-				unsigned long dflt)
+void store_set_open_error(const char *msg)
 {
-	const char *env = getenv(name);
-	unsigned long v;
-	char *end;
-
-	if (env == NULL || *env == '\0' || *env == '-')
-		return dflt;
-	errno = 0;
-	v = strtoul(env, &end, 10);
-	if (errno != 0 || *end != '\0' || v < min || v > max)
-		return dflt;
-	return v;
+	snprintf(open_err, sizeof(open_err), "%s", msg);
 }
 
-static unsigned long env_max_fails(void)
-{
-	return env_number("OFFPASS_P11_MAX_PIN_FAILS", 1, 1000, TOKEN_MAX_FAILS_DEFAULT);
-}
+/* ---- Metadata -------------------------------------------------------- */
 
-unsigned long store_env_min_pin_len(void)
+CK_RV token_store_meta(token_store_t *s, token_meta_t *out)
 {
-	return env_number("OFFPASS_P11_MIN_PIN_LEN", TOKEN_PIN_MIN, TOKEN_PIN_MAX, TOKEN_USER_PIN_MIN_DEFAULT);
+	token_row_t row;
+	CK_RV rv;
+
+	if (s == NULL || out == NULL)
+		return CKR_ARGUMENTS_BAD;
+	s->err[0] = '\0';
+	rv = store_read_token(s, &row);
+	if (rv != CKR_OK)
+		return rv;
+	memcpy(out->label, row.label, 32);
+	memcpy(out->serial, s->serial, 16);
+	out->user_pin_initialized = row.user_pin_initialized;
+	out->user_fails = (CK_ULONG)row.user_fails;
+	out->so_fails = (CK_ULONG)row.so_fails;
+	out->max_fails = (CK_ULONG)row.max_fails;
+	return store_min_user_pin_len(s, &out->min_user_pin_len);
 }
 
 CK_RV store_write_min_pin_len(token_store_t *s, unsigned long len)
@@ -659,7 +643,7 @@ CK_RV store_min_user_pin_len(token_store_t *s, CK_ULONG *out)
 	if (rc == SQLITE_ROW) {
 		int64_t v = sqlite3_column_int64(st, 0);
 		if (sqlite3_column_type(st, 0) != SQLITE_INTEGER || v < TOKEN_PIN_MIN || v > TOKEN_PIN_MAX)
-			rv = damaged(s, "invalid minimum PIN length");
+			rv = store_damaged(s, "invalid minimum PIN length");
 		else
 			*out = (CK_ULONG)v;
 	} else if (rc != SQLITE_DONE) {
@@ -667,183 +651,4 @@ CK_RV store_min_user_pin_len(token_store_t *s, CK_ULONG *out)
 	}
 	sqlite3_finalize(st);
 	return rv;
-}
-
-static CK_RV insert_rows(token_store_t *s, const CK_UTF8CHAR label[32], const kdf_params_t *kp)
-{
-	sqlite3_stmt *st = NULL;
-	char sql[64];
-	CK_RV rv;
-
-	snprintf(sql, sizeof(sql), "PRAGMA application_id = %d", STORE_APPLICATION_ID);
-	if (sqlite3_exec(s->db, schema_sql, NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK ||
-	    sqlite3_exec(s->db, "INSERT INTO meta VALUES ('format', '" STORE_FORMAT "'),"
-			 " ('schema_version', 1)", NULL, NULL, NULL) != SQLITE_OK)
-		return store_db_fail(s, "cannot create the schema");
-	rv = store_write_min_pin_len(s, store_env_min_pin_len());
-	if (rv != CKR_OK)
-		return rv;
-	rv = store_prepare(s, "INSERT INTO token VALUES (1, ?1, ?2, 0, 0, 0, ?3, ?4, ?5, ?6, 1, 1)", &st);
-	if (rv != CKR_OK)
-		return rv;
-	if (sqlite3_bind_blob(st, 1, label, 32, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_text(st, 2, s->serial, 16, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 3, (sqlite3_int64)env_max_fails()) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 4, (sqlite3_int64)kp->n) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 5, kp->r) != SQLITE_OK ||
-	    sqlite3_bind_int64(st, 6, kp->p) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_DONE)
-		rv = store_db_fail(s, "cannot create the token row");
-	sqlite3_finalize(st);
-	return rv;
-}
-
-static CK_RV new_serial(char serial[16])
-{
-	static const char hex[] = "0123456789abcdef";
-	unsigned char r[8];
-
-	if (RAND_bytes(r, sizeof(r)) != 1)
-		return CKR_GENERAL_ERROR;
-	for (size_t i = 0; i < sizeof(r); i++) {
-		serial[2 * i] = hex[r[i] >> 4];
-		serial[2 * i + 1] = hex[r[i] & 15];
-	}
-	return CKR_OK;
-}
-
-/* Fill the temporary database t (already connected): schema, rows, the SO
- * wrapped key, all in one transaction. */
-static CK_RV fill_new(token_store_t *t, const CK_UTF8CHAR *so_pin, CK_ULONG so_pin_len,
-		      const CK_UTF8CHAR label[32])
-{
-	unsigned char *key = store_key_alloc();
-	wrapped_key_t wk;
-	kdf_params_t kp;
-	CK_RV rv = CKR_HOST_MEMORY;
-
-	if (key == NULL)
-		goto out;
-	kdf_params_default(&kp);
-	rv = CKR_GENERAL_ERROR;
-	if (new_serial(t->serial) != CKR_OK || RAND_bytes(key, STORE_KEY_LEN) != 1)
-		goto out;
-	rv = store_wrap(t, STORE_WHO_SO, so_pin, so_pin_len, &kp, key, &wk);
-	if (rv != CKR_OK)
-		goto out;
-	rv = store_begin(t, true);
-	if (rv != CKR_OK)
-		goto out;
-	rv = insert_rows(t, label, &kp);
-	if (rv == CKR_OK)
-		rv = store_write_wrapped(t, STORE_WHO_SO, &wk);
-	if (rv == CKR_OK)
-		rv = store_commit(t);
-	else
-		store_rollback(t);
-	/* The data is in the file already (rollback journal); switching now
-	 * only marks the header, so the token is born in WAL mode and its
-	 * first open does not have to write. */
-	if (rv == CKR_OK && sqlite3_exec(t->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL) != SQLITE_OK)
-		rv = store_db_fail(t, "cannot switch to a WAL journal");
-out:
-	secmem_free(key, STORE_KEY_LEN);
-	return rv;
-}
-
-/* The token is built in a temporary file next to path and linked into
- * place when complete: a token file is whole or absent, and link(2) fails
- * if path appeared meanwhile, where rename(2) would replace it. */
-static CK_RV create_file(token_store_t *t, const char *path, const CK_UTF8CHAR *so_pin,
-			 CK_ULONG so_pin_len, const CK_UTF8CHAR label[32])
-{
-	size_t n = strlen(path) + sizeof(".new-XXXXXX");
-	char *tmp = malloc(n);
-	int fd = -1;
-	CK_RV rv;
-
-	if (tmp == NULL)
-		return store_fail(t, CKR_HOST_MEMORY, "out of memory");
-	snprintf(tmp, n, "%s.new-XXXXXX", path);
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		rv = store_fail(t, CKR_DEVICE_ERROR, "cannot create a file beside it: %s", strerror(errno));
-		free(tmp);
-		return rv;
-	}
-	if (fchmod(fd, S_IRUSR | S_IWUSR) != 0 || close(fd) != 0) {
-		rv = store_fail(t, CKR_DEVICE_ERROR, "cannot create: %s", strerror(errno));
-		goto out;
-	}
-	rv = connect_db(t, tmp, false);
-	if (rv == CKR_OK)
-		rv = fill_new(t, so_pin, so_pin_len, label);
-	if (t->db != NULL && sqlite3_close(t->db) != SQLITE_OK && rv == CKR_OK)
-		rv = store_fail(t, CKR_DEVICE_ERROR, "cannot close the new token");
-	t->db = NULL;
-	if (rv != CKR_OK)
-		goto out;
-	if (link(tmp, path) != 0) {
-		rv = store_fail(t, CKR_DEVICE_ERROR, errno == EEXIST ? "already exists" : "cannot create: %s",
-				strerror(errno));
-		goto out;
-	}
-	if (fsync_parent_dir(path) != 0)
-		rv = store_fail(t, CKR_DEVICE_ERROR, "cannot sync the directory");
-out:
-	(void)unlink(tmp);
-	free(tmp);
-	return rv;
-}
-
-CK_RV token_store_create(const char *path, const CK_UTF8CHAR *so_pin, CK_ULONG so_pin_len,
-			 const CK_UTF8CHAR label[32], token_store_t **out)
-{
-	token_store_t t = { 0 };
-	struct stat st;
-	CK_RV rv;
-
-	open_err[0] = '\0';
-	if (out != NULL)
-		*out = NULL;
-	if (path == NULL || out == NULL || label == NULL || (so_pin == NULL && so_pin_len > 0))
-		return CKR_ARGUMENTS_BAD;
-	t.path = (char *)path;
-	if (so_pin_len < TOKEN_PIN_MIN || so_pin_len > TOKEN_PIN_MAX)
-		rv = store_fail(&t, CKR_PIN_LEN_RANGE, "SO PIN length %lu not in [%d, %d]",
-				(unsigned long)so_pin_len, TOKEN_PIN_MIN, TOKEN_PIN_MAX);
-	else if (lstat(path, &st) == 0)
-		rv = store_fail(&t, CKR_DEVICE_ERROR, "already exists");
-	else if (errno != ENOENT)
-		rv = store_fail(&t, CKR_DEVICE_ERROR, "%s", strerror(errno));
-	else
-		rv = create_file(&t, path, so_pin, so_pin_len, label);
-	if (rv != CKR_OK) {
-		snprintf(open_err, sizeof(open_err), "%s", t.err);
-		return rv;
-	}
-	return token_store_open(path, out);
-}
-
-/* ---- Metadata -------------------------------------------------------- */
-
-CK_RV token_store_meta(token_store_t *s, token_meta_t *out)
-{
-	token_row_t row;
-	CK_RV rv;
-
-	if (s == NULL || out == NULL)
-		return CKR_ARGUMENTS_BAD;
-	s->err[0] = '\0';
-	rv = store_read_token(s, &row);
-	if (rv != CKR_OK)
-		return rv;
-	memcpy(out->label, row.label, 32);
-	memcpy(out->serial, s->serial, 16);
-	out->user_pin_initialized = row.user_pin_initialized;
-	out->user_fails = (CK_ULONG)row.user_fails;
-	out->so_fails = (CK_ULONG)row.so_fails;
-	out->max_fails = (CK_ULONG)row.max_fails;
-	return store_min_user_pin_len(s, &out->min_user_pin_len);
 }

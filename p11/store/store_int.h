@@ -8,6 +8,10 @@
 #include "p11/store/store_crypt.h"
 
 #define STORE_SCHEMA_VERSION 1
+#define STORE_FORMAT "offpass-p11-token"
+/* 'OP11' in the database header, so that file(1) and a quick check can
+ * tell a token from another SQLite file. */
+#define STORE_APPLICATION_ID 0x4f503131
 #define STORE_ERR_LEN 512
 
 /* Wrapped-key rows are keyed by the user type (CKU_SO 0, CKU_USER 1). */
@@ -58,6 +62,14 @@ CK_RV store_min_user_pin_len(token_store_t *s, CK_ULONG *out) OFP_WUR;
 unsigned long store_env_min_pin_len(void);
 /* Record the minimum in the meta table; inside a write transaction. */
 CK_RV store_write_min_pin_len(token_store_t *s, unsigned long len) OFP_WUR;
+
+/* "damaged token file: what" as the handle's error; CKR_DEVICE_ERROR. */
+CK_RV store_damaged(token_store_t *s, const char *what);
+/* Open a connection to file with the per-connection options (read-only:
+ * also leave the -shm file alone). */
+CK_RV store_connect(token_store_t *s, const char *file, bool read_only) OFP_WUR;
+/* Set what token_store_error(NULL) says (this thread). */
+void store_set_open_error(const char *msg);
 
 /* Prepare, or record the failure. */
 CK_RV store_prepare(token_store_t *s, const char *sql, sqlite3_stmt **st) OFP_WUR;
