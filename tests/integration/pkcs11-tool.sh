@@ -35,6 +35,15 @@ run_fails p11 "${T[@]}" --change-pin --pin "$USER_PIN_BAD" --new-pin "$USER_PIN"
 expect_log "CKR_PIN_INCORRECT"
 run p11 "${T[@]}" --change-pin --pin "$NEW_PIN" --new-pin "$USER_PIN"
 run p11 "${U[@]}" -O
+# New user PINs are 6 characters at least by default (docs/TOKEN.md), and
+# the token says so.
+run_fails p11 "${T[@]}" --change-pin --pin "$USER_PIN" --new-pin 12345
+expect_log "CKR_PIN_LEN_RANGE"
+run_fails p11 "${T[@]}" --login --login-type so --so-pin "$SO_PIN" --init-pin --new-pin 12345
+expect_log "CKR_PIN_LEN_RANGE"
+run p11 "${U[@]}" -O
+run p11 -L
+expect_log "pin min/max +: 6/255"
 
 # ---- mechanisms ----
 run p11 "${T[@]}" -M
