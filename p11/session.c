@@ -196,21 +196,33 @@ static struct {
 	size_t count;
 } fork_hold;
 
-static bool held_has(session_t *const *held, size_t n, CK_SESSION_HANDLE h)
-{
-	for (size_t i = 0; i < n; i++)
-		if (held[i]->handle == h)
-			return true;
-	return false;
-}
-
-/* Every session in the table is among held. */
+/* Every session in the table is among held. Both are sorted by handle
+ * (held is an earlier copy of the table, less the sessions closed since). */
 static bool table_covered(session_t *const *held, size_t n)
 {
-	for (size_t i = 0; i < table.count; i++)
-		if (!held_has(held, n, table.items[i]->handle))
+	size_t k = 0;
+
+	for (size_t i = 0; i < table.count; i++) {
+		while (k < n && held[k]->handle < table.items[i]->handle)
+			k++;
+		if (k == n || held[k] != table.items[i])
 			return false;
+	}
 	return true;
+}
+
+/* The sessions in the table now, each with a reference (caller frees);
+ * NULL (and *n 0) without memory. Module lock held. */
+static session_t **table_snapshot(size_t *n)
+{
+	session_t **held = calloc(table.count + 1, sizeof(*held));
+
+	*n = 0;
+	for (size_t i = 0; held != NULL && i < table.count; i++) {
+		atomic_fetch_add_explicit(&table.items[i]->refs, 1, memory_order_relaxed);
+		held[(*n)++] = table.items[i];
+	}
+	return held;
 }
 
 static void release_held(session_t **held, size_t n)
@@ -234,12 +246,7 @@ void session_fork_hold(void)
 
 	for (int attempt = 0;; attempt++) {
 		module_lock();
-		n = 0;
-		held = calloc(table.count + 1, sizeof(*held));
-		for (size_t i = 0; held != NULL && i < table.count; i++) {
-			atomic_fetch_add_explicit(&table.items[i]->refs, 1, memory_order_relaxed);
-			held[n++] = table.items[i];
-		}
+		held = table_snapshot(&n);
 		module_unlock();
 		for (size_t i = 0; i < n; i++)
 			lock_acquire(held[i]->mutex);
