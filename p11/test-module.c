@@ -2645,6 +2645,23 @@ START_TEST(test_generic_secret)
 	ck_assert(tu_get_bool(s, c, CKA_ALWAYS_SENSITIVE));
 	ck_assert(tu_get_bool(s, c, CKA_NEVER_EXTRACTABLE));
 	ck_assert(tu_get_bool(s, c, CKA_PRIVATE));
+	/* Key material is never stored in the clear: a key that is not
+	 * private is a template this token cannot honour (v3.0 4.1.1), for
+	 * every way a key is made. */
+	{
+		CK_ATTRIBUTE pub_secret[] = { ATTR_VAR(CKA_VALUE_LEN, len32), ATTR_VAR(CKA_PRIVATE, no) };
+		CK_ATTRIBUTE pub_priv[] = { ATTR_VAR(CKA_PRIVATE, no) };
+		CK_KEY_TYPE gs = CKK_GENERIC_SECRET;
+		CK_ATTRIBUTE imported[] = { ATTR_VAR(CKA_CLASS, class_secret), ATTR_VAR(CKA_KEY_TYPE, gs),
+					    ATTR_STR(CKA_VALUE, "0123456789abcdef"), ATTR_VAR(CKA_PRIVATE, no) };
+		CK_OBJECT_HANDLE pub, priv;
+
+		CK(CKR_TEMPLATE_INCONSISTENT, p11->C_GenerateKey(s, &m, pub_secret, 2, &c));
+		CK(CKR_TEMPLATE_INCONSISTENT, p11->C_CreateObject(s, imported, 4, &c));
+		CK(CKR_TEMPLATE_INCONSISTENT, tu_gen_ec_rv(s, CKM_EC_KEY_PAIR_GEN, tu_oid_p256, sizeof(tu_oid_p256),
+							   NULL, 0, pub_priv, 1, &pub, &priv));
+		CK(CKR_TEMPLATE_INCONSISTENT, p11->C_CopyObject(s, c, pub_priv, 1, &pub));
+	}
 	/* Bad requests. */
 	CK(CKR_TEMPLATE_INCOMPLETE, p11->C_GenerateKey(s, &m, open_t + 1, 2, &c));
 	NOT_OK(p11->C_GenerateKey(s, &m, zero, 1, &c));
