@@ -112,7 +112,12 @@ static int show_code(const code_opts_t *o, uint8_t code[OFP_ENROLL_CODE_LEN], ui
 		if (!o->no_qr && isatty(STDOUT_FILENO))
 			print_qr(text);
 	}
-	print_time(o->code_file != NULL ? "code until" : "works once until", expires);
+	if (o->code_file != NULL)
+		/* Standard output is the holder id alone: scripts read it. */
+		fprintf(stderr, "%s: enrollment code written to %s; it works once, until %" PRIu32 "\n", PROG,
+			o->code_file, expires);
+	else
+		print_time("works once until", expires);
 	OPENSSL_cleanse(text, sizeof(text));
 	return rc;
 }

@@ -225,9 +225,10 @@ run iss settle b1
 expect_log "already settled; nothing debited" "same batch twice"
 [ "$(balance alice)" = 200 ] || fail "the same batch debited twice"
 
-# The same authorization (counter 2) at another gate: charged once.
+# The same authorization (counter 2, the same signed time and amount) at
+# another gate: charged once. (Record i of a batch is signed at NOW + i.)
 mkbatch --gate-key g2.pem --gate-id "$G2" --sequence 1 \
-	--record alice.cred:alice.pem:2:150 --record alice.cred:alice.pem:3:50 -o b2
+	--record alice.cred:alice.pem:3:50 --record alice.cred:alice.pem:2:150 -o b2
 run iss settle b2
 expect_log "double use: .*charged already at gate $G1 batch 1" "double use reported"
 [ "$(balance alice)" = 150 ] || fail "double use charged: $(balance alice)"
