@@ -89,7 +89,7 @@ static int deliver(void *ctx, const uint8_t *cred, size_t len, char *err, size_t
 					       : atomic_file_write(s->path, cred, len, 0644);
 		s->written = rv == 0;
 		if (rv != 0)
-			snprintf(err, err_len, "%s: %s", s->path, strerror(-rv));
+			snprintf(err, err_len, "%s: %s", s->path, atomic_file_strerror(rv));
 		return rv;
 	}
 	if (snprintf(s->tmp, sizeof(s->tmp), "%s.tmp.XXXXXX", s->path) >= (int)sizeof(s->tmp)) {
