@@ -53,7 +53,7 @@ static void print_credential(const ofp_credential_t *c)
 typedef struct staged {
 	const char *path;
 	char tmp[4096];
-	bool staged, written;
+	bool staged;
 } staged_t;
 
 static bool regular_target(const char *path)
@@ -87,7 +87,6 @@ static int deliver(void *ctx, const uint8_t *cred, size_t len, char *err, size_t
 	if (!regular_target(s->path)) {
 		rv = strcmp(s->path, "-") == 0 ? (fwrite(cred, 1, len, stdout) == len && fflush(stdout) == 0 ? 0 : -EIO)
 					       : atomic_file_write(s->path, cred, len, 0644);
-		s->written = rv == 0;
 		if (rv != 0)
 			snprintf(err, err_len, "%s: %s", s->path, atomic_file_strerror(rv));
 		return rv;

@@ -526,7 +526,6 @@ START_TEST(test_exposure_bounded)
 {
 	tk_holder_t h;
 	ofp_credential_t c, first;
-	uint64_t n = 0;
 
 	TT_NEED_TOKEN(&env);
 	account("rider", 2000, 0, OFP_ALG_P256, &h);
@@ -557,7 +556,6 @@ START_TEST(test_exposure_bounded)
 		      ofp_issuer_error(iss));
 	ck_assert_uint_eq(c.serial, 3);
 	ck_assert_uint_eq(c.not_before, first.not_after + cfg.settlement_window);
-	(void)n;
 	tk_holder_free(&h);
 }
 END_TEST
