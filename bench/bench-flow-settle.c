@@ -86,15 +86,20 @@ static int open_holder(settle_ctx_t *c, unsigned long i)
 	uint8_t req[OFP_ENROLLMENT_MAX];
 	size_t req_len;
 	char name[32];
+	uint8_t code[OFP_ENROLL_CODE_LEN];
+	uint32_t expires;
 
 	snprintf(name, sizeof(name), "holder-%06lu", i);
-	if (ofp_ledger_account_open(l, name, FLOW_NOW, &a) != OFP_LEDGER_OK ||
+	if (ofp_issuer_account_open(c->iss, name, &a, code, &expires) != OFP_ISSUER_OK ||
 	    ofp_ledger_credit(l, name, 1000000000000LL, FLOW_NOW, NULL) != OFP_LEDGER_OK)
 		return fail(name, "account open or credit failed");
-	if (!tk_holder_new(&c->holders[i], OFP_ALG_P256, a.holder_id, NULL) ||
-	    !tk_enrollment(&c->holders[i], FLOW_NOW, req, &req_len))
-		return fail(name, "holder key or enrollment request failed");
-	if (ofp_issuer_issue(c->iss, req, req_len, c->creds[i], &c->cred_len[i], NULL) != OFP_ISSUER_OK)
+	if (!tk_holder_new(&c->holders[i], OFP_ALG_P256, a.holder_id, NULL))
+		return fail(name, "holder key failed");
+	c->holders[i].has_code = true;
+	memcpy(c->holders[i].code, code, sizeof(code));
+	if (!tk_enrollment(&c->holders[i], FLOW_NOW, req, &req_len))
+		return fail(name, "enrollment request failed");
+	if (ofp_issuer_issue(c->iss, req, req_len, NULL, c->creds[i], &c->cred_len[i], NULL) != OFP_ISSUER_OK)
 		return fail(name, ofp_issuer_error(c->iss));
 	return 0;
 }

@@ -273,6 +273,25 @@ bool ofp_tk_enrollment_verifies(const ofp_enrollment_t *e)
 			     e->holder_sig);
 }
 
+const uint8_t ofp_tk_enroll_code[OFP_ENROLL_CODE_LEN] = { 1,  2,  3,  4,  5,  6,  7,  8,  9,  10,
+							   11, 12, 13, 14, 15, 16, 17, 18, 19, 20 };
+
+bool ofp_tk_enroll_code_mac(ofp_enrollment_t *e)
+{
+	uint8_t key[OFP_HASH_LEN];
+
+	return ofp_enroll_code_key(ofp_tk_enroll_code, e->holder_id, key, NULL) == OFP_FMT_OK &&
+	       ofp_enrollment_mac(e, key, e->code_mac, NULL) == OFP_FMT_OK;
+}
+
+bool ofp_tk_enroll_code_verifies(const ofp_enrollment_t *e)
+{
+	uint8_t key[OFP_HASH_LEN], mac[OFP_HASH_LEN];
+
+	return ofp_enroll_code_key(ofp_tk_enroll_code, e->holder_id, key, NULL) == OFP_FMT_OK &&
+	       ofp_enrollment_mac(e, key, mac, NULL) == OFP_FMT_OK && memcmp(mac, e->code_mac, OFP_HASH_LEN) == 0;
+}
+
 void ofp_tk_trust_entry(ofp_trust_entry_t *e, const ofp_tk_key_t *k, unsigned usage, uint32_t not_before,
 			uint32_t not_after)
 {

@@ -58,6 +58,15 @@ bool ofp_tk_credential_verifies(const ofp_credential_t *c, unsigned alg, const u
 bool ofp_tk_authorization_verifies(const ofp_presentation_t *p);
 bool ofp_tk_enrollment_verifies(const ofp_enrollment_t *e);
 
+/* The enrollment code of the vectors (tests/vectors/README.md): the bytes
+ * 1, 2, ..., 20. */
+extern const uint8_t ofp_tk_enroll_code[OFP_ENROLL_CODE_LEN];
+/* Set e->code_mac under ofp_tk_enroll_code for e's holder id; false when
+ * OpenSSL or the format fails. */
+bool ofp_tk_enroll_code_mac(ofp_enrollment_t *e);
+/* Whether e->code_mac is the MAC under ofp_tk_enroll_code. */
+bool ofp_tk_enroll_code_verifies(const ofp_enrollment_t *e);
+
 /* A trust-list entry for k: its key id, algorithm and key, this usage and
  * validity window. */
 void ofp_tk_trust_entry(ofp_trust_entry_t *e, const ofp_tk_key_t *k, unsigned usage, uint32_t not_before,

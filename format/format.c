@@ -259,8 +259,10 @@ static void enrollment_put(fmt_writer_t *w, const ofp_enrollment_t *e, bool with
 	fmt_put_bytes(w, e->holder_id, OFP_ID_LEN);
 	fmt_put_bytes(w, e->holder_key, ofp_holder_key_len(e->holder_alg));
 	fmt_put_u32(w, e->time);
-	if (with_sig)
+	if (with_sig) {
 		fmt_put_bytes(w, e->holder_sig, OFP_SIG_LEN);
+		fmt_put_bytes(w, e->code_mac, OFP_HASH_LEN);
+	}
 }
 
 ofp_fmt_rc_t ofp_enrollment_encode(const ofp_enrollment_t *e, uint8_t *out, size_t cap, size_t *len,
@@ -293,6 +295,7 @@ ofp_fmt_rc_t ofp_enrollment_decode(const uint8_t *in, size_t len, ofp_enrollment
 	FMT_CHECK(&r, fmt_check_holder_key(r.ctx, e->holder_alg, e->holder_key, r.err));
 	fmt_get_u32(&r, "time", &e->time);
 	fmt_get_bytes(&r, "holder_signature", e->holder_sig, OFP_SIG_LEN);
+	fmt_get_bytes(&r, "code_mac", e->code_mac, OFP_HASH_LEN);
 	fmt_end(&r);
 	if (r.rc != OFP_FMT_OK)
 		memset(e, 0, sizeof(*e));

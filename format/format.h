@@ -27,8 +27,12 @@
 #include <stdint.h>
 #include "compiler.h"
 
-/* Every artifact starts with one header byte: type << 4 | version. */
+/* Every artifact starts with one header byte: type << 4 | version. Every
+ * type is at version 1 except the enrollment request, at version 2 (it
+ * proves an enrollment code); a decoder accepts only the current version
+ * of each type. */
 #define OFP_FORMAT_VERSION 1u
+#define OFP_ENROLLMENT_VERSION 2u
 enum {
 	OFP_TYPE_CREDENTIAL = 1,
 	OFP_TYPE_PRESENTATION = 2,	      /* no challenge (one-way: QR) */
@@ -62,7 +66,7 @@ enum { OFP_ALG_P256 = 1, OFP_ALG_ED25519 = 2 };
 #define OFP_CREDENTIAL_MAX 137
 #define OFP_PRESENTATION_QR_P256 213 /* fits QR version 10, level M */
 #define OFP_PRESENTATION_MAX 246
-#define OFP_ENROLLMENT_MAX 111
+#define OFP_ENROLLMENT_MAX 143
 #define OFP_JOURNAL_RECORD_MIN 73
 #define OFP_JOURNAL_RECORD_MAX 319
 #define OFP_BATCH_MAX_RECORDS 100000u
@@ -79,7 +83,8 @@ enum { OFP_ALG_P256 = 1, OFP_ALG_ED25519 = 2 };
  * on the wire), and the HKDF salt of sealing. No one is a prefix of another. */
 #define OFP_DOMAIN_CREDENTIAL "offpass-cred-v1"
 #define OFP_DOMAIN_AUTHORIZATION "offpass-auth-v1"
-#define OFP_DOMAIN_ENROLLMENT "offpass-enroll-v1"
+#define OFP_DOMAIN_ENROLLMENT "offpass-enroll-v2"
+#define OFP_ENROLL_CODE_HKDF_SALT "offpass-enroll-code-v2"
 #define OFP_DOMAIN_SEALED_BATCH "offpass-batch-v1"
 #define OFP_DOMAIN_TRUST_LIST "offpass-trust-v1"
 #define OFP_DOMAIN_DENY_LIST "offpass-deny-v1"
@@ -204,13 +209,37 @@ typedef struct ofp_enrollment {
 	uint8_t holder_key[OFP_HOLDER_KEY_MAX];
 	uint32_t time;
 	uint8_t holder_sig[OFP_SIG_LEN];
+	/* HMAC-SHA256 under the enrollment code's key over the same message
+	 * as holder_sig: the holder knows the code the operator gave for this
+	 * holder id. All zero in a request for a key already enrolled. */
+	uint8_t code_mac[OFP_HASH_LEN];
 } ofp_enrollment_t;
 
 ofp_fmt_rc_t ofp_enrollment_encode(const ofp_enrollment_t *e, uint8_t *out, size_t cap, size_t *len,
 				   ofp_fmt_error_t *err) OFP_WUR;
 ofp_fmt_rc_t ofp_enrollment_decode(const uint8_t *in, size_t len, ofp_enrollment_t *e, ofp_fmt_error_t *err) OFP_WUR;
-/* "offpass-enroll-v1" || the request bytes before holder_sig. */
+/* "offpass-enroll-v2" || the request bytes before holder_sig. */
 ofp_fmt_rc_t ofp_enrollment_tbs(const ofp_enrollment_t *e, uint8_t *out, size_t cap, size_t *len,
+				ofp_fmt_error_t *err) OFP_WUR;
+
+/* The enrollment code: OFP_ENROLL_CODE_LEN random bytes (160 bits), shown
+ * to a person as 32 base32 characters (RFC 4648 alphabet) in 8 groups of 4
+ * joined by '-'. */
+#define OFP_ENROLL_CODE_LEN 20
+#define OFP_ENROLL_CODE_TEXT_LEN 39 /* 32 characters + 7 dashes */
+/* code -> "ABCD-EFGH-...", NUL-terminated (OFP_ENROLL_CODE_TEXT_LEN + 1). */
+void ofp_enroll_code_text(const uint8_t code[OFP_ENROLL_CODE_LEN], char out[OFP_ENROLL_CODE_TEXT_LEN + 1]);
+/* Text -> code: case, spaces and '-' do not matter; 0, 1 and 8 read as O, I
+ * and B. OFP_FMT_EVALUE for another character or another length. */
+ofp_fmt_rc_t ofp_enroll_code_parse(const char *text, uint8_t code[OFP_ENROLL_CODE_LEN], ofp_fmt_error_t *err) OFP_WUR;
+/* The MAC key of a code for one holder id: HKDF-SHA256 (RFC 5869) with
+ * salt "offpass-enroll-code-v2", IKM the 20 code bytes, info the holder id,
+ * 32 bytes. The issuer keeps only this key (a one-way function of the
+ * code), never the code. */
+ofp_fmt_rc_t ofp_enroll_code_key(const uint8_t code[OFP_ENROLL_CODE_LEN], const uint8_t holder_id[OFP_ID_LEN],
+				 uint8_t key[OFP_HASH_LEN], ofp_fmt_error_t *err) OFP_WUR;
+/* HMAC-SHA256(key, ofp_enrollment_tbs(e)) into mac. */
+ofp_fmt_rc_t ofp_enrollment_mac(const ofp_enrollment_t *e, const uint8_t key[OFP_HASH_LEN], uint8_t mac[OFP_HASH_LEN],
 				ofp_fmt_error_t *err) OFP_WUR;
 
 /* --- journal record (verifier) --------------------------------------- */

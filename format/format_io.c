@@ -72,9 +72,15 @@ const char *ofp_type_name(unsigned type)
 	return "unknown";
 }
 
+/* The one version of each type a decoder accepts. */
+static unsigned type_version(unsigned type)
+{
+	return type == OFP_TYPE_ENROLLMENT ? OFP_ENROLLMENT_VERSION : OFP_FORMAT_VERSION;
+}
+
 uint8_t fmt_header(unsigned type)
 {
-	return (uint8_t)(type << 4 | OFP_FORMAT_VERSION);
+	return (uint8_t)(type << 4 | type_version(type));
 }
 
 /* The header rule, one place for ofp_peek_type and every decoder. */
@@ -87,7 +93,10 @@ static ofp_fmt_rc_t check_header(uint8_t h, unsigned want_a, unsigned want_b, co
 	if (want_a != 0 && type != want_a && type != want_b)
 		return fmt_fail(err, OFP_FMT_ETYPE, ctx, "header", "type %u (%s) where %s expected", type,
 				ofp_type_name(type), ofp_type_name(want_a));
-	if (version != OFP_FORMAT_VERSION)
+	if (type == OFP_TYPE_ENROLLMENT && version == 1)
+		return fmt_fail(err, OFP_FMT_EVERSION, ctx, "header",
+				"version 1 has no enrollment code; version 2 is required (a new holder)");
+	if (version != type_version(type))
 		return fmt_fail(err, OFP_FMT_EVERSION, ctx, "header", "unsupported version %u", version);
 	return OFP_FMT_OK;
 }

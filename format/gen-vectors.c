@@ -228,8 +228,16 @@ static void gen_holder_artifacts(uint8_t *pres_p256, size_t *pres_p256_len)
 	e.time = NOT_BEFORE - 600;
 	need(ofp_enrollment_tbs(&e, tbs, sizeof(tbs), &len, &err), &err);
 	sign(K_HOLDER_P256, tbs, len, e.holder_sig);
+	if (!ofp_tk_enroll_code_mac(&e))
+		die("enrollment code MAC failed");
 	need(ofp_enrollment_encode(&e, buf, sizeof(buf), &len, &err), &err);
 	emit("enrollment-p256", buf, len, "enrollment", "ok", "-", "valid");
+	/* One bit of the code MAC flipped: decodes, does not verify. */
+	n = mutate(bad, buf, len, len - 1, (const uint8_t[]){ (uint8_t)(buf[len - 1] ^ 1) }, 1, false);
+	emit("bad-enrollment-code-mac", bad, n, "enrollment", "ok", "-", "invalid");
+	/* The version 1 form (no code_mac), which the issuer no longer takes. */
+	n = mutate(bad, buf, len - OFP_HASH_LEN, 0, (const uint8_t *)"\x41", 1, false);
+	emit("bad-enrollment-version1", bad, n, "enrollment", "version", "enrollment.header", "-");
 }
 
 static void trust_entry(ofp_trust_entry_t *e, unsigned k, uint8_t usage)

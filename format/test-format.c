@@ -87,6 +87,7 @@ static void sample_enrollment(ofp_enrollment_t *e, unsigned alg)
 		e->holder_key[0] = 0x02;
 	e->time = T0 - 60;
 	fill(e->holder_sig, OFP_SIG_LEN, 0x11);
+	fill(e->code_mac, OFP_HASH_LEN, 0x22);
 }
 
 /* An operate record over a P-256 presentation, or a malformed one over
@@ -399,11 +400,15 @@ START_TEST(test_header)
 
 	memcpy(buf, x->bytes, x->len);
 	for (unsigned v = 0; v < 16; v++) {
-		if (v == OFP_FORMAT_VERSION)
+		bool enrollment = own == OFP_TYPE_ENROLLMENT;
+
+		if (v == (enrollment ? OFP_ENROLLMENT_VERSION : OFP_FORMAT_VERSION))
 			continue;
 		buf[0] = (uint8_t)(own << 4 | v);
 		ck_fmt(decode_exact(x->a, buf, x->len), OFP_FMT_EVERSION, NULL);
-		ck_assert_msg(strstr(E.reason, "unsupported version") != NULL, "%s", E.reason);
+		ck_assert_msg(strstr(E.reason, enrollment && v == 1 ? "no enrollment code" : "unsupported version") !=
+				      NULL,
+			      "%s", E.reason);
 		ck_fmt(ofp_peek_type(buf, x->len, &t, &E), OFP_FMT_EVERSION, "artifact.header");
 	}
 	for (unsigned type = 0; type < 16; type++) {
@@ -586,9 +591,10 @@ START_TEST(test_tbs)
 	ck_fmt(ofp_enrollment_encode(&e, enc, sizeof(enc), &len, &E), OFP_FMT_OK, NULL);
 	ck_fmt(ofp_enrollment_tbs(&e, tbs, sizeof(tbs), &tlen, &E), OFP_FMT_OK, NULL);
 	dl = strlen(OFP_DOMAIN_ENROLLMENT);
-	ck_assert_uint_eq(tlen, dl + len - OFP_SIG_LEN);
-	ck_assert_mem_eq(tbs, "offpass-enroll-v1", dl);
-	ck_assert_mem_eq(tbs + dl, enc, len - OFP_SIG_LEN);
+	ck_assert_uint_eq(tlen, dl + len - OFP_SIG_LEN - OFP_HASH_LEN);
+	ck_assert_mem_eq(tbs, "offpass-enroll-v2", dl);
+	ck_assert_mem_eq(tbs + dl, enc, len - OFP_SIG_LEN - OFP_HASH_LEN);
+	ck_assert_uint_eq(enc[0], 0x42);
 
 	sample_trust(&t, 3);
 	ck_fmt(ofp_trust_list_encode(&t, enc, sizeof(enc), &len, &E), OFP_FMT_OK, NULL);
@@ -754,6 +760,63 @@ START_TEST(test_enrollment_rules)
 	sample_enrollment(&e, OFP_ALG_P256);
 	e.holder_key[0] = 0;
 	ck_fmt(ofp_enrollment_tbs(&e, buf, sizeof(buf), &len, &E), OFP_FMT_ENONCANONICAL, "enrollment.holder_key");
+	/* Version 1 (no code MAC, 32 bytes shorter) is refused by its header,
+	 * with a reason that says why. */
+	sample_enrollment(&e, OFP_ALG_P256);
+	ck_fmt(ofp_enrollment_encode(&e, buf, sizeof(buf), &len, &E), OFP_FMT_OK, NULL);
+	buf[0] = 0x41;
+	ck_fmt(ofp_enrollment_decode(buf, len - OFP_HASH_LEN, &e, &E), OFP_FMT_EVERSION, "enrollment.header");
+	ck_assert_ptr_nonnull(strstr(E.reason, "enrollment code"));
+	buf[0] = 0x42;
+	ck_fmt(ofp_enrollment_decode(buf, len - 1, &e, &E), OFP_FMT_ETRUNCATED, "enrollment.code_mac");
+}
+END_TEST
+
+START_TEST(test_enroll_code)
+{
+	uint8_t code[OFP_ENROLL_CODE_LEN], back[OFP_ENROLL_CODE_LEN], k1[OFP_HASH_LEN], k2[OFP_HASH_LEN];
+	uint8_t mac1[OFP_HASH_LEN], mac2[OFP_HASH_LEN];
+	char text[OFP_ENROLL_CODE_TEXT_LEN + 1];
+	ofp_enrollment_t e;
+
+	for (size_t i = 0; i < sizeof(code); i++)
+		code[i] = (uint8_t)(i * 37 + 5);
+	ofp_enroll_code_text(code, text);
+	ck_assert_uint_eq(strlen(text), OFP_ENROLL_CODE_TEXT_LEN);
+	for (size_t i = 4; i < OFP_ENROLL_CODE_TEXT_LEN; i += 5)
+		ck_assert_int_eq(text[i], '-');
+	ck_fmt(ofp_enroll_code_parse(text, back, &E), OFP_FMT_OK, NULL);
+	ck_assert_mem_eq(back, code, sizeof(code));
+	/* Typed by a person: lower case, spaces, 0/1/8 for O/I/B. */
+	for (char *p = text; *p != '\0'; p++) {
+		if (*p == '-')
+			*p = ' ';
+		else if (*p == 'O')
+			*p = '0';
+		else if (*p == 'I')
+			*p = '1';
+		else if (*p == 'B')
+			*p = '8';
+		else if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	}
+	ck_fmt(ofp_enroll_code_parse(text, back, &E), OFP_FMT_OK, NULL);
+	ck_assert_mem_eq(back, code, sizeof(code));
+	ck_fmt(ofp_enroll_code_parse("ABCD-EFGH", back, &E), OFP_FMT_EVALUE, "enrollment code.text");
+	ck_fmt(ofp_enroll_code_parse("ABCD-EFGH-ABCD-EFGH-ABCD-EFGH-ABCD-EFG9", back, &E), OFP_FMT_EVALUE,
+	       "enrollment code.text");
+	ck_fmt(ofp_enroll_code_parse("ABCD-EFGH-ABCD-EFGH-ABCD-EFGH-ABCD-EFGHA", back, &E), OFP_FMT_EVALUE,
+	       "enrollment code.text");
+	/* The key depends on the code and on the holder id; the MAC on every
+	 * signed byte. */
+	ck_fmt(ofp_enroll_code_key(code, (const uint8_t *)"HOLDER01", k1, &E), OFP_FMT_OK, NULL);
+	ck_fmt(ofp_enroll_code_key(code, (const uint8_t *)"HOLDER02", k2, &E), OFP_FMT_OK, NULL);
+	ck_assert(memcmp(k1, k2, sizeof(k1)) != 0);
+	sample_enrollment(&e, OFP_ALG_P256);
+	ck_fmt(ofp_enrollment_mac(&e, k1, mac1, &E), OFP_FMT_OK, NULL);
+	e.time++;
+	ck_fmt(ofp_enrollment_mac(&e, k1, mac2, &E), OFP_FMT_OK, NULL);
+	ck_assert(memcmp(mac1, mac2, sizeof(mac1)) != 0);
 }
 END_TEST
 
@@ -1371,7 +1434,8 @@ static bool signatures_verify(const char *artifact, const uint8_t *in, size_t le
 		ck_fmt(ofp_enrollment_decode(in, len, &e, &E), OFP_FMT_OK, NULL);
 		ck_fmt(ofp_enrollment_tbs(&e, tbs, sizeof(tbs), &n, &E), OFP_FMT_OK, NULL);
 		return ofp_tk_verify(e.holder_alg, e.holder_key, ofp_holder_key_len(e.holder_alg), tbs, n,
-				     e.holder_sig);
+				     e.holder_sig) &&
+		       ofp_tk_enroll_code_verifies(&e);
 	}
 	if (strcmp(artifact, "trust-list") == 0) {
 		static ofp_trust_list_t t;
@@ -1559,6 +1623,7 @@ static Suite *format_suite(void)
 	tcase_add_test(tc, test_credential_rules);
 	tcase_add_test(tc, test_presentation_rules);
 	tcase_add_test(tc, test_enrollment_rules);
+	tcase_add_test(tc, test_enroll_code);
 	tcase_add_test(tc, test_record_rules);
 	tcase_add_test(tc, test_batch_rules);
 	tcase_add_test(tc, test_batch_check);

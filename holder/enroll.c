@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <openssl/crypto.h>
 
 int ofp_holder_key_form(const ofp_p11_key_t *key, uint8_t *out, size_t *len, char *err, size_t err_len)
 {
@@ -87,12 +88,13 @@ int ofp_holder_keygen(ofp_p11_t *p, unsigned alg, const char *label, ofp_p11_key
 	return OFP_HOLDER_OK;
 }
 
-int ofp_holder_enroll(ofp_p11_t *p, const ofp_p11_key_t *key, const uint8_t holder_id[OFP_ID_LEN], uint32_t now,
-		      uint8_t *out, size_t *len, char *err, size_t err_len)
+int ofp_holder_enroll(ofp_p11_t *p, const ofp_p11_key_t *key, const uint8_t holder_id[OFP_ID_LEN],
+		      const uint8_t code[OFP_ENROLL_CODE_LEN], uint32_t now, uint8_t *out, size_t *len, char *err,
+		      size_t err_len)
 {
 	ofp_enrollment_t e;
 	ofp_fmt_error_t fe;
-	uint8_t tbs[OFP_TBS_MAX];
+	uint8_t tbs[OFP_TBS_MAX], code_key[OFP_HASH_LEN];
 	size_t tbs_len = 0, key_len = 0;
 	int rv = OFP_HOLDER_FAILED;
 
@@ -110,11 +112,19 @@ int ofp_holder_enroll(ofp_p11_t *p, const ofp_p11_key_t *key, const uint8_t hold
 		snprintf(err, err_len, "enrollment request: signing: %s", ofp_p11_error(p));
 		goto out;
 	}
+	/* The MAC covers what the signature covers: it binds the code to this
+	 * key, holder id and time without sending the code. */
+	if (code != NULL && (ofp_enroll_code_key(code, holder_id, code_key, &fe) != OFP_FMT_OK ||
+			     ofp_enrollment_mac(&e, code_key, e.code_mac, &fe) != OFP_FMT_OK)) {
+		snprintf(err, err_len, "enrollment request: %s", fe.reason);
+		goto out;
+	}
 	if (ofp_enrollment_encode(&e, out, OFP_ENROLLMENT_MAX, len, &fe) != OFP_FMT_OK) {
 		snprintf(err, err_len, "enrollment request: %s", fe.reason);
 		goto out;
 	}
 	rv = OFP_HOLDER_OK;
 out:
+	OPENSSL_cleanse(code_key, sizeof(code_key));
 	return rv;
 }

@@ -56,6 +56,10 @@ static int issue(int argc, char **argv, const ofp_tk_key_t *issuer)
 		rv = fail(argv[2], "the proof of possession does not verify");
 		goto out;
 	}
+	if (!ofp_tk_enroll_code_verifies(&e)) {
+		rv = fail(argv[2], "the enrollment code MAC is not the test code's (tests/vectors/README.md)");
+		goto out;
+	}
 	memset(&c, 0, sizeof(c));
 	c.holder_alg = e.holder_alg;
 	c.serial = 77;

@@ -38,11 +38,14 @@ int ofp_holder_key_form(const ofp_p11_key_t *key, uint8_t *out, size_t *len, cha
 int ofp_holder_keygen(ofp_p11_t *p, unsigned alg, const char *label, ofp_p11_key_t *out, char *err,
 		      size_t err_len) OFP_WUR;
 
-/* The enrollment request for holder_id: the key, the time, and the
- * token's signature over it (proof of possession). out holds
- * OFP_ENROLLMENT_MAX bytes. */
-int ofp_holder_enroll(ofp_p11_t *p, const ofp_p11_key_t *key, const uint8_t holder_id[OFP_ID_LEN], uint32_t now,
-		      uint8_t *out, size_t *len, char *err, size_t err_len) OFP_WUR;
+/* The enrollment request for holder_id: the key, the time, the token's
+ * signature over it (proof of possession) and the MAC under the
+ * enrollment code the operator gave (docs/FORMAT.md); code NULL: no MAC
+ * (all zero), a refresh request for a key the issuer enrolled already.
+ * out holds OFP_ENROLLMENT_MAX bytes. */
+int ofp_holder_enroll(ofp_p11_t *p, const ofp_p11_key_t *key, const uint8_t holder_id[OFP_ID_LEN],
+		      const uint8_t code[OFP_ENROLL_CODE_LEN], uint32_t now, uint8_t *out, size_t *len, char *err,
+		      size_t err_len) OFP_WUR;
 
 /* ---- the credential (credential.c) ------------------------------------- */
 

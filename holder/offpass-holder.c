@@ -282,28 +282,61 @@ static int cmd_keygen(int argc, char **argv)
 
 /* ---- enroll ------------------------------------------------------------- */
 
+/* The enrollment code from --code-file, --code-env or a prompt (the PIN
+ * reader's rules: never on the command line, where /proc shows it). */
+static int read_code(const char *file, const char *env, uint8_t code[OFP_ENROLL_CODE_LEN])
+{
+	char buf[OFP_PIN_MAX], err[256];
+	ofp_fmt_error_t fe;
+	int rv = OFP_EXIT_OK;
+
+	if (ofp_pin_read(file, env, "Enrollment code (from the issuer): ", buf, sizeof(buf), err, sizeof(err)) != 0)
+		return ofp_fail("enroll: enrollment code: %s", err);
+	if (ofp_enroll_code_parse(buf, code, &fe) != OFP_FMT_OK)
+		rv = ofp_usage("enroll: the enrollment code: %s", fe.reason);
+	secmem_wipe(buf, sizeof(buf));
+	return rv;
+}
+
+enum { O_CODE_FILE = 0x300, O_CODE_ENV, O_NO_CODE };
+
 static int cmd_enroll(int argc, char **argv)
 {
 	static const struct option opts[] = { { "holder-id", required_argument, NULL, 'i' },
-					       { "output", required_argument, NULL, 'o' }, GLOBAL_OPTIONS,
+					       { "output", required_argument, NULL, 'o' },
+					       { "code-file", required_argument, NULL, O_CODE_FILE },
+					       { "code-env", required_argument, NULL, O_CODE_ENV },
+					       { "no-code", no_argument, NULL, O_NO_CODE },
+					       GLOBAL_OPTIONS,
 					       { NULL, 0, NULL, 0 } };
 	char err[OFP_HOLDER_ERR_LEN];
-	uint8_t hid[OFP_ID_LEN], req[OFP_ENROLLMENT_MAX];
-	const char *hid_text = NULL, *output = NULL;
+	uint8_t hid[OFP_ID_LEN], req[OFP_ENROLLMENT_MAX], code[OFP_ENROLL_CODE_LEN];
+	const char *hid_text = NULL, *output = NULL, *code_file = NULL, *code_env = NULL;
+	bool no_code = false;
 	size_t len = 0;
 	session_t s;
 	int c, rv;
 
 	while ((c = getopt_long(argc, argv, "i:o:h", opts, NULL)) != -1) {
 		if (c == 'h')
-			return help("enroll --holder-id HEX -o REQUEST\n"
-				    "Write an enrollment request: the holder key, signed by the token.\n"
+			return help("enroll --holder-id HEX -o REQUEST [--code-file FILE | --code-env VAR | --no-code]\n"
+				    "Write an enrollment request: the holder key, signed by the token, with proof of the\n"
+				    "enrollment code the issuer gave (asked for without echo when no option gives it).\n"
 				    "  --holder-id HEX  the 8-byte holder id the issuer gave (16 hex digits)\n"
-				    "  -o, --output F   where to write the request ('-': standard output)\n");
+				    "  -o, --output F   where to write the request ('-': standard output)\n"
+				    "  --code-file F    the enrollment code from the first line of F\n"
+				    "  --code-env VAR   the enrollment code from the environment variable VAR\n"
+				    "  --no-code        no code: a refresh request for a key the issuer enrolled already\n");
 		if (c == 'i')
 			hid_text = optarg;
 		else if (c == 'o')
 			output = optarg;
+		else if (c == O_CODE_FILE)
+			code_file = optarg;
+		else if (c == O_CODE_ENV)
+			code_env = optarg;
+		else if (c == O_NO_CODE)
+			no_code = true;
 		else if ((rv = global_option("enroll", c, optarg)) != OFP_EXIT_OK)
 			return rv;
 	}
@@ -311,16 +344,28 @@ static int cmd_enroll(int argc, char **argv)
 		return ofp_usage("enroll: unexpected argument '%s'", argv[optind]);
 	if (hid_text == NULL || output == NULL)
 		return ofp_usage("enroll: --holder-id and -o are required");
+	if (no_code && (code_file != NULL || code_env != NULL))
+		return ofp_usage("enroll: --no-code and a code source exclude each other");
+	if (code_file != NULL && code_env != NULL)
+		return ofp_usage("enroll: give --code-file or --code-env, not both");
 	if (hex_decode(hid_text, hid, sizeof(hid)) != 0)
 		return ofp_usage("enroll: --holder-id: '%s' is not 16 hex digits", hid_text);
+	/* The code before the token: a typo fails before a PIN is asked. */
+	rv = no_code ? OFP_EXIT_OK : read_code(code_file, code_env, code);
+	if (rv != OFP_EXIT_OK)
+		return rv;
 	rv = session_open(&s, false, true);
 	if (rv == OFP_EXIT_OK)
-		rv = holder_exit(ofp_holder_enroll(s.p, &s.key, hid, now(), req, &len, err, sizeof(err)), err);
+		rv = holder_exit(ofp_holder_enroll(s.p, &s.key, hid, no_code ? NULL : code, now(), req, &len, err,
+						   sizeof(err)),
+				 err);
+	secmem_wipe(code, sizeof(code));
 	if (rv == OFP_EXIT_OK)
 		rv = write_output(output, req, len, "enrollment request");
 	if (rv == OFP_EXIT_OK && strcmp(output, "-") != 0)
-		printf("enrollment request for holder %s (%s key '%s', %zu bytes) written to %s\n", hid_text,
-		       ofp_holder_alg_name(s.key.alg), s.key_label, len, output);
+		printf("enrollment request for holder %s (%s key '%s', %zu bytes%s) written to %s\n", hid_text,
+		       ofp_holder_alg_name(s.key.alg), s.key_label, len, no_code ? ", no code: a refresh" : "",
+		       output);
 	session_close(&s);
 	return rv;
 }

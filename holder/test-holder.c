@@ -715,8 +715,10 @@ static void check_enroll(unsigned alg)
 
 	keygen(p, alg, OFP_HOLDER_KEY_LABEL, &key);
 	form_len = key_form(&key, form);
-	ck_assert_msg(ofp_holder_enroll(p, &key, hid, T0, req, &len, err, sizeof(err)) == OFP_HOLDER_OK, "%s", err);
-	ck_assert_uint_eq(len, alg == OFP_ALG_P256 ? 111 : 110);
+	ck_assert_msg(ofp_holder_enroll(p, &key, hid, ofp_tk_enroll_code, T0, req, &len, err, sizeof(err)) ==
+			      OFP_HOLDER_OK,
+		      "%s", err);
+	ck_assert_uint_eq(len, alg == OFP_ALG_P256 ? 143 : 142);
 	ck_assert_int_eq(ofp_enrollment_decode(req, len, &e, &fe), OFP_FMT_OK);
 	ck_assert_uint_eq(e.holder_alg, alg);
 	ck_assert_mem_eq(e.holder_id, hid, OFP_ID_LEN);
@@ -729,6 +731,13 @@ static void check_enroll(unsigned alg)
 		ck_assert(ofp_tk_verify(alg, key.pub_raw, key.pub_len, tbs, tbs_len, e.holder_sig));
 	tbs[tbs_len - 1] ^= 1;
 	ck_assert(!ofp_tk_verify(alg, form, form_len, tbs, tbs_len, e.holder_sig));
+	/* The code MAC is the code's, and a refresh request carries none. */
+	ck_assert(ofp_tk_enroll_code_verifies(&e));
+	ck_assert_msg(ofp_holder_enroll(p, &key, hid, NULL, T0, req, &len, err, sizeof(err)) == OFP_HOLDER_OK, "%s",
+		      err);
+	ck_assert_int_eq(ofp_enrollment_decode(req, len, &e, &fe), OFP_FMT_OK);
+	for (size_t i = 0; i < OFP_HASH_LEN; i++)
+		ck_assert_uint_eq(e.code_mac[i], 0);
 	ofp_p11_close(p);
 }
 

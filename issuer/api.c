@@ -524,11 +524,12 @@ static void batch_endpoint(ofp_api_t *api, const ofp_api_request_t *req, ofp_api
 	snprintf(r->summary, sizeof(r->summary), "%s gate %s batch %" PRIu64 ": %" PRIu32 " charged", result, vid,
 		 rep.sequence, rep.charged);
 	respond_json(r, 200,
-		     json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "result", result,
+		     json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "result", result,
 			       "verifier_id", vid, "sequence", (json_int_t)rep.sequence, "records",
 			       (json_int_t)rep.records, "refused", (json_int_t)rep.refused, "charged",
 			       (json_int_t)rep.charged, "amount_charged", (json_int_t)rep.amount_charged, "rejected",
-			       (json_int_t)rep.rejected, "double_uses", (json_int_t)rep.double_uses,
+			       (json_int_t)rep.rejected, "double_uses", (json_int_t)rep.double_uses, "counter_reuses",
+			       (json_int_t)rep.counter_reuses,
 			       "unknown_holders", (json_int_t)rep.unknown_holders, "gaps", (json_int_t)rep.gaps,
 			       "chain_breaks", (json_int_t)rep.chain_breaks));
 }

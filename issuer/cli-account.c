@@ -63,19 +63,6 @@ static int account_cmd(int argc, char **argv, const char *help, int want,
 	return rc;
 }
 
-static int do_open(ofp_issuer_t *iss, char **args)
-{
-	ofp_account_t a;
-	char hex[2 * OFP_ID_LEN + 1];
-	int rc = ledger_report(iss, ofp_ledger_account_open(ofp_issuer_ledger(iss), args[0], now(), &a));
-
-	if (rc != OFP_EXIT_OK)
-		return rc;
-	hex_encode(a.holder_id, OFP_ID_LEN, hex);
-	printf("%s\n", hex);
-	return OFP_EXIT_OK;
-}
-
 static int do_credit(ofp_issuer_t *iss, char **args)
 {
 	ofp_account_t a;
@@ -135,15 +122,6 @@ static int do_history(ofp_issuer_t *iss, char **args)
 	return ledger_report(iss, ofp_ledger_history(ofp_issuer_ledger(iss), args[0], print_history, NULL));
 }
 
-static int cmd_account_open(int argc, char **argv)
-{
-	return account_cmd(argc, argv,
-			   "Usage: " PROG " --dir DIR account open NAME\n"
-			   "Open an account (balance 0, credit line 0); prints its new holder id (hex), which the\n"
-			   "holder gives to 'offpass-holder enroll --holder-id'.\n",
-			   1, do_open);
-}
-
 static int cmd_account_credit(int argc, char **argv)
 {
 	return account_cmd(argc, argv,
@@ -170,7 +148,8 @@ static int cmd_account_history(int argc, char **argv)
 }
 
 static const ofp_cmd_t account_commands[] = {
-	{ "open", "open an account; prints the holder id", cmd_account_open },
+	{ "open", "open an account; prints the holder id and an enrollment code", cmd_account_open },
+	{ "code", "a new enrollment code (lost key, second device, expired code)", cmd_account_code },
 	{ "credit", "add to the balance", cmd_account_credit },
 	{ "credit-line", "set the credit line", cmd_account_credit_line },
 	{ "show", "balance, credit line, flags", cmd_account_show },

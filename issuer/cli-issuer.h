@@ -51,8 +51,10 @@ int ledger_report(ofp_issuer_t *iss, int lrc);
 /* A second level of commands (account, gate, deny). */
 int dispatch(const char *group, const ofp_cmd_t *cmds, size_t n, int argc, char **argv);
 
-/* The command groups (cli-account.c, cli-money.c). */
+/* The command groups (cli-account.c, cli-enroll.c, cli-money.c). */
 int cmd_account(int argc, char **argv);
+int cmd_account_open(int argc, char **argv);
+int cmd_account_code(int argc, char **argv);
 int cmd_issue(int argc, char **argv);
 int cmd_gate(int argc, char **argv);
 int cmd_settle(int argc, char **argv);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "atomic_file.h"
 #include "cli.h"
@@ -18,11 +20,16 @@
 /* ---- issue ------------------------------------------------------------------------------ */
 
 static const char issue_help[] =
-	"Usage: " PROG " --dir DIR issue REQUEST -o CREDENTIAL\n"
+	"Usage: " PROG " --dir DIR issue REQUEST -o CREDENTIAL [--replace]\n"
 	"Check an enrollment request (offpass-holder enroll) and write a credential for it, signed with\n"
-	"the current signing key. Refused (exit 3), saying why, when the request is malformed or its\n"
-	"proof of possession fails, when no account has its holder id, when the holder or its key is\n"
-	"denied, or when balance + credit line is below the threshold of issuer.conf.\n";
+	"the current signing key. A key not enrolled yet must prove the account's enrollment code\n"
+	"(account open, account code); an enrolled key's request is a refresh: its credential starts\n"
+	"where the live one ends. Refused (exit 3), saying why, when the request is malformed, its\n"
+	"proof of possession or code fails, no account has its holder id, the holder or key is denied,\n"
+	"the window is covered already, or balance + credit line - what the account's other credentials\n"
+	"may still bring in from gates is below the threshold (the new offline total is capped by it).\n"
+	"The ledger changes only once CREDENTIAL is written.\n"
+	"  --replace   issue from now over live credentials that are all denied (a lost key)\n";
 
 static void print_credential(const ofp_credential_t *c)
 {
@@ -36,38 +43,126 @@ static void print_credential(const ofp_credential_t *c)
 	       c->grant.resource_class, c->grant.per_op_max, c->grant.offline_total);
 }
 
+/* The credential's way out. A regular file is staged (a temporary file
+ * beside it, written and fsync'ed) before the ledger commits, and renamed
+ * into place after: a file that cannot be written changes nothing, and a
+ * crash between the commit and the rename leaves the credential in the
+ * temporary file, never a serial with no credential or a credential with
+ * no serial. Anything else at the path (standard output "-", a device, a
+ * FIFO) is written in the transaction by atomic_file_write's rules. */
+typedef struct staged {
+	const char *path;
+	char tmp[4096];
+	bool staged;
+} staged_t;
+
+static bool regular_target(const char *path)
+{
+	struct stat st;
+
+	if (strcmp(path, "-") == 0)
+		return false;
+	return lstat(path, &st) != 0 ? errno == ENOENT : S_ISREG(st.st_mode);
+}
+
+static int stage_write(int fd, const uint8_t *p, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		len -= (size_t)n;
+	}
+	return fsync(fd) != 0 ? -errno : 0;
+}
+
+static int deliver(void *ctx, const uint8_t *cred, size_t len, char *err, size_t err_len)
+{
+	staged_t *s = ctx;
+	int fd, rv;
+
+	if (!regular_target(s->path)) {
+		rv = strcmp(s->path, "-") == 0 ? (fwrite(cred, 1, len, stdout) == len && fflush(stdout) == 0 ? 0 : -EIO)
+					       : atomic_file_write(s->path, cred, len, 0644);
+		if (rv != 0)
+			snprintf(err, err_len, "%s: %s", s->path, atomic_file_strerror(rv));
+		return rv;
+	}
+	if (snprintf(s->tmp, sizeof(s->tmp), "%s.tmp.XXXXXX", s->path) >= (int)sizeof(s->tmp)) {
+		snprintf(err, err_len, "%s: %s", s->path, strerror(ENAMETOOLONG));
+		return -1;
+	}
+	fd = mkstemp(s->tmp);
+	if (fd < 0) {
+		snprintf(err, err_len, "%s: %s", s->path, strerror(errno));
+		return -1;
+	}
+	rv = fchmod(fd, 0644) != 0 ? -errno : stage_write(fd, cred, len);
+	if (close(fd) != 0 && rv == 0)
+		rv = -errno;
+	if (rv != 0) {
+		unlink(s->tmp);
+		snprintf(err, err_len, "%s: %s", s->path, strerror(-rv));
+		return -1;
+	}
+	s->staged = true;
+	return 0;
+}
+
+/* After the commit: the staged file takes its name. */
+static int publish(staged_t *s)
+{
+	if (!s->staged)
+		return OFP_EXIT_OK;
+	if (rename(s->tmp, s->path) != 0 || fsync_parent_dir(s->path) != 0)
+		return ofp_fail("%s: %s; the credential is issued and kept in %s", s->path, strerror(errno), s->tmp);
+	return OFP_EXIT_OK;
+}
+
 int cmd_issue(int argc, char **argv)
 {
-	static const struct option opts[] = { GLOBAL_OPTIONS, { "output", required_argument, NULL, 'o' }, { 0 } };
-	const char *out = NULL;
+	static const struct option opts[] = { GLOBAL_OPTIONS,
+					      { "output", required_argument, NULL, 'o' },
+					      { "replace", no_argument, NULL, OPT_REPLACE },
+					      { 0 } };
 	ofp_issuer_t *iss = NULL;
 	uint8_t *req = NULL, cred[OFP_CREDENTIAL_MAX];
 	size_t req_len = 0, cred_len = 0;
 	ofp_credential_t c;
+	staged_t st = { 0 };
+	ofp_issue_opts_t o = { .deliver = deliver, .ctx = &st };
 	int ch, rc;
 
 	while ((ch = getopt_long(argc, argv, "ho:", opts, NULL)) != -1) {
 		if (ch == 'h')
 			return usage_text(issue_help);
 		if (ch == 'o') {
-			out = optarg;
+			st.path = optarg;
+			continue;
+		}
+		if (ch == OPT_REPLACE) {
+			o.replace = true;
 			continue;
 		}
 		rc = global_option(ch, optarg);
 		if (rc != 0)
 			return rc;
 	}
-	if (argc - optind != 1 || out == NULL)
+	if (argc - optind != 1 || st.path == NULL)
 		return ofp_usage("issue: give REQUEST and -o CREDENTIAL");
 	rc = read_input(argv[optind], OFP_ENROLLMENT_MAX, "an enrollment request", &req, &req_len);
 	if (rc == OFP_EXIT_OK)
 		rc = open_issuer(&iss);
 	if (rc == OFP_EXIT_OK)
-		rc = report(ofp_issuer_issue(iss, req, req_len, cred, &cred_len, &c), ofp_issuer_error(iss));
+		rc = report(ofp_issuer_issue(iss, req, req_len, &o, cred, &cred_len, &c), ofp_issuer_error(iss));
 	if (rc == OFP_EXIT_OK)
-		rc = write_out(out, cred, cred_len);
-	/* With -o - standard output carries the credential alone. */
-	if (rc == OFP_EXIT_OK && strcmp(out, "-") != 0)
+		rc = publish(&st);
+	else if (st.staged)
+		unlink(st.tmp); /* the commit failed: nothing was issued */
+	if (rc == OFP_EXIT_OK && strcmp(st.path, "-") != 0)
 		print_credential(&c);
 	free(req);
 	ofp_issuer_close(iss);
@@ -146,7 +241,10 @@ int cmd_gate(int argc, char **argv)
 static void print_note(void *ctx, const ofp_settle_note_t *n)
 {
 	(void)ctx;
-	printf("  %s: %s\n", n->kind == OFP_SETTLE_GAP || n->kind == OFP_SETTLE_CHAIN ? "warning" : "note", n->text);
+	printf("  %s: %s\n",
+	       n->kind == OFP_SETTLE_GAP || n->kind == OFP_SETTLE_CHAIN || n->kind == OFP_SETTLE_REJECTED ? "warning"
+													  : "note",
+	       n->text);
 }
 
 static void print_report(const char *path, const ofp_settle_report_t *r)
@@ -159,9 +257,10 @@ static void print_report(const char *path, const ofp_settle_report_t *r)
 		return;
 	}
 	printf("%s: gate %s batch %" PRIu64 ": %" PRIu32 " records, %" PRIu32 " charged (total %" PRIu64
-	       "), %" PRIu32 " refusals, %" PRIu32 " rejected, %" PRIu32 " double uses, %" PRIu32 " unknown holders\n",
+	       "), %" PRIu32 " refusals, %" PRIu32 " rejected, %" PRIu32 " double uses, %" PRIu32
+	       " counter reuses, %" PRIu32 " unknown holders\n",
 	       path, vid, r->sequence, r->records, r->charged, r->amount_charged, r->refused, r->rejected,
-	       r->double_uses, r->unknown_holders);
+	       r->double_uses, r->counter_reuses, r->unknown_holders);
 }
 
 static int settle_one(ofp_issuer_t *iss, const char *path)

@@ -40,6 +40,16 @@ typedef struct ofp_issuer_config {
 	 * one more than enrollment_future_skew ahead of the clock likewise. */
 	uint32_t enrollment_max_age;
 	uint32_t enrollment_future_skew;
+	/* An enrollment code works once, for this long, for this many tries. */
+	uint32_t enrollment_code_lifetime;
+	uint32_t enrollment_code_tries;
+	/* Settlement re-checks a record with the gates' settings, no tighter
+	 * than the gates': their clock skew and one-way freshness. */
+	uint32_t gate_clock_skew;
+	uint32_t gate_freshness;
+	/* A credential counts against its account until every gate has
+	 * settled past its end, or until this long after its end. */
+	uint32_t settlement_window;
 } ofp_issuer_config_t;
 
 void ofp_issuer_config_defaults(ofp_issuer_config_t *c);

@@ -46,6 +46,16 @@ static const conf_key_t keys[] = {
 	    "refuse enrollment requests older than this many seconds (0: no limit)"),
 	INT("enrollment_future_skew", enrollment_future_skew, 0, UINT32_MAX,
 	    "refuse enrollment requests dated more than this many seconds ahead"),
+	INT("enrollment_code_lifetime", enrollment_code_lifetime, 60, UINT32_MAX,
+	    "seconds an enrollment code (account open, account code) can be used"),
+	INT("enrollment_code_tries", enrollment_code_tries, 1, 1000,
+	    "requests that may try an enrollment code before it is locked"),
+	INT("gate_clock_skew", gate_clock_skew, 0, 86400,
+	    "settlement: the largest clock skew of a gate (at least the gates' clock_skew)"),
+	INT("gate_freshness", gate_freshness, 0, 86400,
+	    "settlement: how long a one-way authorization is fresh (at least the gates' freshness)"),
+	INT("settlement_window", settlement_window, 0, UINT32_MAX,
+	    "seconds after its end that an unreported credential still counts against the account"),
 };
 
 void ofp_issuer_config_defaults(ofp_issuer_config_t *c)
@@ -61,6 +71,11 @@ void ofp_issuer_config_defaults(ofp_issuer_config_t *c)
 	c->sealing_key_lifetime = 10u * 365 * 86400;
 	c->enrollment_max_age = 30u * 86400;
 	c->enrollment_future_skew = 3600;
+	c->enrollment_code_lifetime = 7u * 86400;
+	c->enrollment_code_tries = 5;
+	c->gate_clock_skew = 120;
+	c->gate_freshness = 60;
+	c->settlement_window = 7u * 86400;
 }
 
 static int conf_err(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

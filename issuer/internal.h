@@ -51,10 +51,18 @@ ofp_issuer_rc_t iss_trust_publish(ofp_issuer_t *iss, uint64_t version, uint8_t *
 
 /* Issue for a holder whose possession of holder_key the caller has
  * checked (an enrollment request's signature, an online proof): the
- * account by e->holder_id, its rights, then sign, store and record in one
- * transaction. e->time and e->holder_sig are not used. */
-ofp_issuer_rc_t iss_issue_checked(ofp_issuer_t *iss, const ofp_enrollment_t *e, uint8_t *out, size_t *out_len,
-				  ofp_credential_t *cred) OFP_WUR;
+ * account by e->holder_id, its rights, the enrollment code rule (an
+ * online refresh proves a key the issuer enrolled: no code), the exposure
+ * and window rules, then sign, store, deliver and record in one
+ * transaction. e->time and e->holder_sig are not used; opts may be NULL. */
+ofp_issuer_rc_t iss_issue_checked(ofp_issuer_t *iss, const ofp_enrollment_t *e, const ofp_issue_opts_t *opts,
+				  uint8_t *out, size_t *out_len, ofp_credential_t *cred) OFP_WUR;
+/* The enrollment code rule for a request of account a (enroll.c): OK
+ * when its key is enrolled to a (*needs_code false) or the request's MAC
+ * matches the account's usable code (*needs_code true: the caller spends
+ * the code in the issuing transaction). */
+ofp_issuer_rc_t iss_enroll_check(ofp_issuer_t *iss, const ofp_enrollment_t *e, const ofp_account_t *a,
+				 bool *needs_code) OFP_WUR;
 
 /* now + span, at most UINT32_MAX. */
 uint32_t iss_time_add(uint32_t now, uint32_t span);

@@ -93,14 +93,44 @@ ofp_issuer_rc_t ofp_issuer_rollover(ofp_issuer_t *iss, ofp_ledger_key_t *new_key
  * version when a key has expired since (trust.bin is then rewritten). */
 ofp_issuer_rc_t ofp_issuer_trust_list(ofp_issuer_t *iss, uint8_t **out, size_t *len) OFP_WUR;
 
+/* ---- accounts and enrollment codes (enroll.c) --------------------------------- */
+
+/* Open an account (a new random holder id) with its first enrollment code,
+ * in one transaction. code gets the code to show the holder once (wipe it
+ * after: OPENSSL_cleanse); the ledger keeps only its key. *expires: until
+ * when it works (enrollment_code_lifetime). */
+ofp_issuer_rc_t ofp_issuer_account_open(ofp_issuer_t *iss, const char *name, ofp_account_t *out,
+					uint8_t code[OFP_ENROLL_CODE_LEN], uint32_t *expires) OFP_WUR;
+/* A new enrollment code for an account (a lost key, an expired or locked
+ * code): the previous one stops working. */
+ofp_issuer_rc_t ofp_issuer_enroll_code(ofp_issuer_t *iss, const char *name, ofp_account_t *out,
+				       uint8_t code[OFP_ENROLL_CODE_LEN], uint32_t *expires) OFP_WUR;
+
 /* ---- issuance (issue.c) -------------------------------------------------------- */
 
+typedef struct ofp_issue_opts {
+	/* Issue from now over live credentials, all of which must be on the
+	 * deny list (a lost key); they still count as exposure until they end. */
+	bool replace;
+	/* Called with the signed credential inside the transaction, before the
+	 * commit: non-zero (with err) rolls back, so nothing is issued and no
+	 * serial spent when the credential cannot be written. */
+	int (*deliver)(void *ctx, const uint8_t *cred, size_t len, char *err, size_t err_len);
+	void *ctx;
+} ofp_issue_opts_t;
+
 /* Check an enrollment request (strict decoding, proof of possession, age,
- * account, deny list, revoked key, balance + credit line >= threshold)
- * and sign a credential with the current signing key. out holds
- * OFP_CREDENTIAL_MAX bytes; cred (may be NULL) gets the decoded form. */
-ofp_issuer_rc_t ofp_issuer_issue(ofp_issuer_t *iss, const uint8_t *request, size_t len, uint8_t *out,
-				 size_t *out_len, ofp_credential_t *cred) OFP_WUR;
+ * account, deny list, revoked key), its enrollment code when the key is
+ * not enrolled yet (a wrong one counts a try, committed before the MAC is
+ * compared; the right one is spent with the issuance), and the account's
+ * exposure: balance + credit line - the unsettled offline totals of its
+ * other credentials must reach the threshold, and caps the new offline
+ * total. The credential's window follows the account's live one (a
+ * refresh) or starts now; a window already covered is refused. Signed
+ * with the current signing key. out holds OFP_CREDENTIAL_MAX bytes; cred
+ * (may be NULL) gets the decoded form; opts may be NULL. */
+ofp_issuer_rc_t ofp_issuer_issue(ofp_issuer_t *iss, const uint8_t *request, size_t len, const ofp_issue_opts_t *opts,
+				 uint8_t *out, size_t *out_len, ofp_credential_t *cred) OFP_WUR;
 
 /* ---- refresh (refresh.c) ------------------------------------------------------- */
 
@@ -132,8 +162,9 @@ typedef enum ofp_settle_note_kind {
 	OFP_SETTLE_GAP = 1,	     /* sequence numbers missing below this batch */
 	OFP_SETTLE_CHAIN,	     /* journal chain broken between two batches */
 	OFP_SETTLE_REJECTED,	     /* a record failed re-verification: not charged */
-	OFP_SETTLE_DOUBLE_USE,	     /* (holder, counter) charged before: not charged again */
+	OFP_SETTLE_DOUBLE_USE,	     /* the same signed authorization again: not charged again */
 	OFP_SETTLE_UNKNOWN_HOLDER,   /* no account for the holder id: not charged */
+	OFP_SETTLE_COUNTER_REUSE,    /* the key's counter over other contents: charged, flagged */
 } ofp_settle_note_kind_t;
 
 typedef struct ofp_settle_note {
@@ -158,7 +189,8 @@ typedef struct ofp_settle_report {
 	uint32_t refused;     /* records of refusals: nothing to charge */
 	uint32_t charged;
 	uint32_t rejected;
-	uint32_t double_uses;
+	uint32_t double_uses;	 /* copies: not charged */
+	uint32_t counter_reuses; /* charged and flagged */
 	uint32_t unknown_holders;
 	uint32_t gaps, chain_breaks;
 	uint64_t amount_charged;
@@ -168,10 +200,13 @@ typedef struct ofp_settle_report {
  * its key id, check the gate's signature, decrypt with the sealing key on
  * the token, check the batch against its envelope, then in ONE
  * transaction: refuse a different batch under a settled sequence, report
- * the same batch again as already settled (nothing debited), re-verify
- * every operate record (issuer and holder signatures) and debit it once
- * per (holder, counter). note (may be NULL) hears of gaps, chain breaks,
- * rejected records and double uses as they are found. */
+ * the same batch again as already settled (nothing debited), re-check
+ * every operate record (issuer and holder signatures, the record's fields
+ * against the presentation, validity and freshness at the record's time,
+ * the per-operation maximum, the credential's offline total at this gate)
+ * and debit it once per signed authorization (docs/FORMAT.md,
+ * "Settlement"). note (may be NULL) hears of gaps, chain breaks, rejected
+ * records, copies and counter reuses. */
 ofp_issuer_rc_t ofp_issuer_settle(ofp_issuer_t *iss, const uint8_t *sealed, size_t len, ofp_settle_note_fn note,
 				  void *ctx, ofp_settle_report_t *report) OFP_WUR;
 

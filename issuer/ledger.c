@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <openssl/rand.h>
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define BUSY_TIMEOUT_MS 10000
 
 /* Bounds are also CHECK constraints, so that no code path (nor a hand
@@ -57,7 +57,25 @@ static const char schema[] =
 	" not_before INTEGER NOT NULL,"
 	" not_after INTEGER NOT NULL,"
 	" issued_at INTEGER NOT NULL,"
+	" offline_total INTEGER NOT NULL CHECK(offline_total >= 0),"
+	" replaced INTEGER NOT NULL DEFAULT 0,"
 	" credential BLOB);"
+	"CREATE INDEX credentials_holder ON credentials(holder_id, not_after);"
+	/* One code per account at a time, kept as its HKDF key (FORMAT.md):
+	 * never the code itself. */
+	"CREATE TABLE enrollment_codes("
+	" account INTEGER PRIMARY KEY REFERENCES accounts(id),"
+	" code_key BLOB NOT NULL CHECK(length(code_key) = 32),"
+	" created INTEGER NOT NULL,"
+	" expires INTEGER NOT NULL,"
+	" tries INTEGER NOT NULL DEFAULT 0 CHECK(tries >= 0),"
+	" used INTEGER);"
+	/* Keys a code has enrolled: each belongs to one account for good. */
+	"CREATE TABLE holder_keys("
+	" holder_key BLOB PRIMARY KEY,"
+	" account INTEGER NOT NULL REFERENCES accounts(id),"
+	" alg INTEGER NOT NULL,"
+	" enrolled INTEGER NOT NULL);"
 	"CREATE TABLE revoked_keys("
 	" holder_key BLOB PRIMARY KEY,"
 	" serial INTEGER NOT NULL,"
@@ -76,7 +94,9 @@ static const char schema[] =
 	" last_hash BLOB NOT NULL,"
 	" records INTEGER NOT NULL,"
 	" settled_at INTEGER NOT NULL,"
+	" period_end INTEGER NOT NULL,"
 	" PRIMARY KEY(verifier_id, sequence));"
+	/* A ride is its signed authorization: one charge per auth_hash. */
 	"CREATE TABLE charges("
 	" holder_id BLOB NOT NULL,"
 	" counter INTEGER NOT NULL,"
@@ -85,7 +105,12 @@ static const char schema[] =
 	" amount INTEGER NOT NULL CHECK(amount >= 0),"
 	" serial INTEGER NOT NULL,"
 	" time INTEGER NOT NULL,"
-	" UNIQUE(holder_id, counter));"
+	" auth_hash BLOB NOT NULL UNIQUE CHECK(length(auth_hash) = 32),"
+	" holder_key BLOB NOT NULL);"
+	"CREATE INDEX charges_key ON charges(holder_key, counter);"
+	"CREATE INDEX charges_serial ON charges(serial, verifier_id);"
+	/* copy: the same authorization again (not charged); counter-reuse: the
+	 * same key and counter over other contents (charged, flagged). */
 	"CREATE TABLE double_uses("
 	" id INTEGER PRIMARY KEY,"
 	" holder_id BLOB NOT NULL,"
@@ -95,12 +120,15 @@ static const char schema[] =
 	" amount INTEGER NOT NULL,"
 	" serial INTEGER NOT NULL,"
 	" time INTEGER NOT NULL,"
+	" auth_hash BLOB NOT NULL,"
+	" holder_key BLOB NOT NULL,"
+	" kind TEXT NOT NULL CHECK(kind IN ('copy', 'counter-reuse')),"
 	" found_at INTEGER NOT NULL);"
 	"CREATE INDEX double_uses_holder ON double_uses(holder_id);"
 	"CREATE TABLE denied("
 	" entry BLOB PRIMARY KEY CHECK(length(entry) = 9),"
 	" added INTEGER NOT NULL);"
-	"PRAGMA user_version = 1;";
+	"PRAGMA user_version = 2;";
 
 int ldg_fail(ofp_ledger_t *l, int code, const char *fmt, ...)
 {
@@ -465,7 +493,7 @@ static int insert_account(ofp_ledger_t *l, const char *name, const uint8_t holde
 	return ldg_exec(l, st, "new account");
 }
 
-int ofp_ledger_account_open(ofp_ledger_t *l, const char *name, uint32_t now, ofp_account_t *out)
+int ofp_ledger_account_create(ofp_ledger_t *l, const char *name, uint32_t now, ofp_account_t *out)
 {
 	uint8_t holder_id[OFP_ID_LEN];
 	ofp_account_t a;
@@ -474,38 +502,43 @@ int ofp_ledger_account_open(ofp_ledger_t *l, const char *name, uint32_t now, ofp
 	if (!ofp_account_name_valid(name))
 		return ldg_fail(l, OFP_LEDGER_REFUSED,
 				"account name '%.64s': use 1..64 of A-Z a-z 0-9 . _ @ + -, not 16 hex digits", name);
-	rc = ofp_ledger_begin(l);
-	if (rc != OFP_LEDGER_OK)
-		return rc;
 	rc = ofp_ledger_account_get(l, name, &a);
-	if (rc == OFP_LEDGER_OK) {
-		rc = ldg_fail(l, OFP_LEDGER_REFUSED, "account '%s': exists already", name);
-		goto out;
-	}
+	if (rc == OFP_LEDGER_OK)
+		return ldg_fail(l, OFP_LEDGER_REFUSED, "account '%s': exists already", name);
 	if (rc != OFP_LEDGER_NOT_FOUND)
-		goto out;
+		return rc;
 	/* A random id collides with one in 2^64 / accounts: retry a few times. */
 	for (int tries = 0; tries < 8; tries++) {
-		if (RAND_bytes(holder_id, sizeof(holder_id)) != 1) {
-			rc = ldg_fail(l, OFP_LEDGER_ERROR, "RAND_bytes failed");
-			goto out;
-		}
+		if (RAND_bytes(holder_id, sizeof(holder_id)) != 1)
+			return ldg_fail(l, OFP_LEDGER_ERROR, "RAND_bytes failed");
 		rc = insert_account(l, name, holder_id, now);
 		if (rc != OFP_LEDGER_REFUSED)
 			break;
 	}
 	if (rc != OFP_LEDGER_OK)
-		goto out;
+		return rc;
 	rc = ofp_ledger_account_get(l, name, &a);
 	if (rc == OFP_LEDGER_OK)
 		rc = ofp_ledger_note(l, &a, "open", 0, "", now);
-	if (rc == OFP_LEDGER_OK)
-		rc = ofp_ledger_commit(l);
 	if (rc == OFP_LEDGER_OK && out != NULL)
 		*out = a;
-out:
+	return rc;
+}
+
+int ofp_ledger_account_open(ofp_ledger_t *l, const char *name, uint32_t now, ofp_account_t *out)
+{
+	ofp_account_t a;
+	int rc = ofp_ledger_begin(l);
+
+	if (rc != OFP_LEDGER_OK)
+		return rc;
+	rc = ofp_ledger_account_create(l, name, now, &a);
+	if (rc == OFP_LEDGER_OK)
+		rc = ofp_ledger_commit(l);
 	if (rc != OFP_LEDGER_OK)
 		ofp_ledger_rollback(l);
+	else if (out != NULL)
+		*out = a;
 	return rc;
 }
 

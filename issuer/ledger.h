@@ -1,6 +1,7 @@
 /* ledger.h - the issuer's books in SQLite: accounts and their history,
- * the issuer's keys, issued credentials, registered gates, settled batches,
- * charges (one per holder and counter) and the deny list.
+ * the issuer's keys, enrollment codes and enrolled holder keys, issued
+ * credentials, registered gates, settled batches, charges (one per signed
+ * authorization) and the deny list.
  *
  * Every change is one transaction: the account functions below open and
  * commit their own; the functions marked "(in a transaction)" are the
@@ -69,8 +70,10 @@ typedef struct ofp_account {
  * would read as a holder id). */
 bool ofp_account_name_valid(const char *name);
 
-/* A new account with a random holder id, balance 0, credit line 0. */
+/* A new account with a random holder id, balance 0, credit line 0 (its
+ * own transaction; _create: in a transaction). */
 int ofp_ledger_account_open(ofp_ledger_t *l, const char *name, uint32_t now, ofp_account_t *out) OFP_WUR;
+int ofp_ledger_account_create(ofp_ledger_t *l, const char *name, uint32_t now, ofp_account_t *out) OFP_WUR;
 int ofp_ledger_account_get(ofp_ledger_t *l, const char *name, ofp_account_t *out) OFP_WUR;
 int ofp_ledger_account_by_holder(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID_LEN], ofp_account_t *out) OFP_WUR;
 /* Add 1..OFP_AMOUNT_MAX; refused when the balance would pass OFP_AMOUNT_MAX.
@@ -82,7 +85,8 @@ int ofp_ledger_set_credit_line(ofp_ledger_t *l, const char *name, int64_t amount
 
 typedef struct ofp_history_entry {
 	uint32_t time;
-	char kind[16];	/* open, credit, credit-line, issue, charge, double-use */
+	char kind[16];	/* open, credit, credit-line, code, enroll, issue, charge,
+			 * double-use, counter-reuse */
 	int64_t amount; /* signed change (credit-line: the new line) */
 	int64_t balance; /* after the change */
 	char ref[160];
@@ -126,7 +130,59 @@ int ofp_ledger_key_add(ofp_ledger_t *l, const ofp_ledger_key_t *k) OFP_WUR;
  * array (NULL when there is none). */
 int ofp_ledger_keys(ofp_ledger_t *l, ofp_ledger_key_t **out, size_t *n) OFP_WUR;
 
+/* ---- enrollment codes and enrolled keys (ledger_holders.c) ---------------- */
+
+/* An account's enrollment code as the ledger keeps it: the code's HKDF key
+ * (ofp_enroll_code_key), never the code. */
+typedef struct ofp_enroll_code {
+	uint8_t code_key[OFP_HASH_LEN];
+	uint32_t created, expires;
+	uint32_t tries; /* requests that tried it, the right one included */
+	bool used;
+	uint32_t used_at;
+} ofp_enroll_code_t;
+
+/* (In a transaction.) Give the account a new code (replacing any other,
+ * used or not): tries 0, not used. */
+int ofp_ledger_enroll_code_set(ofp_ledger_t *l, int64_t account, const uint8_t code_key[OFP_HASH_LEN],
+			       uint32_t now, uint32_t expires) OFP_WUR;
+/* NOT_FOUND when the account has never had one. */
+int ofp_ledger_enroll_code_get(ofp_ledger_t *l, int64_t account, ofp_enroll_code_t *out) OFP_WUR;
+/* (In a transaction.) Add delta to the tries: +1 before the MAC is
+ * compared, -1 after it matched (never below 0). */
+int ofp_ledger_enroll_code_try(ofp_ledger_t *l, int64_t account, int delta) OFP_WUR;
+/* (In a transaction.) Mark the code used; REFUSED when it was already. */
+int ofp_ledger_enroll_code_use(ofp_ledger_t *l, int64_t account, uint32_t now) OFP_WUR;
+/* (In a transaction.) Bind a holder key to an account for good; REFUSED
+ * when it is another account's. The same key again is OK. */
+int ofp_ledger_holder_key_add(ofp_ledger_t *l, int64_t account, unsigned alg, const uint8_t *key, size_t len,
+			      uint32_t now) OFP_WUR;
+/* OK with *account when the key is enrolled, NOT_FOUND otherwise. */
+int ofp_ledger_holder_key_account(ofp_ledger_t *l, const uint8_t *key, size_t len, int64_t *account) OFP_WUR;
+
 /* ---- credentials ----------------------------------------------------------- */
+
+/* A credential as exposure counts it. */
+typedef struct ofp_ledger_cred {
+	uint64_t serial;
+	uint32_t not_before, not_after;
+	int64_t offline_total;
+	int64_t charged; /* settled charges against this serial, every gate */
+	bool replaced;	 /* issued over by `issue --replace` */
+} ofp_ledger_cred_t;
+
+/* Every issued credential of a holder id with not_after >= since, oldest
+ * first; cb returning non-zero stops. */
+int ofp_ledger_credentials_of(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID_LEN], uint32_t since,
+			      int (*cb)(void *ctx, const ofp_ledger_cred_t *c), void *ctx) OFP_WUR;
+/* (In a transaction.) Mark the holder's credentials with not_after > now
+ * replaced: the window rule no longer looks at them (exposure still does). */
+int ofp_ledger_credentials_replace(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID_LEN], uint32_t now) OFP_WUR;
+/* The time through which every registered gate has settled its batches
+ * with no gap from sequence 1 (the least over the gates of the latest
+ * period_end so settled); 0 when one has settled none, or when no gate is
+ * registered. *gates (may be NULL) gets how many gates are registered. */
+int ofp_ledger_gates_settled_through(ofp_ledger_t *l, uint32_t *through, size_t *gates) OFP_WUR;
 
 /* (In a transaction.) Reserve the next serial for a credential being
  * issued; store its bytes once signed. */
@@ -168,6 +224,7 @@ typedef struct ofp_settled_batch {
 	uint8_t last_hash[OFP_HASH_LEN];
 	uint32_t records;
 	uint32_t settled_at;
+	uint32_t period_end; /* the envelope's */
 } ofp_settled_batch_t;
 
 int ofp_ledger_batch_get(ofp_ledger_t *l, const uint8_t verifier_id[OFP_ID_LEN], uint64_t sequence,
@@ -183,6 +240,8 @@ int ofp_ledger_batch_add(ofp_ledger_t *l, const ofp_settled_batch_t *b) OFP_WUR;
 int ofp_ledger_batch_gaps(ofp_ledger_t *l, const uint8_t verifier_id[OFP_ID_LEN],
 			  void (*cb)(void *ctx, uint64_t from, uint64_t to), void *ctx) OFP_WUR;
 
+/* A charge: one signed authorization, identified by auth_hash = SHA-256
+ * of ofp_authorization_tbs (docs/FORMAT.md, "Settlement"). */
 typedef struct ofp_charge {
 	uint8_t holder_id[OFP_ID_LEN];
 	uint32_t counter;
@@ -191,17 +250,28 @@ typedef struct ofp_charge {
 	uint32_t amount;
 	uint64_t serial;
 	uint32_t time; /* the gate's time of the operation */
+	uint8_t auth_hash[OFP_HASH_LEN];
+	uint8_t holder_key[OFP_HOLDER_KEY_MAX];
+	size_t holder_key_len;
 } ofp_charge_t;
 
-/* (In a transaction.) OK with *first filled when this (holder, counter)
- * was charged already, NOT_FOUND otherwise. */
-int ofp_ledger_charge_find(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID_LEN], uint32_t counter,
-			   ofp_charge_t *first) OFP_WUR;
-/* (In a transaction.) A second (holder, counter) is REFUSED by the UNIQUE
- * constraint, whatever the caller checked before. */
+/* (In a transaction.) OK with *first filled when this authorization was
+ * charged already, NOT_FOUND otherwise. */
+int ofp_ledger_charge_find(ofp_ledger_t *l, const uint8_t auth_hash[OFP_HASH_LEN], ofp_charge_t *first) OFP_WUR;
+/* (In a transaction.) OK with *first filled when another authorization of
+ * this holder key with this counter was charged, NOT_FOUND otherwise. */
+int ofp_ledger_charge_find_counter(ofp_ledger_t *l, const uint8_t *holder_key, size_t key_len, uint32_t counter,
+				   ofp_charge_t *first) OFP_WUR;
+/* (In a transaction.) The sum of the charges of credential serial settled
+ * from one gate (for the offline-total re-check). */
+int ofp_ledger_charged_at_gate(ofp_ledger_t *l, uint64_t serial, const uint8_t verifier_id[OFP_ID_LEN],
+			       int64_t *sum) OFP_WUR;
+/* (In a transaction.) A second charge of one authorization is REFUSED by
+ * the UNIQUE constraint, whatever the caller checked before. */
 int ofp_ledger_charge_add(ofp_ledger_t *l, const ofp_charge_t *c) OFP_WUR;
-/* (In a transaction.) Keep a double use: the charge that was not made. */
-int ofp_ledger_double_use_add(ofp_ledger_t *l, const ofp_charge_t *c, uint32_t now) OFP_WUR;
+/* (In a transaction.) Keep a double use: kind "copy" (the charge not made)
+ * or "counter-reuse" (charged, flagged). */
+int ofp_ledger_double_use_add(ofp_ledger_t *l, const ofp_charge_t *c, const char *kind, uint32_t now) OFP_WUR;
 /* How many double uses are recorded for a holder (for account show). */
 int ofp_ledger_double_use_count(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID_LEN], int64_t *n) OFP_WUR;
 

@@ -92,7 +92,7 @@ out:
 int ofp_ledger_credential_new(ofp_ledger_t *l, const ofp_credential_t *c, uint32_t now, uint64_t *serial)
 {
 	static const char sql[] = "INSERT INTO credentials(holder_id, holder_alg, holder_key, issuer_kid, "
-				  "not_before, not_after, issued_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+				  "not_before, not_after, issued_at, offline_total) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 	sqlite3_stmt *st = ldg_stmt(l, sql);
 	int rc;
 
@@ -105,6 +105,7 @@ int ofp_ledger_credential_new(ofp_ledger_t *l, const ofp_credential_t *c, uint32
 	sqlite3_bind_int64(st, 5, c->not_before);
 	sqlite3_bind_int64(st, 6, c->not_after);
 	sqlite3_bind_int64(st, 7, now);
+	sqlite3_bind_int64(st, 8, c->grant.offline_total);
 	rc = ldg_exec(l, st, "credential");
 	if (rc == OFP_LEDGER_OK)
 		*serial = (uint64_t)sqlite3_last_insert_rowid(l->db);
@@ -255,7 +256,7 @@ out:
 
 /* ---- batches ------------------------------------------------------------------ */
 
-#define BATCH_COLUMNS "sequence, digest, first_prev, last_hash, records, settled_at"
+#define BATCH_COLUMNS "sequence, digest, first_prev, last_hash, records, settled_at, period_end"
 
 static int batch_fetch(ofp_ledger_t *l, sqlite3_stmt *st, const uint8_t verifier_id[OFP_ID_LEN],
 		       ofp_settled_batch_t *out)
@@ -268,6 +269,7 @@ static int batch_fetch(ofp_ledger_t *l, sqlite3_stmt *st, const uint8_t verifier
 		out->sequence = (uint64_t)sqlite3_column_int64(st, 0);
 		out->records = (uint32_t)sqlite3_column_int64(st, 4);
 		out->settled_at = (uint32_t)sqlite3_column_int64(st, 5);
+		out->period_end = (uint32_t)sqlite3_column_int64(st, 6);
 		if (!ldg_col_blob(st, 1, out->digest, OFP_HASH_LEN) ||
 		    !ldg_col_blob(st, 2, out->first_prev, OFP_HASH_LEN) ||
 		    !ldg_col_blob(st, 3, out->last_hash, OFP_HASH_LEN))
@@ -315,7 +317,7 @@ int ofp_ledger_batch_neighbour(ofp_ledger_t *l, const uint8_t verifier_id[OFP_ID
 int ofp_ledger_batch_add(ofp_ledger_t *l, const ofp_settled_batch_t *b)
 {
 	static const char sql[] = "INSERT INTO batches(verifier_id, " BATCH_COLUMNS
-				  ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+				  ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 	sqlite3_stmt *st = ldg_stmt(l, sql);
 
 	if (st == NULL)
@@ -327,6 +329,7 @@ int ofp_ledger_batch_add(ofp_ledger_t *l, const ofp_settled_batch_t *b)
 	sqlite3_bind_blob(st, 5, b->last_hash, OFP_HASH_LEN, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 6, b->records);
 	sqlite3_bind_int64(st, 7, b->settled_at);
+	sqlite3_bind_int64(st, 8, b->period_end);
 	return ldg_exec(l, st, "settled batch");
 }
 
@@ -353,36 +356,78 @@ int ofp_ledger_batch_gaps(ofp_ledger_t *l, const uint8_t verifier_id[OFP_ID_LEN]
 
 /* ---- charges ------------------------------------------------------------------ */
 
-int ofp_ledger_charge_find(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID_LEN], uint32_t counter,
-			   ofp_charge_t *first)
-{
-	static const char sql[] = "SELECT verifier_id, batch, amount, serial, time FROM charges "
-				  "WHERE holder_id = ?1 AND counter = ?2";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
-	int rc;
+#define CHARGE_COLUMNS "holder_id, counter, verifier_id, batch, amount, serial, time, auth_hash, holder_key"
 
-	if (st == NULL)
-		return OFP_LEDGER_ERROR;
-	sqlite3_bind_blob(st, 1, holder_id, OFP_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, counter);
-	rc = sqlite3_step(st);
+static int charge_fetch(ofp_ledger_t *l, sqlite3_stmt *st, ofp_charge_t *out)
+{
+	int rc = sqlite3_step(st);
+
 	if (rc == SQLITE_ROW) {
-		memset(first, 0, sizeof(*first));
-		memcpy(first->holder_id, holder_id, OFP_ID_LEN);
-		first->counter = counter;
-		(void)ldg_col_blob(st, 0, first->verifier_id, OFP_ID_LEN);
-		first->sequence = (uint64_t)sqlite3_column_int64(st, 1);
-		first->amount = (uint32_t)sqlite3_column_int64(st, 2);
-		first->serial = (uint64_t)sqlite3_column_int64(st, 3);
-		first->time = (uint32_t)sqlite3_column_int64(st, 4);
+		memset(out, 0, sizeof(*out));
+		out->counter = (uint32_t)sqlite3_column_int64(st, 1);
+		out->sequence = (uint64_t)sqlite3_column_int64(st, 3);
+		out->amount = (uint32_t)sqlite3_column_int64(st, 4);
+		out->serial = (uint64_t)sqlite3_column_int64(st, 5);
+		out->time = (uint32_t)sqlite3_column_int64(st, 6);
+		if (!ldg_col_blob(st, 0, out->holder_id, OFP_ID_LEN) || !ldg_col_blob(st, 2, out->verifier_id, OFP_ID_LEN) ||
+		    !ldg_col_blob(st, 7, out->auth_hash, OFP_HASH_LEN) ||
+		    !ldg_col_blob_var(st, 8, out->holder_key, sizeof(out->holder_key), &out->holder_key_len))
+			rc = SQLITE_CORRUPT;
 	}
 	sqlite3_reset(st);
 	if (rc == SQLITE_ROW)
 		return OFP_LEDGER_OK;
-	return rc == SQLITE_DONE ? OFP_LEDGER_NOT_FOUND : ldg_sql_fail(l, "charges");
+	if (rc == SQLITE_DONE)
+		return OFP_LEDGER_NOT_FOUND;
+	if (rc == SQLITE_CORRUPT)
+		return ldg_fail(l, OFP_LEDGER_ERROR, "charges: damaged row");
+	return ldg_sql_fail(l, "charges");
 }
 
-/* A charge and a double use share their first seven columns, in this order. */
+int ofp_ledger_charge_find(ofp_ledger_t *l, const uint8_t auth_hash[OFP_HASH_LEN], ofp_charge_t *first)
+{
+	static const char sql[] = "SELECT " CHARGE_COLUMNS " FROM charges WHERE auth_hash = ?1";
+	sqlite3_stmt *st = ldg_stmt(l, sql);
+
+	if (st == NULL)
+		return OFP_LEDGER_ERROR;
+	sqlite3_bind_blob(st, 1, auth_hash, OFP_HASH_LEN, SQLITE_STATIC);
+	return charge_fetch(l, st, first);
+}
+
+int ofp_ledger_charge_find_counter(ofp_ledger_t *l, const uint8_t *holder_key, size_t key_len, uint32_t counter,
+				   ofp_charge_t *first)
+{
+	static const char sql[] = "SELECT " CHARGE_COLUMNS " FROM charges WHERE holder_key = ?1 AND counter = ?2 "
+				  "ORDER BY rowid LIMIT 1";
+	sqlite3_stmt *st = ldg_stmt(l, sql);
+
+	if (st == NULL)
+		return OFP_LEDGER_ERROR;
+	sqlite3_bind_blob(st, 1, holder_key, (int)key_len, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, counter);
+	return charge_fetch(l, st, first);
+}
+
+int ofp_ledger_charged_at_gate(ofp_ledger_t *l, uint64_t serial, const uint8_t verifier_id[OFP_ID_LEN], int64_t *sum)
+{
+	static const char sql[] = "SELECT COALESCE(SUM(amount), 0) FROM charges WHERE serial = ?1 AND verifier_id = ?2";
+	sqlite3_stmt *st = ldg_stmt(l, sql);
+	int rc;
+
+	*sum = 0;
+	if (st == NULL)
+		return OFP_LEDGER_ERROR;
+	sqlite3_bind_int64(st, 1, (sqlite3_int64)serial);
+	sqlite3_bind_blob(st, 2, verifier_id, OFP_ID_LEN, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*sum = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? OFP_LEDGER_OK : ldg_sql_fail(l, "charges");
+}
+
+/* A charge and a double use share their first nine columns, in this order. */
 static void bind_charge(sqlite3_stmt *st, const ofp_charge_t *c)
 {
 	sqlite3_bind_blob(st, 1, c->holder_id, OFP_ID_LEN, SQLITE_STATIC);
@@ -392,12 +437,13 @@ static void bind_charge(sqlite3_stmt *st, const ofp_charge_t *c)
 	sqlite3_bind_int64(st, 5, c->amount);
 	sqlite3_bind_int64(st, 6, (sqlite3_int64)c->serial);
 	sqlite3_bind_int64(st, 7, c->time);
+	sqlite3_bind_blob(st, 8, c->auth_hash, OFP_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_blob(st, 9, c->holder_key, (int)c->holder_key_len, SQLITE_STATIC);
 }
 
 int ofp_ledger_charge_add(ofp_ledger_t *l, const ofp_charge_t *c)
 {
-	static const char sql[] = "INSERT INTO charges(holder_id, counter, verifier_id, batch, amount, serial, time) "
-				  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+	static const char sql[] = "INSERT INTO charges(" CHARGE_COLUMNS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
 	sqlite3_stmt *st = ldg_stmt(l, sql);
 
 	if (st == NULL)
@@ -406,16 +452,17 @@ int ofp_ledger_charge_add(ofp_ledger_t *l, const ofp_charge_t *c)
 	return ldg_exec(l, st, "charge");
 }
 
-int ofp_ledger_double_use_add(ofp_ledger_t *l, const ofp_charge_t *c, uint32_t now)
+int ofp_ledger_double_use_add(ofp_ledger_t *l, const ofp_charge_t *c, const char *kind, uint32_t now)
 {
-	static const char sql[] = "INSERT INTO double_uses(holder_id, counter, verifier_id, batch, amount, serial, "
-				  "time, found_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
+	static const char sql[] = "INSERT INTO double_uses(" CHARGE_COLUMNS ", kind, found_at) "
+				  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 	sqlite3_stmt *st = ldg_stmt(l, sql);
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
 	bind_charge(st, c);
-	sqlite3_bind_int64(st, 8, now);
+	sqlite3_bind_text(st, 10, kind, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 11, now);
 	return ldg_exec(l, st, "double use");
 }
 

@@ -84,5 +84,5 @@ ofp_issuer_rc_t ofp_issuer_refresh(ofp_issuer_t *iss, const uint8_t *cred, size_
 	memcpy(e.holder_id, c.holder_id, OFP_ID_LEN);
 	memcpy(e.holder_key, c.holder_key, sizeof(e.holder_key));
 	e.time = iss->now;
-	return iss_issue_checked(iss, &e, out, out_len, next);
+	return iss_issue_checked(iss, &e, NULL, out, out_len, next);
 }

@@ -1,8 +1,12 @@
-/* settle.c - settlement of sealed batches (claim 20 and DESIGN.md): open
- * the envelope with the sealing key on the token, then debit each operate
- * record whose signatures the issuer verifies itself, so that a gate can
- * neither invent charges nor charge one authorization twice. One batch is
- * one transaction; notes are kept until it commits. */
+/* settle.c - settlement of sealed batches (claim 20, docs/FORMAT.md
+ * "Settlement"): open the envelope with the sealing key on the token, then
+ * debit each operate record that the issuer re-checks itself (signatures,
+ * and every rule that needs no gate state: validity, freshness, amounts),
+ * so that a gate can neither invent charges nor charge one authorization
+ * twice. A ride is its signed authorization: the same bytes twice are
+ * charged once (a copy), the same holder key and counter over other
+ * contents are charged each (counter reuse); both flag the account. One
+ * batch is one transaction; notes are kept until it commits. */
 #include "config.h"
 #include "issuer/internal.h"
 #include "format/seal.h"
@@ -154,73 +158,179 @@ static EVP_PKEY *issuer_key(settle_t *s, const uint8_t kid[OFP_KEY_ID_LEN], unsi
 	return NULL;
 }
 
-/* NULL when the presentation in r verifies, else why not. The gate's
- * own checks (time, grant) are not repeated: the holder signed this
- * amount, which is what the issuer may charge. */
-static const char *verify_record(settle_t *s, const ofp_journal_record_t *r)
-{
+/* A record that passed the re-checks: its presentation and identity. */
+typedef struct checked {
 	ofp_presentation_t p;
+	uint8_t auth_hash[OFP_HASH_LEN]; /* SHA-256 of the authorization's signed bytes */
+} checked_t;
+
+/* The record's copied fields must be the presentation's: the issuer
+ * charges what the holder signed, not what the gate says. */
+static const char *record_matches(const ofp_journal_record_t *r, const ofp_presentation_t *p)
+{
+	if (memcmp(r->holder_id, p->cred.holder_id, OFP_ID_LEN) != 0)
+		return "the record's holder id is not the credential's";
+	if (r->counter != p->auth.counter || r->amount != p->auth.amount)
+		return "the record's counter or amount is not the authorization's";
+	if (r->serial != p->cred.serial)
+		return "the record's serial is not the credential's";
+	return NULL;
+}
+
+/* What needs no gate state (6b): the credential was valid at the record's
+ * time, a one-way authorization was fresh then, the amount is within the
+ * grant. With the gates' skew and freshness (issuer.conf); a challenge
+ * presentation's freshness is its challenge, which only the gate knew. */
+static const char *recheck(settle_t *s, const ofp_journal_record_t *r, const ofp_presentation_t *p)
+{
+	uint64_t skew = s->iss->cfg.gate_clock_skew, fresh = s->iss->cfg.gate_freshness, t = r->time;
+
+	if (t + skew < p->cred.not_before || t > (uint64_t)p->cred.not_after + skew)
+		return "operated outside the credential's validity (not_before..not_after, with the gates' skew)";
+	if (p->auth.challenge_len == 0 && (uint64_t)p->auth.time + fresh + skew < t)
+		return "the one-way authorization was stale when operated (time + freshness + skew < record time)";
+	if (p->auth.challenge_len == 0 && (uint64_t)p->auth.time > t + skew)
+		return "the authorization is dated after the record time + skew";
+	if (p->auth.amount > p->cred.grant.per_op_max)
+		return "the amount is over the credential's per-operation maximum";
+	return NULL;
+}
+
+/* NULL when the record re-checks, else why not; out gets the decoded
+ * presentation and the authorization's hash. */
+static const char *verify_record(settle_t *s, const ofp_journal_record_t *r, checked_t *out)
+{
+	ofp_presentation_t *p = &out->p;
 	uint8_t tbs[OFP_TBS_MAX];
 	size_t tbs_len;
 	EVP_PKEY *ik, *hk;
 	unsigned ialg = 0;
+	const char *why;
 	bool ok;
 
-	if (ofp_presentation_decode(r->presentation, r->presentation_len, &p, NULL) != OFP_FMT_OK)
+	if (ofp_presentation_decode(r->presentation, r->presentation_len, p, NULL) != OFP_FMT_OK)
 		return "the presentation does not decode";
-	ik = issuer_key(s, p.cred.issuer_kid, &ialg);
+	ik = issuer_key(s, p->cred.issuer_kid, &ialg);
 	if (ik == NULL)
 		return "the credential names a key id this issuer never had";
-	if (ofp_credential_tbs(&p.cred, tbs, sizeof(tbs), &tbs_len, NULL) != OFP_FMT_OK ||
-	    !ofp_sig_verify(ik, ialg, tbs, tbs_len, p.cred.issuer_sig))
+	if (ofp_credential_tbs(&p->cred, tbs, sizeof(tbs), &tbs_len, NULL) != OFP_FMT_OK ||
+	    !ofp_sig_verify(ik, ialg, tbs, tbs_len, p->cred.issuer_sig))
 		return "the credential's issuer signature does not verify";
-	hk = ofp_sig_public_key(p.cred.holder_alg, p.cred.holder_key, ofp_holder_key_len(p.cred.holder_alg));
+	hk = ofp_sig_public_key(p->cred.holder_alg, p->cred.holder_key, ofp_holder_key_len(p->cred.holder_alg));
 	if (hk == NULL)
 		return "the credential's holder key is not a valid key";
-	ok = ofp_authorization_tbs(&p.cred, &p.auth, tbs, sizeof(tbs), &tbs_len, NULL) == OFP_FMT_OK &&
-	     ofp_sig_verify(hk, p.cred.holder_alg, tbs, tbs_len, p.auth.holder_sig);
+	ok = ofp_authorization_tbs(&p->cred, &p->auth, tbs, sizeof(tbs), &tbs_len, NULL) == OFP_FMT_OK &&
+	     ofp_sig_verify(hk, p->cred.holder_alg, tbs, tbs_len, p->auth.holder_sig);
 	EVP_PKEY_free(hk);
-	return ok ? NULL : "the holder signature does not verify";
+	if (!ok)
+		return "the holder signature does not verify";
+	why = record_matches(r, p);
+	if (why == NULL)
+		why = recheck(s, r, p);
+	if (why == NULL && !ofp_sha256(tbs, tbs_len, out->auth_hash))
+		why = "SHA-256 failed";
+	return why;
 }
 
 /* ---- charging ------------------------------------------------------------------------- */
 
+/* A copy (the same signed authorization again) is not charged; a counter
+ * reuse (the same key and counter, other contents) is, by the caller. Both
+ * are recorded and flag the account. */
 static ofp_issuer_rc_t double_use(settle_t *s, uint32_t idx, const ofp_journal_record_t *r, ofp_account_t *a,
-				  const ofp_charge_t *mine, const ofp_charge_t *first)
+				  const ofp_charge_t *mine, const ofp_charge_t *first, bool copy)
 {
 	ofp_issuer_t *iss = s->iss;
 	ofp_settle_note_t n;
 	char where[200], fvid[2 * OFP_ID_LEN + 1], ref[160];
 	ofp_issuer_rc_t rc;
 
-	record_note(&n, OFP_SETTLE_DOUBLE_USE, idx, r);
+	record_note(&n, copy ? OFP_SETTLE_DOUBLE_USE : OFP_SETTLE_COUNTER_REUSE, idx, r);
 	memcpy(n.first_verifier_id, first->verifier_id, OFP_ID_LEN);
 	n.first_sequence = first->sequence;
 	record_where(where, sizeof(where), s, &n);
 	iss_hex(fvid, first->verifier_id, OFP_ID_LEN);
-	snprintf(n.text, sizeof(n.text), "%s: double use: charged already at gate %s batch %" PRIu64
-		 "; not charged again; account '%s' flagged", where, fvid, first->sequence, a->name);
+	if (copy)
+		snprintf(n.text, sizeof(n.text),
+			 "%s: double use: this signed authorization was charged already at gate %s batch %" PRIu64
+			 " (a copied code); not charged again; account '%s' flagged",
+			 where, fvid, first->sequence, a->name);
+	else
+		snprintf(n.text, sizeof(n.text),
+			 "%s: counter reuse: the holder key signed other contents with this counter (charged at gate %s "
+			 "batch %" PRIu64 "); charged as well; account '%s' flagged",
+			 where, fvid, first->sequence, a->name);
 	snprintf(ref, sizeof(ref), "gate %s batch %" PRIu64 " counter %" PRIu32 " (first at gate %s batch %" PRIu64 ")",
 		 s->vid, s->env.sequence, r->counter, fvid, first->sequence);
-	rc = iss_ledger_fail(iss, ofp_ledger_double_use_add(iss->ledger, mine, iss->now));
+	rc = iss_ledger_fail(iss, ofp_ledger_double_use_add(iss->ledger, mine, copy ? "copy" : "counter-reuse", iss->now));
 	if (rc == OFP_ISSUER_OK)
 		rc = iss_ledger_fail(iss, ofp_ledger_account_flag(iss->ledger, a));
 	if (rc == OFP_ISSUER_OK)
-		rc = iss_ledger_fail(iss, ofp_ledger_note(iss->ledger, a, "double-use", r->amount, ref, iss->now));
+		rc = iss_ledger_fail(iss, ofp_ledger_note(iss->ledger, a, copy ? "double-use" : "counter-reuse",
+							  r->amount, ref, iss->now));
 	if (rc == OFP_ISSUER_OK)
 		rc = add_note(s, &n);
-	s->rep->double_uses++;
+	if (copy)
+		s->rep->double_uses++;
+	else
+		s->rep->counter_reuses++;
 	return rc;
 }
 
-static ofp_issuer_rc_t charge(settle_t *s, uint32_t idx, const ofp_journal_record_t *r)
+static ofp_issuer_rc_t reject(settle_t *s, uint32_t idx, const ofp_journal_record_t *r, const char *why)
+{
+	ofp_settle_note_t n;
+	char where[200];
+
+	record_note(&n, OFP_SETTLE_REJECTED, idx, r);
+	record_where(where, sizeof(where), s, &n);
+	snprintf(n.text, sizeof(n.text), "%s: not charged: %s (the gate reported it as operated: investigate gate %s)",
+		 where, why, s->vid);
+	s->rep->rejected++;
+	return add_note(s, &n);
+}
+
+static void charge_of(settle_t *s, const ofp_journal_record_t *r, const checked_t *k, ofp_charge_t *c)
+{
+	memset(c, 0, sizeof(*c));
+	memcpy(c->holder_id, k->p.cred.holder_id, OFP_ID_LEN);
+	c->counter = k->p.auth.counter;
+	memcpy(c->verifier_id, s->env.verifier_id, OFP_ID_LEN);
+	c->sequence = s->env.sequence;
+	c->amount = k->p.auth.amount;
+	c->serial = k->p.cred.serial;
+	c->time = r->time;
+	memcpy(c->auth_hash, k->auth_hash, OFP_HASH_LEN);
+	c->holder_key_len = ofp_holder_key_len(k->p.cred.holder_alg);
+	memcpy(c->holder_key, k->p.cred.holder_key, c->holder_key_len);
+}
+
+static ofp_issuer_rc_t debit(settle_t *s, ofp_account_t *a, const ofp_charge_t *c)
+{
+	char ref[160];
+	ofp_issuer_rc_t rc = iss_ledger_fail(s->iss, ofp_ledger_charge_add(s->iss->ledger, c));
+
+	snprintf(ref, sizeof(ref), "gate %s batch %" PRIu64 " counter %" PRIu32 " serial %" PRIu64, s->vid,
+		 s->env.sequence, c->counter, c->serial);
+	if (rc == OFP_ISSUER_OK)
+		rc = iss_ledger_fail(s->iss, ofp_ledger_account_apply(s->iss->ledger, a, -(int64_t)c->amount, "charge",
+								       ref, s->iss->now));
+	if (rc == OFP_ISSUER_OK) {
+		s->rep->charged++;
+		s->rep->amount_charged += c->amount;
+	}
+	return rc;
+}
+
+static ofp_issuer_rc_t charge(settle_t *s, uint32_t idx, const ofp_journal_record_t *r, const checked_t *k)
 {
 	ofp_issuer_t *iss = s->iss;
 	ofp_charge_t mine, first;
 	ofp_account_t a;
 	ofp_settle_note_t n;
-	char where[200], ref[160];
-	int lrc = ofp_ledger_account_by_holder(iss->ledger, r->holder_id, &a);
+	char where[200];
+	int64_t at_gate = 0;
+	int lrc = ofp_ledger_account_by_holder(iss->ledger, k->p.cred.holder_id, &a);
 	ofp_issuer_rc_t rc;
 
 	if (lrc == OFP_LEDGER_NOT_FOUND) {
@@ -232,50 +342,39 @@ static ofp_issuer_rc_t charge(settle_t *s, uint32_t idx, const ofp_journal_recor
 	}
 	if (lrc != OFP_LEDGER_OK)
 		return iss_ledger_fail(iss, lrc);
-	memset(&mine, 0, sizeof(mine));
-	memcpy(mine.holder_id, r->holder_id, OFP_ID_LEN);
-	mine.counter = r->counter;
-	memcpy(mine.verifier_id, s->env.verifier_id, OFP_ID_LEN);
-	mine.sequence = s->env.sequence;
-	mine.amount = r->amount;
-	mine.serial = r->serial;
-	mine.time = r->time;
-	lrc = ofp_ledger_charge_find(iss->ledger, r->holder_id, r->counter, &first);
+	charge_of(s, r, k, &mine);
+	lrc = ofp_ledger_charge_find(iss->ledger, mine.auth_hash, &first);
 	if (lrc == OFP_LEDGER_OK)
-		return double_use(s, idx, r, &a, &mine, &first);
+		return double_use(s, idx, r, &a, &mine, &first, true);
 	if (lrc != OFP_LEDGER_NOT_FOUND)
 		return iss_ledger_fail(iss, lrc);
-	rc = iss_ledger_fail(iss, ofp_ledger_charge_add(iss->ledger, &mine));
-	snprintf(ref, sizeof(ref), "gate %s batch %" PRIu64 " counter %" PRIu32 " serial %" PRIu64, s->vid,
-		 s->env.sequence, r->counter, r->serial);
-	if (rc == OFP_ISSUER_OK)
-		rc = iss_ledger_fail(iss, ofp_ledger_account_apply(iss->ledger, &a, -(int64_t)r->amount, "charge", ref,
-								    iss->now));
-	if (rc == OFP_ISSUER_OK) {
-		s->rep->charged++;
-		s->rep->amount_charged += r->amount;
-	}
+	/* A gate keeps each credential's offline total: more from one gate is
+	 * the gate's fault, not the holder's. */
+	rc = iss_ledger_fail(iss, ofp_ledger_charged_at_gate(iss->ledger, mine.serial, mine.verifier_id, &at_gate));
+	if (rc != OFP_ISSUER_OK)
+		return rc;
+	if (at_gate + mine.amount > (int64_t)k->p.cred.grant.offline_total)
+		return reject(s, idx, r, "over the credential's offline total at this gate");
+	lrc = ofp_ledger_charge_find_counter(iss->ledger, mine.holder_key, mine.holder_key_len, mine.counter, &first);
+	if (lrc != OFP_LEDGER_OK && lrc != OFP_LEDGER_NOT_FOUND)
+		return iss_ledger_fail(iss, lrc);
+	rc = debit(s, &a, &mine);
+	if (rc == OFP_ISSUER_OK && lrc == OFP_LEDGER_OK)
+		rc = double_use(s, idx, r, &a, &mine, &first, false);
 	return rc;
 }
 
 static ofp_issuer_rc_t settle_record(settle_t *s, uint32_t idx, const ofp_journal_record_t *r)
 {
-	ofp_settle_note_t n;
-	char where[200];
+	checked_t k;
 	const char *why;
 
 	if (r->decision != OFP_DECISION_OPERATE) {
 		s->rep->refused++;
 		return OFP_ISSUER_OK;
 	}
-	why = verify_record(s, r);
-	if (why == NULL)
-		return charge(s, idx, r);
-	record_note(&n, OFP_SETTLE_REJECTED, idx, r);
-	record_where(where, sizeof(where), s, &n);
-	snprintf(n.text, sizeof(n.text), "%s: not charged: %s", where, why);
-	s->rep->rejected++;
-	return add_note(s, &n);
+	why = verify_record(s, r, &k);
+	return why == NULL ? charge(s, idx, r, &k) : reject(s, idx, r, why);
 }
 
 /* ---- sequence and chain ---------------------------------------------------------------- */
@@ -462,6 +561,7 @@ ofp_issuer_rc_t ofp_issuer_settle(ofp_issuer_t *iss, const uint8_t *sealed, size
 	me.sequence = s.env.sequence;
 	me.records = s.env.record_count;
 	me.settled_at = iss->now;
+	me.period_end = s.env.period_end;
 	/* ofp_unseal checked the batch; decode it again to walk it, and to
 	 * get the chain links the issuer compares across batches. */
 	if (ofp_batch_decode(plain, plain_len, &b, &ferr) != OFP_FMT_OK ||

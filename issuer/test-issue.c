@@ -71,13 +71,19 @@ static void account(const char *name, int64_t balance, int64_t line, unsigned al
 {
 	ofp_account_t a;
 	ofp_ledger_t *l = ofp_issuer_ledger(iss);
+	uint8_t code[OFP_ENROLL_CODE_LEN];
+	uint32_t expires;
 
-	ck_assert_int_eq(ofp_ledger_account_open(l, name, TT_NOW, &a), OFP_LEDGER_OK);
+	ck_assert_msg(ofp_issuer_account_open(iss, name, &a, code, &expires) == OFP_ISSUER_OK, "%s",
+		      ofp_issuer_error(iss));
+	ck_assert_uint_ge(expires, TT_NOW + cfg.enrollment_code_lifetime);
 	if (balance > 0)
 		ck_assert_int_eq(ofp_ledger_credit(l, name, balance, TT_NOW, NULL), OFP_LEDGER_OK);
 	if (line > 0)
 		ck_assert_int_eq(ofp_ledger_set_credit_line(l, name, line, TT_NOW, NULL), OFP_LEDGER_OK);
 	ck_assert(tk_holder_new(h, alg, a.holder_id, NULL));
+	h->has_code = true;
+	memcpy(h->code, code, sizeof(code));
 }
 
 static ofp_issuer_rc_t issue(const tk_holder_t *h, uint32_t t, ofp_credential_t *c)
@@ -86,7 +92,28 @@ static ofp_issuer_rc_t issue(const tk_holder_t *h, uint32_t t, ofp_credential_t 
 	size_t len, cred_len;
 
 	ck_assert(tk_enrollment(h, t, req, &len));
-	return ofp_issuer_issue(iss, req, len, cred, &cred_len, c);
+	return ofp_issuer_issue(iss, req, len, NULL, cred, &cred_len, c);
+}
+
+static ofp_issuer_rc_t issue_replace(const tk_holder_t *h, uint32_t t, ofp_credential_t *c)
+{
+	static const ofp_issue_opts_t replace = { .replace = true };
+	uint8_t req[OFP_ENROLLMENT_MAX], cred[OFP_CREDENTIAL_MAX];
+	size_t len, cred_len;
+
+	ck_assert(tk_enrollment(h, t, req, &len));
+	return ofp_issuer_issue(iss, req, len, &replace, cred, &cred_len, c);
+}
+
+/* The operator's `account code NAME`, handed to the holder h. */
+static void new_code(tk_holder_t *h, const char *name)
+{
+	ofp_account_t a;
+	uint32_t expires;
+
+	ck_assert_msg(ofp_issuer_enroll_code(iss, name, &a, h->code, &expires) == OFP_ISSUER_OK, "%s",
+		      ofp_issuer_error(iss));
+	h->has_code = true;
 }
 
 /* The credential verifies with the trust list key it names. */
@@ -198,16 +225,19 @@ START_TEST(test_issue_at_threshold)
 	ck_assert_uint_eq(c.not_before, TT_NOW);
 	ck_assert_uint_eq(c.not_after, TT_NOW + 86400);
 	ck_assert_uint_eq(c.grant.resource_class, 1);
+	/* The offline total is what the account can pay: 500, not 5000. */
 	ck_assert_uint_eq(c.grant.per_op_max, 500);
-	ck_assert_uint_eq(c.grant.offline_total, 5000);
+	ck_assert_uint_eq(c.grant.offline_total, 500);
 	ck_assert_int_eq(ofp_issuer_current_signing_key(iss, &k), OFP_ISSUER_OK);
 	ck_assert_int_eq(memcmp(c.issuer_kid, k.kid, OFP_KEY_ID_LEN), 0);
 	assert_credential_valid(&c);
 	read_trust(&t);
 	ck_assert_int_eq(ofp_ledger_credential_exists(ofp_issuer_ledger(iss), 1), OFP_LEDGER_OK);
-	/* Serials increase. */
-	ck_assert_int_eq(issue(&h, TT_NOW, &c), OFP_ISSUER_OK);
+	/* Serials increase: a refresh is the next window. */
+	ck_assert_int_eq(ofp_ledger_credit(ofp_issuer_ledger(iss), "alice", 500, TT_NOW, NULL), OFP_LEDGER_OK);
+	ck_assert_msg(issue(&h, TT_NOW, &c) == OFP_ISSUER_OK, "%s", ofp_issuer_error(iss));
 	ck_assert_uint_eq(c.serial, 2);
+	ck_assert_uint_eq(c.not_before, TT_NOW + 86400);
 	tk_holder_free(&h);
 }
 END_TEST
@@ -276,7 +306,7 @@ static ofp_issuer_rc_t issue_bytes(const uint8_t *req, size_t len)
 	uint8_t cred[OFP_CREDENTIAL_MAX];
 	size_t cred_len;
 
-	return ofp_issuer_issue(iss, req, len, cred, &cred_len, NULL);
+	return ofp_issuer_issue(iss, req, len, NULL, cred, &cred_len, NULL);
 }
 
 START_TEST(test_issue_bad_requests)
@@ -292,7 +322,7 @@ START_TEST(test_issue_bad_requests)
 	/* Proof of possession: any flipped signature bit. */
 	for (size_t bit = 0; bit < 64 * 8; bit += 37) {
 		memcpy(bad, req, len);
-		bad[len - 64 + bit / 8] ^= (uint8_t)(1u << (bit % 8));
+		bad[len - OFP_HASH_LEN - 64 + bit / 8] ^= (uint8_t)(1u << (bit % 8));
 		ck_assert_int_eq(issue_bytes(bad, len), OFP_ISSUER_REFUSED);
 		ck_assert_ptr_nonnull(strstr(ofp_issuer_error(iss), "proof of possession"));
 	}
@@ -357,7 +387,7 @@ START_TEST(test_issue_wrong_pin)
 	ofp_issuer_close(iss); /* its login would be shared (PKCS#11) */
 	iss = NULL;
 	ck_assert_int_eq(ofp_issuer_open(&a, &bad, err, sizeof(err)), OFP_ISSUER_OK);
-	ck_assert_int_eq(ofp_issuer_issue(bad, req, len, cred, &cred_len, NULL), OFP_ISSUER_ERROR);
+	ck_assert_int_eq(ofp_issuer_issue(bad, req, len, NULL, cred, &cred_len, NULL), OFP_ISSUER_ERROR);
 	ck_assert_msg(strstr(ofp_issuer_error(bad), "PIN_INCORRECT") != NULL, "%s", ofp_issuer_error(bad));
 	ck_assert_int_eq(ofp_ledger_credential_exists(ofp_issuer_ledger(bad), 1), OFP_LEDGER_NOT_FOUND);
 	ofp_issuer_close(bad);
@@ -375,12 +405,196 @@ START_TEST(test_credential_ends_with_key)
 	account("ivy", 1000, 0, OFP_ALG_P256, &h);
 	ck_assert_int_eq(ofp_issuer_current_signing_key(iss, &k), OFP_ISSUER_OK);
 	ofp_issuer_set_now(iss, k.not_after - 100);
-	ck_assert_int_eq(issue(&h, k.not_after - 100, &c), OFP_ISSUER_OK);
+	new_code(&h, "ivy"); /* the first one expired long ago */
+	ck_assert_msg(issue(&h, k.not_after - 100, &c) == OFP_ISSUER_OK, "%s", ofp_issuer_error(iss));
 	ck_assert_uint_eq(c.not_after, k.not_after);
 	/* After the key's end there is no key to sign with. */
 	ofp_issuer_set_now(iss, k.not_after + 1);
 	ck_assert_int_eq(issue(&h, k.not_after + 1, &c), OFP_ISSUER_ERROR);
 	ck_assert_ptr_nonnull(strstr(ofp_issuer_error(iss), "rollover"));
+	tk_holder_free(&h);
+}
+END_TEST
+
+/* ---- enrollment codes (issue 7, 1) ---------------------------------------------------------- */
+
+/* A thief who saw a victim's holder id (it is in every presentation)
+ * enrolls his own key under it. */
+START_TEST(test_enroll_needs_the_code)
+{
+	tk_holder_t victim, thief;
+	ofp_credential_t c;
+	ofp_enroll_code_t code;
+	ofp_account_t a;
+	char want[64];
+
+	TT_NEED_TOKEN(&env);
+	account("victim", 2000, 0, OFP_ALG_P256, &victim);
+	ck_assert(tk_holder_new(&thief, OFP_ALG_P256, victim.holder_id, NULL));
+	/* No code: refused, and no try spent. */
+	ck_assert_int_eq(issue(&thief, TT_NOW, &c), OFP_ISSUER_REFUSED);
+	ck_assert_ptr_nonnull(strstr(ofp_issuer_error(iss), "no enrollment code"));
+	/* Guesses: each counts a try, committed before the comparison; the
+	 * fifth locks the code, for the right one too. */
+	thief.has_code = true;
+	memset(thief.code, 0x42, sizeof(thief.code));
+	for (int i = 1; i <= 5; i++) {
+		ck_assert_int_eq(issue(&thief, TT_NOW, &c), OFP_ISSUER_REFUSED);
+		snprintf(want, sizeof(want), "does not match (try %d of 5)", i);
+		ck_assert_msg(strstr(ofp_issuer_error(iss), want) != NULL, "%s", ofp_issuer_error(iss));
+	}
+	ck_assert_int_eq(ofp_ledger_account_get(ofp_issuer_ledger(iss), "victim", &a), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_enroll_code_get(ofp_issuer_ledger(iss), a.id, &code), OFP_LEDGER_OK);
+	ck_assert_uint_eq(code.tries, 5);
+	ck_assert_int_eq(issue(&victim, TT_NOW, &c), OFP_ISSUER_REFUSED);
+	ck_assert_ptr_nonnull(strstr(ofp_issuer_error(iss), "locked after 5 tries"));
+	ck_assert_int_eq(ofp_ledger_credential_exists(ofp_issuer_ledger(iss), 1), OFP_LEDGER_NOT_FOUND);
+	/* The operator makes a new code: the victim enrolls with it... */
+	new_code(&victim, "victim");
+	ck_assert_msg(issue(&victim, TT_NOW, &c) == OFP_ISSUER_OK, "%s", ofp_issuer_error(iss));
+	/* ...once: the same code for the thief's key is spent. */
+	memcpy(thief.code, victim.code, sizeof(thief.code));
+	ck_assert_int_eq(issue(&thief, TT_NOW, &c), OFP_ISSUER_REFUSED);
+	ck_assert_ptr_nonnull(strstr(ofp_issuer_error(iss), "was used at"));
+	/* The enrolled key needs no code again (a refresh request). */
+	victim.has_code = false;
+	ck_assert_int_eq(issue(&victim, TT_NOW, &c), OFP_ISSUER_REFUSED);
+	ck_assert_ptr_nonnull(strstr(ofp_issuer_error(iss), "still open offline"));
+	tk_holder_free(&thief);
+	tk_holder_free(&victim);
+}
+END_TEST
+
+START_TEST(test_enroll_code_expires_and_binds_key)
+{
+	tk_holder_t amy, bob, amy_key_for_bob;
+	ofp_credential_t c;
+	EVP_PKEY *shared;
+
+	TT_NEED_TOKEN(&env);
+	account("amy", 1000, 0, OFP_ALG_P256, &amy);
+	account("bob", 1000, 0, OFP_ALG_P256, &bob);
+	/* Expired: refused at its lifetime. */
+	ofp_issuer_set_now(iss, TT_NOW + cfg.enrollment_code_lifetime);
+	ck_assert_int_eq(issue(&amy, TT_NOW + cfg.enrollment_code_lifetime, &c), OFP_ISSUER_REFUSED);
+	ck_assert_ptr_nonnull(strstr(ofp_issuer_error(iss), "expired"));
+	ofp_issuer_set_now(iss, TT_NOW);
+	/* A code is for one holder id: amy's code does not open bob's account. */
+	memcpy(bob.code, amy.code, sizeof(bob.code));
+	ck_assert_int_eq(issue(&bob, TT_NOW, &c), OFP_ISSUER_REFUSED);
+	ck_assert_ptr_nonnull(strstr(ofp_issuer_error(iss), "does not match"));
+	ck_assert_msg(issue(&amy, TT_NOW, &c) == OFP_ISSUER_OK, "%s", ofp_issuer_error(iss));
+	/* Amy's enrolled key under bob's holder id with bob's code: a key
+	 * belongs to one account. */
+	new_code(&bob, "bob");
+	EVP_PKEY_up_ref(amy.key);
+	shared = amy.key;
+	ck_assert(tk_holder_new(&amy_key_for_bob, OFP_ALG_P256, bob.holder_id, shared));
+	amy_key_for_bob.has_code = true;
+	memcpy(amy_key_for_bob.code, bob.code, sizeof(bob.code));
+	ck_assert_int_eq(issue(&amy_key_for_bob, TT_NOW, &c), OFP_ISSUER_REFUSED);
+	ck_assert_ptr_nonnull(strstr(ofp_issuer_error(iss), "enrolled to another account"));
+	tk_holder_free(&amy_key_for_bob);
+	tk_holder_free(&amy);
+	tk_holder_free(&bob);
+}
+END_TEST
+
+START_TEST(test_enroll_version1_refused)
+{
+	tk_holder_t h;
+	uint8_t req[OFP_ENROLLMENT_MAX], v1[OFP_ENROLLMENT_MAX], cred[OFP_CREDENTIAL_MAX];
+	size_t len, cred_len;
+
+	TT_NEED_TOKEN(&env);
+	account("old", 1000, 0, OFP_ALG_P256, &h);
+	ck_assert(tk_enrollment(&h, TT_NOW, req, &len));
+	memcpy(v1, req, len - OFP_HASH_LEN);
+	v1[0] = 0x41;
+	ck_assert_int_eq(ofp_issuer_issue(iss, v1, len - OFP_HASH_LEN, NULL, cred, &cred_len, NULL), OFP_ISSUER_REFUSED);
+	ck_assert_msg(strstr(ofp_issuer_error(iss), "version 1 has no enrollment code") != NULL, "%s",
+		      ofp_issuer_error(iss));
+	tk_holder_free(&h);
+}
+END_TEST
+
+/* ---- bounded exposure (issue 7, 2) ---------------------------------------------------------------- */
+
+/* An account holding 2000 asks again and again: one credential, capped at
+ * 2000; then the next window once more is paid for, never two at once. */
+START_TEST(test_exposure_bounded)
+{
+	tk_holder_t h;
+	ofp_credential_t c, first;
+
+	TT_NEED_TOKEN(&env);
+	account("rider", 2000, 0, OFP_ALG_P256, &h);
+	ck_assert_msg(issue(&h, TT_NOW, &first) == OFP_ISSUER_OK, "%s", ofp_issuer_error(iss));
+	ck_assert_uint_eq(first.grant.offline_total, 2000);
+	h.has_code = false; /* the app sends the same request to refresh */
+	for (int i = 0; i < 20; i++) {
+		ck_assert_int_eq(issue(&h, TT_NOW + (uint32_t)i, &c), OFP_ISSUER_REFUSED);
+		ck_assert_ptr_nonnull(strstr(ofp_issuer_error(iss), "2000 still open offline on 1 credential = 0"));
+	}
+	/* A top-up pays for the next window, which starts where the live one
+	 * ends; a third is refused: that window is covered. */
+	ck_assert_int_eq(ofp_ledger_credit(ofp_issuer_ledger(iss), "rider", 1500, TT_NOW, NULL), OFP_LEDGER_OK);
+	ck_assert_msg(issue(&h, TT_NOW, &c) == OFP_ISSUER_OK, "%s", ofp_issuer_error(iss));
+	ck_assert_uint_eq(c.not_before, first.not_after);
+	ck_assert_uint_eq(c.grant.offline_total, 1500);
+	ck_assert_uint_eq(c.grant.per_op_max, 500);
+	ck_assert_int_eq(ofp_ledger_credit(ofp_issuer_ledger(iss), "rider", 5000, TT_NOW, NULL), OFP_LEDGER_OK);
+	ck_assert_int_eq(issue(&h, TT_NOW, &c), OFP_ISSUER_REFUSED);
+	ck_assert_ptr_nonnull(strstr(ofp_issuer_error(iss), "is covered already by credential 2"));
+	/* --replace only over denied credentials. */
+	ck_assert_int_eq(issue_replace(&h, TT_NOW, &c), OFP_ISSUER_REFUSED);
+	ck_assert_ptr_nonnull(strstr(ofp_issuer_error(iss), "not denied (deny serial 1 first)"));
+	/* Past the first window and the settlement window, it no longer
+	 * counts: a credential after the second. */
+	ofp_issuer_set_now(iss, first.not_after + cfg.settlement_window);
+	ck_assert_msg(issue(&h, first.not_after + cfg.settlement_window, &c) == OFP_ISSUER_OK, "%s",
+		      ofp_issuer_error(iss));
+	ck_assert_uint_eq(c.serial, 3);
+	ck_assert_uint_eq(c.not_before, first.not_after + cfg.settlement_window);
+	tk_holder_free(&h);
+}
+END_TEST
+
+/* ---- the credential's output (issue 11) ----------------------------------------------------------------- */
+
+static int deliver_fails(void *ctx, const uint8_t *cred, size_t len, char *err, size_t err_len)
+{
+	(void)cred;
+	(void)len;
+	++*(int *)ctx;
+	snprintf(err, err_len, "out.cred: No space left on device");
+	return -1;
+}
+
+START_TEST(test_issue_output_fails_nothing_changes)
+{
+	tk_holder_t h;
+	ofp_credential_t c;
+	ofp_account_t a;
+	ofp_enroll_code_t code;
+	uint8_t req[OFP_ENROLLMENT_MAX], cred[OFP_CREDENTIAL_MAX];
+	size_t len, cred_len;
+	int calls = 0;
+	ofp_issue_opts_t o = { .deliver = deliver_fails, .ctx = &calls };
+
+	TT_NEED_TOKEN(&env);
+	account("full", 1000, 0, OFP_ALG_P256, &h);
+	ck_assert(tk_enrollment(&h, TT_NOW, req, &len));
+	ck_assert_int_eq(ofp_issuer_issue(iss, req, len, &o, cred, &cred_len, &c), OFP_ISSUER_ERROR);
+	ck_assert_int_eq(calls, 1);
+	ck_assert_ptr_nonnull(strstr(ofp_issuer_error(iss), "No space left on device; nothing issued"));
+	/* No serial spent, the code not used, the key not enrolled. */
+	ck_assert_int_eq(ofp_ledger_credential_exists(ofp_issuer_ledger(iss), 1), OFP_LEDGER_NOT_FOUND);
+	ck_assert_int_eq(ofp_ledger_account_get(ofp_issuer_ledger(iss), "full", &a), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_enroll_code_get(ofp_issuer_ledger(iss), a.id, &code), OFP_LEDGER_OK);
+	ck_assert(!code.used);
+	ck_assert_msg(issue(&h, TT_NOW, &c) == OFP_ISSUER_OK, "%s", ofp_issuer_error(iss));
+	ck_assert_uint_eq(c.serial, 1);
 	tk_holder_free(&h);
 }
 END_TEST
@@ -461,10 +675,21 @@ START_TEST(test_deny_versions_sorted)
 	ck_assert_ptr_nonnull(strstr(ofp_issuer_error(iss), "deny list"));
 	ck_assert_int_eq(issue(&z, TT_NOW, &c), OFP_ISSUER_REFUSED);
 	ck_assert_ptr_nonnull(strstr(ofp_issuer_error(iss), "revoked"));
+	/* A new key needs a new code from the operator; the lost credential
+	 * still counts until it ends, so the account must hold enough. */
 	memcpy(id, z.holder_id, OFP_ID_LEN);
 	tk_holder_free(&z);
 	ck_assert(tk_holder_new(&z, OFP_ALG_P256, id, NULL));
-	ck_assert_msg(issue(&z, TT_NOW, &c) == OFP_ISSUER_OK, "%s", ofp_issuer_error(iss));
+	ck_assert_int_eq(issue(&z, TT_NOW, &c), OFP_ISSUER_REFUSED);
+	ck_assert_ptr_nonnull(strstr(ofp_issuer_error(iss), "no enrollment code"));
+	new_code(&z, "zed");
+	ck_assert_int_eq(issue_replace(&z, TT_NOW, &c), OFP_ISSUER_REFUSED);
+	ck_assert_msg(strstr(ofp_issuer_error(iss), "1000 still open offline on 1 credential") != NULL, "%s",
+		      ofp_issuer_error(iss));
+	ck_assert_int_eq(ofp_ledger_credit(ofp_issuer_ledger(iss), "zed", 1000, TT_NOW, NULL), OFP_LEDGER_OK);
+	ck_assert_msg(issue_replace(&z, TT_NOW, &c) == OFP_ISSUER_OK, "%s", ofp_issuer_error(iss));
+	ck_assert_uint_eq(c.not_before, TT_NOW);
+	ck_assert_uint_eq(c.grant.offline_total, 1000);
 	tk_holder_free(&a);
 	tk_holder_free(&b);
 	tk_holder_free(&z);
@@ -563,6 +788,11 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_issue_wrong_pin);
 	tcase_add_test(tc, test_credential_ends_with_key);
 	tcase_add_test(tc, test_reopen_and_token_check);
+	tcase_add_test(tc, test_enroll_needs_the_code);
+	tcase_add_test(tc, test_enroll_code_expires_and_binds_key);
+	tcase_add_test(tc, test_enroll_version1_refused);
+	tcase_add_test(tc, test_exposure_bounded);
+	tcase_add_test(tc, test_issue_output_fails_nothing_changes);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("lists");
 	tcase_set_timeout(tc, 120);

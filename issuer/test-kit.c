@@ -43,7 +43,7 @@ void tk_holder_free(tk_holder_t *h)
 bool tk_enrollment(const tk_holder_t *h, uint32_t t, uint8_t *out, size_t *len)
 {
 	ofp_enrollment_t e;
-	uint8_t tbs[OFP_TBS_MAX];
+	uint8_t tbs[OFP_TBS_MAX], key[OFP_HASH_LEN];
 	size_t tbs_len;
 
 	memset(&e, 0, sizeof(e));
@@ -51,6 +51,9 @@ bool tk_enrollment(const tk_holder_t *h, uint32_t t, uint8_t *out, size_t *len)
 	memcpy(e.holder_id, h->holder_id, OFP_ID_LEN);
 	memcpy(e.holder_key, h->holder_key, h->holder_key_len);
 	e.time = t;
+	if (h->has_code && (ofp_enroll_code_key(h->code, h->holder_id, key, NULL) != OFP_FMT_OK ||
+			     ofp_enrollment_mac(&e, key, e.code_mac, NULL) != OFP_FMT_OK))
+		return false;
 	return ofp_enrollment_tbs(&e, tbs, sizeof(tbs), &tbs_len, NULL) == OFP_FMT_OK &&
 	       ofp_sig_sign(h->key, h->alg, tbs, tbs_len, e.holder_sig) &&
 	       ofp_enrollment_encode(&e, out, OFP_ENROLLMENT_MAX, len, NULL) == OFP_FMT_OK;

@@ -16,12 +16,15 @@ typedef struct tk_holder {
 	uint8_t holder_id[OFP_ID_LEN];
 	uint8_t holder_key[OFP_HOLDER_KEY_MAX]; /* credential form */
 	size_t holder_key_len;
+	bool has_code; /* the account's enrollment code, for requests */
+	uint8_t code[OFP_ENROLL_CODE_LEN];
 } tk_holder_t;
 
 /* A fresh key (P-256 or Ed25519), or key (taken over) when not NULL. */
 bool tk_holder_new(tk_holder_t *h, unsigned alg, const uint8_t holder_id[OFP_ID_LEN], EVP_PKEY *key);
 void tk_holder_free(tk_holder_t *h);
-/* An enrollment request made at time t (OFP_ENROLLMENT_MAX bytes). */
+/* An enrollment request made at time t (OFP_ENROLLMENT_MAX bytes), with
+ * the MAC under h->code when h->has_code (else none: a refresh). */
 bool tk_enrollment(const tk_holder_t *h, uint32_t t, uint8_t *out, size_t *len);
 /* A presentation (type 2) of the credential bytes cred, signed by h. */
 bool tk_presentation(const tk_holder_t *h, const uint8_t *cred, size_t cred_len, uint32_t t, uint32_t counter,

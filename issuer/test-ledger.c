@@ -325,23 +325,82 @@ END_TEST
 START_TEST(test_charges_unique)
 {
 	ofp_charge_t c, first;
+	int64_t sum = -1;
 
 	memset(&c, 0, sizeof(c));
 	memset(c.holder_id, 7, OFP_ID_LEN);
 	memset(c.verifier_id, 1, OFP_ID_LEN);
+	memset(c.auth_hash, 0xa1, OFP_HASH_LEN);
+	memset(c.holder_key, 0x02, OFP_P256_COMPRESSED_LEN);
+	c.holder_key_len = OFP_P256_COMPRESSED_LEN;
 	c.counter = 5;
 	c.sequence = 1;
 	c.amount = 100;
+	c.serial = 3;
 	ck_assert_int_eq(ofp_ledger_begin(L), OFP_LEDGER_OK);
-	ck_assert_int_eq(ofp_ledger_charge_find(L, c.holder_id, 5, &first), OFP_LEDGER_NOT_FOUND);
+	ck_assert_int_eq(ofp_ledger_charge_find(L, c.auth_hash, &first), OFP_LEDGER_NOT_FOUND);
+	ck_assert_int_eq(ofp_ledger_charge_find_counter(L, c.holder_key, c.holder_key_len, 5, &first),
+			 OFP_LEDGER_NOT_FOUND);
 	ck_assert_int_eq(ofp_ledger_charge_add(L, &c), OFP_LEDGER_OK);
-	ck_assert_int_eq(ofp_ledger_charge_find(L, c.holder_id, 5, &first), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_charge_find(L, c.auth_hash, &first), OFP_LEDGER_OK);
 	ck_assert_int_eq(memcmp(first.verifier_id, c.verifier_id, OFP_ID_LEN), 0);
-	/* From another gate: the UNIQUE constraint refuses it. */
+	ck_assert_uint_eq(first.holder_key_len, OFP_P256_COMPRESSED_LEN);
+	ck_assert_uint_eq(first.counter, 5);
+	/* The same authorization from another gate: the UNIQUE constraint
+	 * refuses it. */
 	memset(c.verifier_id, 2, OFP_ID_LEN);
 	ck_assert_int_eq(ofp_ledger_charge_add(L, &c), OFP_LEDGER_REFUSED);
-	c.counter = 6;
+	/* The same key and counter over other contents is another charge. */
+	memset(c.auth_hash, 0xa2, OFP_HASH_LEN);
+	ck_assert_int_eq(ofp_ledger_charge_find_counter(L, c.holder_key, c.holder_key_len, 5, &first), OFP_LEDGER_OK);
 	ck_assert_int_eq(ofp_ledger_charge_add(L, &c), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_charged_at_gate(L, 3, c.verifier_id, &sum), OFP_LEDGER_OK);
+	ck_assert_int_eq(sum, 100);
+	ck_assert_int_eq(ofp_ledger_double_use_add(L, &c, "counter-reuse", 1), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_double_use_add(L, &c, "other", 1), OFP_LEDGER_REFUSED);
+	ck_assert_int_eq(ofp_ledger_commit(L), OFP_LEDGER_OK);
+}
+END_TEST
+
+/* The enrollment code as the ledger keeps it: set, tries, use once. */
+START_TEST(test_enroll_codes)
+{
+	ofp_account_t a, b;
+	ofp_enroll_code_t c;
+	uint8_t key[OFP_HASH_LEN], hk[OFP_P256_COMPRESSED_LEN];
+	int64_t owner = 0;
+
+	memset(key, 0x5a, sizeof(key));
+	memset(hk, 0x03, sizeof(hk));
+	ck_assert_int_eq(ofp_ledger_account_open(L, "alice", 100, &a), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_account_open(L, "bob", 100, &b), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_enroll_code_get(L, a.id, &c), OFP_LEDGER_NOT_FOUND);
+	ck_assert_int_eq(ofp_ledger_begin(L), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_enroll_code_set(L, a.id, key, 100, 200), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_enroll_code_try(L, a.id, 1), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_enroll_code_try(L, a.id, 1), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_enroll_code_try(L, a.id, -1), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_enroll_code_get(L, a.id, &c), OFP_LEDGER_OK);
+	ck_assert_uint_eq(c.tries, 1);
+	ck_assert_uint_eq(c.expires, 200);
+	ck_assert(!c.used);
+	ck_assert_int_eq(memcmp(c.code_key, key, sizeof(key)), 0);
+	ck_assert_int_eq(ofp_ledger_enroll_code_use(L, a.id, 150), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_enroll_code_use(L, a.id, 151), OFP_LEDGER_REFUSED);
+	ck_assert_int_eq(ofp_ledger_enroll_code_get(L, a.id, &c), OFP_LEDGER_OK);
+	ck_assert(c.used);
+	ck_assert_uint_eq(c.used_at, 150);
+	/* A new code: fresh tries, unused. */
+	ck_assert_int_eq(ofp_ledger_enroll_code_set(L, a.id, key, 160, 300), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_enroll_code_get(L, a.id, &c), OFP_LEDGER_OK);
+	ck_assert(!c.used);
+	ck_assert_uint_eq(c.tries, 0);
+	/* A key belongs to one account. */
+	ck_assert_int_eq(ofp_ledger_holder_key_add(L, a.id, OFP_ALG_P256, hk, sizeof(hk), 150), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_holder_key_add(L, a.id, OFP_ALG_P256, hk, sizeof(hk), 151), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_holder_key_add(L, b.id, OFP_ALG_P256, hk, sizeof(hk), 152), OFP_LEDGER_REFUSED);
+	ck_assert_int_eq(ofp_ledger_holder_key_account(L, hk, sizeof(hk), &owner), OFP_LEDGER_OK);
+	ck_assert_int_eq(owner, a.id);
 	ck_assert_int_eq(ofp_ledger_commit(L), OFP_LEDGER_OK);
 }
 END_TEST
@@ -464,6 +523,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_persistence_and_wal);
 	tcase_add_test(tc, test_open_errors);
 	tcase_add_test(tc, test_charges_unique);
+	tcase_add_test(tc, test_enroll_codes);
 	tcase_add_test(tc, test_batches_gaps);
 	tcase_add_test(tc, test_gap_runs);
 	tcase_add_test(tc, test_deny_entries_sorted);

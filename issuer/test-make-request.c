@@ -4,7 +4,7 @@
  *
  *   test-make-request keygen [--ed25519] -o KEY.pem
  *   test-make-request pubkey --key KEY.pem -o PUB          (65 raw bytes)
- *   test-make-request request --key KEY.pem --holder-id HEX [--time T] [--ed25519] -o REQ
+ *   test-make-request request --key KEY.pem --holder-id HEX [--code-file F] [--time T] [--ed25519] -o REQ
  *   test-make-request batch --gate-key KEY.pem --gate-id HEX --trust TRUST.bin
  *       [--sequence N] [--time T] [--forge]
  *       --record CRED:HOLDER-KEY.pem:COUNTER:AMOUNT... -o BATCH
@@ -47,7 +47,7 @@ static int write_file(const char *path, const uint8_t *data, size_t len)
 }
 
 typedef struct opts {
-	const char *out, *key, *holder_id, *gate_key, *gate_id, *trust;
+	const char *out, *key, *holder_id, *gate_key, *gate_id, *trust, *code_file;
 	const char *records[MAX_RECORDS];
 	size_t n_records;
 	uint64_t time, sequence;
@@ -62,7 +62,8 @@ static int parse(int argc, char **argv, opts_t *o)
 		{ "gate-key", required_argument, NULL, 'g' }, { "gate-id", required_argument, NULL, 'G' },
 		{ "trust", required_argument, NULL, 'T' },    { "sequence", required_argument, NULL, 's' },
 		{ "record", required_argument, NULL, 'r' },   { "forge", no_argument, NULL, 'F' },
-		{ "output", required_argument, NULL, 'o' },   { 0 }
+		{ "output", required_argument, NULL, 'o' },   { "code-file", required_argument, NULL, 'C' },
+		{ 0 }
 	};
 	int c;
 
@@ -78,6 +79,7 @@ static int parse(int argc, char **argv, opts_t *o)
 		case 'G': o->gate_id = optarg; break;
 		case 'T': o->trust = optarg; break;
 		case 'F': o->forge = true; break;
+		case 'C': o->code_file = optarg; break;
 		case 't':
 			if (ofp_parse_u64(optarg, UINT32_MAX, &o->time) != 0)
 				return fail("--time %s: not a time", optarg);
@@ -122,10 +124,28 @@ static int cmd_pubkey(const opts_t *o)
 	return rc;
 }
 
+/* The first line of path as an enrollment code. */
+static int read_code(const char *path, uint8_t code[OFP_ENROLL_CODE_LEN])
+{
+	uint8_t *data = NULL;
+	size_t len = 0;
+	char text[128];
+	int rc = -1;
+
+	if (file_read_all(path, sizeof(text) - 1, &data, &len) == 0) {
+		memcpy(text, data, len);
+		text[len] = '\0';
+		text[strcspn(text, "\r\n")] = '\0';
+		rc = ofp_enroll_code_parse(text, code, NULL) == OFP_FMT_OK ? 0 : -1;
+	}
+	free(data);
+	return rc;
+}
+
 static int cmd_request(const opts_t *o)
 {
 	tk_holder_t h;
-	uint8_t id[OFP_ID_LEN], req[OFP_ENROLLMENT_MAX];
+	uint8_t id[OFP_ID_LEN], req[OFP_ENROLLMENT_MAX], code[OFP_ENROLL_CODE_LEN] = { 0 };
 	size_t len = 0;
 	EVP_PKEY *key = o->key != NULL ? tk_key_read(o->key) : NULL;
 	int rc;
@@ -136,8 +156,15 @@ static int cmd_request(const opts_t *o)
 		EVP_PKEY_free(key);
 		return fail("%s", "--holder-id: 16 hex digits required");
 	}
-	if (!tk_holder_new(&h, o->ed25519 ? OFP_ALG_ED25519 : OFP_ALG_P256, id, key) ||
-	    !tk_enrollment(&h, (uint32_t)o->time, req, &len))
+	if (o->code_file != NULL && read_code(o->code_file, code) != 0) {
+		EVP_PKEY_free(key);
+		return fail("%s: not an enrollment code", o->code_file);
+	}
+	if (tk_holder_new(&h, o->ed25519 ? OFP_ALG_ED25519 : OFP_ALG_P256, id, key)) {
+		h.has_code = o->code_file != NULL;
+		memcpy(h.code, code, sizeof(code));
+	}
+	if (h.key == NULL || !tk_enrollment(&h, (uint32_t)o->time, req, &len))
 		rc = fail("%s: cannot make the request", o->out);
 	else
 		rc = write_file(o->out, req, len);

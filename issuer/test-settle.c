@@ -53,10 +53,14 @@ static size_t count_notes(ofp_settle_note_kind_t kind)
 static void open_account(const char *name, int64_t balance, tk_holder_t *h)
 {
 	ofp_account_t a;
+	uint32_t expires;
 
-	ck_assert_int_eq(ofp_ledger_account_open(ofp_issuer_ledger(iss), name, TT_NOW, &a), OFP_LEDGER_OK);
+	ck_assert(tk_holder_new(h, OFP_ALG_P256, (const uint8_t *)"\0\0\0\0\0\0\0\0", NULL));
+	ck_assert_msg(ofp_issuer_account_open(iss, name, &a, h->code, &expires) == OFP_ISSUER_OK, "%s",
+		      ofp_issuer_error(iss));
+	memcpy(h->holder_id, a.holder_id, OFP_ID_LEN);
+	h->has_code = true;
 	ck_assert_int_eq(ofp_ledger_credit(ofp_issuer_ledger(iss), name, balance, TT_NOW, NULL), OFP_LEDGER_OK);
-	ck_assert(tk_holder_new(h, OFP_ALG_P256, a.holder_id, NULL));
 }
 
 static void issue_for(const tk_holder_t *h, uint8_t *out, size_t *len)
@@ -65,7 +69,7 @@ static void issue_for(const tk_holder_t *h, uint8_t *out, size_t *len)
 	size_t req_len;
 
 	ck_assert(tk_enrollment(h, TT_NOW, req, &req_len));
-	ck_assert_msg(ofp_issuer_issue(iss, req, req_len, out, len, NULL) == OFP_ISSUER_OK, "%s",
+	ck_assert_msg(ofp_issuer_issue(iss, req, req_len, NULL, out, len, NULL) == OFP_ISSUER_OK, "%s",
 		      ofp_issuer_error(iss));
 }
 
@@ -270,6 +274,140 @@ START_TEST(test_double_use_two_gates)
 	ck_assert_int_eq(uses, 1);
 	free(b1);
 	free(b2);
+}
+END_TEST
+
+/* A holder who rolled back his counter signs two different
+ * authorizations with one counter (issue 7, 3): both operate at two
+ * gates; both are charged, and the account is flagged. */
+START_TEST(test_counter_reuse_charged_twice)
+{
+	ofp_settle_report_t r;
+	ofp_account_t a;
+	uint8_t *b1, *b2;
+	size_t l1, l2;
+	int64_t uses = 0;
+
+	TT_NEED_TOKEN(&env);
+	operate(&gate_a, &alice, cred, cred_len, 5, 200);
+	operate(&gate_b, &alice, cred, cred_len, 5, 300); /* counter 5 again, another amount */
+	b1 = seal(&gate_a, &l1);
+	b2 = seal(&gate_b, &l2);
+	ck_assert_int_eq(settle(b1, l1, &r), OFP_ISSUER_OK);
+	ck_assert_msg(settle(b2, l2, &r) == OFP_ISSUER_OK, "%s", ofp_issuer_error(iss));
+	ck_assert_uint_eq(r.charged, 1);
+	ck_assert_uint_eq(r.counter_reuses, 1);
+	ck_assert_uint_eq(r.double_uses, 0);
+	ck_assert_int_eq(balance("alice"), 2000 - 200 - 300);
+	ck_assert_uint_eq(count_notes(OFP_SETTLE_COUNTER_REUSE), 1);
+	ck_assert_ptr_nonnull(strstr(notes.n[0].text, "counter reuse"));
+	ck_assert_int_eq(ofp_ledger_account_get(ofp_issuer_ledger(iss), "alice", &a), OFP_LEDGER_OK);
+	ck_assert(a.flagged);
+	ck_assert_int_eq(ofp_ledger_double_use_count(ofp_issuer_ledger(iss), a.holder_id, &uses), OFP_LEDGER_OK);
+	ck_assert_int_eq(uses, 1);
+	free(b1);
+	free(b2);
+}
+END_TEST
+
+/* Charges follow the holder KEY: a second device (another key of the same
+ * account) may count from 1 too; nothing is a double use. */
+START_TEST(test_two_keys_one_account)
+{
+	ofp_settle_report_t r;
+	tk_holder_t phone;
+	ofp_account_t a;
+	uint8_t cred2[OFP_CREDENTIAL_MAX], *b;
+	size_t cred2_len, len;
+	uint32_t expires;
+
+	TT_NEED_TOKEN(&env);
+	ck_assert(tk_holder_new(&phone, OFP_ALG_P256, alice.holder_id, NULL));
+	ck_assert_msg(ofp_issuer_enroll_code(iss, "alice", &a, phone.code, &expires) == OFP_ISSUER_OK, "%s",
+		      ofp_issuer_error(iss));
+	phone.has_code = true;
+	ck_assert_int_eq(ofp_ledger_credit(ofp_issuer_ledger(iss), "alice", 3000, TT_NOW, NULL), OFP_LEDGER_OK);
+	issue_for(&phone, cred2, &cred2_len); /* the next window, paid by the top-up */
+	operate(&gate_a, &alice, cred, cred_len, 1, 100);
+	{
+		/* The phone's code, in its own window, counter 1 as well. */
+		uint8_t pres[OFP_PRESENTATION_MAX];
+		size_t plen;
+		ofp_credential_t c2;
+		ck_assert_int_eq(ofp_credential_decode(cred2, cred2_len, &c2, NULL), OFP_FMT_OK);
+		ck_assert(tk_presentation(&phone, cred2, cred2_len, c2.not_before + 10, 1, 100, pres, &plen));
+		ck_assert(tk_gate_record(&gate_a, true, 0, c2.not_before + 10, pres, plen));
+	}
+	b = seal(&gate_a, &len);
+	ck_assert_msg(settle(b, len, &r) == OFP_ISSUER_OK, "%s", ofp_issuer_error(iss));
+	ck_assert_uint_eq(r.charged, 2);
+	ck_assert_uint_eq(r.double_uses + r.counter_reuses, 0);
+	ck_assert_int_eq(balance("alice"), 5000 - 200);
+	tk_holder_free(&phone);
+	free(b);
+}
+END_TEST
+
+/* 6b: a registered gate relabels what it refused, or records what no
+ * honest gate would have operated: the issuer re-checks what needs no
+ * gate state and charges none of it, naming the gate. */
+START_TEST(test_settlement_rechecks)
+{
+	ofp_settle_report_t r;
+	ofp_credential_t c;
+	uint8_t pres[OFP_PRESENTATION_MAX], *b;
+	size_t plen, len;
+
+	TT_NEED_TOKEN(&env);
+	ck_assert_int_eq(ofp_credential_decode(cred, cred_len, &c, NULL), OFP_FMT_OK);
+	/* A code signed at T0, "operated" 24 hours later: stale. */
+	ck_assert(tk_presentation(&alice, cred, cred_len, T0, 1, 100, pres, &plen));
+	ck_assert(tk_gate_record(&gate_a, true, 0, T0 + 86400 - 200, pres, plen));
+	/* Dated after the record time + skew. */
+	ck_assert(tk_presentation(&alice, cred, cred_len, T0 + 1000, 2, 100, pres, &plen));
+	ck_assert(tk_gate_record(&gate_a, true, 0, T0 + 100, pres, plen));
+	/* Operated after the credential ended (fresh, but too late). */
+	ck_assert(tk_presentation(&alice, cred, cred_len, c.not_after + 200, 3, 100, pres, &plen));
+	ck_assert(tk_gate_record(&gate_a, true, 0, c.not_after + 200, pres, plen));
+	/* Over the per-operation maximum (500). */
+	ck_assert(tk_presentation(&alice, cred, cred_len, T0 + 10, 4, 501, pres, &plen));
+	ck_assert(tk_gate_record(&gate_a, true, 0, T0 + 10, pres, plen));
+	/* Within every rule: charged. Fresh at the edge (freshness 60 + skew 120). */
+	ck_assert(tk_presentation(&alice, cred, cred_len, T0 + 20, 5, 100, pres, &plen));
+	ck_assert(tk_gate_record(&gate_a, true, 0, T0 + 20 + 180, pres, plen));
+	b = seal(&gate_a, &len);
+	ck_assert_msg(settle(b, len, &r) == OFP_ISSUER_OK, "%s", ofp_issuer_error(iss));
+	ck_assert_uint_eq(r.charged, 1);
+	ck_assert_uint_eq(r.rejected, 4);
+	ck_assert_int_eq(balance("alice"), 1900);
+	ck_assert_uint_eq(count_notes(OFP_SETTLE_REJECTED), 4);
+	ck_assert_ptr_nonnull(strstr(notes.n[0].text, "stale"));
+	ck_assert_ptr_nonnull(strstr(notes.n[1].text, "dated after"));
+	ck_assert_ptr_nonnull(strstr(notes.n[2].text, "validity"));
+	ck_assert_ptr_nonnull(strstr(notes.n[3].text, "per-operation maximum"));
+	ck_assert_ptr_nonnull(strstr(notes.n[3].text, "investigate gate a1a1a1a1a1a1a1a1"));
+	free(b);
+}
+END_TEST
+
+/* A gate that operates past a credential's offline total (2000 here):
+ * the excess is the gate's fault, not charged. */
+START_TEST(test_settlement_offline_total_per_gate)
+{
+	ofp_settle_report_t r;
+	uint8_t *b;
+	size_t len;
+
+	TT_NEED_TOKEN(&env);
+	for (uint32_t i = 1; i <= 5; i++)
+		operate(&gate_a, &alice, cred, cred_len, i, 500);
+	b = seal(&gate_a, &len);
+	ck_assert_msg(settle(b, len, &r) == OFP_ISSUER_OK, "%s", ofp_issuer_error(iss));
+	ck_assert_uint_eq(r.charged, 4);
+	ck_assert_uint_eq(r.rejected, 1);
+	ck_assert_ptr_nonnull(strstr(notes.n[0].text, "offline total"));
+	ck_assert_int_eq(balance("alice"), 0);
+	free(b);
 }
 END_TEST
 
@@ -614,6 +752,10 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_resealed_batch_is_the_same);
 	tcase_add_test(tc, test_other_batch_same_sequence);
 	tcase_add_test(tc, test_double_use_two_gates);
+	tcase_add_test(tc, test_counter_reuse_charged_twice);
+	tcase_add_test(tc, test_two_keys_one_account);
+	tcase_add_test(tc, test_settlement_rechecks);
+	tcase_add_test(tc, test_settlement_offline_total_per_gate);
 	tcase_add_test(tc, test_gap_reported);
 	tcase_add_test(tc, test_chain_break_reported);
 	tcase_add_test(tc, test_empty_batch);

@@ -53,18 +53,34 @@ iss init --module "$module" --token-label issuer --config issuer-policy.conf | s
 echo "   The trust list for gates is $work/issuer/trust.bin ($(wc -c <issuer/trust.bin) bytes, signed)."
 
 say "Alice opens an account and tops it up with 20.00 (amounts are in cents)"
-alice=$(iss account open alice)
+# The operator hands Alice her holder id and a one-time enrollment code
+# (160 bits, typed or scanned: 'account open' without --code-file prints
+# it with a QR code). Her holder id is no secret -- it is in every QR code
+# she shows -- so only the code lets a key into her account.
+alice=$(iss account open alice --code-file alice.code --png alice-code.png)
 echo "   Alice's holder id: $alice"
+echo "   Her enrollment code (works once, for 7 days): $(cat alice.code)  (QR: $work/alice-code.png)"
 iss account credit alice 2000 | show
 
 say "Alice's phone makes a key pair inside its own token (the private key never leaves it)"
 new_token alice-tokens alice alice.pin
 hold keygen | show
 
-say "Alice enrolls: her public key and holder id, signed to prove she holds the key"
-hold enroll --holder-id "$alice" -o alice.req | show
+say "Alice enrolls: her public key and holder id, signed to prove she holds the key, with proof of the code"
+hold enroll --holder-id "$alice" --code-file alice.code -o alice.req | show
 
-say "The issuer checks her right (balance + credit line >= 5.00) and certifies her key"
+say "A thief who saw Alice's holder id enrolls his own key: without her code the issuer refuses"
+new_token thief-tokens thief alice.pin
+thief() { OFFPASS_P11_DIR=$work/thief-tokens "$holder" --module "$module" --token-label thief \
+	--pin-file alice.pin --dir "$work/thief-state" "$@"; }
+thief keygen >/dev/null
+thief enroll --holder-id "$alice" --no-code -o thief.req >/dev/null
+if iss issue thief.req -o thief.cred 2>&1 | show; then
+	echo "ERROR: a key was enrolled without the enrollment code" >&2
+	exit 1
+fi
+
+say "The issuer checks the code (it works once) and her right (balance + credit line >= 5.00), and certifies her key"
 iss issue alice.req -o alice.cred | show
 hold install alice.cred | show
 hold status | show

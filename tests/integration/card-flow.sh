@@ -208,7 +208,7 @@ iss() { "$ISSUER" --dir "$WORK/iss" --pin-file "$WORK/issuer.pin" "$@"; }
 balance() { iss account show "$1" | awk '$1 == "balance" { print $2 }'; }
 printf 'threshold = 500\nper_op_max = 1000\noffline_total = 5000\n' >policy.conf
 run iss init --module "$MODULE" --token-label issuer --config policy.conf
-HID=$(iss account open alice)
+HID=$(iss account open alice --code-file alice.code)
 run iss account credit alice 2000
 
 # ---- the holder through OpenSC --------------------------------------------------------------------
@@ -219,7 +219,7 @@ run hold "${KEY9A[@]}" status
 expect_log "^token: +alice card" "holder: the OpenSC token"
 expect_log "^key: +P-256 $PUB \(id 01\)" "holder: the card key"
 expect_log "credential: none installed" "holder: no credential yet"
-run hold "${KEY9A[@]}" enroll --holder-id "$HID" -o alice.req
+run hold "${KEY9A[@]}" enroll --holder-id "$HID" --code-file alice.code -o alice.req
 run iss issue alice.req -o alice.cred
 expect_log "credential serial 1 for holder $HID" "issued"
 # OpenSC cannot create data objects on a PIV card: the state file.
@@ -292,13 +292,13 @@ run pkcs11-tool --module "$OPENSC" --login --pin "$(cat pin)" -O
 expect_log 'label: +SIGN key' "OpenSC shows the 9C key"
 expect_log 'Access: +always authenticate' "9C is CKA_ALWAYS_AUTHENTICATE"
 URI9C='pkcs11:token=alice%20card;object=SIGN%20key'
-HID2=$(iss account open alice-sign)
+HID2=$(iss account open alice-sign --code-file sign.code)
 run iss account credit alice-sign 1000
 run hold --uri "$URI9C" status
 expect_log "^key: +P-256 $PUB9C \(id 02\)" "holder: the 9C key"
 # The card's credential is for 9A: not this key's.
 expect_log "credential: serial 1 is for another key" "the 9A credential is not 9C's"
-run hold --uri "$URI9C" enroll --holder-id "$HID2" -o sign.req
+run hold --uri "$URI9C" enroll --holder-id "$HID2" --code-file sign.code -o sign.req
 run iss issue sign.req -o sign.cred
 run hold --uri "$URI9C" install sign.cred
 expect_log "cannot keep data objects" "9C: the state file"

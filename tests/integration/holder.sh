@@ -96,8 +96,18 @@ flow()
 	expect_log "already holds a key 'offpass-holder'" "$name second keygen"
 
 	# ---- enroll -> (test issuer) -> install ----
-	run "${H[@]}" enroll --holder-id "$HOLDER_ID" -o "$out/req.bin"
-	[ "$(stat -c %s "$out/req.bin")" = 111 ] || fail "$name: enrollment request is not 111 bytes"
+	# The vectors' enrollment code (tests/vectors/README.md), typed sloppily:
+	# the test issuer checks the MAC under it.
+	echo "aeba gbaf aydq qcik bmga 2dqp cair eeyu" >"$out/code"
+	expect_rc 2 "${H[@]}" enroll --holder-id "$HOLDER_ID" --code-file "$out/code" --code-env X -o "$out/req.bin"
+	echo "AEBA-GBAF-AYDQ-QCIK-BMGA-2DQP-CAIR-EEY" >"$out/badcode"
+	expect_rc 2 "${H[@]}" enroll --holder-id "$HOLDER_ID" --code-file "$out/badcode" -o "$out/req.bin"
+	expect_log "31 characters, expected 32" "$name short code"
+	run "${H[@]}" enroll --holder-id "$HOLDER_ID" --code-file "$out/code" -o "$out/req.bin"
+	[ "$(stat -c %s "$out/req.bin")" = 143 ] || fail "$name: enrollment request is not 143 bytes"
+	OFFPASS_TEST_CODE="AEBA-GBAF-AYDQ-QCIK-BMGA-2DQP-CAIR-EEYU" \
+		run "${H[@]}" enroll --holder-id "$HOLDER_ID" --code-env OFFPASS_TEST_CODE -o "$out/req2.bin"
+	run "$KIT" issue "$out/req2.bin" "$out/cred.bin" "$T0"
 	run "$KIT" issue "$out/req.bin" "$out/cred.bin" "$T0"
 	run "${H[@]}" status
 	expect_log "credential: none installed" "$name status before install"

@@ -67,7 +67,7 @@ for c in init rollover trust-list deny-list status issue settle; do
 	run "$ISSUER" "$c" --help
 	expect_log '^Usage: offpass-issuer' "$c --help"
 done
-for c in "account open" "account credit" "account show" "gate add" "deny holder" "deny serial"; do
+for c in "account open" "account code" "account credit" "account show" "gate add" "deny holder" "deny serial"; do
 	# shellcheck disable=SC2086
 	run "$ISSUER" $c --help
 	expect_log '^Usage: offpass-issuer' "$c --help"
@@ -101,8 +101,11 @@ expect_log 'offpass-issuer-seal .*sealing' "status lists the sealing key"
 expect_log 'trust list +version 1' "trust list version 1"
 
 # ---- accounts ----------------------------------------------------------------------------------
-HID=$(iss account open alice)
+HID=$(iss account open alice --code-file alice.code)
 [[ $HID =~ ^[0-9a-f]{16}$ ]] || fail "account open printed '$HID', not a holder id"
+grep -Eq '^([A-Z2-7]{4}-){7}[A-Z2-7]{4}$' alice.code || fail "alice.code: $(cat alice.code)"
+[ "$(stat -c %a alice.code)" = 600 ] || fail "the code file is readable by others"
+sqlite3 "$D/ledger.db" .dump | grep -qi "$(tr -d '-' <alice.code)" && fail "the ledger keeps the code"
 expect_exit 3 iss account open alice
 expect_log "exists already" "duplicate account"
 expect_exit 3 iss account open "bad name"
@@ -119,7 +122,7 @@ expect_log "range" "overflow refused"
 
 # ---- issue ------------------------------------------------------------------------------------------
 run "$MK" keygen -o alice.pem
-run "$MK" request --key alice.pem --holder-id "$HID" --time "$NOW" -o alice.req
+run "$MK" request --key alice.pem --holder-id "$HID" --time "$NOW" --code-file alice.code -o alice.req
 expect_exit 3 iss issue alice.req -o alice.cred
 expect_log "balance 300 \+ credit line 0 = 300 is below the threshold 500" "refusal says why"
 [ ! -e alice.cred ] || fail "a refused issue wrote a credential"
@@ -128,8 +131,14 @@ run iss account credit alice 200
 expect_exit 1 "$ISSUER" --dir "$D" --pin-file bad-pin issue alice.req -o alice.cred
 expect_log "PIN_INCORRECT" "wrong PIN at issue"
 [ ! -e alice.cred ] || fail "issue with a wrong PIN wrote a credential"
+# An output that cannot be written: nothing issued, the code not spent.
+expect_exit 1 iss issue alice.req -o "$WORK/no-such-dir/alice.cred"
+expect_log "no-such-dir.*nothing issued" "unwritable output"
+iss account history alice | grep -q ' issue ' && fail "an unwritable output changed the ledger"
+ls "$WORK"/no-such-dir* >/dev/null 2>&1 && fail "a temporary file was left"
 run iss issue alice.req -o alice.cred
 expect_log "credential serial 1 for holder $HID" "issue output"
+ls alice.cred.tmp.* >/dev/null 2>&1 && fail "issue left its temporary file"
 [ "$(stat -c %s alice.cred)" = 137 ] || fail "credential is not 137 bytes"
 run iss account history alice
 expect_log 'issue .*serial 1' "history records the issue"
@@ -140,21 +149,54 @@ expect_exit 3 iss issue short.req -o x.cred
 expect_log "enrollment request: .*truncated" "truncated request"
 cat alice.req alice.req >long.req
 expect_exit 3 iss issue long.req -o x.cred
-expect_log "larger than 111 bytes" "oversized request"
+expect_log "larger than 143 bytes" "oversized request"
+# Version 1 (no enrollment code): refused, saying what to do.
+{ printf '\x41'; tail -c +2 alice.req | head -c 110; } >v1.req
+expect_exit 3 iss issue v1.req -o x.cred
+expect_log "version 1 has no enrollment code" "version 1 refused"
 cp alice.req flipped.req
 flip flipped.req 100
 expect_exit 3 iss issue flipped.req -o x.cred
 expect_log "proof of possession" "bad signature"
 expect_exit 1 iss issue missing.req -o x.cred
 expect_log "missing.req" "missing file named"
-BOB=$(iss account open bob)
+BOB=$(iss account open bob --code-file bob.code)
 run "$MK" keygen -o bob.pem
-run "$MK" request --key bob.pem --holder-id "$BOB" --time "$NOW" -o bob.req
+# A thief who saw bob's holder id (it is in every code bob shows) enrolls
+# his own key: without the code, with a guessed one, five times: refused,
+# and the code locks.
+run "$MK" keygen -o eve.pem
+run "$MK" request --key eve.pem --holder-id "$BOB" --time "$NOW" -o eve.req
+run iss account credit-line bob 500
+expect_exit 3 iss issue eve.req -o x.cred
+expect_log "no enrollment code" "a request without a code"
+echo "AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GGGG-HHHH" >guess.code
+run "$MK" request --key eve.pem --holder-id "$BOB" --time "$NOW" --code-file guess.code -o eve.req
+for try in 1 2 3 4 5; do
+	expect_exit 3 iss issue eve.req -o x.cred
+	expect_log "enrollment code does not match \(try $try of 5\)" "wrong code, try $try"
+done
+run "$MK" request --key bob.pem --holder-id "$BOB" --time "$NOW" --code-file bob.code -o bob.req
+expect_exit 3 iss issue bob.req -o bob.cred
+expect_log "locked after 5 tries" "the code locked after 5 wrong tries"
+run iss account code bob --code-file bob.code
+expect_log "previous one no longer works" "account code"
+run iss account credit-line bob 0
+run "$MK" request --key bob.pem --holder-id "$BOB" --time "$NOW" --code-file bob.code -o bob.req
 expect_exit 3 iss issue bob.req -o bob.cred
 expect_log "account 'bob': balance 0 \+ credit line 0" "empty account"
 run iss account credit-line bob 500
 run iss issue bob.req -o bob.cred
 [ ! -e x.cred ] || fail "a refused request wrote a credential"
+expect_log "offline total 500" "the grant is cut to what the account can pay"
+# The code worked once: eve's key with it now, or bob's request again
+# (a refresh of bob's enrolled key) while bob's credential holds it all.
+run "$MK" request --key eve.pem --holder-id "$BOB" --time "$NOW" --code-file bob.code -o eve.req
+expect_exit 3 iss issue eve.req -o x.cred
+expect_log "was used at" "a used code"
+expect_exit 3 iss issue bob.req -o x.cred
+expect_log "credit line 500 - 500 still open offline on 1 credential = 0 is below the threshold 500" \
+	"no second credential while the first may still be spent"
 
 # ---- gates and settlement ------------------------------------------------------------------
 G1=a1a1a1a1a1a1a1a1
@@ -183,11 +225,12 @@ run iss settle b1
 expect_log "already settled; nothing debited" "same batch twice"
 [ "$(balance alice)" = 200 ] || fail "the same batch debited twice"
 
-# The same authorization (counter 2) at another gate: charged once.
+# The same authorization (counter 2, the same signed time and amount) at
+# another gate: charged once. (Record i of a batch is signed at NOW + i.)
 mkbatch --gate-key g2.pem --gate-id "$G2" --sequence 1 \
-	--record alice.cred:alice.pem:2:150 --record alice.cred:alice.pem:3:50 -o b2
+	--record alice.cred:alice.pem:3:50 --record alice.cred:alice.pem:2:150 -o b2
 run iss settle b2
-expect_log "double use: charged already at gate $G1 batch 1" "double use reported"
+expect_log "double use: .*charged already at gate $G1 batch 1" "double use reported"
 [ "$(balance alice)" = 150 ] || fail "double use charged: $(balance alice)"
 run iss account show alice
 expect_log "flagged +yes \(1 double use\)" "holder flagged"
@@ -256,12 +299,12 @@ if [ -x "$HOLDER" ]; then
 	# slot, which is the issuer's.
 	mkdir -p "$WORK/htokens"
 	(export OFFPASS_P11_DIR=$WORK/htokens && init_token holder)
-	CAROL=$(iss account open carol)
+	CAROL=$(iss account open carol --code-file carol.code)
 	run iss account credit carol 800
 	h() { OFFPASS_P11_DIR=$WORK/htokens "$HOLDER" --module "$MODULE" --token-label holder \
 		--pin-file "$WORK/pin" --dir "$WORK/hstate" "$@"; }
 	run h keygen
-	run h enroll --holder-id "$CAROL" -o carol.req
+	run h enroll --holder-id "$CAROL" --code-file carol.code -o carol.req
 	run iss issue carol.req -o carol.cred
 	expect_log "for holder $CAROL" "issue for offpass-holder"
 	run h install carol.cred
@@ -299,13 +342,14 @@ if [ -f "$SOFTHSM" ] && command -v softhsm2-util >/dev/null 2>&1; then
 	si() { "$ISSUER" --dir "$S" --pin-env OFFPASS_TEST_PIN "$@"; }
 	export OFFPASS_TEST_PIN=$USER_PIN
 	run si init --module "$SOFTHSM" --uri "pkcs11:token=shsm-issuer"
-	DAN=$(si account open dan)
+	DAN=$(si account open dan --code-file dan.code)
 	run si account credit dan 1000
-	run "$MK" request --key alice.pem --holder-id "$DAN" --time "$NOW" -o dan.req
+	run "$MK" keygen -o dan.pem
+	run "$MK" request --key dan.pem --holder-id "$DAN" --time "$NOW" --code-file dan.code -o dan.req
 	run si issue dan.req -o dan.cred
 	run si gate add --id "$G1" --key g1.pub
 	run "$MK" batch --trust "$S/trust.bin" --time "$NOW" --gate-key g1.pem --gate-id "$G1" \
-		--record dan.cred:alice.pem:1:250 -o shsm-b1
+		--record dan.cred:dan.pem:1:250 -o shsm-b1
 	run si settle shsm-b1
 	expect_log "1 charged \(total 250\)" "settle with the SoftHSM2 sealing key"
 	# A batch for the offpass-p11 issuer cannot be opened here.

@@ -31,15 +31,17 @@ iss() { "$ISSUER" --dir "$D" --pin-file "$WORK/pin" "$@"; }
 balance() { iss account show "$1" | awk '$1 == "balance" { print $2 }'; }
 
 run iss init --module "$MODULE" --token-label issuer
-HID=$(iss account open alice)
-run iss account credit alice 5000
+# Enough on each account for the first credential (offline total 5000)
+# and the next window (a refresh is paid for like any credential).
+HID=$(iss account open alice --code-file alice.code)
+run iss account credit alice 20000
 run "$MK" keygen -o alice.pem
-run "$MK" request --key alice.pem --holder-id "$HID" --time "$NOW" -o alice.req
+run "$MK" request --key alice.pem --holder-id "$HID" --time "$NOW" --code-file alice.code -o alice.req
 run iss issue alice.req -o alice.cred
-BOB=$(iss account open bob)
-run iss account credit bob 5000
+BOB=$(iss account open bob --code-file bob.code)
+run iss account credit bob 20000
 run "$MK" keygen --ed25519 -o bob.pem
-run "$MK" request --ed25519 --key bob.pem --holder-id "$BOB" --time "$NOW" -o bob.req
+run "$MK" request --ed25519 --key bob.pem --holder-id "$BOB" --time "$NOW" --code-file bob.code -o bob.req
 run iss issue bob.req -o bob.cred
 run "$MK" keygen -o mallory.pem
 
@@ -186,10 +188,13 @@ run "$MK" pubkey --key g1.pem -o g1.pub
 run iss gate add --id "$G1" --key g1.pub
 run iss account credit alice 100000
 START=$(balance alice)
+# alice2.cred is the next window (from alice.cred's end): its records are
+# operated inside it, or settlement would not charge them.
+T2=$((NOW + 86400 + 600))
 post_batch() { http POST "$U/gate/batch" -H 'Content-Type: application/octet-stream' --data-binary "@$1"; }
 NB=40
 for i in $(seq 1 $NB); do
-	run "$MK" batch --trust "$D/trust.bin" --time "$NOW" --gate-key g1.pem --gate-id "$G1" --sequence "$i" \
+	run "$MK" batch --trust "$D/trust.bin" --time "$T2" --gate-key g1.pem --gate-id "$G1" --sequence "$i" \
 		--record "alice2.cred:alice.pem:$((2 * i)):10" --record "alice2.cred:alice.pem:$((2 * i + 1)):10" -o "b$i"
 done
 post_batch b1
@@ -200,7 +205,7 @@ post_batch b1
 expect_status 200 "the same batch again"
 expect_body '"result":"already_settled"' "already settled"
 [ "$(balance alice)" = $((START - 20)) ] || fail "balance after batch 1: $(balance alice)"
-run "$MK" batch --trust "$D/trust.bin" --time "$NOW" --gate-key g1.pem --gate-id "$G1" --sequence 1 \
+run "$MK" batch --trust "$D/trust.bin" --time "$T2" --gate-key g1.pem --gate-id "$G1" --sequence 1 \
 	--record "alice2.cred:alice.pem:99:10" -o b1-other
 post_batch b1-other
 expect_status 422 "different records under a settled sequence"
@@ -239,7 +244,7 @@ run "$MK" keygen -o g2.pem
 run "$MK" pubkey --key g2.pem -o g2.pub
 run iss gate add --id "$G2" --key g2.pub
 for i in $(seq 1 20); do
-	run "$MK" batch --trust "$D/trust.bin" --time "$NOW" --gate-key g2.pem --gate-id "$G2" --sequence "$i" \
+	run "$MK" batch --trust "$D/trust.bin" --time "$T2" --gate-key g2.pem --gate-id "$G2" --sequence "$i" \
 		--record "alice2.cred:alice.pem:$((1000 + 2 * i)):5" --record "alice2.cred:alice.pem:$((1001 + 2 * i)):5" -o "c$i"
 done
 START=$(balance alice)
@@ -263,12 +268,12 @@ HOLDER=$B/holder/offpass-holder
 [ -x "$HOLDER" ] || fail "$HOLDER not built"
 mkdir -p "$WORK/htokens"
 (export OFFPASS_P11_DIR=$WORK/htokens && init_token holder)
-CAROL=$(iss account open carol)
-run iss account credit carol 800
+CAROL=$(iss account open carol --code-file carol.code)
+run iss account credit carol 2000
 h() { OFFPASS_P11_DIR=$WORK/htokens "$HOLDER" --module "$MODULE" --token-label holder \
 	--pin-file "$WORK/pin" --dir "$WORK/hstate" "$@"; }
 run h keygen
-run h enroll --holder-id "$CAROL" -o carol.req
+run h enroll --holder-id "$CAROL" --code-file carol.code -o carol.req
 run iss issue carol.req -o carol.cred
 run h install carol.cred
 run h refresh --issuer "$U"
@@ -294,14 +299,14 @@ expect_body "\"credential_issuer\":\"$T\"" "the https URL as identifier"
 STATUS=$(curl -s -o /dev/null -w '%{http_code}' "$T/.well-known/openid-credential-issuer" || true)
 [ "$STATUS" = 000 ] || fail "an untrusted certificate was accepted ($STATUS)"
 run iss deny serial 1 # already denied: no change
-DAVE=$(iss account open dave)
-run iss account credit dave 800
+DAVE=$(iss account open dave --code-file dave.code)
+run iss account credit dave 2000
 mkdir -p "$WORK/dtokens"
 (export OFFPASS_P11_DIR=$WORK/dtokens && init_token dave)
 hd() { OFFPASS_P11_DIR=$WORK/dtokens "$HOLDER" --module "$MODULE" --token-label dave \
 	--pin-file "$WORK/pin" --dir "$WORK/dstate" "$@"; }
 run hd keygen --alg ed25519
-run hd enroll --holder-id "$DAVE" -o dave.req
+run hd enroll --holder-id "$DAVE" --code-file dave.code -o dave.req
 run iss issue dave.req -o dave.cred
 run hd install dave.cred
 expect_exit 1 hd refresh --issuer "$T"

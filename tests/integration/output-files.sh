@@ -85,10 +85,10 @@ expect_exit 1 iss trust-list -o adir
 expect_log "is a directory" "a directory is refused"
 
 # ---- issue -o -: the credential alone on standard output --------------------------------------------
-HID=$(iss account open alice)
+HID=$(iss account open alice --code-file alice.code)
 run iss account credit alice 1000
 run "$MK" keygen -o alice.pem
-run "$MK" request --key alice.pem --holder-id "$HID" --time "$(date +%s)" -o alice.req
+run "$MK" request --key alice.pem --holder-id "$HID" --time "$(date +%s)" --code-file alice.code -o alice.req
 iss issue alice.req -o - >alice.cred 2>stderr.log || { cat stderr.log >&2; fail "issue -o -"; }
 [ "$(stat -c %s alice.cred)" = 137 ] || fail "issue -o - wrote $(stat -c %s alice.cred) bytes, not the 137 of a credential"
 
