@@ -131,6 +131,12 @@ CK_RV crypto_curve_from_params(const CK_BYTE *der, CK_ULONG len, const curve_t *
 	return CKR_CURVE_NOT_SUPPORTED;
 }
 
+const CK_BYTE *crypto_curve_oid(const curve_t *c, size_t *len)
+{
+	*len = entry_of(c)->oid_len;
+	return entry_of(c)->oid;
+}
+
 const curve_t *crypto_curve_of_pkey(const EVP_PKEY *pkey)
 {
 	/* Both are plain field reads on OpenSSL 3.0; a group-name lookup would

@@ -433,6 +433,8 @@ CK_RV crypto_pkey_from_attrs(CK_OBJECT_CLASS klass, const attr_list_t *attrs, EV
 	if (attrs == NULL || out == NULL)
 		return CKR_ARGUMENTS_BAD;
 	*out = NULL;
+	if (klass == CKO_SECRET_KEY)
+		return crypto_secret_pkey(attrs, out);
 	if (klass != CKO_PUBLIC_KEY && klass != CKO_PRIVATE_KEY)
 		return CKR_KEY_TYPE_INCONSISTENT;
 	if (!attr_list_get_ulong(attrs, CKA_KEY_TYPE, &kt))
