@@ -113,6 +113,21 @@ const EVP_CIPHER *crypto_cipher(CK_KEY_TYPE kt, sym_mode_t mode, size_t key_len)
 /* The fetched EVP_MAC "HMAC" or "CMAC"; NULL when the provider lacks it. */
 EVP_MAC *crypto_mac(mech_alg_t alg);
 
+/* A context keyed with the secret key for mode (ECB, CBC, CBC_PAD, CTR,
+ * GCM) and direction: the spare an earlier operation handed back
+ * (*reused: it may carry another IV length and padding, which the caller
+ * sets again), else a copy of one made on first use and kept with the
+ * key. The caller sets the IV. NULL when the key has none (then
+ * initialise one from scratch). */
+EVP_CIPHER_CTX *crypto_secret_cipher_ctx(const EVP_PKEY *key, sym_mode_t mode, int enc, bool *reused);
+/* Hand a context back when the operation ends (kept as the spare, or freed). */
+void crypto_secret_cipher_done(const EVP_PKEY *key, sym_mode_t mode, int enc, EVP_CIPHER_CTX *ctx);
+/* A MAC context (HMAC with hash h, or CMAC) keyed and initialised, ready
+ * for updates: the spare, started over, or a copy of the kept one. NULL
+ * when there is none. */
+EVP_MAC_CTX *crypto_secret_mac_ctx(const EVP_PKEY *key, mech_alg_t alg, crypto_hash_t h);
+void crypto_secret_mac_done(const EVP_PKEY *key, mech_alg_t alg, crypto_hash_t h, EVP_MAC_CTX *ctx);
+
 /* ---- Symmetric operations (sym.c) ---------------------------------------- */
 
 typedef struct sym_op sym_op_t;

@@ -53,6 +53,9 @@ struct sym_op {
 	CK_BYTE *hold;        /* GCM decryption: ciphertext || tag so far */
 	size_t hold_len, hold_cap;
 	uint64_t ctr_room;    /* CTR: bytes before the counter bits wrap; UINT64_MAX none */
+	const EVP_PKEY *key;  /* borrowed from the crypto_op, which outlives this */
+	bool pooled;          /* cctx / mac go back to the key's spare when done */
+	size_t gcm_iv_len;
 };
 
 static bool encrypting(const sym_op_t *op)
@@ -62,7 +65,8 @@ static bool encrypting(const sym_op_t *op)
 
 /* ---- Setup ------------------------------------------------------------- */
 
-static CK_RV setup_mac(sym_op_t *op, const CK_MECHANISM *mech, const CK_BYTE *key, size_t klen)
+static CK_RV setup_mac(sym_op_t *op, const CK_MECHANISM *mech, const EVP_PKEY *pkey, const CK_BYTE *key,
+		       size_t klen)
 {
 	EVP_MAC *mac = crypto_mac(op->m->alg);
 	OSSL_PARAM p[2];
@@ -95,6 +99,11 @@ static CK_RV setup_mac(sym_op_t *op, const CK_MECHANISM *mech, const CK_BYTE *ke
 			return CKR_MECHANISM_PARAM_INVALID;
 		op->mac_len = full;
 	}
+	op->mac = crypto_secret_mac_ctx(pkey, op->m->alg, op->m->hash);
+	if (op->mac != NULL) {
+		op->pooled = true;
+		return CKR_OK;
+	}
 	if (mac == NULL)
 		return CKR_FUNCTION_FAILED;
 	op->mac = EVP_MAC_CTX_new(mac);
@@ -126,11 +135,12 @@ static CK_RV ctr_params(sym_op_t *op, const CK_MECHANISM *mech, const CK_BYTE **
 	return CKR_OK;
 }
 
-static CK_RV setup_cipher(sym_op_t *op, const CK_MECHANISM *mech, CK_KEY_TYPE kt, const CK_BYTE *key,
-			  size_t klen)
+static CK_RV setup_cipher(sym_op_t *op, const CK_MECHANISM *mech, const EVP_PKEY *pkey, CK_KEY_TYPE kt,
+			  const CK_BYTE *key, size_t klen)
 {
 	const EVP_CIPHER *c = crypto_cipher(kt, op->m->mode, klen);
 	const CK_BYTE *iv = NULL;
+	bool reused;
 	CK_RV rv = CKR_OK;
 
 	if (c == NULL)
@@ -156,6 +166,15 @@ static CK_RV setup_cipher(sym_op_t *op, const CK_MECHANISM *mech, CK_KEY_TYPE kt
 	}
 	if (rv != CKR_OK)
 		return rv;
+	op->cctx = crypto_secret_cipher_ctx(pkey, op->m->mode, encrypting(op), &reused);
+	if (op->cctx != NULL) {
+		op->pooled = true;
+		/* A reused context starts over: the IV, or for ECB the whole init. */
+		if (EVP_CipherInit_ex(op->cctx, NULL, NULL, NULL, iv, encrypting(op)) != 1 ||
+		    EVP_CIPHER_CTX_set_padding(op->cctx, op->m->mode == SYM_CBC_PAD) != 1)
+			return crypto_ossl_fail(CKR_FUNCTION_FAILED);
+		return CKR_OK;
+	}
 	op->cctx = EVP_CIPHER_CTX_new();
 	if (op->cctx == NULL)
 		return CKR_HOST_MEMORY;
@@ -188,12 +207,14 @@ static CK_RV gcm_params(const CK_MECHANISM *mech, gcm_params_240_t *out)
 	return CKR_OK;
 }
 
-static CK_RV setup_gcm(sym_op_t *op, const CK_MECHANISM *mech, const CK_BYTE *key, size_t klen)
+static CK_RV setup_gcm(sym_op_t *op, const CK_MECHANISM *mech, const EVP_PKEY *pkey, const CK_BYTE *key,
+		       size_t klen)
 {
 	const EVP_CIPHER *c = crypto_cipher(CKK_AES, SYM_GCM, klen);
 	gcm_params_240_t p;
 	OSSL_PARAM ivp[2];
 	size_t ivlen;
+	bool reused;
 	int n;
 	CK_RV rv = gcm_params(mech, &p);
 
@@ -206,12 +227,24 @@ static CK_RV setup_gcm(sym_op_t *op, const CK_MECHANISM *mech, const CK_BYTE *ke
 	ivlen = p.ulIvLen;
 	ivp[0] = OSSL_PARAM_construct_size_t(OSSL_CIPHER_PARAM_AEAD_IVLEN, &ivlen);
 	ivp[1] = OSSL_PARAM_construct_end();
-	op->cctx = EVP_CIPHER_CTX_new();
-	if (op->cctx == NULL)
-		return CKR_HOST_MEMORY;
-	if (EVP_CipherInit_ex2(op->cctx, c, NULL, NULL, encrypting(op), ivlen == 12 ? NULL : ivp) != 1 ||
-	    EVP_CipherInit_ex2(op->cctx, NULL, key, p.pIv, encrypting(op), NULL) != 1)
-		return crypto_ossl_fail(CKR_FUNCTION_FAILED);
+	op->cctx = crypto_secret_cipher_ctx(pkey, SYM_GCM, encrypting(op), &reused);
+	if (op->cctx != NULL) {
+		op->pooled = true;
+		/* The keyed context takes the IV, and its length when not 96 bits
+		 * (only contexts left with 96 are handed back: see sym_op_free). */
+		(void)reused;
+		op->gcm_iv_len = ivlen;
+		if ((ivlen != 12 && EVP_CIPHER_CTX_set_params(op->cctx, ivp) != 1) ||
+		    EVP_CipherInit_ex(op->cctx, NULL, NULL, NULL, p.pIv, encrypting(op)) != 1)
+			return crypto_ossl_fail(CKR_FUNCTION_FAILED);
+	} else {
+		op->cctx = EVP_CIPHER_CTX_new();
+		if (op->cctx == NULL)
+			return CKR_HOST_MEMORY;
+		if (EVP_CipherInit_ex2(op->cctx, c, NULL, NULL, encrypting(op), ivlen == 12 ? NULL : ivp) != 1 ||
+		    EVP_CipherInit_ex2(op->cctx, NULL, key, p.pIv, encrypting(op), NULL) != 1)
+			return crypto_ossl_fail(CKR_FUNCTION_FAILED);
+	}
 	if (p.ulAADLen != 0 && EVP_CipherUpdate(op->cctx, NULL, &n, p.pAAD, (int)p.ulAADLen) != 1)
 		return crypto_ossl_fail(CKR_FUNCTION_FAILED);
 	return CKR_OK;
@@ -257,11 +290,12 @@ CK_RV sym_op_new(crypto_op_kind_t kind, const mech_def_t *m, const CK_MECHANISM 
 		return CKR_HOST_MEMORY;
 	op->kind = kind;
 	op->m = m;
+	op->key = key;
 	switch (m->alg) {
 	case ALG_HMAC:
-	case ALG_CMAC: rv = setup_mac(op, mech, kb, klen); break;
-	case ALG_CIPHER: rv = setup_cipher(op, mech, kt, kb, klen); break;
-	case ALG_GCM: rv = setup_gcm(op, mech, kb, klen); break;
+	case ALG_CMAC: rv = setup_mac(op, mech, key, kb, klen); break;
+	case ALG_CIPHER: rv = setup_cipher(op, mech, key, kt, kb, klen); break;
+	case ALG_GCM: rv = setup_gcm(op, mech, key, kb, klen); break;
 	case ALG_KEYWRAP: rv = setup_keywrap(op, mech, kb, klen); break;
 	default: rv = CKR_MECHANISM_INVALID; break;
 	}
@@ -276,8 +310,15 @@ void sym_op_free(sym_op_t *op)
 {
 	if (op == NULL)
 		return;
-	EVP_CIPHER_CTX_free(op->cctx);
-	EVP_MAC_CTX_free(op->mac);
+	if (op->pooled && op->m->mode == SYM_GCM && op->gcm_iv_len != 12) {
+		EVP_CIPHER_CTX_free(op->cctx); /* keep the spare at the default IV length */
+	} else if (op->pooled) {
+		crypto_secret_cipher_done(op->key, op->m->mode, encrypting(op), op->cctx);
+		crypto_secret_mac_done(op->key, op->m->alg, op->m->hash, op->mac);
+	} else {
+		EVP_CIPHER_CTX_free(op->cctx);
+		EVP_MAC_CTX_free(op->mac);
+	}
 	free(op->hold);
 	free(op);
 }
