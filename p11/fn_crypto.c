@@ -350,6 +350,9 @@ static CK_RV pair_key_type(CK_MECHANISM_TYPE mech, CK_KEY_TYPE *out)
 	case CKM_EC_EDWARDS_KEY_PAIR_GEN:
 		*out = CKK_EC_EDWARDS;
 		return CKR_OK;
+	case CKM_EC_MONTGOMERY_KEY_PAIR_GEN:
+		*out = CKK_EC_MONTGOMERY;
+		return CKR_OK;
 	case CKM_RSA_PKCS_KEY_PAIR_GEN:
 		*out = CKK_RSA;
 		return CKR_OK;

@@ -966,6 +966,61 @@ START_TEST(test_derive_aes)
 }
 END_TEST
 
+/* X25519 (v3.0 CKK_EC_MONTGOMERY): the RFC 7748 6.1 exchange with an
+ * imported key, then two generated pairs agreeing on an AES key. */
+START_TEST(test_x25519)
+{
+	static const CK_BYTE oid_x25519[] = { 0x06, 0x03, 0x2b, 0x65, 0x6e };
+	static const CK_BYTE name_x25519[] = { 0x13, 0x0a, 'c', 'u', 'r', 'v', 'e', '2', '5', '5', '1', '9' };
+	CK_SESSION_HANDLE s = session();
+	bytes_t alice = hx("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a");
+	bytes_t bob_pub = hx("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f");
+	bytes_t shared = hx("4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742");
+	CK_KEY_TYPE mont = CKK_EC_MONTGOMERY, gen = CKK_GENERIC_SECRET, aes = CKK_AES;
+	CK_ATTRIBUTE priv_t[] = { ATTR_VAR(CKA_CLASS, class_priv), ATTR_VAR(CKA_KEY_TYPE, mont),
+				  { CKA_EC_PARAMS, (void *)oid_x25519, sizeof(oid_x25519) },
+				  { CKA_VALUE, alice.b, alice.n }, ATTR_VAR(CKA_DERIVE, yes) };
+	CK_ATTRIBUTE out_t[] = { ATTR_VAR(CKA_CLASS, class_secret), ATTR_VAR(CKA_KEY_TYPE, gen),
+				 ATTR_VAR(CKA_SENSITIVE, no), ATTR_VAR(CKA_EXTRACTABLE, yes) };
+	CK_ULONG len = 32, n;
+	CK_ATTRIBUTE aes_t[] = { ATTR_VAR(CKA_CLASS, class_secret), ATTR_VAR(CKA_KEY_TYPE, aes),
+				 ATTR_VAR(CKA_VALUE_LEN, len) };
+	CK_ECDH1_DERIVE_PARAMS p = { CKD_NULL, 0, NULL, bob_pub.n, bob_pub.b };
+	CK_MECHANISM m = { CKM_ECDH1_DERIVE, &p, sizeof(p) }, kg = { CKM_EC_MONTGOMERY_KEY_PAIR_GEN, NULL, 0 };
+	CK_ATTRIBUTE pub_g[] = { { CKA_EC_PARAMS, (void *)name_x25519, sizeof(name_x25519) } };
+	CK_ATTRIBUTE priv_g[] = { ATTR_VAR(CKA_DERIVE, yes) };
+	CK_OBJECT_HANDLE a, z, pa, ka, pb, kb, da, db;
+	CK_BYTE *v, pta[64], ptb[64];
+	CK_ULONG la, lb;
+
+	OK(p11->C_CreateObject(s, priv_t, ARRAY_LEN(priv_t), &a));
+	OK(p11->C_DeriveKey(s, &m, a, out_t, ARRAY_LEN(out_t), &z));
+	v = tu_get_bytes(s, z, CKA_VALUE, &n);
+	eq(v, n, &shared, "RFC 7748 6.1 shared secret");
+	free(v);
+	p.kdf = CKD_SHA256_KDF;
+	CK(CKR_MECHANISM_PARAM_INVALID, p11->C_DeriveKey(s, &m, a, out_t, ARRAY_LEN(out_t), &z));
+	p.kdf = CKD_NULL;
+	/* Two generated pairs (the curve by name, as pkcs11-tool gives it). */
+	OK(p11->C_GenerateKeyPair(s, &kg, pub_g, 1, priv_g, 1, &pa, &ka));
+	OK(p11->C_GenerateKeyPair(s, &kg, pub_g, 1, priv_g, 1, &pb, &kb));
+	ck_assert_uint_eq(tu_get_ulong(s, ka, CKA_KEY_TYPE), CKK_EC_MONTGOMERY);
+	v = tu_get_bytes(s, pa, CKA_EC_POINT, &la);
+	memcpy(pta, v, la);
+	free(v);
+	v = tu_get_bytes(s, pb, CKA_EC_POINT, &lb);
+	memcpy(ptb, v, lb);
+	free(v);
+	p.pPublicData = ptb;
+	p.ulPublicDataLen = lb;
+	OK(p11->C_DeriveKey(s, &m, ka, aes_t, ARRAY_LEN(aes_t), &da));
+	p.pPublicData = pta;
+	p.ulPublicDataLen = la;
+	OK(p11->C_DeriveKey(s, &m, kb, aes_t, ARRAY_LEN(aes_t), &db));
+	same_kcv(s, da, db);
+}
+END_TEST
+
 /* The hash-and-sign mechanisms added beside SHA-256/384, round trip. */
 START_TEST(test_more_hashes_sign)
 {
@@ -1048,6 +1103,7 @@ static Suite *mechanisms_suite(void)
 	tcase_add_test(tc, test_wrap_templates);
 	tcase_add_test(tc, test_wrap_private);
 	tcase_add_test(tc, test_derive_aes);
+	tcase_add_test(tc, test_x25519);
 	return su;
 }
 

@@ -29,7 +29,7 @@ static CK_RV pub_point(const curve_t *c, const EVP_PKEY *pkey, CK_BYTE buf[POINT
 	size_t want = crypto_point_len(c);
 
 	*len = POINT_MAX;
-	if (c->key_type == CKK_EC_EDWARDS) {
+	if (c->key_type != CKK_EC) { /* Ed25519, X25519: the raw 32 bytes */
 		if (EVP_PKEY_get_raw_public_key(pkey, buf, len) != 1)
 			return crypto_ossl_fail(CKR_FUNCTION_FAILED);
 	} else if (EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, buf, POINT_MAX, len) != 1) {

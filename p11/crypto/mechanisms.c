@@ -51,6 +51,8 @@ static const mech_def_t mechs[] = {
 	{ CKM_EC_EDWARDS_KEY_PAIR_GEN, { 256, 256, CKF_GENERATE_KEY_PAIR | ED_FLAGS }, ALG_KEYGEN,
 	  CKK_EC_EDWARDS, HASH_NONE, SYM_NONE },
 	{ CKM_EDDSA, { 256, 256, SIGVER | ED_FLAGS }, ALG_EDDSA, CKK_EC_EDWARDS, HASH_NONE, SYM_NONE },
+	{ CKM_EC_MONTGOMERY_KEY_PAIR_GEN, { 256, 256, CKF_GENERATE_KEY_PAIR | ED_FLAGS }, ALG_KEYGEN,
+	  CKK_EC_MONTGOMERY, HASH_NONE, SYM_NONE },
 
 	{ CKM_RSA_PKCS_KEY_PAIR_GEN, { 2048, 4096, CKF_GENERATE_KEY_PAIR }, ALG_KEYGEN, CKK_RSA, HASH_NONE, SYM_NONE },
 	{ CKM_RSA_PKCS, { 2048, 4096, SIGVER | ENCDEC }, ALG_RSA_PKCS, CKK_RSA, HASH_NONE, SYM_NONE },
@@ -120,7 +122,8 @@ bool crypto_mech_is_symmetric(const mech_def_t *m)
 
 bool crypto_mech_key_ok(const mech_def_t *m, CK_KEY_TYPE kt)
 {
-	return kt == m->key_type || (m->alg == ALG_HMAC && kt == CKK_GENERIC_SECRET);
+	return kt == m->key_type || (m->alg == ALG_HMAC && kt == CKK_GENERIC_SECRET) ||
+	       (m->alg == ALG_ECDH && kt == CKK_EC_MONTGOMERY);
 }
 
 

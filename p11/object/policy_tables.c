@@ -185,6 +185,8 @@ static const struct {
 	{ CKO_PRIVATE_KEY, CKK_EC, TABLE(ec_private_rules) },
 	{ CKO_PUBLIC_KEY, CKK_EC_EDWARDS, TABLE(ec_public_rules) },
 	{ CKO_PRIVATE_KEY, CKK_EC_EDWARDS, TABLE(ec_private_rules) },
+	{ CKO_PUBLIC_KEY, CKK_EC_MONTGOMERY, TABLE(ec_public_rules) },
+	{ CKO_PRIVATE_KEY, CKK_EC_MONTGOMERY, TABLE(ec_private_rules) },
 	{ CKO_PUBLIC_KEY, CKK_RSA, TABLE(rsa_public_rules) },
 	{ CKO_PRIVATE_KEY, CKK_RSA, TABLE(rsa_private_rules) },
 	{ CKO_SECRET_KEY, CKK_GENERIC_SECRET, TABLE(generic_secret_rules) },
