@@ -151,6 +151,8 @@ int bench_openssl(const bench_cfg_t *cfg, bench_result_t *r)
 	for (int a = 0; a < ALG_COUNT; a++)
 		if (bench_alg(cfg, (bench_alg_t)a, r) != 0)
 			return -1;
+	if (bench_sym_openssl(cfg, r) != 0)
+		return -1;
 	snprintf(r->note, sizeof(r->note), "%s", OpenSSL_version(OPENSSL_VERSION));
 	r->measured = true;
 	return 0;

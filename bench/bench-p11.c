@@ -39,6 +39,7 @@ static const char *const op_name[OP_COUNT] = { "sign", "verify", "keygen" };
 #define TARGET_ED25519_SIGN 0.85
 #define TARGET_SCALING 1.9
 #define TARGET_LOOKUP_US 1000.0
+#define TARGET_GCM 0.90
 
 static double env_double(const char *name, double def, double min)
 {
@@ -142,6 +143,9 @@ static void merge(bench_result_t *into, const bench_result_t *r)
 			for (int t = 0; t < BENCH_THREADS_MAX; t++)
 				if (r->rate[a][o][t] > keep.rate[a][o][t])
 					keep.rate[a][o][t] = r->rate[a][o][t];
+	for (int k = 0; k < SYM_COUNT; k++)
+		if (r->sym[k] > keep.sym[k])
+			keep.sym[k] = r->sym[k];
 	if (r->have_find || r->objects > 0) {
 		keep.have_find = r->have_find;
 		keep.objects = r->objects;
@@ -208,6 +212,31 @@ static void print_rates(const bench_result_t res[COL_COUNT])
 			putchar('\n');
 		}
 	}
+}
+
+static const char *verdict(bool pass);
+
+static void print_sym(const bench_result_t res[COL_COUNT])
+{
+	static const char *const what[SYM_COUNT] = { "AES-256-GCM 4 KiB  MB/s", "HMAC-SHA256 64 B  ops/s" };
+	const double ref_gcm = res[COL_OPENSSL].sym[SYM_GCM];
+
+	printf("\nSecret keys, 1 thread   %10s %10s %10s %13s %13s\n", col_name[0], col_name[1], col_name[2],
+	       "offpass/OSSL", "SoftHSM/OSSL");
+	for (int k = 0; k < SYM_COUNT; k++) {
+		printf("%-24s", what[k]);
+		for (int c = 0; c < COL_COUNT; c++)
+			put_rate(res[c].sym[k]);
+		put_pct(res[COL_OFFPASS].sym[k], res[COL_OPENSSL].sym[k]);
+		put_pct(res[COL_SOFTHSM].sym[k], res[COL_OPENSSL].sym[k]);
+		putchar('\n');
+	}
+	printf("AES-GCM encrypt >= %.0f%% of OpenSSL:", 100.0 * TARGET_GCM);
+	if (res[COL_OFFPASS].sym[SYM_GCM] <= 0 || ref_gcm <= 0)
+		printf(" n/a\n");
+	else
+		printf(" %.1f%% %s\n", 100.0 * res[COL_OFFPASS].sym[SYM_GCM] / ref_gcm,
+		       verdict(res[COL_OFFPASS].sym[SYM_GCM] >= TARGET_GCM * ref_gcm));
 }
 
 static void put_us(double us, bool have)
@@ -390,6 +419,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench: FAILED; the figures below are incomplete\n");
 	print_header(&cfg, rounds, module, res, load);
 	print_rates(res);
+	print_sym(res);
 	print_find(res, &cfg);
 	print_targets(res, &cfg);
 	return failed;

@@ -42,6 +42,8 @@ void bench_result_init(bench_result_t *r)
 		for (int o = 0; o < OP_COUNT; o++)
 			for (int t = 0; t < BENCH_THREADS_MAX; t++)
 				r->rate[a][o][t] = -1.0;
+	for (int k = 0; k < SYM_COUNT; k++)
+		r->sym[k] = -1.0;
 }
 
 static void sleep_for(double seconds)

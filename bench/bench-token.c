@@ -427,6 +427,8 @@ int bench_pkcs11(const char *name, const char *module_path, const bench_cfg_t *c
 	for (int a = 0; a < ALG_COUNT; a++)
 		if (bench_alg(cfg, &p, (bench_alg_t)a, r) != 0)
 			goto out;
+	if (bench_sym_pkcs11(name, p.f, p.slot, p.s, cfg, r) != 0)
+		goto out;
 	/* The look-up objects copy the P-256 token public key made above. */
 	if (p.p256_pub != CK_INVALID_HANDLE && bench_find(cfg, &p, p.p256_pub, r) != 0)
 		goto out;

@@ -10,11 +10,15 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include "common/pkcs11.h"
 
 #define BENCH_THREADS_MAX 2
 
 typedef enum { ALG_P256, ALG_ED25519, ALG_COUNT } bench_alg_t;
 typedef enum { OP_SIGN, OP_VERIFY, OP_KEYGEN, OP_COUNT } bench_op_t;
+/* Secret-key figures (bench-sym.c): AES-256-GCM encryption of 4 KiB
+ * messages in MB/s, HMAC-SHA256 of 64 bytes in ops/s. */
+typedef enum { SYM_GCM, SYM_HMAC, SYM_COUNT } bench_sym_t;
 
 /* The message each sign and verify covers: a SHA-256 hash for ECDSA, an
  * authorization digest for Ed25519 (the DESIGN's 32..64 bytes). */
@@ -33,6 +37,7 @@ typedef struct bench_result {
 	bool measured;
 	/* ops/s, indexed [alg][op][threads - 1]; < 0 when not supported. */
 	double rate[ALG_COUNT][OP_COUNT][BENCH_THREADS_MAX];
+	double sym[SYM_COUNT];   /* < 0 when not supported */
 	bool have_find;
 	unsigned long objects;   /* token objects created for the look-up */
 	double create_s;         /* wall time to create them */
@@ -58,5 +63,11 @@ void bench_result_init(bench_result_t *r);
 int bench_openssl(const bench_cfg_t *cfg, bench_result_t *r);
 int bench_pkcs11(const char *name, const char *module_path, const bench_cfg_t *cfg,
 		 bench_result_t *r);
+
+/* The secret-key figures of a module (on a user session s of slot) and of
+ * OpenSSL, into r->sym. */
+int bench_sym_pkcs11(const char *name, CK_FUNCTION_LIST_PTR f, CK_SLOT_ID slot, CK_SESSION_HANDLE s,
+		     const bench_cfg_t *cfg, bench_result_t *r);
+int bench_sym_openssl(const bench_cfg_t *cfg, bench_result_t *r);
 
 #endif

@@ -128,6 +128,25 @@ typedef struct CK_FUNCTION_LIST_3_0 {
 } CK_FUNCTION_LIST_3_0;
 #endif /* CKF_INTERFACE_FORK_SAFE */
 
+/* v3.0 mechanisms p11-kit 0.24 lacks (values from the OASIS v3.0 headers).
+ * CKM_AES_KEY_WRAP_KWP is RFC 5649; CKM_AES_KEY_WRAP_PAD (0x210a, in
+ * p11-kit) is RFC 3394 over PKCS#7 padding, a different mechanism. */
+/* v3.0 2.3.7: Montgomery curves (X25519) for ECDH. */
+#ifndef CKK_EC_MONTGOMERY
+#define CKK_EC_MONTGOMERY 0x00000041UL
+#endif
+#ifndef CKM_EC_MONTGOMERY_KEY_PAIR_GEN
+#define CKM_EC_MONTGOMERY_KEY_PAIR_GEN 0x00001056UL
+#endif
+#ifndef CKM_AES_KEY_WRAP_KWP
+#define CKM_AES_KEY_WRAP_KWP 0x0000210bUL
+#endif
+/* v2.40 5.x: the parameter of every *_GENERAL MAC, the output length. */
+#ifndef CK_MAC_GENERAL_PARAMS_DEFINED
+#define CK_MAC_GENERAL_PARAMS_DEFINED
+typedef CK_ULONG CK_MAC_GENERAL_PARAMS;
+#endif
+
 CK_RV C_GetInterfaceList(CK_INTERFACE_PTR list, CK_ULONG_PTR count);
 CK_RV C_GetInterface(CK_UTF8CHAR_PTR name, CK_VERSION_PTR version,
 		     CK_INTERFACE_PTR_PTR iface, CK_FLAGS flags);

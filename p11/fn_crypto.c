@@ -48,8 +48,10 @@ static CK_RV op_init(session_t *s, op_slot_t which, CK_MECHANISM_PTR mech, CK_OB
 		return CKR_ARGUMENTS_BAD;
 	if (s->ops[which].op != NULL)
 		return CKR_OPERATION_ACTIVE;
+	/* Ciphers and MACs take a secret key where RSA takes a private or public one. */
+	CK_OBJECT_CLASS klass = crypto_mechanism_key_class(mech->mechanism, k->kind);
 	if (which != OP_DIGEST)
-		rv = registry_key_for(&view, key, k->klass, k->usage, mech->mechanism, &use);
+		rv = registry_key_for(&view, key, klass != 0 ? klass : k->klass, k->usage, mech->mechanism, &use);
 	if (rv == CKR_OK)
 		rv = crypto_op_new(k->kind, mech, use.pkey, use.key_type, &s->ops[which].op);
 	if (rv == CKR_OK)
@@ -75,14 +77,17 @@ static CK_RV op_oneshot(session_t *s, op_slot_t which, CK_BYTE_PTR in, CK_ULONG 
 		rv = CKR_ARGUMENTS_BAD;
 		goto end;
 	}
+	/* Secret-key operations size their output themselves (exactly, where
+	 * only decrypting tells the length). */
+	bool sizes_itself = crypto_op_symmetric(op->op);
 	CK_ULONG need = crypto_op_output_size(op->op, in_len);
-	if (out == NULL) {
+	if (out == NULL && !sizes_itself) {
 		*out_len = need;
 		op->single = true;
 		return CKR_OK;
 	}
 	/* Decryption learns its exact length only by decrypting. */
-	if (*out_len < need && which != OP_DECRYPT) {
+	if (!sizes_itself && *out_len < need && which != OP_DECRYPT) {
 		*out_len = need;
 		op->single = true;
 		return CKR_BUFFER_TOO_SMALL;
@@ -92,7 +97,7 @@ static CK_RV op_oneshot(session_t *s, op_slot_t which, CK_BYTE_PTR in, CK_ULONG 
 		goto end;
 	}
 	rv = crypto_op_oneshot(op->op, in, in_len, out, out_len);
-	if (rv == CKR_BUFFER_TOO_SMALL) {
+	if (rv == CKR_BUFFER_TOO_SMALL || (rv == CKR_OK && out == NULL)) {
 		op->single = true;
 		return rv;
 	}
@@ -144,6 +149,12 @@ static CK_RV op_final(session_t *s, op_slot_t which, CK_BYTE_PTR out, CK_ULONG_P
 		rv = CKR_FUNCTION_NOT_SUPPORTED;
 		goto end;
 	}
+	if (crypto_op_symmetric(op->op)) {
+		rv = op->needs_login ? CKR_USER_NOT_LOGGED_IN : crypto_op_final(op->op, out, out_len);
+		if (rv == CKR_BUFFER_TOO_SMALL || (rv == CKR_OK && out == NULL))
+			return rv;
+		goto end;
+	}
 	CK_ULONG need = crypto_op_output_size(op->op, 0);
 	if (out == NULL) {
 		*out_len = need;
@@ -156,6 +167,32 @@ static CK_RV op_final(session_t *s, op_slot_t which, CK_BYTE_PTR out, CK_ULONG_P
 	rv = op->needs_login ? CKR_USER_NOT_LOGGED_IN : crypto_op_final(op->op, out, out_len);
 end:
 	session_op_end(s, which);
+	return rv;
+}
+
+/* C_EncryptUpdate, C_DecryptUpdate: output as they go (symmetric ciphers;
+ * RSA has no multi-part form). A size query or a too-small buffer leaves
+ * the operation as it was. */
+static CK_RV op_cipher_update(session_t *s, op_slot_t which, CK_BYTE_PTR in, CK_ULONG in_len,
+			      CK_BYTE_PTR out, CK_ULONG_PTR out_len)
+{
+	session_op_t *op = &s->ops[which];
+	CK_RV rv;
+
+	if (op->op == NULL)
+		return CKR_OPERATION_NOT_INITIALIZED;
+	if ((in == NULL && in_len > 0) || out_len == NULL)
+		rv = CKR_ARGUMENTS_BAD;
+	else if (!crypto_op_multipart(op->op))
+		rv = CKR_FUNCTION_NOT_SUPPORTED;
+	else
+		rv = crypto_op_update_out(op->op, in, in_len, out, out_len);
+	if (rv == CKR_BUFFER_TOO_SMALL || (rv == CKR_OK && out == NULL))
+		return rv;
+	if (rv == CKR_OK)
+		op->multipart = true;
+	else
+		session_op_end(s, which);
 	return rv;
 }
 
@@ -276,7 +313,7 @@ CK_RV C_Encrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PT
 CK_RV C_EncryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
 		      CK_ULONG_PTR out_len)
 {
-	SESSION_SHIM(op_update(s, OP_ENCRYPT, in, in_len));
+	SESSION_SHIM(op_cipher_update(s, OP_ENCRYPT, in, in_len, out, out_len));
 }
 
 CK_RV C_EncryptFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
@@ -297,7 +334,7 @@ CK_RV C_Decrypt(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PT
 CK_RV C_DecryptUpdate(CK_SESSION_HANDLE h, CK_BYTE_PTR in, CK_ULONG in_len, CK_BYTE_PTR out,
 		      CK_ULONG_PTR out_len)
 {
-	SESSION_SHIM(op_update(s, OP_DECRYPT, in, in_len));
+	SESSION_SHIM(op_cipher_update(s, OP_DECRYPT, in, in_len, out, out_len));
 }
 
 CK_RV C_DecryptFinal(CK_SESSION_HANDLE h, CK_BYTE_PTR out, CK_ULONG_PTR out_len)
@@ -329,6 +366,9 @@ static CK_RV pair_key_type(CK_MECHANISM_TYPE mech, CK_KEY_TYPE *out)
 		return CKR_OK;
 	case CKM_EC_EDWARDS_KEY_PAIR_GEN:
 		*out = CKK_EC_EDWARDS;
+		return CKR_OK;
+	case CKM_EC_MONTGOMERY_KEY_PAIR_GEN:
+		*out = CKK_EC_MONTGOMERY;
 		return CKR_OK;
 	case CKM_RSA_PKCS_KEY_PAIR_GEN:
 		*out = CKK_RSA;
@@ -381,19 +421,54 @@ CK_RV C_GenerateKeyPair(CK_SESSION_HANDLE h, CK_MECHANISM_PTR mech,
 					    pub_out, priv_out));
 }
 
+/* The key type C_GenerateKey makes: the mechanism's; CKM_GENERIC_SECRET_KEY_GEN
+ * also makes the HMAC key types a template names. */
+static CK_RV secret_key_type(CK_MECHANISM_TYPE mech, const CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_KEY_TYPE *kt)
+{
+	CK_KEY_TYPE named;
+
+	switch (mech) {
+	case CKM_AES_KEY_GEN:
+		*kt = CKK_AES;
+		return CKR_OK;
+	case CKM_DES3_KEY_GEN:
+		*kt = CKK_DES3;
+		return CKR_OK;
+	case CKM_GENERIC_SECRET_KEY_GEN:
+		*kt = CKK_GENERIC_SECRET;
+		if (template_get_ulong(tmpl, count, CKA_KEY_TYPE, &named) != CKR_OK)
+			return CKR_OK; /* absent; a malformed one is the policy's to refuse */
+		switch (named) {
+		case CKK_SHA_1_HMAC:
+		case CKK_SHA224_HMAC:
+		case CKK_SHA256_HMAC:
+		case CKK_SHA384_HMAC:
+		case CKK_SHA512_HMAC:
+			*kt = named;
+			break;
+		default:
+			break;
+		}
+		return CKR_OK;
+	default:
+		return CKR_MECHANISM_INVALID;
+	}
+}
+
 static CK_RV generate_key_impl(session_t *s, CK_MECHANISM_PTR mech, CK_ATTRIBUTE_PTR tmpl,
 			       CK_ULONG count, CK_OBJECT_HANDLE_PTR out)
 {
 	session_view_t view = session_view(s);
 	attr_list_t key;
+	CK_KEY_TYPE kt;
 	CK_RV rv = CKR_ARGUMENTS_BAD;
 
 	attr_list_init(&key);
 	if (mech == NULL || out == NULL || (tmpl == NULL && count > 0))
 		goto out;
-	rv = mech->mechanism == CKM_GENERIC_SECRET_KEY_GEN ? CKR_OK : CKR_MECHANISM_INVALID;
+	rv = secret_key_type(mech->mechanism, tmpl, count, &kt);
 	if (rv == CKR_OK)
-		rv = policy_build(POLICY_GENERATE, CKO_SECRET_KEY, CKK_GENERIC_SECRET, tmpl, count, &key);
+		rv = policy_build(POLICY_GENERATE, CKO_SECRET_KEY, kt, tmpl, count, &key);
 	if (rv == CKR_OK)
 		rv = crypto_generate_secret(mech, &key);
 	if (rv == CKR_OK)
@@ -435,6 +510,8 @@ static CK_RV derive_key_impl(session_t *s, CK_MECHANISM_PTR mech, CK_OBJECT_HAND
 		rv = policy_build(POLICY_DERIVE, CKO_SECRET_KEY, kt, tmpl, count, &key);
 	if (rv == CKR_OK)
 		rv = crypto_derive(mech, use.pkey, &key);
+	if (rv == CKR_OK)
+		rv = crypto_complete_imported(CKO_SECRET_KEY, &key);
 	if (rv == CKR_OK)
 		rv = policy_finish_derived(&key, &base_attrs);
 	if (rv == CKR_OK)

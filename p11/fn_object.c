@@ -19,12 +19,41 @@ static bool is_key_class(CK_OBJECT_CLASS klass)
 	return klass == CKO_PUBLIC_KEY || klass == CKO_PRIVATE_KEY || klass == CKO_SECRET_KEY;
 }
 
+/* CKA_TRUSTED TRUE, which only the SO may set (v3.0 4.6.1, 4.8): the policy
+ * refuses it in every template, so an SO session's template has it taken
+ * out here and set after the policy has built the object. *trusted says
+ * whether it was asked for; *kept holds the remaining attributes (caller
+ * frees). */
+static CK_RV take_trusted(const session_t *s, const CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_ATTRIBUTE **kept,
+			  CK_ULONG *n, bool *trusted)
+{
+	CK_ATTRIBUTE *k = calloc(count + 1, sizeof(*k));
+
+	*trusted = false;
+	*n = 0;
+	if (k == NULL)
+		return CKR_HOST_MEMORY;
+	for (CK_ULONG i = 0; i < count; i++) {
+		bool so = registry_session_state(s->slot, s->flags) == CKS_RW_SO_FUNCTIONS;
+		if (so && tmpl[i].type == CKA_TRUSTED && tmpl[i].ulValueLen == sizeof(CK_BBOOL) &&
+		    tmpl[i].pValue != NULL && *(const CK_BBOOL *)tmpl[i].pValue != CK_FALSE)
+			*trusted = true;
+		else
+			k[(*n)++] = tmpl[i];
+	}
+	*kept = k;
+	return CKR_OK;
+}
+
 static CK_RV create_object_impl(session_t *s, CK_ATTRIBUTE_PTR tmpl, CK_ULONG count,
 				CK_OBJECT_HANDLE_PTR out)
 {
 	session_view_t view = session_view(s);
 	attr_list_t attrs;
 	CK_OBJECT_CLASS klass;
+	CK_ATTRIBUTE *kept = NULL;
+	CK_ULONG n = 0;
+	bool trusted = false;
 	CK_RV rv;
 
 	attr_list_init(&attrs);
@@ -34,12 +63,19 @@ static CK_RV create_object_impl(session_t *s, CK_ATTRIBUTE_PTR tmpl, CK_ULONG co
 	}
 	rv = template_get_ulong(tmpl, count, CKA_CLASS, &klass);
 	if (rv == CKR_OK)
-		rv = policy_build(POLICY_CREATE, klass, (CK_KEY_TYPE)-1, tmpl, count, &attrs);
+		rv = take_trusted(s, tmpl, count, &kept, &n, &trusted);
+	if (rv == CKR_OK)
+		rv = policy_build(POLICY_CREATE, klass, (CK_KEY_TYPE)-1, kept, n, &attrs);
+	/* Only objects that have the attribute (certificates, public and secret keys). */
+	if (rv == CKR_OK && trusted)
+		rv = attr_list_find(&attrs, CKA_TRUSTED) != NULL ? attr_list_set_bool(&attrs, CKA_TRUSTED, true) :
+								    CKR_ATTRIBUTE_TYPE_INVALID;
 	if (rv == CKR_OK && is_key_class(klass))
 		rv = crypto_complete_imported(klass, &attrs);
 	if (rv == CKR_OK)
 		rv = registry_object_add(&view, &attrs, out);
 out:
+	free(kept);
 	attr_list_clear(&attrs);
 	return rv;
 }

@@ -39,10 +39,6 @@ NOT_SUPPORTED(verify_recover, CK_SESSION_HANDLE h, CK_BYTE_PTR s, CK_ULONG sl, C
 	      CK_ULONG_PTR l)
 NOT_SUPPORTED(dual_update, CK_SESSION_HANDLE h, CK_BYTE_PTR i, CK_ULONG il, CK_BYTE_PTR o,
 	      CK_ULONG_PTR ol)
-NOT_SUPPORTED(wrap_key, CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE w,
-	      CK_OBJECT_HANDLE k, CK_BYTE_PTR o, CK_ULONG_PTR ol)
-NOT_SUPPORTED(unwrap_key, CK_SESSION_HANDLE h, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE u,
-	      CK_BYTE_PTR w, CK_ULONG wl, CK_ATTRIBUTE_PTR t, CK_ULONG tl, CK_OBJECT_HANDLE_PTR k)
 NOT_SUPPORTED(login_user, CK_SESSION_HANDLE h, CK_USER_TYPE u, CK_UTF8CHAR_PTR p, CK_ULONG pl,
 	      CK_UTF8CHAR_PTR n, CK_ULONG nl)
 NOT_SUPPORTED(session_cancel, CK_SESSION_HANDLE h, CK_FLAGS f)
@@ -110,7 +106,7 @@ static CK_RV cancel_function(CK_SESSION_HANDLE h)
 	.C_DigestEncryptUpdate = dual_update, .C_DecryptDigestUpdate = dual_update, \
 	.C_SignEncryptUpdate = dual_update, .C_DecryptVerifyUpdate = dual_update, \
 	.C_GenerateKey = C_GenerateKey, .C_GenerateKeyPair = C_GenerateKeyPair, \
-	.C_WrapKey = wrap_key, .C_UnwrapKey = unwrap_key, .C_DeriveKey = C_DeriveKey, \
+	.C_WrapKey = C_WrapKey, .C_UnwrapKey = C_UnwrapKey, .C_DeriveKey = C_DeriveKey, \
 	.C_SeedRandom = C_SeedRandom, .C_GenerateRandom = C_GenerateRandom, \
 	.C_GetFunctionStatus = get_function_status, .C_CancelFunction = cancel_function, \
 	.C_WaitForSlotEvent = wait_for_slot_event

@@ -246,13 +246,20 @@ static void sha(const char *name, const unsigned char *data, size_t len, unsigne
 /* The mechanisms this suite exercises against OpenSSL; the mechanism list
  * test fails when the token offers one that is not here. */
 static const CK_MECHANISM_TYPE covered[] = {
-	CKM_SHA256, CKM_SHA384,
-	CKM_EC_KEY_PAIR_GEN, CKM_ECDSA, CKM_ECDSA_SHA1, CKM_ECDSA_SHA256, CKM_ECDSA_SHA384,
-	CKM_ECDH1_DERIVE,
-	CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA,
-	CKM_RSA_PKCS_KEY_PAIR_GEN, CKM_RSA_PKCS, CKM_SHA256_RSA_PKCS, CKM_RSA_PKCS_PSS,
-	CKM_SHA256_RSA_PKCS_PSS, CKM_RSA_PKCS_OAEP,
-	CKM_GENERIC_SECRET_KEY_GEN,
+	CKM_SHA_1, CKM_SHA224, CKM_SHA256, CKM_SHA384, CKM_SHA512,
+	CKM_EC_KEY_PAIR_GEN, CKM_ECDSA, CKM_ECDSA_SHA1, CKM_ECDSA_SHA224, CKM_ECDSA_SHA256,
+	CKM_ECDSA_SHA384, CKM_ECDSA_SHA512, CKM_ECDH1_DERIVE,
+	CKM_EC_EDWARDS_KEY_PAIR_GEN, CKM_EDDSA, CKM_EC_MONTGOMERY_KEY_PAIR_GEN,
+	CKM_RSA_PKCS_KEY_PAIR_GEN, CKM_RSA_PKCS, CKM_SHA1_RSA_PKCS, CKM_SHA224_RSA_PKCS,
+	CKM_SHA256_RSA_PKCS, CKM_SHA384_RSA_PKCS, CKM_SHA512_RSA_PKCS, CKM_RSA_PKCS_PSS,
+	CKM_SHA1_RSA_PKCS_PSS, CKM_SHA224_RSA_PKCS_PSS, CKM_SHA256_RSA_PKCS_PSS,
+	CKM_SHA384_RSA_PKCS_PSS, CKM_SHA512_RSA_PKCS_PSS, CKM_RSA_PKCS_OAEP,
+	CKM_GENERIC_SECRET_KEY_GEN, CKM_SHA_1_HMAC, CKM_SHA_1_HMAC_GENERAL, CKM_SHA224_HMAC,
+	CKM_SHA224_HMAC_GENERAL, CKM_SHA256_HMAC, CKM_SHA256_HMAC_GENERAL, CKM_SHA384_HMAC,
+	CKM_SHA384_HMAC_GENERAL, CKM_SHA512_HMAC, CKM_SHA512_HMAC_GENERAL,
+	CKM_AES_KEY_GEN, CKM_AES_ECB, CKM_AES_CBC, CKM_AES_CBC_PAD, CKM_AES_CTR, CKM_AES_GCM,
+	CKM_AES_CMAC, CKM_AES_CMAC_GENERAL, CKM_AES_KEY_WRAP, CKM_AES_KEY_WRAP_KWP,
+	CKM_DES3_KEY_GEN, CKM_DES3_ECB, CKM_DES3_CBC, CKM_DES3_CBC_PAD,
 };
 
 /* ==== C_Initialize / C_Finalize ==================================================== */
@@ -2020,23 +2027,60 @@ END_TEST
 
 /* ==== mechanisms and crypto ================================================================ */
 
+/* The secret-key mechanisms (p11/test-mechanisms.c runs their vectors). */
+typedef struct mech_class {
+	CK_MECHANISM_TYPE m;
+	CK_FLAGS flags;
+} mech_class_t;
+
+static const mech_class_t secret_mechs[] = {
+	{ CKM_AES_ECB, CKF_ENCRYPT | CKF_DECRYPT },
+	{ CKM_AES_CBC, CKF_ENCRYPT | CKF_DECRYPT },
+	{ CKM_AES_CBC_PAD, CKF_ENCRYPT | CKF_DECRYPT },
+	{ CKM_AES_CTR, CKF_ENCRYPT | CKF_DECRYPT },
+	{ CKM_AES_GCM, CKF_ENCRYPT | CKF_DECRYPT },
+	{ CKM_AES_KEY_WRAP, CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP },
+	{ CKM_AES_KEY_WRAP_KWP, CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP },
+	{ CKM_DES3_ECB, CKF_ENCRYPT | CKF_DECRYPT },
+	{ CKM_DES3_CBC, CKF_ENCRYPT | CKF_DECRYPT },
+	{ CKM_DES3_CBC_PAD, CKF_ENCRYPT | CKF_DECRYPT },
+};
+
+static const mech_class_t *mech_class_of(CK_MECHANISM_TYPE m)
+{
+	for (size_t i = 0; i < ARRAY_LEN(secret_mechs); i++)
+		if (secret_mechs[i].m == m)
+			return &secret_mechs[i];
+	return NULL;
+}
+
 static CK_FLAGS expected_mech_flags(CK_MECHANISM_TYPE m)
 {
+	const mech_class_t *c = mech_class_of(m);
+
+	if (c != NULL)
+		return c->flags;
 	switch (m) {
+	case CKM_SHA_1:
+	case CKM_SHA224:
 	case CKM_SHA256:
 	case CKM_SHA384:
+	case CKM_SHA512:
 		return CKF_DIGEST;
 	case CKM_EC_KEY_PAIR_GEN:
 	case CKM_EC_EDWARDS_KEY_PAIR_GEN:
+	case CKM_EC_MONTGOMERY_KEY_PAIR_GEN:
 	case CKM_RSA_PKCS_KEY_PAIR_GEN:
 		return CKF_GENERATE_KEY_PAIR;
 	case CKM_RSA_PKCS:
 		return CKF_SIGN | CKF_VERIFY | CKF_ENCRYPT | CKF_DECRYPT;
 	case CKM_RSA_PKCS_OAEP:
-		return CKF_ENCRYPT | CKF_DECRYPT;
+		return CKF_ENCRYPT | CKF_DECRYPT | CKF_WRAP | CKF_UNWRAP;
 	case CKM_ECDH1_DERIVE:
 		return CKF_DERIVE;
 	case CKM_GENERIC_SECRET_KEY_GEN:
+	case CKM_AES_KEY_GEN:
+	case CKM_DES3_KEY_GEN:
 		return CKF_GENERATE;
 	default:
 		return CKF_SIGN | CKF_VERIFY;
@@ -2046,7 +2090,7 @@ static CK_FLAGS expected_mech_flags(CK_MECHANISM_TYPE m)
 START_TEST(test_mechanisms)
 {
 	CK_SLOT_ID slot = tu_init_token(TU_LABEL);
-	CK_MECHANISM_TYPE list[64];
+	CK_MECHANISM_TYPE list[96];
 	CK_MECHANISM_INFO info;
 	CK_ULONG n = 0;
 	const CK_FLAGS usage = CKF_DIGEST | CKF_SIGN | CKF_VERIFY | CKF_ENCRYPT | CKF_DECRYPT |
@@ -2101,7 +2145,7 @@ START_TEST(test_mechanisms)
 		}
 	}
 	CK(CKR_MECHANISM_INVALID, p11->C_GetMechanismInfo(slot, CKM_MD5, &info));
-	CK(CKR_MECHANISM_INVALID, p11->C_GetMechanismInfo(slot, CKM_AES_GCM, &info));
+	CK(CKR_MECHANISM_INVALID, p11->C_GetMechanismInfo(slot, CKM_DES_CBC, &info));
 	CK(CKR_SLOT_ID_INVALID, p11->C_GetMechanismInfo(slot + 99, CKM_SHA256, &info));
 	CK(CKR_ARGUMENTS_BAD, p11->C_GetMechanismInfo(slot, CKM_SHA256, NULL));
 }

@@ -80,6 +80,23 @@ void crypto_op_free(crypto_op_t *op);
 /* True when the mechanism allows C_*Update (hash-and-sign and digest). */
 bool crypto_op_multipart(const crypto_op_t *op);
 
+/* True for secret-key operations (ciphers, MACs, key wrap): their
+ * single-part, Update and Final calls answer the NULL-buffer and
+ * too-small cases themselves (with the exact length where only decrypting
+ * tells it), so the caller should not check sizes first. */
+bool crypto_op_symmetric(const crypto_op_t *op);
+/* C_EncryptUpdate / C_DecryptUpdate of a symmetric cipher: output of up to
+ * crypto_op_update_size(op, in_len) bytes (GCM decryption gives none until
+ * Final); NULL out and a too-small buffer as for crypto_op_oneshot. */
+CK_ULONG crypto_op_update_size(const crypto_op_t *op, CK_ULONG in_len);
+CK_RV crypto_op_update_out(crypto_op_t *op, const CK_BYTE *in, CK_ULONG in_len,
+			   CK_BYTE *out, CK_ULONG *out_len) OFP_WUR;
+/* The class of key a mechanism works with for an operation of kind:
+ * CKO_SECRET_KEY for ciphers and MACs, else the asymmetric class
+ * (sign/decrypt/unwrap: private, verify/encrypt/wrap: public). 0 when
+ * the mechanism is unknown. */
+CK_OBJECT_CLASS crypto_mechanism_key_class(CK_MECHANISM_TYPE type, crypto_op_kind_t kind);
+
 /* Output size of the single-part or final call for in_len bytes of input
  * (the maximum: RSA decrypt reports the modulus size). crypto_op_oneshot
  * and crypto_op_final also answer out == NULL with this size and CKR_OK,
@@ -111,6 +128,31 @@ CK_RV crypto_op_final(crypto_op_t *op, CK_BYTE *out, CK_ULONG *out_len) OFP_WUR;
 CK_RV crypto_op_verify_oneshot(crypto_op_t *op, const CK_BYTE *data, CK_ULONG data_len,
 			       const CK_BYTE *sig, CK_ULONG sig_len) OFP_WUR;
 CK_RV crypto_op_verify_final(crypto_op_t *op, const CK_BYTE *sig, CK_ULONG sig_len) OFP_WUR;
+
+/* ---- Wrapping ---------------------------------------------------------- */
+
+/* C_WrapKey's crypto: target's material (a secret key's CKA_VALUE, a
+ * private key as PKCS#8 DER) encrypted under the wrapping key with a
+ * mechanism that has CKF_WRAP (AES-KW, AES-KWP, RSA-OAEP). out NULL asks
+ * for the size, a too-small buffer is CKR_BUFFER_TOO_SMALL (*out_len set).
+ * Errors: CKR_MECHANISM_INVALID, CKR_MECHANISM_PARAM_INVALID,
+ * CKR_WRAPPING_KEY_TYPE_INCONSISTENT, CKR_WRAPPING_KEY_SIZE_RANGE,
+ * CKR_KEY_NOT_WRAPPABLE (not a secret or private key),
+ * CKR_KEY_SIZE_RANGE (the key does not fit the mechanism: KW wants a
+ * multiple of 8 bytes, OAEP a short one). The attribute rules are the
+ * caller's. */
+CK_RV crypto_wrap(const CK_MECHANISM *mech, EVP_PKEY *wrapping, CK_KEY_TYPE wrapping_type,
+		  const attr_list_t *target, CK_BYTE *out, CK_ULONG *out_len) OFP_WUR;
+/* C_UnwrapKey's crypto: decrypt and put the material into key, which holds
+ * the policy-built template (CKA_CLASS secret or private key). Secret:
+ * CKA_VALUE (a template CKA_VALUE_LEN must agree: CKR_TEMPLATE_INCONSISTENT);
+ * private: the PKCS#8 key's attributes as crypto_export_private makes them.
+ * Errors: CKR_WRAPPED_KEY_INVALID, CKR_WRAPPED_KEY_LEN_RANGE,
+ * CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT, CKR_UNWRAPPING_KEY_SIZE_RANGE,
+ * CKR_MECHANISM_INVALID, CKR_MECHANISM_PARAM_INVALID,
+ * CKR_TEMPLATE_INCONSISTENT. */
+CK_RV crypto_unwrap(const CK_MECHANISM *mech, EVP_PKEY *unwrapping, CK_KEY_TYPE unwrapping_type,
+		    const CK_BYTE *in, CK_ULONG in_len, attr_list_t *key) OFP_WUR;
 
 /* ---- Derivation and randomness -------------------------------------- */
 

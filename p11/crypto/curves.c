@@ -30,6 +30,8 @@ static const CK_BYTE oid_p256[] = { 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x
 static const CK_BYTE oid_p384[] = { 0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22 };
 static const CK_BYTE oid_ed25519[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
 static const CK_BYTE name_ed25519[] = "edwards25519";
+static const CK_BYTE oid_x25519[] = { 0x06, 0x03, 0x2b, 0x65, 0x6e };
+static const CK_BYTE name_x25519[] = "curve25519";
 
 /* SEQUENCE { SEQUENCE { id-ecPublicKey, curve }, BIT STRING { 00 point } } */
 static const CK_BYTE spki_p256[] = {
@@ -44,6 +46,10 @@ static const CK_BYTE spki_p384[] = {
 static const CK_BYTE spki_ed25519[] = {
 	0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
 };
+/* RFC 8410 likewise for id-X25519. */
+static const CK_BYTE spki_x25519[] = {
+	0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00,
+};
 
 static const curve_entry_t curves[] = {
 	{ { "prime256v1", KEYTYPE_EC, NID_X9_62_prime256v1, 32, 32, CKK_EC },
@@ -52,8 +58,11 @@ static const curve_entry_t curves[] = {
 	  oid_p384, sizeof(oid_p384), spki_p384, sizeof(spki_p384) },
 	{ { NULL, "ED25519", NID_ED25519, 32, 32, CKK_EC_EDWARDS },
 	  oid_ed25519, sizeof(oid_ed25519), spki_ed25519, sizeof(spki_ed25519) },
+	{ { NULL, "X25519", NID_X25519, 32, 32, CKK_EC_MONTGOMERY },
+	  oid_x25519, sizeof(oid_x25519), spki_x25519, sizeof(spki_x25519) },
 };
 #define ED25519_ENTRY (&curves[2])
+#define X25519_ENTRY (&curves[3])
 
 static const curve_entry_t *entry_of(const curve_t *c)
 {
@@ -127,8 +136,18 @@ CK_RV crypto_curve_from_params(const CK_BYTE *der, CK_ULONG len, const curve_t *
 		*out = &ED25519_ENTRY->c;
 		return CKR_OK;
 	}
+	if (tag == 0x13 && vlen == sizeof(name_x25519) - 1 && memcmp(val, name_x25519, vlen) == 0) {
+		*out = &X25519_ENTRY->c;
+		return CKR_OK;
+	}
 	/* Other names, explicit parameters, implicitlyCA: well-formed, unsupported. */
 	return CKR_CURVE_NOT_SUPPORTED;
+}
+
+const CK_BYTE *crypto_curve_oid(const curve_t *c, size_t *len)
+{
+	*len = entry_of(c)->oid_len;
+	return entry_of(c)->oid;
 }
 
 const curve_t *crypto_curve_of_pkey(const EVP_PKEY *pkey)
@@ -146,6 +165,8 @@ const curve_t *crypto_curve_of_pkey(const EVP_PKEY *pkey)
 		}
 	case EVP_PKEY_ED25519:
 		return &ED25519_ENTRY->c;
+	case EVP_PKEY_X25519:
+		return &X25519_ENTRY->c;
 	default:
 		return NULL;
 	}

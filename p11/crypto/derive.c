@@ -160,8 +160,11 @@ CK_RV crypto_derive(const CK_MECHANISM *mech, EVP_PKEY *base, attr_list_t *deriv
 	if (rv != CKR_OK)
 		return rv;
 	c = crypto_curve_of_pkey(base);
-	if (c == NULL || c->key_type != CKK_EC)
+	if (c == NULL || (c->key_type != CKK_EC && c->key_type != CKK_EC_MONTGOMERY))
 		return CKR_KEY_TYPE_INCONSISTENT;
+	/* OpenSSL's X25519 exchange has no X9.63 KDF: raw Z only. */
+	if (c->key_type == CKK_EC_MONTGOMERY && h != HASH_NONE)
+		return CKR_MECHANISM_PARAM_INVALID;
 	rv = value_len(derived, c, h, &len);
 	if (rv != CKR_OK)
 		return rv;

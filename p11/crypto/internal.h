@@ -47,7 +47,26 @@ typedef enum mech_alg {
 	ALG_RSA_OAEP,
 	ALG_ECDH,
 	ALG_KEYGEN,
+	ALG_CIPHER,  /* AES ECB/CBC/CBC_PAD/CTR, DES3 ECB/CBC/CBC_PAD: EVP_CIPHER */
+	ALG_GCM,     /* AES-GCM, tag appended to the ciphertext */
+	ALG_KEYWRAP, /* AES-KW (RFC 3394), AES-KWP (RFC 5649): single-part */
+	ALG_HMAC,
+	ALG_CMAC,
 } mech_alg_t;
+
+/* Which symmetric variant a mechanism is (ALG_CIPHER and the MACs). */
+typedef enum sym_mode {
+	SYM_NONE = 0,
+	SYM_ECB,
+	SYM_CBC,
+	SYM_CBC_PAD,
+	SYM_CTR,
+	SYM_GCM,
+	SYM_KW,
+	SYM_KWP,
+	SYM_MAC,     /* output the full MAC */
+	SYM_MAC_GEN, /* _GENERAL: CK_MAC_GENERAL_PARAMS gives the length */
+} sym_mode_t;
 
 #define MECH_NO_KEY ((CK_KEY_TYPE)-1)
 
@@ -57,10 +76,73 @@ typedef struct mech_def {
 	mech_alg_t alg;
 	CK_KEY_TYPE key_type; /* MECH_NO_KEY for digests */
 	crypto_hash_t hash;   /* hashed by the token before signing; HASH_NONE: raw input */
+	sym_mode_t mode;      /* symmetric mechanisms: the variant */
 } mech_def_t;
 
 /* The entry for type, or NULL. */
 const mech_def_t *crypto_mech_find(CK_MECHANISM_TYPE type);
+/* Whether a key of type kt may serve mechanism m: its own key type, and
+ * for HMAC also a generic secret (CKK_SHA256_HMAC for CKM_SHA256_HMAC ...). */
+bool crypto_mech_key_ok(const mech_def_t *m, CK_KEY_TYPE kt);
+/* True for mechanisms of secret keys (ciphers, MACs, AES key wrap). */
+bool crypto_mech_is_symmetric(const mech_def_t *m);
+
+/* ---- Secret keys --------------------------------------------------------- */
+
+/* The key bytes of a secret key's EVP_PKEY (made by crypto_pkey_from_attrs
+ * for CKO_SECRET_KEY); NULL for any other key. Borrowed from the key. */
+const CK_BYTE *crypto_secret_bytes(const EVP_PKEY *pkey, size_t *len);
+/* The secret key's CKK_* type, CK_UNAVAILABLE_INFORMATION for other keys. */
+CK_KEY_TYPE crypto_secret_key_type(const EVP_PKEY *pkey);
+/* The EVP_PKEY of a secret key object (CKA_KEY_TYPE, CKA_VALUE of a length
+ * the key type allows). CKR_ATTRIBUTE_VALUE_INVALID, CKR_TEMPLATE_INCOMPLETE. */
+CK_RV crypto_secret_pkey(const attr_list_t *attrs, EVP_PKEY **out) OFP_WUR;
+/* Whether len bytes is a valid key of key type kt (AES 16/24/32, DES3 24,
+ * generic and HMAC secrets 1..512); false for other key types. */
+bool crypto_secret_len_ok(CK_KEY_TYPE kt, size_t len);
+/* Check the value's length against the key type, compute CKA_CHECK_VALUE
+ * when empty or absent, compare it when given (CKR_ATTRIBUTE_VALUE_INVALID). */
+CK_RV crypto_complete_secret(attr_list_t *attrs) OFP_WUR;
+/* len random bytes for a new key of type kt (DES3: odd parity, three
+ * distinct keys). */
+CK_RV crypto_secret_random(CK_KEY_TYPE kt, CK_BYTE *buf, size_t len) OFP_WUR;
+
+/* The EVP_CIPHER for a key type, mode and key length (fetched once per
+ * process); NULL when there is none. */
+const EVP_CIPHER *crypto_cipher(CK_KEY_TYPE kt, sym_mode_t mode, size_t key_len);
+/* The fetched EVP_MAC "HMAC" or "CMAC"; NULL when the provider lacks it. */
+EVP_MAC *crypto_mac(mech_alg_t alg);
+
+/* A context keyed with the secret key for mode (ECB, CBC, CBC_PAD, CTR,
+ * GCM) and direction: the spare an earlier operation handed back
+ * (*reused: it may carry another IV length and padding, which the caller
+ * sets again), else a copy of one made on first use and kept with the
+ * key. The caller sets the IV. NULL when the key has none (then
+ * initialise one from scratch). */
+EVP_CIPHER_CTX *crypto_secret_cipher_ctx(const EVP_PKEY *key, sym_mode_t mode, int enc, bool *reused);
+/* Hand a context back when the operation ends (kept as the spare, or freed). */
+void crypto_secret_cipher_done(const EVP_PKEY *key, sym_mode_t mode, int enc, EVP_CIPHER_CTX *ctx);
+/* A MAC context (HMAC with hash h, or CMAC) keyed and initialised, ready
+ * for updates: the spare, started over, or a copy of the kept one. NULL
+ * when there is none. */
+EVP_MAC_CTX *crypto_secret_mac_ctx(const EVP_PKEY *key, mech_alg_t alg, crypto_hash_t h);
+void crypto_secret_mac_done(const EVP_PKEY *key, mech_alg_t alg, crypto_hash_t h, EVP_MAC_CTX *ctx);
+
+/* ---- Symmetric operations (sym.c) ---------------------------------------- */
+
+typedef struct sym_op sym_op_t;
+CK_RV sym_op_new(crypto_op_kind_t kind, const mech_def_t *m, const CK_MECHANISM *mech,
+		 EVP_PKEY *key, sym_op_t **out) OFP_WUR;
+void sym_op_free(sym_op_t *op);
+bool sym_op_multipart(const sym_op_t *op);
+CK_ULONG sym_op_output_size(const sym_op_t *op, CK_ULONG in_len);
+CK_ULONG sym_op_update_size(const sym_op_t *op, CK_ULONG in_len);
+CK_RV sym_op_oneshot(sym_op_t *op, const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len) OFP_WUR;
+CK_RV sym_op_update(sym_op_t *op, const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len) OFP_WUR;
+CK_RV sym_op_final(sym_op_t *op, CK_BYTE *out, CK_ULONG *out_len) OFP_WUR;
+CK_RV sym_op_verify_oneshot(sym_op_t *op, const CK_BYTE *data, CK_ULONG data_len,
+			    const CK_BYTE *sig, CK_ULONG sig_len) OFP_WUR;
+CK_RV sym_op_verify_final(sym_op_t *op, const CK_BYTE *sig, CK_ULONG sig_len) OFP_WUR;
 
 /* ---- Curves ------------------------------------------------------------ */
 
@@ -97,6 +179,15 @@ const curve_t *crypto_curve_of_pkey(const EVP_PKEY *pkey);
  * Points into in; CKR_ATTRIBUTE_VALUE_INVALID when neither form fits. */
 CK_RV crypto_ec_point_unwrap(const curve_t *c, const CK_BYTE *in, CK_ULONG len,
 			     const CK_BYTE **point, size_t *point_len) OFP_WUR;
+
+/* CKA_EC_PARAMS of c: the DER OID. */
+const CK_BYTE *crypto_curve_oid(const curve_t *c, size_t *len);
+/* A private key's attributes from an EVP_PKEY (an unwrapped PKCS#8): key
+ * type, EC: CKA_EC_PARAMS, CKA_VALUE; RSA: all CRT components; both
+ * CKA_PUBLIC_KEY_INFO. A template that named another key type is
+ * CKR_TEMPLATE_INCONSISTENT; a key the token cannot hold (another curve or
+ * algorithm) CKR_WRAPPED_KEY_INVALID. */
+CK_RV crypto_export_private(const EVP_PKEY *pkey, attr_list_t *priv) OFP_WUR;
 
 /* Bytes of an encoded point of c (uncompressed for Weierstrass curves). */
 size_t crypto_point_len(const curve_t *c);

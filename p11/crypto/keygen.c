@@ -17,7 +17,6 @@
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
-#include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 #include "secmem.h"
@@ -30,7 +29,7 @@ static CK_RV pub_point(const curve_t *c, const EVP_PKEY *pkey, CK_BYTE buf[POINT
 	size_t want = crypto_point_len(c);
 
 	*len = POINT_MAX;
-	if (c->key_type == CKK_EC_EDWARDS) {
+	if (c->key_type != CKK_EC) { /* Ed25519, X25519: the raw 32 bytes */
 		if (EVP_PKEY_get_raw_public_key(pkey, buf, len) != 1)
 			return crypto_ossl_fail(CKR_FUNCTION_FAILED);
 	} else if (EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, buf, POINT_MAX, len) != 1) {
@@ -170,6 +169,46 @@ static CK_RV rsa_export(const EVP_PKEY *pkey, attr_list_t *pub, attr_list_t *pri
 	return rv;
 }
 
+
+/* Only curves the token knows: crypto_curve_of_pkey goes by size alone,
+ * which a foreign 256-bit curve (secp256k1) would pass. */
+static bool known_group(const curve_t *c, const EVP_PKEY *pkey)
+{
+	char name[64];
+
+	if (c->group == NULL)
+		return true; /* Ed25519: the key type says it all */
+	return EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, name, sizeof(name), NULL) == 1 &&
+	       strcmp(name, c->group) == 0;
+}
+
+CK_RV crypto_export_private(const EVP_PKEY *pkey, attr_list_t *priv)
+{
+	const curve_t *c = crypto_curve_of_pkey(pkey);
+	const CK_BYTE *oid;
+	size_t oid_len;
+	attr_list_t pub;
+	CK_RV rv;
+
+	attr_list_init(&pub);
+	if (c != NULL && known_group(c, pkey)) {
+		oid = crypto_curve_oid(c, &oid_len);
+		rv = set_key_type(priv, c->key_type);
+		if (rv == CKR_OK)
+			rv = attr_list_set(priv, CKA_EC_PARAMS, oid, (CK_ULONG)oid_len);
+		if (rv == CKR_OK)
+			rv = ec_export(c, pkey, &pub, priv);
+	} else if (EVP_PKEY_get_id(pkey) == EVP_PKEY_RSA) {
+		rv = set_key_type(priv, CKK_RSA);
+		if (rv == CKR_OK)
+			rv = rsa_export(pkey, &pub, priv);
+	} else {
+		rv = CKR_WRAPPED_KEY_INVALID;
+	}
+	attr_list_clear(&pub);
+	ERR_clear_error();
+	return rv;
+}
 
 /* ---- Key generation -------------------------------------------------- */
 
@@ -320,10 +359,47 @@ CK_RV crypto_generate_key_pair(const CK_MECHANISM *mech, attr_list_t *pub, attr_
 	return gen_ec(m->key_type, pub, priv);
 }
 
+/* The key type a secret key generation makes: the one the template (the
+ * module's policy-built list) names when the mechanism can make it, else
+ * the mechanism's own. */
+static CK_RV secret_key_type(const mech_def_t *m, attr_list_t *secret, CK_KEY_TYPE *kt)
+{
+	CK_ULONG have;
+
+	*kt = m->key_type;
+	if (attr_list_get_ulong(secret, CKA_KEY_TYPE, &have) && have != m->key_type) {
+		/* CKM_GENERIC_SECRET_KEY_GEN also makes the HMAC key types. */
+		if (m->key_type != CKK_GENERIC_SECRET || !crypto_secret_len_ok(have, 1))
+			return CKR_TEMPLATE_INCONSISTENT;
+		*kt = have;
+		return CKR_OK;
+	}
+	return set_key_type(secret, m->key_type);
+}
+
+/* CKA_VALUE_LEN: required except for DES3 (24 when given). */
+static CK_RV secret_len(const mech_def_t *m, CK_KEY_TYPE kt, const attr_list_t *secret, CK_ULONG *len)
+{
+	bool given = attr_list_get_ulong(secret, CKA_VALUE_LEN, len);
+
+	if (kt == CKK_DES3) {
+		if (given && *len != 24)
+			return CKR_ATTRIBUTE_VALUE_INVALID;
+		*len = 24;
+		return CKR_OK;
+	}
+	if (!given)
+		return CKR_TEMPLATE_INCOMPLETE;
+	if (*len < m->info.ulMinKeySize || *len > m->info.ulMaxKeySize)
+		return CKR_KEY_SIZE_RANGE;
+	return crypto_secret_len_ok(kt, *len) ? CKR_OK : CKR_ATTRIBUTE_VALUE_INVALID;
+}
+
 CK_RV crypto_generate_secret(const CK_MECHANISM *mech, attr_list_t *secret)
 {
 	const mech_def_t *m;
-	CK_ULONG len;
+	CK_KEY_TYPE kt;
+	CK_ULONG len = 0;
 	CK_BYTE *buf = NULL;
 	CK_RV rv;
 
@@ -334,24 +410,25 @@ CK_RV crypto_generate_secret(const CK_MECHANISM *mech, attr_list_t *secret)
 		return CKR_MECHANISM_INVALID;
 	if (!mech_param_empty(mech))
 		return CKR_MECHANISM_PARAM_INVALID;
-	if (!attr_list_get_ulong(secret, CKA_VALUE_LEN, &len))
-		return CKR_TEMPLATE_INCOMPLETE;
-	if (len < m->info.ulMinKeySize || len > m->info.ulMaxKeySize)
-		return CKR_KEY_SIZE_RANGE;
-	rv = set_key_type(secret, m->key_type);
+	rv = secret_key_type(m, secret, &kt);
+	if (rv == CKR_OK)
+		rv = secret_len(m, kt, secret, &len);
 	if (rv != CKR_OK)
 		return rv;
 	buf = secmem_alloc(len);
 	if (buf == NULL)
 		return CKR_HOST_MEMORY;
-	if (RAND_priv_bytes(buf, (int)len) != 1)
-		rv = crypto_ossl_fail(CKR_FUNCTION_FAILED);
-	else
+	rv = crypto_secret_random(kt, buf, len);
+	if (rv == CKR_OK)
 		rv = attr_list_set(secret, CKA_VALUE, buf, len);
+	/* A check value, if any, is of the new value. */
+	if (rv == CKR_OK)
+		rv = attr_list_set(secret, CKA_CHECK_VALUE, NULL, 0);
+	if (rv == CKR_OK)
+		rv = crypto_complete_secret(secret);
 	secmem_free(buf, len);
 	return rv;
 }
-
 
 CK_RV crypto_complete_imported(CK_OBJECT_CLASS klass, attr_list_t *attrs)
 {
@@ -360,6 +437,8 @@ CK_RV crypto_complete_imported(CK_OBJECT_CLASS klass, attr_list_t *attrs)
 	const attr_t *given, *made;
 	CK_RV rv;
 
+	if (klass == CKO_SECRET_KEY)
+		return crypto_complete_secret(attrs);
 	if (klass != CKO_PUBLIC_KEY && klass != CKO_PRIVATE_KEY)
 		return CKR_OK;
 	rv = crypto_pkey_from_attrs(klass, attrs, &pkey);

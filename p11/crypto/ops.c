@@ -40,6 +40,7 @@ struct crypto_op {
 	size_t in_exact;    /* raw PSS: the hash length; 0: any */
 	CK_BYTE *msg;       /* multi-part EdDSA: the message so far */
 	size_t msg_len, msg_cap;
+	sym_op_t *sym;      /* secret-key mechanisms: all of the work (sym.c) */
 };
 
 /* Big enough for a DER ECDSA-Sig-Value on P-384 (at most 104 bytes). */
@@ -268,7 +269,7 @@ CK_RV crypto_op_new(crypto_op_kind_t kind, const CK_MECHANISM *mech, EVP_PKEY *k
 		return CKR_MECHANISM_INVALID;
 	if (kind != CRYPTO_DIGEST && key == NULL)
 		return CKR_ARGUMENTS_BAD;
-	if (kind != CRYPTO_DIGEST && key_type != m->key_type)
+	if (kind != CRYPTO_DIGEST && !crypto_mech_key_ok(m, key_type))
 		return CKR_KEY_TYPE_INCONSISTENT;
 	op = calloc(1, sizeof(*op));
 	if (op == NULL)
@@ -284,6 +285,10 @@ CK_RV crypto_op_new(crypto_op_kind_t kind, const CK_MECHANISM *mech, EVP_PKEY *k
 		goto out;
 	}
 	op->key = key;
+	if (crypto_mech_is_symmetric(m)) {
+		rv = sym_op_new(kind, m, mech, key, &op->sym);
+		goto out;
+	}
 	switch (m->alg) {
 	case ALG_ECDSA: rv = setup_ecdsa(op, mech); break;
 	case ALG_EDDSA: rv = setup_eddsa(op, mech); break;
@@ -301,6 +306,7 @@ void crypto_op_free(crypto_op_t *op)
 {
 	if (op == NULL)
 		return;
+	sym_op_free(op->sym);
 	EVP_MD_CTX_free(op->mctx);
 	EVP_PKEY_CTX_free(op->pctx);
 	EVP_PKEY_free(op->key);
@@ -312,6 +318,8 @@ bool crypto_op_multipart(const crypto_op_t *op)
 {
 	if (op == NULL)
 		return false;
+	if (op->sym != NULL)
+		return sym_op_multipart(op->sym);
 	if (op->m->alg == ALG_DIGEST)
 		return true;
 	if (op->kind != CRYPTO_SIGN && op->kind != CRYPTO_VERIFY)
@@ -321,8 +329,29 @@ bool crypto_op_multipart(const crypto_op_t *op)
 
 CK_ULONG crypto_op_output_size(const crypto_op_t *op, CK_ULONG in_len)
 {
-	(void)in_len; /* every output here has a fixed maximum */
+	if (op != NULL && op->sym != NULL)
+		return sym_op_output_size(op->sym, in_len);
+	/* every other output has a fixed maximum */
 	return op != NULL ? (CK_ULONG)op->out_size : 0;
+}
+
+bool crypto_op_symmetric(const crypto_op_t *op)
+{
+	return op != NULL && op->sym != NULL;
+}
+
+CK_ULONG crypto_op_update_size(const crypto_op_t *op, CK_ULONG in_len)
+{
+	return op != NULL && op->sym != NULL ? sym_op_update_size(op->sym, in_len) : 0;
+}
+
+CK_RV crypto_op_update_out(crypto_op_t *op, const CK_BYTE *in, CK_ULONG in_len, CK_BYTE *out, CK_ULONG *out_len)
+{
+	if (op == NULL || out_len == NULL || (in == NULL && in_len != 0))
+		return CKR_ARGUMENTS_BAD;
+	if (op->sym == NULL || !sym_op_multipart(op->sym))
+		return CKR_FUNCTION_NOT_SUPPORTED;
+	return sym_op_update(op->sym, in, in_len, out, out_len);
 }
 
 /* ---- Sign and verify of a hash (or raw input) --------------------------- */
@@ -532,6 +561,8 @@ CK_RV crypto_op_oneshot(crypto_op_t *op, const CK_BYTE *in, CK_ULONG in_len, CK_
 
 	if (op == NULL || out_len == NULL || (in == NULL && in_len != 0))
 		return CKR_ARGUMENTS_BAD;
+	if (op->sym != NULL)
+		return op->kind == CRYPTO_VERIFY ? CKR_FUNCTION_FAILED : sym_op_oneshot(op->sym, in, in_len, out, out_len);
 	if (op->kind == CRYPTO_DECRYPT)
 		return decrypt(op, in, in_len, out, out_len);
 	if (!output_fits(op, out, out_len, &rv))
@@ -578,6 +609,12 @@ CK_RV crypto_op_update(crypto_op_t *op, const CK_BYTE *in, CK_ULONG in_len)
 		return CKR_ARGUMENTS_BAD;
 	if (!crypto_op_multipart(op))
 		return CKR_FUNCTION_NOT_SUPPORTED;
+	if (op->sym != NULL) {
+		CK_ULONG none = 0;
+		if (op->kind != CRYPTO_SIGN && op->kind != CRYPTO_VERIFY)
+			return CKR_FUNCTION_FAILED; /* ciphers give output: crypto_op_update_out */
+		return sym_op_update(op->sym, in, in_len, NULL, &none);
+	}
 	if (op->m->alg == ALG_EDDSA)
 		return eddsa_append(op, in, in_len);
 	if (in_len != 0 && EVP_DigestUpdate(op->mctx, in, in_len) != 1)
@@ -593,6 +630,9 @@ CK_RV crypto_op_final(crypto_op_t *op, CK_BYTE *out, CK_ULONG *out_len)
 
 	if (op == NULL || out_len == NULL)
 		return CKR_ARGUMENTS_BAD;
+	if (op->sym != NULL)
+		return op->kind == CRYPTO_VERIFY || !crypto_op_multipart(op) ? CKR_FUNCTION_NOT_SUPPORTED :
+									     sym_op_final(op->sym, out, out_len);
 	if (!crypto_op_multipart(op) || (op->kind != CRYPTO_DIGEST && op->kind != CRYPTO_SIGN))
 		return CKR_FUNCTION_NOT_SUPPORTED;
 	if (!output_fits(op, out, out_len, &rv))
@@ -620,6 +660,8 @@ CK_RV crypto_op_verify_oneshot(crypto_op_t *op, const CK_BYTE *data, CK_ULONG da
 		return CKR_ARGUMENTS_BAD;
 	if (op->kind != CRYPTO_VERIFY)
 		return CKR_FUNCTION_FAILED;
+	if (op->sym != NULL)
+		return sym_op_verify_oneshot(op->sym, data, data_len, sig, sig_len);
 	if (sig_len != op->out_size)
 		return CKR_SIGNATURE_LEN_RANGE;
 	if (op->m->alg == ALG_EDDSA) {
@@ -644,6 +686,8 @@ CK_RV crypto_op_verify_final(crypto_op_t *op, const CK_BYTE *sig, CK_ULONG sig_l
 		return CKR_ARGUMENTS_BAD;
 	if (op->kind != CRYPTO_VERIFY || !crypto_op_multipart(op))
 		return CKR_FUNCTION_NOT_SUPPORTED;
+	if (op->sym != NULL)
+		return sym_op_verify_final(op->sym, sig, sig_len);
 	if (sig_len != op->out_size)
 		return CKR_SIGNATURE_LEN_RANGE;
 	if (op->m->alg == ALG_EDDSA)

@@ -170,7 +170,7 @@ CK_RV crypto_ec_pub_from_point(const curve_t *c, const CK_BYTE *pt, size_t len, 
 	OSSL_PARAM params[3];
 	EVP_PKEY *pkey;
 
-	if (c->key_type == CKK_EC_EDWARDS) {
+	if (c->key_type != CKK_EC) { /* Ed25519, X25519 */
 		pkey = EVP_PKEY_new_raw_public_key_ex(NULL, c->keytype, NULL, pt, len);
 	} else {
 		params[0] = OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME,
@@ -294,11 +294,12 @@ out:
 	return rv;
 }
 
-static CK_RV ed_private(const attr_list_t *attrs, EVP_PKEY **out)
+/* Ed25519 and X25519: the 32 raw private bytes (RFC 8032 seed, RFC 7748 scalar). */
+static CK_RV raw_private(const attr_list_t *attrs, CK_KEY_TYPE kt, EVP_PKEY **out)
 {
 	const attr_t *v = attr_list_find(attrs, CKA_VALUE);
 	const curve_t *c;
-	CK_RV rv = curve_of_attrs(attrs, CKK_EC_EDWARDS, &c);
+	CK_RV rv = curve_of_attrs(attrs, kt, &c);
 
 	if (rv != CKR_OK)
 		return rv;
@@ -433,6 +434,8 @@ CK_RV crypto_pkey_from_attrs(CK_OBJECT_CLASS klass, const attr_list_t *attrs, EV
 	if (attrs == NULL || out == NULL)
 		return CKR_ARGUMENTS_BAD;
 	*out = NULL;
+	if (klass == CKO_SECRET_KEY)
+		return crypto_secret_pkey(attrs, out);
 	if (klass != CKO_PUBLIC_KEY && klass != CKO_PRIVATE_KEY)
 		return CKR_KEY_TYPE_INCONSISTENT;
 	if (!attr_list_get_ulong(attrs, CKA_KEY_TYPE, &kt))
@@ -442,7 +445,8 @@ CK_RV crypto_pkey_from_attrs(CK_OBJECT_CLASS klass, const attr_list_t *attrs, EV
 		rv = private ? ec_private(attrs, out) : ec_public(attrs, kt, out);
 		break;
 	case CKK_EC_EDWARDS:
-		rv = private ? ed_private(attrs, out) : ec_public(attrs, kt, out);
+	case CKK_EC_MONTGOMERY:
+		rv = private ? raw_private(attrs, kt, out) : ec_public(attrs, kt, out);
 		break;
 	case CKK_RSA:
 		return rsa_key(attrs, private, out);

@@ -214,7 +214,8 @@ static CK_RV new_schema(policy_op_t op, CK_OBJECT_CLASS klass, CK_KEY_TYPE key_t
 	if (ct == NULL)
 		return CKR_ATTRIBUTE_VALUE_INVALID;
 	if ((op == POLICY_GENERATE && !policy_is_key_class(klass)) ||
-	    (op == POLICY_DERIVE && klass != CKO_SECRET_KEY))
+	    (op == POLICY_DERIVE && klass != CKO_SECRET_KEY) ||
+	    (op == POLICY_UNWRAP && klass != CKO_SECRET_KEY && klass != CKO_PRIVATE_KEY))
 		return CKR_TEMPLATE_INCONSISTENT;
 	s->klass = klass;
 	s->key_type = CK_UNAVAILABLE_INFORMATION;
@@ -317,7 +318,7 @@ CK_RV policy_build(policy_op_t op, CK_OBJECT_CLASS klass, CK_KEY_TYPE key_type,
 
 	attr_list_init(out);
 	attr_list_init(&l);
-	if (op != POLICY_CREATE && op != POLICY_GENERATE && op != POLICY_DERIVE)
+	if (op != POLICY_CREATE && op != POLICY_GENERATE && op != POLICY_DERIVE && op != POLICY_UNWRAP)
 		return CKR_ARGUMENTS_BAD;
 	rv = check_template(tmpl, count);
 	if (rv == CKR_OK)
@@ -409,6 +410,28 @@ CK_RV policy_finish_derived(attr_list_t *obj, const attr_list_t *base)
 		if (rv == CKR_OK)
 			rv = attr_list_set_bool(&t, CKA_NEVER_EXTRACTABLE, never);
 	}
+	if (rv == CKR_OK)
+		rv = set_value_len(&t);
+	if (rv == CKR_OK)
+		commit(obj, &t);
+	attr_list_clear(&t);
+	return rv;
+}
+
+CK_RV policy_finish_unwrapped(attr_list_t *obj)
+{
+	attr_list_t t;
+	CK_RV rv = attr_list_copy(&t, obj);
+
+	if (rv == CKR_OK)
+		rv = attr_list_set_bool(&t, CKA_LOCAL, false);
+	if (rv == CKR_OK)
+		rv = attr_list_set_ulong(&t, CKA_KEY_GEN_MECHANISM, CK_UNAVAILABLE_INFORMATION);
+	/* The key was outside the token, in the clear or not: v3.0 4.9/4.10. */
+	if (rv == CKR_OK)
+		rv = attr_list_set_bool(&t, CKA_ALWAYS_SENSITIVE, false);
+	if (rv == CKR_OK)
+		rv = attr_list_set_bool(&t, CKA_NEVER_EXTRACTABLE, false);
 	if (rv == CKR_OK)
 		rv = set_value_len(&t);
 	if (rv == CKR_OK)

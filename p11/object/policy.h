@@ -23,6 +23,7 @@ typedef enum policy_op {
 	POLICY_CREATE,   /* C_CreateObject */
 	POLICY_GENERATE, /* C_GenerateKey / C_GenerateKeyPair templates */
 	POLICY_DERIVE,   /* C_DeriveKey template */
+	POLICY_UNWRAP,   /* C_UnwrapKey template: a secret or private key, no material */
 	POLICY_COPY,     /* C_CopyObject template */
 	POLICY_SET,      /* C_SetAttributeValue template */
 } policy_op_t;
@@ -35,9 +36,10 @@ typedef enum policy_op {
  *   out      - output only: initialised here, empty on error
  * Classes: CKO_DATA, CKO_CERTIFICATE (CKC_X_509 only), CKO_PUBLIC_KEY and
  * CKO_PRIVATE_KEY (CKK_EC, CKK_EC_EDWARDS, CKK_RSA), CKO_SECRET_KEY
- * (CKK_GENERIC_SECRET). Another class, key type or certificate type is
+ * (CKK_GENERIC_SECRET, CKK_AES, CKK_DES3, CKK_SHA_1/224/256/384/512_HMAC). Another class, key type or certificate type is
  * CKR_ATTRIBUTE_VALUE_INVALID; a key type of the wrong class, or a class
- * that op cannot make (GENERATE: keys; DERIVE: secret keys), is
+ * that op cannot make (GENERATE: keys; DERIVE: secret keys; UNWRAP: secret
+ * and private keys), is
  * CKR_TEMPLATE_INCONSISTENT. A key pair is two calls: the public template
  * with CKO_PUBLIC_KEY, the private one with CKO_PRIVATE_KEY (CKA_EC_PARAMS
  * belongs to the public template; the crypto layer copies it).
@@ -80,6 +82,12 @@ CK_RV policy_finish_generated(attr_list_t *obj, CK_MECHANISM_TYPE mech) OFP_WUR;
  * NEVER_EXTRACTABLE = base's AND !new EXTRACTABLE, CKA_VALUE_LEN from
  * CKA_VALUE. obj is unchanged when an error is returned. */
 CK_RV policy_finish_derived(attr_list_t *obj, const attr_list_t *base) OFP_WUR;
+
+/* After unwrapping: CKA_LOCAL FALSE, CKA_KEY_GEN_MECHANISM
+ * CK_UNAVAILABLE_INFORMATION, CKA_ALWAYS_SENSITIVE and CKA_NEVER_EXTRACTABLE
+ * FALSE (the key has been outside the token), CKA_VALUE_LEN from CKA_VALUE.
+ * obj is unchanged when an error is returned. */
+CK_RV policy_finish_unwrapped(attr_list_t *obj) OFP_WUR;
 
 /* Check a C_SetAttributeValue or C_CopyObject template against an existing
  * object (op is POLICY_SET or POLICY_COPY): only modifiable attributes,

@@ -117,7 +117,7 @@ static const attr_rule_t secret_key_rules[] = {
 	{ CKA_UNWRAP, AK_BOOL, F_DEF | F_MOD, CK_TRUE },
 	{ CKA_TRUSTED, AK_BOOL, F_DEF | F_SO_TRUE, CK_FALSE },
 	{ CKA_WRAP_TEMPLATE, AK_ATTRS, F_DEF, 0 },
-	/* Stored as given: the token does not compute check values. */
+	/* Computed by the token (crypto_complete_secret); checked when given. */
 	{ CKA_CHECK_VALUE, AK_BYTES, F_DEF | F_MATERIAL, 0 },
 };
 
@@ -150,10 +150,19 @@ static const attr_rule_t rsa_private_rules[] = {
 	{ CKA_COEFFICIENT, AK_BYTES, F_MATERIAL | F_SENSITIVE, 0 },
 };
 
-/* 2.8 (generic secret). CKA_VALUE_LEN is computed on create, optional on derive. */
+/* 2.8 (generic secret), and the same shape for AES (2.9) and the v3.0 HMAC
+ * key types. CKA_VALUE_LEN is computed on create, optional on derive and
+ * unwrap. */
 static const attr_rule_t generic_secret_rules[] = {
 	{ CKA_VALUE, AK_BYTES, F_REQ_CREATE | F_MATERIAL | F_SENSITIVE, 0 },
 	{ CKA_VALUE_LEN, AK_ULONG, F_GEN_PARAM, 0 },
+};
+
+/* 2.14 (DES3): the length is fixed (24 bytes); CKA_VALUE_LEN, which
+ * pkcs11-tool and others send anyway, is accepted on generation only. */
+static const attr_rule_t des3_rules[] = {
+	{ CKA_VALUE, AK_BYTES, F_REQ_CREATE | F_MATERIAL | F_SENSITIVE, 0 },
+	{ CKA_VALUE_LEN, AK_ULONG, F_NO_CREATE, 0 },
 };
 
 static const struct {
@@ -176,9 +185,18 @@ static const struct {
 	{ CKO_PRIVATE_KEY, CKK_EC, TABLE(ec_private_rules) },
 	{ CKO_PUBLIC_KEY, CKK_EC_EDWARDS, TABLE(ec_public_rules) },
 	{ CKO_PRIVATE_KEY, CKK_EC_EDWARDS, TABLE(ec_private_rules) },
+	{ CKO_PUBLIC_KEY, CKK_EC_MONTGOMERY, TABLE(ec_public_rules) },
+	{ CKO_PRIVATE_KEY, CKK_EC_MONTGOMERY, TABLE(ec_private_rules) },
 	{ CKO_PUBLIC_KEY, CKK_RSA, TABLE(rsa_public_rules) },
 	{ CKO_PRIVATE_KEY, CKK_RSA, TABLE(rsa_private_rules) },
 	{ CKO_SECRET_KEY, CKK_GENERIC_SECRET, TABLE(generic_secret_rules) },
+	{ CKO_SECRET_KEY, CKK_AES, TABLE(generic_secret_rules) },
+	{ CKO_SECRET_KEY, CKK_SHA_1_HMAC, TABLE(generic_secret_rules) },
+	{ CKO_SECRET_KEY, CKK_SHA224_HMAC, TABLE(generic_secret_rules) },
+	{ CKO_SECRET_KEY, CKK_SHA256_HMAC, TABLE(generic_secret_rules) },
+	{ CKO_SECRET_KEY, CKK_SHA384_HMAC, TABLE(generic_secret_rules) },
+	{ CKO_SECRET_KEY, CKK_SHA512_HMAC, TABLE(generic_secret_rules) },
+	{ CKO_SECRET_KEY, CKK_DES3, TABLE(des3_rules) },
 };
 
 /* ---- Looking rules up -------------------------------------------------- */
