@@ -38,8 +38,13 @@ int ofp_card_probe(ofp_piv_t *p, ofp_card_caps_t *caps, char *err, size_t err_le
 	ofp_piv_metadata_t md;
 
 	memset(caps, 0, sizeof(*caps));
-	/* First: the tries left, before any VERIFY of this session. */
+	/* First: the tries left, before any VERIFY of this session. A PIN left
+	 * verified by another program says none (9000): that status is dropped
+	 * (this session ends with a card reset anyway) and the card asked again. */
 	if (ofp_piv_pin_status(p, &caps->pin_verified, &caps->pin_tries) != OFP_PIV_OK)
+		return ofp_card_piv_fail(p, NULL, err, err_len);
+	if (caps->pin_verified && ofp_piv_pin_logout(p) == OFP_PIV_OK &&
+	    ofp_piv_pin_status(p, &caps->pin_verified, &caps->pin_tries) != OFP_PIV_OK)
 		return ofp_card_piv_fail(p, NULL, err, err_len);
 	if (cap_of(p, ofp_piv_get_version(p, caps->version_bytes), &caps->version) != 0 ||
 	    cap_of(p, ofp_piv_get_metadata(p, OFP_PIV_KEY_MGMT, &md), &caps->metadata) != 0)

@@ -77,7 +77,8 @@ typedef struct ofp_card_caps {
 } ofp_card_caps_t;
 
 /* Probe the card, first thing in a session (VERIFY without data must come
- * before any VERIFY). SET PIN RETRIES is probed only while the PIN is not
+ * before any VERIFY; a PIN found verified is reset, VERIFY P1 FF, and
+ * asked again, so that the tries left are known). SET PIN RETRIES is probed only while the PIN is not
  * verified, RESET only on a card with GET VERSION whose PIN is not blocked
  * (then every card refuses it): otherwise they stay UNKNOWN. Fails only
  * when the transport does. */

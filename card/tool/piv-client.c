@@ -334,6 +334,12 @@ int ofp_piv_verify_pin(ofp_piv_t *p, const char *pin)
 	return rv;
 }
 
+int ofp_piv_pin_logout(ofp_piv_t *p)
+{
+	return ofp_piv_command(p, "VERIFY (reset the PIN status)", 0x20, 0xff, OFP_PIV_REF_PIN, NULL, 0, false,
+			       NULL, NULL);
+}
+
 /* old || new, 16 bytes: CHANGE REFERENCE DATA and RESET RETRY COUNTER. */
 static int two_values(ofp_piv_t *p, const char *name, uint8_t ins, uint8_t ref, const char *what1,
 		      const char *v1, const char *what2, const char *v2)

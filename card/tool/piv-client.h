@@ -129,6 +129,9 @@ int ofp_piv_command(ofp_piv_t *p, const char *name, uint8_t ins, uint8_t p1, uin
  * does not say: it answers 9000 once the PIN is verified). */
 int ofp_piv_pin_status(ofp_piv_t *p, bool *verified, int *tries_left) OFP_WUR;
 int ofp_piv_verify_pin(ofp_piv_t *p, const char *pin) OFP_WUR;
+/* VERIFY with P1 FF (SP 800-73-4): the PIN is no longer verified. Cards
+ * older than SP 800-73-4 may not know it (an error, nothing changed). */
+int ofp_piv_pin_logout(ofp_piv_t *p) OFP_WUR;
 /* CHANGE REFERENCE DATA of the PIN (ref OFP_PIV_REF_PIN) or the PUK. */
 int ofp_piv_change_reference(ofp_piv_t *p, uint8_t ref, const char *old_value,
 			     const char *new_value) OFP_WUR;

@@ -927,6 +927,13 @@ START_TEST(test_probe_yubikey)
 	ck_assert_int_eq(c.pin_tries, 3);
 	ck_assert(!c.pin_verified);
 	ck_card_untouched();
+	/* A PIN left verified (by another program) is reset to learn the tries. */
+	ck_assert_int_eq(ofp_piv_verify_pin(p, "000000"), OFP_PIV_ERR);
+	ck_assert_int_eq(ofp_piv_verify_pin(p, PIN), OFP_PIV_OK);
+	ck_assert_int_eq(ofp_card_probe(p, &c, err, sizeof(err)), OFP_CARD_OK);
+	ck_assert(!c.pin_verified);
+	ck_assert_int_eq(c.pin_tries, 3);
+	ck_assert_int_eq(c.pin_retries, OFP_CARD_CAP_YES);
 	/* A blocked PIN: RESET is not probed (it could erase the card). */
 	card.p.pin_left = 0;
 	ck_assert_int_eq(ofp_card_probe(p, &c, err, sizeof(err)), OFP_CARD_OK);

@@ -44,6 +44,7 @@ expect_confdir()
 
 cd "$WORK"
 dirs "$B"
+MODDIR=$p11moduledir
 if ! "$B/config.status" --config | grep -q -- '--with-p11-kit-module-configs'; then
 	expect_confdir
 fi
@@ -117,4 +118,4 @@ dirs "$WORK/c2"
 [ "$p11kitconfdir" = /etc/pkcs11/modules ] || fail "--with-p11-kit-module-configs ignored: $p11kitconfdir"
 grep -q "see Install in the README" c2.log || { cat c2.log >&2; fail "configure did not point at the README"; }
 
-pass "make install: programs, module ($p11moduledir), module config ($PKCONFIGS for prefix $PKPREFIX), library, header, .pc, man pages; uninstall clean"
+pass "make install: programs, module ($MODDIR), module config ($PKCONFIGS for prefix $PKPREFIX), library, header, .pc, man pages; uninstall clean"

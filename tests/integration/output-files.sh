@@ -49,6 +49,13 @@ run iss deny-list -o deny.bin
 same_file deny.bin deny-stdout.bin "deny-list -o -"
 
 # ---- /dev/null: written through, still the same device ------------------------------------
+# First a private copy of /dev/null (root can make one where the file
+# system allows devices): a build that would replace it fails here, before
+# the machine's own /dev/null is at stake.
+if [ "$(id -u)" = 0 ] && mknod "$WORK/null" c 1 3 2>/dev/null && : >"$WORK/null" 2>/dev/null; then
+	run iss trust-list -o "$WORK/null"
+	[ -c "$WORK/null" ] || fail "-o DEVICE replaced a character device (a private copy of /dev/null)"
+fi
 null_id() { stat -c '%F %t:%T %i' /dev/null; }
 BEFORE=$(null_id)
 run iss trust-list -o /dev/null
