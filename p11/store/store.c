@@ -303,7 +303,7 @@ static CK_RV validate(token_store_t *s)
 		return store_fail(s, CKR_DEVICE_ERROR, "not an offpass token (no format mark)");
 	if (query_int(s, "SELECT value FROM meta WHERE name = 'schema_version'", &v) != CKR_OK)
 		return damaged(s, "no schema version");
-	if (v != STORE_SCHEMA_VERSION)
+	if (v != STORE_SCHEMA_VERSION && v != STORE_SCHEMA_VERSION_TPM)
 		return store_fail(s, CKR_DEVICE_ERROR,
 				  "token schema version %lld is not supported (this build reads version %d)",
 				  (long long)v, STORE_SCHEMA_VERSION);
@@ -498,7 +498,7 @@ static CK_RV fill_new(token_store_t *t, const CK_UTF8CHAR *so_pin, CK_ULONG so_p
 	rv = CKR_GENERAL_ERROR;
 	if (new_serial(t->serial) != CKR_OK || RAND_bytes(key, STORE_KEY_LEN) != 1)
 		goto out;
-	rv = store_wrap(t, STORE_WHO_SO, so_pin, so_pin_len, &kp, key, &wk);
+	rv = store_wrap(t, STORE_WHO_SO, so_pin, so_pin_len, &kp, store_tpm_wanted_for_new(), key, &wk);
 	if (rv != CKR_OK)
 		goto out;
 	rv = store_begin(t, true);
@@ -597,6 +597,15 @@ CK_RV token_store_create(const char *path, const CK_UTF8CHAR *so_pin, CK_ULONG s
 
 /* ---- Metadata -------------------------------------------------------- */
 
+static CK_RV meta_protection(token_store_t *s, token_meta_t *out)
+{
+	int64_t bound = 0, all = 0;
+	CK_RV rv = store_tpm_count(s, &bound, &all);
+
+	out->protection = bound == 0 ? TOKEN_PROT_PIN : bound == all ? TOKEN_PROT_TPM : TOKEN_PROT_MIXED;
+	return rv;
+}
+
 CK_RV token_store_meta(token_store_t *s, token_meta_t *out)
 {
 	token_row_t row;
@@ -614,5 +623,5 @@ CK_RV token_store_meta(token_store_t *s, token_meta_t *out)
 	out->user_fails = (CK_ULONG)row.user_fails;
 	out->so_fails = (CK_ULONG)row.so_fails;
 	out->max_fails = (CK_ULONG)row.max_fails;
-	return CKR_OK;
+	return meta_protection(s, out);
 }

@@ -48,6 +48,13 @@ typedef struct token_store token_store_t;
 #define TOKEN_PIN_MAX 255
 #define TOKEN_MAX_FAILS_DEFAULT 10
 
+/* What protects the token key at rest (docs/TOKEN.md). */
+typedef enum token_protection {
+	TOKEN_PROT_PIN,     /* scrypt(PIN) alone */
+	TOKEN_PROT_TPM,     /* every wrapped key also needs the TPM */
+	TOKEN_PROT_MIXED,   /* being migrated: some wrapped keys are TPM-bound */
+} token_protection_t;
+
 typedef struct token_meta {
 	char label[32];      /* blank padded, not NUL terminated */
 	char serial[16];     /* 16 hex digits, not NUL terminated */
@@ -55,6 +62,7 @@ typedef struct token_meta {
 	CK_ULONG user_fails; /* consecutive wrong user PINs */
 	CK_ULONG so_fails;
 	CK_ULONG max_fails;  /* lock after this many; OFFPASS_P11_MAX_PIN_FAILS at init */
+	token_protection_t protection;
 } token_meta_t;
 
 /* KDF cost. Chosen when a token is initialised (created or re-initialised)
