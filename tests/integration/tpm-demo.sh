@@ -36,7 +36,7 @@ cp -a "$demo/alice-tokens" "$WORK/alice-copy"
 run_fails env OFFPASS_P11_DIR="$WORK/alice-copy" OFFPASS_P11_TCTI="$SWTPM_TCTI_B" \
 	"$top_builddir/holder/offpass-holder" --module "$MODULE" --token-label alice \
 	--pin-file "$demo/alice.pin" --dir "$demo/alice-state" present --amount 250 --png "$WORK/copy.png"
-expect_log "bound to another TPM|CKR_DEVICE_ERROR|0x30"
+expect_log "bound to another TPM"
 [ ! -s "$WORK/copy.png" ] || fail "the copied token made a presentation"
 # On its own TPM the same holder still presents.
 run env OFFPASS_P11_DIR="$demo/alice-tokens" \

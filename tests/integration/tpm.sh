@@ -75,7 +75,7 @@ done
 run_fails p11 "${T[@]}" --login --pin "$USER_PIN" -O
 expect_log "CKR_PIN_LOCKED"
 expect_log "dictionary-attack lockout"
-run_fails p11 "${T[@]}" --login --login-type so --so-pin "$SO_PIN" -O
+run_fails p11 "${T[@]}" --login --login-type so --so-pin "$SO_PIN" --init-pin --new-pin "$USER_PIN"
 expect_log "CKR_PIN_LOCKED"
 [ "$(sqlite3 "$TOKEN" 'SELECT user_fails FROM token')" = 3 ] ||
 	fail "the lockout refusals were counted in the file: $(sqlite3 "$TOKEN" 'SELECT user_fails FROM token')"
@@ -85,17 +85,17 @@ run p11 "${U[@]}" -O
 # ---- copied to another TPM: the right PIN does not open it ----
 mkdir -p copy
 cp -p "$TOKEN" copy/
-run_fails env OFFPASS_P11_DIR="$WORK/copy" OFFPASS_P11_TCTI="$SWTPM_TCTI_B" p11 "${U[@]}" -O
+run_fails env OFFPASS_P11_DIR="$WORK/copy" OFFPASS_P11_TCTI="$SWTPM_TCTI_B" pkcs11-tool --module "$MODULE" "${U[@]}" -O
 expect_log "CKR_DEVICE_ERROR"
 expect_log "bound to another TPM"
 # ... and the guess was not spent on the copy.
 [ "$(sqlite3 copy/"$(basename "$TOKEN")" 'SELECT user_fails FROM token')" = 0 ] || fail "copy: a guess was spent"
 
 # ---- no TPM at all: a clean refusal, the token unharmed ----
-run_fails env OFFPASS_P11_TCTI="swtpm:host=127.0.0.1,port=1" p11 "${U[@]}" -O
+run_fails env OFFPASS_P11_TCTI="swtpm:host=127.0.0.1,port=1" pkcs11-tool --module "$MODULE" "${U[@]}" -O
 expect_log "CKR_DEVICE_ERROR"
 expect_log "no TPM reachable|TPM"
-run_fails env OFFPASS_P11_TCTI="swtpm:host=127.0.0.1,port=1" p11 "${T[@]}" --login --login-type so --so-pin "$SO_PIN" -O
+run_fails env OFFPASS_P11_TCTI="swtpm:host=127.0.0.1,port=1" pkcs11-tool --module "$MODULE" "${T[@]}" --login --login-type so --so-pin "$SO_PIN" --init-pin --new-pin "$USER_PIN"
 expect_log "CKR_DEVICE_ERROR"
 run p11 "${U[@]}" --sign --mechanism ECDSA-SHA256 --id 01 -i msg -o msg3.sig
 
@@ -108,7 +108,7 @@ mkdir -p off
 	[ "$(kdfs "$OFF")" = "scrypt scrypt" ] || fail "off: $(kdfs "$OFF")"
 	[ "$(sqlite3 "$OFF" "SELECT value FROM meta WHERE name = 'schema_version'")" = 1 ] || fail "off: schema moved"
 	run env OFFPASS_P11_TCTI="swtpm:host=127.0.0.1,port=1" \
-		p11 --token-label soft --login --pin "$USER_PIN" --keypairgen --key-type EC:prime256v1 --id 01
+		pkcs11-tool --module "$MODULE" --token-label soft --login --pin "$USER_PIN" --keypairgen --key-type EC:prime256v1 --id 01
 	run p11 --token-label soft -I
 	run p11 -L
 	expect_log "token model +: offpass soft"
@@ -125,10 +125,10 @@ mkdir -p mig
 	[ "$(kdfs "$MIG")" = "scrypt scrypt+tpm2" ] || fail "migration (user): $(kdfs "$MIG")"
 	run p11 -L
 	expect_log "token model +: offpass tpm2 mix"
-	run p11 --token-label mig --login --login-type so --so-pin "$SO_PIN" -O
+	run p11 --token-label mig --login --login-type so --so-pin "$SO_PIN" --init-pin --new-pin "$USER_PIN"
 	[ "$(kdfs "$MIG")" = "scrypt+tpm2 scrypt+tpm2" ] || fail "migration (SO): $(kdfs "$MIG")"
-	run p11 --token-label mig --login --pin "$USER_PIN" --sign --mechanism ECDSA-SHA256 --id 01 -i ../msg -o ../mig.sig
-	run_fails env OFFPASS_P11_TCTI="$SWTPM_TCTI_B" p11 --token-label mig --login --pin "$USER_PIN" -O
+	run p11 --token-label mig --login --pin "$USER_PIN" --sign --mechanism ECDSA-SHA256 --id 01 -i msg -o mig.sig
+	run_fails env OFFPASS_P11_TCTI="$SWTPM_TCTI_B" pkcs11-tool --module "$MODULE" --token-label mig --login --pin "$USER_PIN" -O
 	expect_log "CKR_DEVICE_ERROR"
 )
 
@@ -136,9 +136,11 @@ mkdir -p mig
 cur=$USER_PIN
 other=$NEW_PIN
 for i in 1 2 3 4 5 6 7 8; do
-	p11 "${T[@]}" --change-pin --pin "$cur" --new-pin "$other" >/dev/null 2>&1 &
+	# Not through p11(): $! must be pkcs11-tool itself, not a subshell.
+	pkcs11-tool --module "$MODULE" "${T[@]}" --change-pin --pin "$cur" --new-pin "$other" >/dev/null 2>&1 &
 	pid=$!
-	sleep "0.0$((RANDOM % 9 + 1))"
+	# A C_SetPIN takes about 150 ms on swtpm: some kills land, some come late.
+	sleep "$(printf '0.%03d' $((RANDOM % 200)))"
 	kill -9 "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 	if p11 "${T[@]}" --login --pin "$cur" -O >"$WORK/last.log" 2>&1; then
