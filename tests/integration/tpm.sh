@@ -114,6 +114,25 @@ mkdir -p off
 	expect_log "token model +: offpass soft"
 )
 
+# ---- OFFPASS_P11_TPM=on without a TPM: no token; auto: one without the TPM ----
+mkdir -p none
+(
+	export OFFPASS_P11_DIR=$WORK/none OFFPASS_P11_TCTI="swtpm:host=127.0.0.1,port=1"
+	run_fails p11 --init-token --label none --so-pin "$SO_PIN"
+	expect_log "CKR_DEVICE_ERROR"
+	expect_log "no TPM reachable"
+	[ -z "$(ls "$OFFPASS_P11_DIR")" ] || fail "on, no TPM: a token file was left: $(ls "$OFFPASS_P11_DIR")"
+	OFFPASS_P11_TPM=auto init_token none
+	[ "$(kdfs "$(ls "$OFFPASS_P11_DIR"/*.token)")" = "scrypt scrypt" ] || fail "auto without a TPM bound the token"
+)
+mkdir -p auto
+(
+	export OFFPASS_P11_DIR=$WORK/auto OFFPASS_P11_TPM=auto
+	init_token auto
+	[ "$(kdfs "$(ls "$OFFPASS_P11_DIR"/*.token)")" = "scrypt+tpm2 scrypt+tpm2" ] ||
+		fail "auto with a TPM did not bind the token"
+)
+
 # ---- migration: a PIN-only token becomes bound at the next logins ----
 mkdir -p mig
 (
