@@ -18,8 +18,13 @@
 #include "config.h"
 #include "p11/store/store_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <stdlib.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <openssl/core_names.h>
 #include <openssl/kdf.h>
@@ -84,6 +89,54 @@ static bool rc_is(TSS2_RC rc, TSS2_RC base)
 static CK_RV tpm_fail(token_store_t *s, const char *what, TSS2_RC rc)
 {
 	return store_fail(s, CKR_DEVICE_ERROR, "TPM: %s: %s", what, Tss2_RC_Decode(rc));
+}
+
+/* ---- One operation at a time ---------------------------------------------- */
+
+/* Without a resource manager (a simulator's socket, /dev/tpm0) two
+ * processes' operations would interleave on a TPM with room for only a few
+ * objects, or find the device busy: this user's processes take turns
+ * through an advisory lock, $XDG_RUNTIME_DIR/offpass-tpm.lock or else
+ * /tmp/offpass-tpm-UID.lock (refused when another user owns it: then
+ * without the lock). A lock that stays taken for TPM_LOCK_WAIT_MS (a hung
+ * peer) is given up on, not waited for forever. The kernel drops it when
+ * a holder dies. */
+#define TPM_LOCK_WAIT_MS 10000
+
+static int tpm_lock(void)
+{
+	const char *run = getenv("XDG_RUNTIME_DIR");
+	char path[256];
+	struct stat st;
+	int fd, n;
+
+	if (run != NULL && run[0] == '/')
+		n = snprintf(path, sizeof(path), "%s/offpass-tpm.lock", run);
+	else
+		n = snprintf(path, sizeof(path), "/tmp/offpass-tpm-%lu.lock", (unsigned long)getuid());
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return -1;
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) != 0 || st.st_uid != getuid() || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return -1;
+	}
+	for (int waited = 0; flock(fd, LOCK_EX | LOCK_NB) != 0; waited += 5) {
+		if ((errno != EWOULDBLOCK && errno != EINTR) || waited >= TPM_LOCK_WAIT_MS) {
+			close(fd);
+			return -1;
+		}
+		usleep(5000);
+	}
+	return fd;
+}
+
+static void tpm_unlock(int fd)
+{
+	if (fd >= 0)
+		close(fd);
 }
 
 /* ---- Connection ----------------------------------------------------------- */
@@ -160,6 +213,34 @@ static bool rc_full(TSS2_RC rc)
 	       rc_is(rc, TPM2_RC_OBJECT_HANDLES) || rc_is(rc, TPM2_RC_SESSION_HANDLES);
 }
 
+/* A TPM command that needs a free object or session slot. */
+typedef TSS2_RC (*tpm_op_fn)(tpm_ctx_t *c, void *arg);
+
+/* Without a resource manager, a full TPM may be another user's process in
+ * the middle of its operation (this user's are kept out by the TPM lock),
+ * which frees its slots within milliseconds: wait for it (about 0.3 s in
+ * all, backing off) before deciding that what fills the TPM was left by a
+ * killed process and flushing it. */
+#define ROOM_WAITS 6
+static TSS2_RC with_room(tpm_ctx_t *c, tpm_op_fn op, void *arg, bool sessions, ESYS_TR keep)
+{
+	TSS2_RC rc = op(c, arg);
+
+	for (unsigned i = 0; rc_full(rc) && i < ROOM_WAITS; i++) {
+		usleep(10000u << (i < 4 ? i : 4));
+		rc = op(c, arg);
+	}
+	if (!rc_full(rc))
+		return rc;
+	if (sessions) {
+		flush_stale(c, TPM2_LOADED_SESSION_FIRST, ESYS_TR_NONE);
+		flush_stale(c, TPM2_ACTIVE_SESSION_FIRST, ESYS_TR_NONE);
+	} else {
+		flush_stale(c, TPM2_TRANSIENT_FIRST, keep);
+	}
+	return op(c, arg);
+}
+
 /* The TCG storage root key template, ECC NIST P-256 with AES-128-CFB (TCG
  * TPM v2.0 Provisioning Guidance, 7.5; the template systemd and
  * tpm2-pkcs11 recreate), with an empty authValue and unique field. */
@@ -181,7 +262,7 @@ static const TPM2B_PUBLIC srk_template = {
 	},
 };
 
-static TSS2_RC create_primary(tpm_ctx_t *c)
+static TSS2_RC create_primary(tpm_ctx_t *c, void *unused)
 {
 	const TPM2B_SENSITIVE_CREATE in = { 0 };
 	const TPM2B_DATA outside = { 0 };
@@ -191,7 +272,7 @@ static TSS2_RC create_primary(tpm_ctx_t *c)
 				  &in, &srk_template, &outside, &pcrs, &c->primary, NULL, NULL, NULL, NULL);
 }
 
-static TSS2_RC start_session(tpm_ctx_t *c)
+static TSS2_RC start_session(tpm_ctx_t *c, void *unused)
 {
 	const TPMT_SYM_DEF sym = { .algorithm = TPM2_ALG_AES, .keyBits.aes = 128, .mode.aes = TPM2_ALG_CFB };
 
@@ -207,11 +288,7 @@ static CK_RV tpm_open(token_store_t *s, tpm_ctx_t *c)
 
 	if (rv != CKR_OK)
 		return rv;
-	rc = create_primary(c);
-	if (rc_full(rc)) {
-		flush_stale(c, TPM2_TRANSIENT_FIRST, ESYS_TR_NONE);
-		rc = create_primary(c);
-	}
+	rc = with_room(c, create_primary, NULL, false, ESYS_TR_NONE);
 	if (rc != TSS2_RC_SUCCESS) {
 		c->primary = ESYS_TR_NONE;
 		rv = tpm_fail(s, rc_is(rc, TPM2_RC_BAD_AUTH) || rc_is(rc, TPM2_RC_AUTH_FAIL)
@@ -224,12 +301,7 @@ static CK_RV tpm_open(token_store_t *s, tpm_ctx_t *c)
 		rv = tpm_fail(s, "cannot name the storage key", rc);
 		goto out;
 	}
-	rc = start_session(c);
-	if (rc_full(rc)) {
-		flush_stale(c, TPM2_LOADED_SESSION_FIRST, ESYS_TR_NONE);
-		flush_stale(c, TPM2_ACTIVE_SESSION_FIRST, ESYS_TR_NONE);
-		rc = start_session(c);
-	}
+	rc = with_room(c, start_session, NULL, true, ESYS_TR_NONE);
 	if (rc != TSS2_RC_SUCCESS) {
 		c->session = ESYS_TR_NONE;
 		rv = tpm_fail(s, "cannot start a session", rc);
@@ -372,17 +444,25 @@ static CK_RV seal_secret(token_store_t *s, tpm_ctx_t *c, const TPM2B_AUTH *auth,
 	return rv;
 }
 
+typedef struct load_args {
+	const TPM2B_PRIVATE *priv;
+	const TPM2B_PUBLIC *pub;
+	ESYS_TR *obj;
+} load_args_t;
+
+static TSS2_RC load_once(tpm_ctx_t *c, void *arg)
+{
+	const load_args_t *a = arg;
+
+	return Esys_Load(c->esys, c->primary, c->session, ESYS_TR_NONE, ESYS_TR_NONE, a->priv, a->pub, a->obj);
+}
+
 static TSS2_RC load_sealed(tpm_ctx_t *c, const TPM2B_PRIVATE *priv, const TPM2B_PUBLIC *pub, ESYS_TR *obj)
 {
+	load_args_t a = { priv, pub, obj };
 	TSS2_RC rc = session_attrs(c, 0);
 
-	if (rc == TSS2_RC_SUCCESS)
-		rc = Esys_Load(c->esys, c->primary, c->session, ESYS_TR_NONE, ESYS_TR_NONE, priv, pub, obj);
-	if (rc_full(rc)) {
-		flush_stale(c, TPM2_TRANSIENT_FIRST, c->primary);
-		rc = Esys_Load(c->esys, c->primary, c->session, ESYS_TR_NONE, ESYS_TR_NONE, priv, pub, obj);
-	}
-	return rc;
+	return rc == TSS2_RC_SUCCESS ? with_room(c, load_once, &a, false, c->primary) : rc;
 }
 
 static CK_RV unseal_rv(token_store_t *s, TSS2_RC rc)
@@ -441,6 +521,7 @@ CK_RV store_tpm_seal_kek(token_store_t *s, unsigned char *kek, tpm_blob_t *blob)
 	unsigned char *secret = secmem_alloc(TPM_SECRET_LEN);
 	TPM2B_AUTH *auth = secmem_alloc(sizeof(*auth));
 	tpm_ctx_t c;
+	int lock;
 	CK_RV rv = CKR_HOST_MEMORY;
 
 	if (secret == NULL || auth == NULL)
@@ -448,11 +529,13 @@ CK_RV store_tpm_seal_kek(token_store_t *s, unsigned char *kek, tpm_blob_t *blob)
 	rv = CKR_GENERAL_ERROR;
 	if (RAND_bytes(secret, TPM_SECRET_LEN) != 1 || derive_auth(kek, auth) != CKR_OK)
 		goto out;
+	lock = tpm_lock();
 	rv = tpm_open(s, &c);
-	if (rv != CKR_OK)
-		goto out;
-	rv = seal_secret(s, &c, auth, secret, blob);
-	tpm_close(&c);
+	if (rv == CKR_OK) {
+		rv = seal_secret(s, &c, auth, secret, blob);
+		tpm_close(&c);
+	}
+	tpm_unlock(lock);
 	if (rv == CKR_OK)
 		rv = derive_kek(kek, secret);
 out:
@@ -468,6 +551,7 @@ CK_RV store_tpm_unseal_kek(token_store_t *s, unsigned char *kek, const tpm_blob_
 	unsigned char *secret = secmem_alloc(TPM_SECRET_LEN);
 	TPM2B_AUTH *auth = secmem_alloc(sizeof(*auth));
 	tpm_ctx_t c;
+	int lock;
 	CK_RV rv = CKR_HOST_MEMORY;
 
 	*tried = false;
@@ -476,11 +560,13 @@ CK_RV store_tpm_unseal_kek(token_store_t *s, unsigned char *kek, const tpm_blob_
 	rv = derive_auth(kek, auth);
 	if (rv != CKR_OK)
 		goto out;
+	lock = tpm_lock();
 	rv = tpm_open(s, &c);
-	if (rv != CKR_OK)
-		goto out;
-	rv = unseal_secret(s, &c, auth, blob, secret, tried);
-	tpm_close(&c);
+	if (rv == CKR_OK) {
+		rv = unseal_secret(s, &c, auth, blob, secret, tried);
+		tpm_close(&c);
+	}
+	tpm_unlock(lock);
 	if (rv == CKR_OK)
 		rv = derive_kek(kek, secret);
 out:
@@ -498,14 +584,19 @@ static bool tpm_answers(void)
 	token_store_t probe = { 0 };
 	TPM2B_DIGEST *rnd = NULL;
 	tpm_ctx_t c;
+	int lock;
 	bool ok;
 
 	probe.path = (char *)"TPM probe";
-	if (tpm_connect(&probe, &c) != CKR_OK)
-		return false;
-	ok = Esys_GetRandom(c.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, 1, &rnd) == TSS2_RC_SUCCESS;
-	Esys_Free(rnd);
-	tpm_close(&c);
+	lock = tpm_lock();
+	ok = tpm_connect(&probe, &c) == CKR_OK;
+	if (ok) {
+		ok = Esys_GetRandom(c.esys, ESYS_TR_NONE, ESYS_TR_NONE, ESYS_TR_NONE, 1, &rnd) ==
+		     TSS2_RC_SUCCESS;
+		Esys_Free(rnd);
+		tpm_close(&c);
+	}
+	tpm_unlock(lock);
 	return ok;
 }
 

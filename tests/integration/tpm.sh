@@ -3,7 +3,8 @@
 # (swtpm, over its socket TCTI): keys and signatures on a bound token, PIN
 # change and SO unlock, the TPM's dictionary-attack lockout, a token copied
 # to another TPM or left without one, OFFPASS_P11_TPM=off and the migration
-# of a PIN-only token, and SIGKILL while the TPM seals.
+# of a PIN-only token, logins from several processes at once, and SIGKILL
+# while the TPM seals.
 # make check may run this with a POSIX sh: the rest needs bash.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -eu
@@ -150,6 +151,21 @@ mkdir -p mig
 	run_fails env OFFPASS_P11_TCTI="$SWTPM_TCTI_B" pkcs11-tool --module "$MODULE" --token-label mig --login --pin "$USER_PIN" -O
 	expect_log "CKR_DEVICE_ERROR"
 )
+
+# ---- logins from three processes at once share the simulator's few slots ----
+pids=
+for j in 1 2 3; do
+	(
+		for i in 1 2 3 4; do
+			pkcs11-tool --module "$MODULE" "${U[@]}" -O >"$WORK/par.$j.$i" 2>&1 ||
+				{ cat "$WORK/par.$j.$i" >&2; exit 1; }
+		done
+	) &
+	pids="$pids $!"
+done
+for p in $pids; do
+	wait "$p" || fail "a login failed while others ran (output above)"
+done
 
 # ---- SIGKILL while the TPM seals: the token opens with one of the PINs ----
 cur=$USER_PIN
