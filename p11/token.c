@@ -272,6 +272,28 @@ static CK_FLAGS pin_flags(CK_ULONG fails, CK_ULONG max, CK_FLAGS low, CK_FLAGS f
 	return fails > 0 ? low : 0;
 }
 
+/* The model says what protects the token at rest (docs/TOKEN.md). */
+static void token_model(CK_TOKEN_INFO *info, token_protection_t p)
+{
+	const char *model = p == TOKEN_PROT_TPM ? "offpass tpm2" :
+			    p == TOKEN_PROT_MIXED ? "offpass tpm2 mix" : "offpass soft";
+
+	blank_copy(info->model, sizeof(info->model), model, strlen(model));
+}
+
+/* A PIN operation that failed for another reason than the PIN (no TPM, a
+ * damaged file), or succeeded with something to say (a TPM migration
+ * that did not happen), leaves its reason in the log. */
+static CK_RV pin_op_logged(token_t *t, CK_RV rv)
+{
+	const char *why = token_store_error(t->store);
+
+	if (why[0] != '\0' && rv != CKR_PIN_INCORRECT && rv != CKR_PIN_LEN_RANGE &&
+	    rv != CKR_USER_PIN_NOT_INITIALIZED)
+		module_log("%s", why);
+	return rv;
+}
+
 static CK_RV token_info_locked(CK_SLOT_ID slot, CK_TOKEN_INFO *info)
 {
 	token_t *t = slot_token(slot);
@@ -291,7 +313,7 @@ static CK_RV token_info_locked(CK_SLOT_ID slot, CK_TOKEN_INFO *info)
 	memcpy(info->label, meta.label, sizeof(info->label));
 	memcpy(info->serialNumber, meta.serial, sizeof(info->serialNumber));
 	blank_copy(info->manufacturerID, sizeof(info->manufacturerID), "offpass", 7);
-	blank_copy(info->model, sizeof(info->model), "offpass soft", 12);
+	token_model(info, t->store != NULL ? meta.protection : TOKEN_PROT_PIN);
 	info->flags = CKF_RNG | CKF_LOGIN_REQUIRED;
 	if (t->store != NULL) {
 		info->flags |= CKF_TOKEN_INITIALIZED;
@@ -372,7 +394,7 @@ static CK_RV init_token_locked(CK_SLOT_ID slot, const CK_UTF8CHAR *pin, CK_ULONG
 		return CKR_PIN_LEN_RANGE;
 	if (t->store == NULL)
 		return init_free_slot(t, pin, pin_len, label);
-	CK_RV rv = token_store_reinit(t->store, pin, pin_len, label);
+	CK_RV rv = pin_op_logged(t, token_store_reinit(t->store, pin, pin_len, label));
 	if (rv == CKR_OK) {
 		objcache_clear(&t->objects);
 		t->loaded = false;
@@ -476,7 +498,7 @@ static CK_RV login_locked(CK_SLOT_ID slot, CK_USER_TYPE who, const CK_UTF8CHAR *
 		return CKR_USER_ANOTHER_ALREADY_LOGGED_IN;
 	if (who == CKU_SO && t->sessions > t->rw_sessions)
 		return CKR_SESSION_READ_ONLY_EXISTS;
-	rv = token_store_check_pin(t->store, who, pin, len);
+	rv = pin_op_logged(t, token_store_check_pin(t->store, who, pin, len));
 	if (rv == CKR_OK)
 		t->login = who;
 	/* The count of wrong PINs could not be committed, so the PIN was not
@@ -548,7 +570,7 @@ static CK_RV init_pin_locked(CK_SLOT_ID slot, CK_FLAGS sflags, const CK_UTF8CHAR
 		return CKR_ARGUMENTS_BAD;
 	if (len < TOKEN_PIN_MIN || len > TOKEN_PIN_MAX)
 		return CKR_PIN_LEN_RANGE;
-	return token_store_init_user_pin(t->store, pin, len);
+	return pin_op_logged(t, token_store_init_user_pin(t->store, pin, len));
 }
 
 CK_RV registry_init_pin(CK_SLOT_ID slot, CK_FLAGS sflags, const CK_UTF8CHAR *pin, CK_ULONG len)
@@ -572,8 +594,8 @@ static CK_RV set_pin_locked(CK_SLOT_ID slot, CK_FLAGS sflags, const CK_UTF8CHAR 
 		return CKR_ARGUMENTS_BAD;
 	if (new_len < TOKEN_PIN_MIN || new_len > TOKEN_PIN_MAX)
 		return CKR_PIN_LEN_RANGE;
-	return token_store_set_pin(t->store, t->login == CKU_SO ? CKU_SO : CKU_USER,
-				   old_pin, old_len, new_pin, new_len);
+	return pin_op_logged(t, token_store_set_pin(t->store, t->login == CKU_SO ? CKU_SO : CKU_USER,
+						    old_pin, old_len, new_pin, new_len));
 }
 
 CK_RV registry_set_pin(CK_SLOT_ID slot, CK_FLAGS sflags, const CK_UTF8CHAR *old_pin, CK_ULONG old_len,

@@ -377,7 +377,7 @@ static CK_RV validate(token_store_t *s)
 		return store_fail(s, CKR_DEVICE_ERROR, "not an offpass token (no format mark)");
 	if (query_int(s, "SELECT value FROM meta WHERE name = 'schema_version'", &v) != CKR_OK)
 		return store_damaged(s, "no schema version");
-	if (v != STORE_SCHEMA_VERSION)
+	if (v != STORE_SCHEMA_VERSION && v != STORE_SCHEMA_VERSION_TPM)
 		return store_fail(s, CKR_DEVICE_ERROR,
 				  "token schema version %lld is not supported (this build reads version %d)",
 				  (long long)v, STORE_SCHEMA_VERSION);
@@ -597,6 +597,15 @@ void store_set_open_error(const char *msg)
 
 /* ---- Metadata -------------------------------------------------------- */
 
+static CK_RV meta_protection(token_store_t *s, token_meta_t *out)
+{
+	int64_t bound = 0, all = 0;
+	CK_RV rv = store_tpm_count(s, &bound, &all);
+
+	out->protection = bound == 0 ? TOKEN_PROT_PIN : bound == all ? TOKEN_PROT_TPM : TOKEN_PROT_MIXED;
+	return rv;
+}
+
 CK_RV token_store_meta(token_store_t *s, token_meta_t *out)
 {
 	token_row_t row;
@@ -614,7 +623,10 @@ CK_RV token_store_meta(token_store_t *s, token_meta_t *out)
 	out->user_fails = (CK_ULONG)row.user_fails;
 	out->so_fails = (CK_ULONG)row.so_fails;
 	out->max_fails = (CK_ULONG)row.max_fails;
-	return store_min_user_pin_len(s, &out->min_user_pin_len);
+	rv = store_min_user_pin_len(s, &out->min_user_pin_len);
+	if (rv != CKR_OK)
+		return rv;
+	return meta_protection(s, out);
 }
 
 CK_RV store_write_min_pin_len(token_store_t *s, unsigned long len)

@@ -53,6 +53,13 @@ typedef struct token_store token_store_t;
  * token. A token made before the rule has the default. */
 #define TOKEN_USER_PIN_MIN_DEFAULT 6
 
+/* What protects the token key at rest (docs/TOKEN.md). */
+typedef enum token_protection {
+	TOKEN_PROT_PIN,     /* scrypt(PIN) alone */
+	TOKEN_PROT_TPM,     /* every wrapped key also needs the TPM */
+	TOKEN_PROT_MIXED,   /* being migrated: some wrapped keys are TPM-bound */
+} token_protection_t;
+
 typedef struct token_meta {
 	char label[32];      /* blank padded, not NUL terminated */
 	char serial[16];     /* 16 hex digits, not NUL terminated */
@@ -61,6 +68,7 @@ typedef struct token_meta {
 	CK_ULONG so_fails;
 	CK_ULONG max_fails;  /* lock after this many; OFFPASS_P11_MAX_PIN_FAILS at init */
 	CK_ULONG min_user_pin_len; /* for new user PINs; OFFPASS_P11_MIN_PIN_LEN at init */
+	token_protection_t protection;
 } token_meta_t;
 
 /* KDF cost. Chosen when a token is initialised (created or re-initialised)

@@ -117,7 +117,7 @@ static CK_RV fill_new(token_store_t *t, const CK_UTF8CHAR *so_pin, CK_ULONG so_p
 	rv = CKR_GENERAL_ERROR;
 	if (new_serial(t->serial) != CKR_OK || RAND_bytes(key, STORE_KEY_LEN) != 1)
 		goto out;
-	rv = store_wrap(t, STORE_WHO_SO, so_pin, so_pin_len, &kp, key, &wk);
+	rv = store_wrap(t, STORE_WHO_SO, so_pin, so_pin_len, &kp, store_tpm_wanted_for_new(), key, &wk);
 	if (rv != CKR_OK)
 		goto out;
 	rv = store_begin(t, true);

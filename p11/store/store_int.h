@@ -6,12 +6,16 @@
 #include <sqlite3.h>
 #include "p11/store/store.h"
 #include "p11/store/store_crypt.h"
+#include "p11/store/store_tpm.h"
 
 #define STORE_SCHEMA_VERSION 1
 #define STORE_FORMAT "offpass-p11-token"
 /* 'OP11' in the database header, so that file(1) and a quick check can
  * tell a token from another SQLite file. */
 #define STORE_APPLICATION_ID 0x4f503131
+/* A token with a TPM-bound wrapped key: builds that predate the TPM
+ * refuse it by its version instead of calling it damaged. */
+#define STORE_SCHEMA_VERSION_TPM 2
 #define STORE_ERR_LEN 512
 
 /* Wrapped-key rows are keyed by the user type (CKU_SO 0, CKU_USER 1). */
@@ -77,19 +81,41 @@ CK_RV store_read_token(token_store_t *s, token_row_t *row) OFP_WUR;
 /* Write back every mutable field of row; inside a write transaction. */
 CK_RV store_write_token(token_store_t *s, const token_row_t *row) OFP_WUR;
 
-/* A token key sealed under a key derived from a PIN, as stored. */
+/* A token key sealed under a key derived from a PIN, as stored. With tpm,
+ * the key is HKDF(scrypt(PIN) || the secret sealed in the TPM object). */
 typedef struct wrapped_key {
 	kdf_params_t kdf;
+	bool tpm;
+	tpm_blob_t sealed;       /* with tpm: the TPM object (tpm_seal table) */
 	unsigned char salt[STORE_SALT_LEN];
 	unsigned char iv[STORE_IV_LEN];
 	unsigned char ct[STORE_KEY_LEN + STORE_TAG_LEN];
 } wrapped_key_t;
 
-/* Derive a key from pin with a fresh salt and seal token_key under it for
- * who. Slow (the KDF): call it outside write transactions. */
+/* Derive a key from pin with a fresh salt (and, with tpm, a fresh secret
+ * sealed to the TPM) and seal token_key under it for who. Slow (the KDF,
+ * the TPM): call it outside write transactions. */
 CK_RV store_wrap(token_store_t *s, int who, const CK_UTF8CHAR *pin, size_t pin_len,
-		 const kdf_params_t *kp, const unsigned char *token_key, wrapped_key_t *out) OFP_WUR;
+		 const kdf_params_t *kp, bool tpm, const unsigned char *token_key,
+		 wrapped_key_t *out) OFP_WUR;
+/* Whether a new wrapping of an existing token's key is TPM-bound: when any
+ * of its keys already is (never downgrade), or OFFPASS_P11_TPM=on (migrate).
+ * Reads the file; outside or inside a transaction. */
+CK_RV store_tpm_wanted(token_store_t *s, bool *tpm) OFP_WUR;
 /* Insert or replace who's wrapped key; inside a write transaction. */
 CK_RV store_write_wrapped(token_store_t *s, int who, const wrapped_key_t *wk) OFP_WUR;
+
+/* The kdf column of a wrapped key: scrypt alone, or scrypt and the TPM. */
+#define STORE_KDF "scrypt"
+#define STORE_KDF_TPM "scrypt+tpm2"
+/* The tpm_seal table (store_tpm_db.c), created with the first TPM-bound
+ * wrapping (which also moves the schema version to 2). Inside a write
+ * transaction: store wk's sealed object for who, or forget who's when wk
+ * is NULL or not TPM-bound. */
+CK_RV store_tpm_write_sealed(token_store_t *s, int who, const wrapped_key_t *wk) OFP_WUR;
+/* Read who's sealed object; a missing or malformed one is damage. */
+CK_RV store_tpm_read_sealed(token_store_t *s, int who, tpm_blob_t *out) OFP_WUR;
+/* How many of the token's wrapped keys are TPM-bound, and how many exist. */
+CK_RV store_tpm_count(token_store_t *s, int64_t *bound, int64_t *all) OFP_WUR;
 
 #endif

@@ -58,7 +58,7 @@ static CK_RV user_pin_len_ok(token_store_t *s, CK_ULONG len)
 }
 
 CK_RV store_wrap(token_store_t *s, int who, const CK_UTF8CHAR *pin, size_t pin_len,
-		 const kdf_params_t *kp, const unsigned char *token_key, wrapped_key_t *out)
+		 const kdf_params_t *kp, bool tpm, const unsigned char *token_key, wrapped_key_t *out)
 {
 	unsigned char aad[KEY_AAD_LEN];
 	unsigned char *kek = store_key_alloc();
@@ -67,6 +67,7 @@ CK_RV store_wrap(token_store_t *s, int who, const CK_UTF8CHAR *pin, size_t pin_l
 	if (kek == NULL)
 		return store_fail(s, CKR_HOST_MEMORY, "out of memory");
 	out->kdf = *kp;
+	out->tpm = tpm;
 	if (RAND_bytes(out->salt, STORE_SALT_LEN) != 1) {
 		rv = store_fail(s, CKR_GENERAL_ERROR, "no random salt");
 		goto out;
@@ -77,6 +78,8 @@ CK_RV store_wrap(token_store_t *s, int who, const CK_UTF8CHAR *pin, size_t pin_l
 				 (unsigned long long)kp->n, kp->r, kp->p);
 		goto out;
 	}
+	if (tpm && (rv = store_tpm_seal_kek(s, kek, &out->sealed)) != CKR_OK)
+		goto out;
 	key_aad(s, who, aad);
 	rv = store_seal(kek, aad, sizeof(aad), token_key, STORE_KEY_LEN, out->iv, out->ct);
 	if (rv != CKR_OK)
@@ -90,11 +93,12 @@ CK_RV store_write_wrapped(token_store_t *s, int who, const wrapped_key_t *wk)
 {
 	sqlite3_stmt *st = NULL;
 	CK_RV rv = store_prepare(s, "INSERT OR REPLACE INTO wrapped_key"
-				 " VALUES (?1, 'scrypt', ?2, ?3, ?4, ?5, ?6, ?7)", &st);
+				 " VALUES (?1, ?8, ?2, ?3, ?4, ?5, ?6, ?7)", &st);
 
 	if (rv != CKR_OK)
 		return rv;
 	if (sqlite3_bind_int(st, 1, who) != SQLITE_OK ||
+	    sqlite3_bind_text(st, 8, wk->tpm ? STORE_KDF_TPM : STORE_KDF, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 2, (sqlite3_int64)wk->kdf.n) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 3, wk->kdf.r) != SQLITE_OK ||
 	    sqlite3_bind_int64(st, 4, wk->kdf.p) != SQLITE_OK ||
@@ -104,7 +108,7 @@ CK_RV store_write_wrapped(token_store_t *s, int who, const wrapped_key_t *wk)
 	    sqlite3_step(st) != SQLITE_DONE)
 		rv = store_db_fail(s, "cannot store a wrapped key");
 	sqlite3_finalize(st);
-	return rv;
+	return rv == CKR_OK ? store_tpm_write_sealed(s, who, wk) : rv;
 }
 
 static bool col_blob(sqlite3_stmt *st, int i, void *dst, int len)
@@ -133,13 +137,16 @@ static CK_RV read_wrapped(token_store_t *s, int who, wrapped_key_t *wk)
 	wk->kdf.n = (uint64_t)sqlite3_column_int64(st, 1);
 	wk->kdf.r = (uint32_t)sqlite3_column_int64(st, 2);
 	wk->kdf.p = (uint32_t)sqlite3_column_int64(st, 3);
-	if (kdf == NULL || strcmp((const char *)kdf, "scrypt") != 0 ||
+	wk->tpm = kdf != NULL && strcmp((const char *)kdf, STORE_KDF_TPM) == 0;
+	if (kdf == NULL || (!wk->tpm && strcmp((const char *)kdf, STORE_KDF) != 0) ||
 	    sqlite3_column_int64(st, 2) != wk->kdf.r || sqlite3_column_int64(st, 3) != wk->kdf.p ||
 	    !kdf_params_valid(&wk->kdf) ||
 	    !col_blob(st, 4, wk->salt, STORE_SALT_LEN) || !col_blob(st, 5, wk->iv, STORE_IV_LEN) ||
 	    !col_blob(st, 6, wk->ct, (int)sizeof(wk->ct)))
 		rv = store_fail(s, CKR_DEVICE_ERROR, "damaged token file: invalid %s key",
 				who == STORE_WHO_SO ? "SO" : "user");
+	else if (wk->tpm)
+		rv = store_tpm_read_sealed(s, who, &wk->sealed);
 out:
 	sqlite3_finalize(st);
 	return rv;
@@ -150,6 +157,7 @@ out:
 /* What a successful verify() checked against, and what it yielded. */
 typedef struct verified {
 	int who;
+	bool tpm;                           /* the wrapped key was TPM-bound */
 	unsigned char salt[STORE_SALT_LEN]; /* identifies the wrapped key */
 	int64_t key_gen;
 	unsigned char *key;                 /* secmem token key */
@@ -196,6 +204,38 @@ out:
 	return rv;
 }
 
+/* The TPM did not look at the PIN (no TPM, another TPM, lockout): give
+ * the guess back, so that a missing chip does not lock the PIN. The TPM
+ * keeps its own count of the guesses it did see. */
+static void refund_attempt(token_store_t *s, int who)
+{
+	token_row_t row;
+
+	if (store_begin(s, true) != CKR_OK)
+		return;
+	if (store_read_token(s, &row) == CKR_OK && *fails_of(&row, who) > 0) {
+		(*fails_of(&row, who))--;
+		if (store_write_token(s, &row) == CKR_OK && store_commit(s) == CKR_OK)
+			return;
+	}
+	store_rollback(s);
+}
+
+static CK_RV unseal_kek(token_store_t *s, int who, unsigned char *kek, const tpm_blob_t *sealed)
+{
+	bool tried = false;
+	CK_RV rv = store_tpm_unseal_kek(s, kek, sealed, &tried);
+
+	if (rv != CKR_OK && (!tried || rv == CKR_PIN_LOCKED)) {
+		char err[STORE_ERR_LEN];
+
+		memcpy(err, s->err, sizeof(err));
+		refund_attempt(s, who);
+		memcpy(s->err, err, sizeof(err));
+	}
+	return rv;
+}
+
 /* A counted check of pin for who. On CKR_OK, v->key (secmem, the caller
  * frees it) holds the token key. The count is not reset here: the caller
  * does that in its final transaction. */
@@ -227,6 +267,9 @@ static CK_RV verify(token_store_t *s, int who, const CK_UTF8CHAR *pin, CK_ULONG 
 		(void)store_fail(s, rv, "scrypt failed");
 		goto out;
 	}
+	v->tpm = wk.tpm;
+	if (wk.tpm && (rv = unseal_kek(s, who, kek, &wk.sealed)) != CKR_OK)
+		goto out;
 	key_aad(s, who, aad);
 	rv = store_unseal(kek, aad, sizeof(aad), wk.iv, wk.ct, sizeof(wk.ct), v->key);
 	if (rv == CKR_ENCRYPTED_DATA_INVALID)
@@ -279,20 +322,38 @@ static CK_RV retries_exhausted(token_store_t *s)
 
 /* ---- Login ------------------------------------------------------------- */
 
+/* OFFPASS_P11_TPM=on and a wrapping that is not TPM-bound yet: wrap the
+ * key again, bound, for the final transaction to store. A failure leaves
+ * the wrapping as it was (and the reason in s's error): the PIN was right. */
+static bool migrate_wrap(token_store_t *s, const verified_t *v, const CK_UTF8CHAR *pin,
+			 CK_ULONG pin_len, wrapped_key_t *wk)
+{
+	token_row_t row;
+
+	if (v->tpm || store_tpm_mode() != STORE_TPM_ON || store_read_token(s, &row) != CKR_OK)
+		return false;
+	return store_wrap(s, v->who, pin, pin_len, &row.kdf, true, v->key, wk) == CKR_OK;
+}
+
 static CK_RV check_once(token_store_t *s, int who, const CK_UTF8CHAR *pin, CK_ULONG pin_len)
 {
 	verified_t v;
 	token_row_t row;
+	wrapped_key_t wk;
+	bool migrate;
 	CK_RV rv = verify(s, who, pin, pin_len, &v);
 
 	if (rv != CKR_OK)
 		return rv;
+	migrate = migrate_wrap(s, &v, pin, pin_len, &wk);
 	rv = store_begin(s, true);
 	if (rv != CKR_OK)
 		goto out;
 	rv = still_valid(s, &v, &row);
 	if (rv == CKR_OK)
 		rv = store_write_token(s, &row);
+	if (rv == CKR_OK && migrate)
+		rv = store_write_wrapped(s, who, &wk);
 	if (rv == CKR_OK)
 		rv = store_commit(s);
 	else
@@ -352,6 +413,7 @@ CK_RV token_store_init_user_pin(token_store_t *s, const CK_UTF8CHAR *pin, CK_ULO
 	wrapped_key_t wk;
 	token_row_t row;
 	kdf_params_t kp;
+	bool tpm = false;
 	CK_RV rv;
 
 	if (s == NULL || (pin == NULL && pin_len > 0))
@@ -364,7 +426,9 @@ CK_RV token_store_init_user_pin(token_store_t *s, const CK_UTF8CHAR *pin, CK_ULO
 		return rv;
 	rv = token_kdf(s, &kp);
 	if (rv == CKR_OK)
-		rv = store_wrap(s, STORE_WHO_USER, pin, pin_len, &kp, s->key, &wk);
+		rv = store_tpm_wanted(s, &tpm);
+	if (rv == CKR_OK)
+		rv = store_wrap(s, STORE_WHO_USER, pin, pin_len, &kp, tpm, s->key, &wk);
 	if (rv == CKR_OK)
 		rv = store_begin(s, true);
 	if (rv != CKR_OK)
@@ -394,13 +458,16 @@ static CK_RV set_once(token_store_t *s, int who, const CK_UTF8CHAR *old_pin, CK_
 	wrapped_key_t wk;
 	token_row_t row;
 	kdf_params_t kp;
+	bool tpm = false;
 	CK_RV rv = verify(s, who, old_pin, old_len, &v);
 
 	if (rv != CKR_OK)
 		return rv;
 	rv = token_kdf(s, &kp);
 	if (rv == CKR_OK)
-		rv = store_wrap(s, who, new_pin, new_len, &kp, v.key, &wk);
+		rv = store_tpm_wanted(s, &tpm);
+	if (rv == CKR_OK)
+		rv = store_wrap(s, who, new_pin, new_len, &kp, tpm, v.key, &wk);
 	if (rv == CKR_OK)
 		rv = store_begin(s, true);
 	if (rv != CKR_OK)
@@ -455,6 +522,9 @@ static CK_RV wipe_token(token_store_t *s, token_row_t *row, const CK_UTF8CHAR la
 	if (sqlite3_exec(s->db, "DELETE FROM object; DELETE FROM wrapped_key WHERE who = 1;",
 			 NULL, NULL, NULL) != SQLITE_OK)
 		return store_db_fail(s, "cannot clear the token");
+	rv = store_tpm_write_sealed(s, STORE_WHO_USER, NULL);
+	if (rv != CKR_OK)
+		return rv;
 	memcpy(row->label, label, 32);
 	row->user_pin_initialized = false;
 	row->user_fails = 0;
@@ -488,7 +558,8 @@ static CK_RV reinit_once(token_store_t *s, const CK_UTF8CHAR *so_pin, CK_ULONG s
 		rv = store_fail(s, key == NULL ? CKR_HOST_MEMORY : CKR_GENERAL_ERROR, "no new token key");
 		goto out;
 	}
-	rv = store_wrap(s, STORE_WHO_SO, so_pin, so_pin_len, &kp, key, &wk);
+	/* ... and the protection: OFFPASS_P11_TPM as it is now. */
+	rv = store_wrap(s, STORE_WHO_SO, so_pin, so_pin_len, &kp, store_tpm_wanted_for_new(), key, &wk);
 	if (rv == CKR_OK)
 		rv = store_begin(s, true);
 	if (rv != CKR_OK)
