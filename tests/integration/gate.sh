@@ -261,7 +261,7 @@ out '^REFUSE unknown_issuer '
 expect 0 gate update "$FX/trust-v2.bin"
 out '^installed trust list version 2 \(was version 1\)$'
 check 0 "$FX/issuer-b.bin"
-out '^OPERATE holder=484f4c4445523033 serial=9 counter=1 '
+out '^OPERATE holder=484f4c4445523033 serial=9 counter=100 '
 expect 3 gate update "$FX/trust-v1.bin"
 err 'trust list version 1 is not newer than the installed version 2'
 expect 3 gate update "$FX/trust-v3-mallory.bin"

@@ -46,10 +46,11 @@ run make -C "$top_builddir" -s install-libLTLIBRARIES install-includeHEADERS ins
 	install-dist_docDATA install-man3 DESTDIR="$ROOT"
 pc=$(find "$ROOT" -name liboffpass-verifier.pc | head -n 1)
 [ -n "$pc" ] || fail "liboffpass-verifier.pc not installed"
-export PKG_CONFIG_PATH=$(dirname "$pc") PKG_CONFIG_SYSROOT_DIR=$ROOT PKG_CONFIG_LIBDIR=$(dirname "$pc")
+PKG_CONFIG_PATH=$(dirname "$pc")${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}
+export PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR=$ROOT
 cflags=$(pkg-config --cflags liboffpass-verifier)
 libs=$(pkg-config --libs liboffpass-verifier)
-libdir=$ROOT$(pkg-config --variable=libdir liboffpass-verifier)
+libdir=$(dirname "$(dirname "$pc")") # pkgconfigdir is $(libdir)/pkgconfig
 case $libs in *"-L$ROOT"*) ;; *) fail "pkg-config --libs does not point into the prefix: $libs" ;; esac
 
 cat >"$WORK/gate.c" <<'PROG'
