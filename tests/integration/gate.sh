@@ -348,6 +348,34 @@ expect 0 gate confirm 3
 expect 0 gate export -o "$WORK/batch-4.bin"
 out '^batch 4: 1 record '
 [ -z "$(find "$WORK" -maxdepth 1 -name '*.tmp.*')" ] || fail "export left a temporary file"
+# kill -9 after the batch is sealed, before its file is written: an
+# export to a FIFO nobody reads blocks in open() with the batch sealed.
+# The next export offers the same batch (issue 7.7d).
+expect 0 gate confirm 4
+check 3 "$FX/ok-2.bin"
+mkfifo "$WORK/fifo"
+"$GATE" --dir "$STATE" --now "$NOW" export -o "$WORK/fifo" >/dev/null 2>&1 &
+pid=$!
+blocked=no
+for _ in $(seq 1 100); do
+	if [ "$(cat "/proc/$pid/wchan" 2>/dev/null)" = wait_for_partner ]; then
+		blocked=yes
+		break
+	fi
+	sleep 0.05
+done
+kill -9 "$pid" 2>/dev/null || true
+wait "$pid" 2>/dev/null || true
+[ "$blocked" = yes ] || fail "export to a FIFO did not block after sealing"
+expect 0 gate export -o "$WORK/batch-5.bin"
+out '^batch 5: 1 record '
+expect 0 gate export -o "$WORK/batch-5-again.bin"
+out '^batch 5: 1 record '
+"$FIXTURES" unseal "$WORK/batch-5.bin" "$WORK/gate.pub" >"$WORK/unseal.log" || fail "batch 5 after kill -9"
+expect 0 gate confirm 5
+expect 0 gate export -o "$WORK/batch-6.bin"
+out '^nothing to export'
+[ -z "$(find "$WORK" -maxdepth 1 -name '*.tmp.*')" ] || fail "a killed export left a temporary file"
 
 # A till gate: every check brings its amount (issue 7.5).
 STATE3=$WORK/gate-till
