@@ -58,6 +58,7 @@ typedef struct stream {
 	uint64_t first;		     /* cold: serial and holder id of item 0 */
 	const tk_holder_t *holder;   /* warm: the credential's holder */
 	ofp_credential_t cred;	     /* warm: the one credential */
+	unsigned key_base;	     /* cold: its own HOLDER_KEYS / 2 keys */
 	item_t *items;
 	size_t n;
 } stream_t;
@@ -67,6 +68,7 @@ typedef struct gate_ctx {
 	flow_issuer_t iss;
 	tk_holder_t holders[HOLDER_KEYS];
 	uint64_t next_id; /* serials and holder ids */
+	unsigned next_cold; /* cold streams made: which half of the keys */
 	stream_t pool[CACHE_COUNT][BENCH_THREADS_MAX];
 	bool have_pools;
 } gate_ctx_t;
@@ -80,12 +82,14 @@ static int make_item(const gate_ctx_t *g, const stream_t *s, size_t i, item_t *i
 	int rc;
 
 	if (s->cold) {
+		/* Replay state is per holder key: each key of the stream counts
+		 * up on its own, and no other stream of the figure uses it. */
 		uint64_t id = s->first + i;
-		const tk_holder_t *h = &g->holders[id % HOLDER_KEYS];
+		const tk_holder_t *h = &g->holders[s->key_base + i % (HOLDER_KEYS / 2)];
 
 		rc = flow_credential(&g->iss, h, id, id, &c);
 		if (rc == 0)
-			rc = flow_present(&c, h, 1, NULL, 0, it->bytes, &len);
+			rc = flow_present(&c, h, (uint32_t)(i / (HOLDER_KEYS / 2)) + 1, NULL, 0, it->bytes, &len);
 	} else {
 		rc = flow_present(&s->cred, s->holder, (uint32_t)i + 1, NULL, 0, it->bytes, &len);
 	}
@@ -155,6 +159,7 @@ static int stream_init(gate_ctx_t *g, stream_t *s, bool cold, size_t n)
 	if (cold) {
 		s->first = g->next_id;
 		g->next_id += n;
+		s->key_base = (g->next_cold++ % 2) * (HOLDER_KEYS / 2);
 		return 0;
 	}
 	id = g->next_id++;
@@ -342,6 +347,7 @@ static int open_gate(const gate_ctx_t *g, const char *state, offpass_verifier_t 
 	memcpy(vc.verifier_id, "BENCHGAT", OFP_ID_LEN);
 	vc.resource_class = 1;
 	vc.replay_capacity = REPLAY_CAPACITY;
+	vc.fare_mode = OFFPASS_FARE_TILL; /* each check charges FLOW_AMOUNT */
 	if (offpass_verifier_open(&vc, v, err, sizeof(err)) != OFFPASS_STATUS_OK) {
 		fprintf(stderr, "bench-flow: offpass_verifier_open %s: %s\n", state, err);
 		return -1;

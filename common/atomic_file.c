@@ -85,12 +85,72 @@ static int target_kind(const char *path)
 	return S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
 }
 
+/* Give the unnamed file fd the name path: at once when path does not
+ * exist (linkat refuses to replace), else through a temporary name and
+ * rename, the only moment a kill can leave a temporary file behind. */
+static int link_unnamed(int fd, const char *path)
+{
+	char proc[64], tmp[PATH_MAX];
+	int rv = 0;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, proc, AT_FDCWD, path, AT_SYMLINK_FOLLOW) == 0)
+		return 0;
+	if (errno != EEXIST)
+		return -errno;
+	for (unsigned i = 0;; i++) {
+		if (i == 100)
+			return -EEXIST;
+		if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld.%u", path, (long)getpid(), i) >= (int)sizeof(tmp))
+			return -ENAMETOOLONG;
+		if (linkat(AT_FDCWD, proc, AT_FDCWD, tmp, AT_SYMLINK_FOLLOW) == 0)
+			break;
+		if (errno != EEXIST)
+			return -errno;
+	}
+	if (rename(tmp, path) != 0) {
+		rv = -errno;
+		unlink(tmp);
+	}
+	return rv;
+}
+
+/* The data in an unnamed file of path's directory (O_TMPFILE), linked in
+ * only when complete: a writer killed while writing leaves nothing.
+ * 1 when the file system (or a missing /proc) does not allow it. */
+static int write_unnamed(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char dir[PATH_MAX];
+	int fd, rv;
+
+	if (strlen(path) >= sizeof(dir))
+		return -ENAMETOOLONG;
+	strcpy(dir, path);
+	fd = open(dirname(dir), O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL ? 1 : -errno;
+	rv = fchmod(fd, mode) != 0 ? -errno : write_all(fd, data, len);
+	if (rv == 0 && fsync(fd) != 0)
+		rv = -errno;
+	if (rv == 0) {
+		rv = link_unnamed(fd, path);
+		if (rv == -ENOENT && access("/proc/self/fd", F_OK) != 0)
+			rv = 1; /* no /proc: name it the old way */
+	}
+	close(fd);
+	if (rv == 0)
+		rv = fsync_parent_dir(path);
+	return rv;
+}
+
 /* Temp file beside path, fsync, rename over path, fsync the directory. */
 static int replace_regular(const char *path, const void *data, size_t len, mode_t mode)
 {
 	char tmp[PATH_MAX];
-	int fd = -1, rv;
+	int fd = -1, rv = write_unnamed(path, data, len, mode);
 
+	if (rv <= 0)
+		return rv;
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.XXXXXX", path) >= (int)sizeof(tmp))
 		return -ENAMETOOLONG;
 	fd = mkstemp(tmp);

@@ -3,7 +3,10 @@
  * A reader sees the old content or the new, never a torn mix, even when the
  * writer is killed or the machine loses power: the data goes to a temporary
  * file in the same directory, is fsync'ed, renamed over the target, and the
- * directory is fsync'ed so that the rename itself is durable. */
+ * directory is fsync'ed so that the rename itself is durable. The
+ * temporary file is unnamed (O_TMPFILE) where the file system allows it,
+ * so a writer killed while writing leaves no PATH.tmp.* file behind; it
+ * gets a name only for the instant between link and rename. */
 #ifndef OFFPASS_ATOMIC_FILE_H
 #define OFFPASS_ATOMIC_FILE_H
 

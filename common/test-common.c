@@ -7,6 +7,7 @@
 #include "cli.h"
 
 #include <check.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -450,6 +451,47 @@ START_TEST(killed_writer_leaves_old_or_new)
 }
 END_TEST
 
+/* A writer killed while it writes leaves no temporary file behind (the
+ * data goes to an unnamed O_TMPFILE), and the target is absent or whole. */
+START_TEST(killed_writer_leaves_no_temporary)
+{
+	static unsigned char big[8 << 20];
+	char path[160];
+	int left = 0;
+
+	make_dir();
+	memset(big, 'z', sizeof(big));
+	for (int round = 0; round < 10; round++) {
+		snprintf(path, sizeof(path), "%s/out-%d", dir, round);
+		pid_t pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) {
+			if (atomic_file_write(path, big, sizeof(big), 0600) != 0)
+				_exit(1);
+			pause();
+			_exit(0);
+		}
+		usleep(1000 + 500 * (unsigned)round);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		unsigned char *got = NULL;
+		size_t len = 0;
+		int rc = file_read_all(path, sizeof(big), &got, &len);
+		ck_assert(rc == -ENOENT || (rc == 0 && len == sizeof(big)));
+		free(got);
+	}
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)) != NULL)
+		if (strstr(e->d_name, ".tmp.") != NULL)
+			left++;
+	closedir(d);
+	ck_assert_int_eq(left, 0);
+	remove_dir();
+}
+END_TEST
+
 START_TEST(hex_round_trip_and_rejects)
 {
 	const uint8_t in[] = { 0x00, 0x01, 0xab, 0xff };
@@ -614,6 +656,7 @@ int main(void)
 	tcase_add_test(tc, atomic_write_through_fifo);
 	tcase_add_test(tc, atomic_write_refuses_other_special_files);
 	tcase_add_test(tc, output_write_dash_is_stdout);
+	tcase_add_test(tc, killed_writer_leaves_no_temporary);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("cli");
 	tcase_add_test(tc, parse_numbers_strict);

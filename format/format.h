@@ -264,8 +264,11 @@ enum {
 	OFP_REASON_OVER_OPERATION_MAX = 12,
 	OFP_REASON_OVER_OFFLINE_TOTAL = 13,
 	OFP_REASON_WRONG_RESOURCE = 14,
+	OFP_REASON_WRONG_AMOUNT = 15,
+	OFP_REASON_CLOCK_BACK = 16,
+	OFP_REASON_REPLAY_FULL = 17,
 };
-#define OFP_REASON_LAST OFP_REASON_WRONG_RESOURCE
+#define OFP_REASON_LAST OFP_REASON_REPLAY_FULL
 /* "ok", "malformed", ...; "unknown" otherwise. */
 const char *ofp_reason_name(unsigned reason);
 

@@ -37,6 +37,9 @@ const char *ofp_reason_name(unsigned reason)
 		[OFP_REASON_OVER_OPERATION_MAX] = "over the per-operation maximum",
 		[OFP_REASON_OVER_OFFLINE_TOTAL] = "over the offline total",
 		[OFP_REASON_WRONG_RESOURCE] = "wrong resource class",
+		[OFP_REASON_WRONG_AMOUNT] = "wrong amount",
+		[OFP_REASON_CLOCK_BACK] = "gate clock went back",
+		[OFP_REASON_REPLAY_FULL] = "replay memory full",
 	};
 
 	return reason < OFP_ARRAY_LEN(names) ? names[reason] : "unknown";

@@ -98,6 +98,7 @@ static void open_gate(sim_t *s)
 
 	snprintf(dir, sizeof(dir), "%s/gate", env.root);
 	offpass_verifier_config_init(&cfg);
+	cfg.fare_mode = OFFPASS_FARE_TILL; /* each ride brings its amount */
 	cfg.state_dir = dir;
 	memcpy(cfg.verifier_id, SIM_GATE_ID, 8);
 	ck_assert_msg(offpass_verifier_open(&cfg, &s->gate, err, sizeof(err)) == OFFPASS_STATUS_OK, "%s", err);

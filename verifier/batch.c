@@ -166,14 +166,12 @@ static bool out_args_ok(offpass_verifier_t *v, uint8_t **out, size_t *out_len)
 	return true;
 }
 
-offpass_status_t offpass_verifier_seal(offpass_verifier_t *v, uint32_t now, uint8_t **out, size_t *out_len)
+static offpass_status_t seal_new(offpass_verifier_t *v, uint32_t now, uint64_t *sequence, uint8_t **out,
+				 size_t *out_len)
 {
 	seal_job_t job = { .now = now };
 	offpass_status_t st;
 
-	if (!out_args_ok(v, out, out_len))
-		return OFFPASS_STATUS_INVALID_ARGUMENT;
-	ofp_v_clear_error(v);
 	pthread_mutex_lock(&v->admin_lock);
 	pthread_mutex_lock(&v->lock);
 	st = pick_next(v, &job);
@@ -191,7 +189,18 @@ offpass_status_t offpass_verifier_seal(offpass_verifier_t *v, uint32_t now, uint
 		}
 	}
 	pthread_mutex_unlock(&v->admin_lock);
+	*sequence = st == OFFPASS_STATUS_OK ? job.seq : 0;
 	return st;
+}
+
+offpass_status_t offpass_verifier_seal(offpass_verifier_t *v, uint32_t now, uint8_t **out, size_t *out_len)
+{
+	uint64_t seq;
+
+	if (!out_args_ok(v, out, out_len))
+		return OFFPASS_STATUS_INVALID_ARGUMENT;
+	ofp_v_clear_error(v);
+	return seal_new(v, now, &seq, out, out_len);
 }
 
 static offpass_status_t check_sealed_seq(offpass_verifier_t *v, uint64_t sequence)
@@ -230,6 +239,41 @@ offpass_status_t offpass_verifier_reseal(offpass_verifier_t *v, uint64_t sequenc
 	return st;
 }
 
+offpass_status_t offpass_verifier_next_batch(offpass_verifier_t *v, uint32_t now, uint64_t *sequence, uint8_t **out,
+					     size_t *out_len)
+{
+	uint64_t pending;
+	offpass_status_t st;
+
+	if (sequence == NULL || !out_args_ok(v, out, out_len))
+		return OFFPASS_STATUS_INVALID_ARGUMENT;
+	*sequence = 0;
+	ofp_v_clear_error(v);
+	/* seal and reseal take the locks; a seal_done in between only makes
+	 * the reseal refuse a batch that no longer needs sending. */
+	pthread_mutex_lock(&v->lock);
+	pending = v->journal.sealed > v->journal.done ? v->journal.done + 1 : 0;
+	pthread_mutex_unlock(&v->lock);
+	if (pending == 0)
+		return seal_new(v, now, sequence, out, out_len);
+	st = offpass_verifier_reseal(v, pending, now, out, out_len);
+	if (st == OFFPASS_STATUS_OK)
+		*sequence = pending;
+	return st;
+}
+
+/* Batches are confirmed in order: confirming n while an earlier batch is
+ * unconfirmed would drop records the issuer never had. */
+static offpass_status_t check_in_order(offpass_verifier_t *v, uint64_t sequence)
+{
+	if (sequence > v->journal.done + 1)
+		return ofp_v_fail(v, OFFPASS_STATUS_INVALID_ARGUMENT,
+				  "batch %llu is not confirmed yet: confirm batches in order (batch %llu first); "
+				  "nothing was dropped",
+				  (unsigned long long)(v->journal.done + 1), (unsigned long long)(v->journal.done + 1));
+	return OFFPASS_STATUS_OK;
+}
+
 offpass_status_t offpass_verifier_seal_done(offpass_verifier_t *v, uint64_t sequence)
 {
 	offpass_status_t st;
@@ -240,6 +284,8 @@ offpass_status_t offpass_verifier_seal_done(offpass_verifier_t *v, uint64_t sequ
 	pthread_mutex_lock(&v->admin_lock);
 	pthread_mutex_lock(&v->lock);
 	st = check_sealed_seq(v, sequence);
+	if (st == OFFPASS_STATUS_OK)
+		st = check_in_order(v, sequence);
 	if (st == OFFPASS_STATUS_OK && sequence > v->journal.done)
 		st = ofp_journal_trim(v, sequence);
 	pthread_mutex_unlock(&v->lock);

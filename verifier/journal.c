@@ -29,8 +29,10 @@
 #include "atomic_file.h"
 #include "hex.h"
 
-#define STATE_MAGIC "OFPJRN01"
-#define STATE_LEN (8 + OFP_ID_LEN + 3 * 8 + OFP_HASH_LEN + OFP_HASH_LEN)
+#define STATE_MAGIC "OFPJRN02"
+#define STATE_MAGIC_V1 "OFPJRN01"
+#define STATE_LEN_V1 (8 + OFP_ID_LEN + 3 * 8 + OFP_HASH_LEN + OFP_HASH_LEN)
+#define STATE_LEN (STATE_LEN_V1 + 8)
 #define SEGMENT_MAX ((size_t)OFP_BATCH_MAX_RECORDS * OFP_JOURNAL_RECORD_MAX)
 #define SEGMENT_NAME_LEN 28 /* journal- + 16 hex digits + .bin */
 
@@ -57,6 +59,8 @@ static uint64_t get_u64(const uint8_t *p)
 	return x;
 }
 
+static bool parse_segment_name(const char *name, uint64_t *seq);
+
 /* --- journal.state ----------------------------------------------------- */
 
 offpass_status_t ofp_journal_save_state(offpass_verifier_t *v)
@@ -73,7 +77,8 @@ offpass_status_t ofp_journal_save_state(offpass_verifier_t *v)
 	put_u64(p + 8, j->sealed);
 	put_u64(p + 16, j->frozen);
 	memcpy(p + 24, j->done_hash, OFP_HASH_LEN);
-	p += 24 + OFP_HASH_LEN;
+	put_u64(p + 24 + OFP_HASH_LEN, j->created);
+	p += 32 + OFP_HASH_LEN;
 	if (!ofp_sha256(buf, (size_t)(p - buf), p))
 		return ofp_v_fail(v, OFFPASS_STATUS_INTERNAL, "SHA-256 failed (OpenSSL)");
 	if (!ofp_v_path(v, path, sizeof(path), OFP_V_JOURNAL_STATE_FILE))
@@ -91,11 +96,13 @@ static offpass_status_t parse_state(offpass_verifier_t *v, const char *path, con
 	uint8_t sum[OFP_HASH_LEN];
 	char have[2 * OFP_ID_LEN + 1], want[2 * OFP_ID_LEN + 1];
 
-	if (len != STATE_LEN || memcmp(buf, STATE_MAGIC, 8) != 0)
+	bool v1 = len == STATE_LEN_V1 && memcmp(buf, STATE_MAGIC_V1, 8) == 0;
+
+	if (!v1 && (len != STATE_LEN || memcmp(buf, STATE_MAGIC, 8) != 0))
 		return ofp_v_fail(v, OFFPASS_STATUS_CORRUPT, "%s: not a journal state file", path);
-	if (!ofp_sha256(buf, STATE_LEN - OFP_HASH_LEN, sum))
+	if (!ofp_sha256(buf, len - OFP_HASH_LEN, sum))
 		return ofp_v_fail(v, OFFPASS_STATUS_INTERNAL, "SHA-256 failed (OpenSSL)");
-	if (memcmp(sum, buf + STATE_LEN - OFP_HASH_LEN, OFP_HASH_LEN) != 0)
+	if (memcmp(sum, buf + len - OFP_HASH_LEN, OFP_HASH_LEN) != 0)
 		return ofp_v_fail(v, OFFPASS_STATUS_CORRUPT, "%s: checksum mismatch", path);
 	if (memcmp(buf + 8, v->cfg.verifier_id, OFP_ID_LEN) != 0) {
 		hex_encode(buf + 8, OFP_ID_LEN, have);
@@ -107,14 +114,46 @@ static offpass_status_t parse_state(offpass_verifier_t *v, const char *path, con
 	j->sealed = get_u64(p + 8);
 	j->frozen = get_u64(p + 16);
 	memcpy(j->done_hash, p + 24, OFP_HASH_LEN);
-	if (j->done > j->sealed || j->sealed > j->frozen || j->frozen >= UINT64_MAX - 1)
+	/* An older state file did not record the current segment's creation:
+	 * only the closed ones are known to exist. */
+	j->created = v1 ? j->frozen : get_u64(p + 24 + OFP_HASH_LEN);
+	if (j->done > j->sealed || j->sealed > j->frozen || j->frozen >= UINT64_MAX - 1 || j->created > j->frozen + 1)
 		return ofp_v_fail(v, OFFPASS_STATUS_CORRUPT, "%s: batch numbers out of order", path);
 	return OFFPASS_STATUS_OK;
 }
 
-/* A new state directory gets its state file at once: it fixes the
- * verifier id the journal is written under. */
-static offpass_status_t load_state(offpass_verifier_t *v)
+/* A state directory without journal.state is new only if it holds no
+ * other state: a gate key, a list, a snapshot or a segment means that
+ * journal.state was there (it is the first file a verifier writes) and
+ * has been removed, which would hide the journal's batch numbers. */
+static offpass_status_t check_new_dir(offpass_verifier_t *v, const char *state_path)
+{
+	static const char *const names[] = { OFP_V_KEY_FILE, OFP_V_TRUST_FILE, OFP_V_DENY_FILE, OFP_V_REPLAY_FILE };
+	DIR *d = opendir(v->state_dir);
+	struct dirent *e;
+	const char *found = NULL;
+	uint64_t seq;
+
+	if (d == NULL)
+		return ofp_v_fail(v, OFFPASS_STATUS_IO, "%s: %s", v->state_dir, strerror(errno));
+	while (found == NULL && (e = readdir(d)) != NULL) {
+		for (size_t i = 0; i < OFP_ARRAY_LEN(names); i++)
+			if (strcmp(e->d_name, names[i]) == 0)
+				found = names[i];
+		if (parse_segment_name(e->d_name, &seq))
+			found = "a journal segment";
+	}
+	closedir(d);
+	if (found == NULL)
+		return OFFPASS_STATUS_OK;
+	return ofp_v_fail(v, OFFPASS_STATUS_CORRUPT,
+			  "%s: missing, but the directory holds verifier state (%s): the journal's batch numbers "
+			  "are lost", state_path, found);
+}
+
+/* A new state directory gets its state file at once, before anything
+ * else: it fixes the verifier id the journal is written under. */
+offpass_status_t ofp_journal_load_state(offpass_verifier_t *v)
 {
 	char path[4096];
 	unsigned char *buf = NULL;
@@ -125,8 +164,10 @@ static offpass_status_t load_state(offpass_verifier_t *v)
 	if (!ofp_v_path(v, path, sizeof(path), OFP_V_JOURNAL_STATE_FILE))
 		return ofp_v_fail(v, OFFPASS_STATUS_INVALID_ARGUMENT, "%s: path too long", v->state_dir);
 	rc = file_read_all(path, STATE_LEN, &buf, &len);
-	if (rc == -ENOENT)
-		return ofp_journal_save_state(v);
+	if (rc == -ENOENT) {
+		st = check_new_dir(v, path);
+		return st != OFFPASS_STATUS_OK ? st : ofp_journal_save_state(v);
+	}
 	if (rc != 0)
 		return ofp_v_fail(v, rc == -EFBIG ? OFFPASS_STATUS_CORRUPT : OFFPASS_STATUS_IO, "%s: %s", path,
 				  rc == -EFBIG ? "not a journal state file" : strerror(-rc));
@@ -252,9 +293,15 @@ static offpass_status_t take_record(seg_reader_t *r, const uint8_t *raw, size_t 
 					      : "prev_hash is not the hash of the record before it (hash chain broken)");
 	if (s->count >= OFP_BATCH_MAX_RECORDS)
 		return record_fail(r, "more records than a batch holds");
-	if ((s->seq > j->snap_seq || (s->seq == j->snap_seq && s->count >= j->snap_count)) &&
-	    ofp_replay_apply(&r->v->replay, &rec) != 0)
-		return ofp_v_fail(r->v, OFFPASS_STATUS_NO_MEMORY, "out of memory (replay state)");
+	if (s->seq > j->snap_seq || (s->seq == j->snap_seq && s->count >= j->snap_count)) {
+		int rc = ofp_replay_apply(&r->v->replay, &rec);
+
+		if (rc > 0)
+			return record_fail(r, "its operation does not fit in replay_capacity beside the live entries "
+					      "(open with a larger capacity)");
+		if (rc < 0)
+			return ofp_v_fail(r->v, OFFPASS_STATUS_NO_MEMORY, "out of memory (replay state)");
+	}
 	if (!ofp_sha256(raw, len, r->chain))
 		return ofp_v_fail(r->v, OFFPASS_STATUS_INTERNAL, "SHA-256 failed (OpenSSL)");
 	if (s->count == 0 || rec.time < s->time_min)
@@ -306,8 +353,12 @@ static offpass_status_t read_segment(offpass_verifier_t *v, ofp_segment_t *seg, 
 	if (!segment_path(v, seg->seq, path, sizeof(path)))
 		return ofp_v_fail(v, OFFPASS_STATUS_INVALID_ARGUMENT, "%s: path too long", v->state_dir);
 	rc = file_read_all(path, SEGMENT_MAX, &buf, &len);
+	if (rc == -ENOENT && current && v->journal.created < seg->seq)
+		return OFFPASS_STATUS_OK; /* no record written yet */
 	if (rc == -ENOENT && current)
-		return OFFPASS_STATUS_OK;
+		return ofp_v_fail(v, OFFPASS_STATUS_CORRUPT,
+				  "%s: missing: the current journal segment was created and has been removed "
+				  "(its decisions would never reach the issuer)", path);
 	if (rc != 0)
 		return ofp_v_fail(v, rc == -EFBIG || rc == -ENOENT ? OFFPASS_STATUS_CORRUPT : OFFPASS_STATUS_IO,
 				  "%s: %s", path,
@@ -352,9 +403,7 @@ offpass_status_t ofp_journal_open(offpass_verifier_t *v)
 
 	j->fd = -1;
 	j->max_records = OFP_BATCH_MAX_RECORDS;
-	st = load_state(v);
-	if (st == OFFPASS_STATUS_OK)
-		st = check_snapshot_position(v);
+	st = check_snapshot_position(v);
 	if (st == OFFPASS_STATUS_OK)
 		st = sweep_segments(v);
 	if (st != OFFPASS_STATUS_OK)
@@ -392,6 +441,25 @@ const ofp_segment_t *ofp_journal_segment(const ofp_journal_t *j, uint64_t seq)
 
 /* --- appending ------------------------------------------------------------ */
 
+/* journal.state records that the current segment exists before its
+ * first record is written, so that removing it (and with it decisions
+ * not sealed yet) is caught at open, as a removed closed segment is. */
+static offpass_status_t note_created(offpass_verifier_t *v)
+{
+	ofp_journal_t *j = &v->journal;
+	uint64_t old = j->created;
+	offpass_status_t st;
+
+	j->created = j->segs[j->nsegs - 1].seq;
+	st = ofp_journal_save_state(v);
+	if (st != OFFPASS_STATUS_OK) {
+		j->created = old;
+		close(j->fd);
+		j->fd = -1;
+	}
+	return st;
+}
+
 /* A new segment's directory entry must be durable too, or a crash could
  * lose the file with its fdatasync'ed records. */
 static offpass_status_t open_current(offpass_verifier_t *v)
@@ -403,8 +471,8 @@ static offpass_status_t open_current(offpass_verifier_t *v)
 	if (!segment_path(v, j->segs[j->nsegs - 1].seq, path, sizeof(path)))
 		return ofp_v_fail(v, OFFPASS_STATUS_INVALID_ARGUMENT, "%s: path too long", v->state_dir);
 	j->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-	if (j->fd >= 0)
-		return OFFPASS_STATUS_OK;
+	if (j->fd >= 0) /* a state file of an older release may not know it */
+		return j->created < j->segs[j->nsegs - 1].seq ? note_created(v) : OFFPASS_STATUS_OK;
 	if (errno != ENOENT)
 		return ofp_v_fail(v, OFFPASS_STATUS_IO, "%s: %s", path, strerror(errno));
 	j->fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -414,7 +482,7 @@ static offpass_status_t open_current(offpass_verifier_t *v)
 	if (rc != 0)
 		return ofp_v_fail(v, OFFPASS_STATUS_IO, "%s: fsync of the directory: %s", path, strerror(-rc));
 	j->size = 0;
-	return OFFPASS_STATUS_OK;
+	return note_created(v);
 }
 
 static int write_all(int fd, const uint8_t *p, size_t len)

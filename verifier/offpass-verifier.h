@@ -4,10 +4,21 @@
  * trust list (and deny list), and calls offpass_verifier_check for every
  * presentation it reads (QR code, NFC, BLE). The library decodes strictly,
  * checks the issuer's credential and the holder's authorization in the
- * order of docs/DESIGN (trust, validity, deny list, holder signature,
- * freshness, replay, grant), writes the decision to its journal durably
- * and only then answers OFFPASS_OPERATE. Later, offpass_verifier_seal
- * encrypts the journal records of a period to the issuer for settlement.
+ * order of VERIFIER.md section 3 (trust, validity, deny list, holder
+ * signature, freshness, replay, grant), writes the decision to its journal
+ * durably and only then answers OFFPASS_OPERATE. Later, the journal is
+ * sealed for the issuer in batches (offpass_verifier_next_batch) until the
+ * issuer confirms each (offpass_verifier_seal_done).
+ *
+ * Documentation (installed under $(docdir), e.g. /usr/share/doc/offpass):
+ * VERIFIER.md, the integrator's guide; FORMAT.md, the byte layouts and
+ * reason codes; man pages offpass_verifier_open(3), offpass_verifier_check(3),
+ * offpass_verifier_next_batch(3).
+ *
+ * ABI: the exported symbols carry the version LIBOFFPASS_VERIFIER_1. The
+ * configuration is versioned by its size: offpass_verifier_config_init
+ * sets struct_size, and open refuses a config it does not know. Fields are
+ * only ever added at the end.
  *
  * Threads: one offpass_verifier_t may be used from many threads at once;
  * the library has no global state. All times are seconds since the Unix
@@ -27,6 +38,14 @@
 extern "C" {
 #endif
 
+/* The version of this header; offpass_verifier_version() gives the
+ * library's, which may be newer (never an older major). */
+#define OFFPASS_VERIFIER_VERSION_MAJOR 1
+#define OFFPASS_VERIFIER_VERSION_MINOR 0
+#define OFFPASS_VERIFIER_VERSION_PATCH 0
+#define OFFPASS_VERIFIER_VERSION \
+	((OFFPASS_VERIFIER_VERSION_MAJOR << 16) | (OFFPASS_VERIFIER_VERSION_MINOR << 8) | OFFPASS_VERIFIER_VERSION_PATCH)
+
 #if defined(__GNUC__)
 #define OFFPASS_API __attribute__((visibility("default")))
 #define OFFPASS_WUR __attribute__((warn_unused_result))
@@ -45,13 +64,13 @@ typedef enum offpass_status {
 	OFFPASS_STATUS_REJECTED,         /* a trust/deny list that is invalid, unsigned or not newer */
 	OFFPASS_STATUS_NOTHING,          /* seal: no records to seal */
 	OFFPASS_STATUS_NO_MEMORY,
-	OFFPASS_STATUS_INTERNAL,         /* OpenSSL failed */
+	OFFPASS_STATUS_INTERNAL          /* OpenSSL failed */
 } offpass_status_t;
 
 /* The decision for one presentation. */
 typedef enum offpass_decision {
 	OFFPASS_OPERATE = 1, /* open the gate / take the amount */
-	OFFPASS_REFUSE = 2,
+	OFFPASS_REFUSE = 2
 } offpass_decision_t;
 
 /* Why: the same numbers as the journal's reason codes (docs/FORMAT.md). */
@@ -71,9 +90,26 @@ typedef enum offpass_reason {
 	OFFPASS_REASON_OVER_OPERATION_MAX = 12,
 	OFFPASS_REASON_OVER_OFFLINE_TOTAL = 13,
 	OFFPASS_REASON_WRONG_RESOURCE = 14,
+	OFFPASS_REASON_WRONG_AMOUNT = 15,  /* not the amount this check charges */
+	OFFPASS_REASON_CLOCK_BACK = 16,    /* the gate's clock is behind what it said before */
+	OFFPASS_REASON_REPLAY_FULL = 17    /* replay memory full of live entries */
 } offpass_reason_t;
 
+/* Who sets the price (VERIFIER.md section 3.3). There is no default: a
+ * config left at OFFPASS_FARE_UNSET is refused by open. */
+typedef enum offpass_fare_mode {
+	OFFPASS_FARE_UNSET = 0,
+	OFFPASS_FARE_FIXED = 1, /* every check charges config.fare */
+	OFFPASS_FARE_TILL = 2   /* each check passes its own amount */
+} offpass_fare_mode_t;
+
+/* config.flags */
+#define OFFPASS_CONFIG_ALLOW_ZERO_AMOUNT 0x1u /* a charge of 0 may operate */
+
 typedef struct offpass_verifier_config {
+	/* sizeof(offpass_verifier_config_t) as the caller was compiled:
+	 * set by offpass_verifier_config_init, checked by open. */
+	size_t struct_size;
 	/* Directory for the journal, replay state, lists and the gate's
 	 * batch-signing key; created (0700) when missing. Required. */
 	const char *state_dir;
@@ -85,14 +121,27 @@ typedef struct offpass_verifier_config {
 	uint32_t clock_skew;
 	/* A one-way (QR) authorization is fresh for this long after its time. */
 	uint32_t freshness;
-	/* Bound on remembered (holder, counter) pairs and credential totals;
-	 * 0 = a default (65536). Memory stays within this bound. */
+	/* Bound on remembered holder keys and credential totals; 0 = a
+	 * default (65536). Memory stays within this bound: when it is full of
+	 * entries still live, checks refuse (OFFPASS_REASON_REPLAY_FULL)
+	 * rather than forget one (VERIFIER.md 3.2 for sizing). */
 	uint32_t replay_capacity;
+	/* The price: fixed (fare) or till (each check's amount). */
+	offpass_fare_mode_t fare_mode;
+	/* OFFPASS_FARE_FIXED: what every check charges. */
+	uint32_t fare;
+	/* OFFPASS_CONFIG_* bits. */
+	uint32_t flags;
 } offpass_verifier_config_t;
 
-/* Fill cfg with defaults: clock_skew 120 s, freshness 60 s, capacity 65536,
- * resource class 1; state_dir and verifier_id are left for the caller. */
+/* Fill cfg with defaults: struct_size, clock_skew 120 s, freshness 60 s,
+ * capacity 65536, resource class 1, fare mode UNSET; state_dir,
+ * verifier_id and the fare mode are left for the caller. */
 OFFPASS_API void offpass_verifier_config_init(offpass_verifier_config_t *cfg);
+
+/* The library's version, as OFFPASS_VERIFIER_VERSION: (major << 16) |
+ * (minor << 8) | patch. */
+OFFPASS_API unsigned offpass_verifier_version(void);
 
 /* Open (or create) the verifier state in cfg->state_dir. Recovers after a
  * crash: a torn journal tail is cut (the records before it are kept), the
@@ -108,6 +157,8 @@ OFFPASS_API offpass_status_t offpass_verifier_open(const offpass_verifier_config
 /* No call on v may be running or follow. v may be NULL. */
 OFFPASS_API void offpass_verifier_close(offpass_verifier_t *v);
 OFFPASS_API const char *offpass_verifier_error(const offpass_verifier_t *v);
+/* The verifier id it was opened with (8 bytes). */
+OFFPASS_API offpass_status_t offpass_verifier_id(const offpass_verifier_t *v, uint8_t out[8]) OFFPASS_WUR;
 
 /* Install an issuer-signed trust list (docs/FORMAT.md). The first list a
  * verifier gets is its anchor (it must be signed by a key it contains);
@@ -138,12 +189,14 @@ typedef struct offpass_result {
 } offpass_result_t;
 
 /* Check one presentation and journal the decision before returning.
- * The checks run in the order of docs/VERIFIER.md section 3; the first
- * that fails gives the reason. Only OFFPASS_OPERATE changes the replay
- * state and the credential's total.
- *   amount     - what the gate charges: the authorization must carry
- *                exactly this amount, else OFFPASS_REASON_WRONG_RESOURCE
- *                (0: accept the amount it carries)
+ * The checks run in the order of VERIFIER.md section 3; the first that
+ * fails gives the reason. Only OFFPASS_OPERATE changes the replay state
+ * and the credential's total.
+ *   amount     - OFFPASS_FARE_TILL: what this check charges (0 only with
+ *                OFFPASS_CONFIG_ALLOW_ZERO_AMOUNT); OFFPASS_FARE_FIXED: 0
+ *                or the configured fare. Anything else is
+ *                OFFPASS_STATUS_INVALID_ARGUMENT. The authorization must
+ *                carry exactly the charge, else OFFPASS_REASON_WRONG_AMOUNT.
  *   challenge  - the nonce the gate sent on a two-way channel, or NULL
  *                for a one-way (QR) presentation
  *   now        - the gate's clock
@@ -154,6 +207,16 @@ OFFPASS_API offpass_status_t offpass_verifier_check(offpass_verifier_t *v, const
 						    size_t len, uint32_t amount, const uint8_t *challenge,
 						    size_t challenge_len, uint32_t now,
 						    offpass_result_t *result) OFFPASS_WUR;
+
+/* The batch to send to the issuer now: the oldest batch sealed and not
+ * yet confirmed by seal_done (sealed again: same sequence and records,
+ * fresh encryption), else a new batch of the records not sealed yet (as
+ * offpass_verifier_seal). Until a batch is confirmed every call offers it
+ * again, so a batch whose output was lost (a crash, a failed write) is
+ * never skipped. *sequence is its number. OFFPASS_STATUS_NOTHING when
+ * every record is in a confirmed batch. */
+OFFPASS_API offpass_status_t offpass_verifier_next_batch(offpass_verifier_t *v, uint32_t now, uint64_t *sequence,
+							 uint8_t **out, size_t *out_len) OFFPASS_WUR;
 
 /* Seal every journal record not sealed yet into the next batch (numbered
  * 1, 2, ... per verifier), encrypted to the trust list's sealing key and
@@ -172,9 +235,11 @@ OFFPASS_API offpass_status_t offpass_verifier_seal(offpass_verifier_t *v, uint32
 OFFPASS_API offpass_status_t offpass_verifier_reseal(offpass_verifier_t *v, uint64_t sequence, uint32_t now,
 						     uint8_t **out, size_t *out_len) OFFPASS_WUR;
 /* Confirm that the batch with this sequence number reached the issuer:
- * its records (and those of every earlier batch) may now be dropped from
- * the journal. Confirming a batch again is OK; one not sealed yet is
- * OFFPASS_STATUS_INVALID_ARGUMENT. */
+ * its records may now be dropped from the journal. Batches are confirmed
+ * in order: confirming a batch while an earlier one is unconfirmed is
+ * OFFPASS_STATUS_INVALID_ARGUMENT (nothing dropped), so that a batch lost
+ * on the way is never dropped with its records. Confirming a batch again
+ * is OK; one not sealed yet is OFFPASS_STATUS_INVALID_ARGUMENT. */
 OFFPASS_API offpass_status_t offpass_verifier_seal_done(offpass_verifier_t *v, uint64_t sequence) OFFPASS_WUR;
 
 /* The verifier's batch-signing public key (65-byte uncompressed P-256),
@@ -182,6 +247,8 @@ OFFPASS_API offpass_status_t offpass_verifier_seal_done(offpass_verifier_t *v, u
 OFFPASS_API offpass_status_t offpass_verifier_public_key(const offpass_verifier_t *v, uint8_t out[65]) OFFPASS_WUR;
 
 OFFPASS_API const char *offpass_reason_text(offpass_reason_t reason);
+/* "ok", "invalid argument", "i/o error", ... (static). */
+OFFPASS_API const char *offpass_status_text(offpass_status_t status);
 OFFPASS_API void offpass_free(void *p);
 
 #ifdef __cplusplus

@@ -9,7 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "format/seal.h"
@@ -177,7 +179,7 @@ START_TEST(test_write_failure)
 
 	seg_path(path, sizeof(path), 1);
 	ck_assert_int_eq(mkdir(path, 0700), 0); /* where the segment file goes */
-	ck_assert_int_eq(offpass_verifier_check(v, p, n, 0, NULL, 0, T_NOW, &r), OFFPASS_STATUS_IO);
+	ck_assert_int_eq(offpass_verifier_check(v, p, n, T_FARE, NULL, 0, T_NOW, &r), OFFPASS_STATUS_IO);
 	ck_assert_ptr_nonnull(strstr(offpass_verifier_error(v), "journal-0000000000000001.bin"));
 	ck_assert_int_eq(rmdir(path), 0);
 	ck_assert_int_eq(tu_check(v, p, n, 0, NULL, 0, T_NOW, &r), OFFPASS_REASON_OK);
@@ -382,6 +384,49 @@ START_TEST(test_damaged_state_files)
 	ck_assert_int_eq(unlink(path), 0);
 	ck_assert_int_eq(try_open(err, sizeof(err)), OFFPASS_STATUS_OK);
 	ck_assert_int_eq(operate(1), OFFPASS_REASON_REPLAY);
+}
+END_TEST
+
+/* Issue 7.6a: removing the current segment - decisions not sealed yet -
+ * is caught at open, as a removed closed segment is; so is removing
+ * journal.state, which would hide the batch numbers. */
+START_TEST(test_removed_current_segment)
+{
+	char path[128], err[256];
+
+	ck_assert_int_eq(operate(1), OFFPASS_REASON_OK);
+	ck_assert_int_eq(operate(2), OFFPASS_REASON_OK);
+	offpass_verifier_close(v);
+	v = NULL;
+	seg_path(path, sizeof(path), 1);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(try_open(err, sizeof(err)), OFFPASS_STATUS_CORRUPT);
+	ck_assert_msg(strstr(err, "journal-0000000000000001.bin") != NULL && strstr(err, "removed") != NULL, "%s",
+		      err);
+	/* With the snapshot gone as well, still caught. */
+	state_path(path, sizeof(path), "replay.state");
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(try_open(err, sizeof(err)), OFFPASS_STATUS_CORRUPT);
+	ck_assert_ptr_nonnull(strstr(err, "journal-0000000000000001.bin"));
+}
+END_TEST
+
+START_TEST(test_removed_journal_state)
+{
+	char path[128], err[256];
+
+	ck_assert_int_eq(operate(1), OFFPASS_REASON_OK);
+	offpass_verifier_close(v);
+	v = NULL;
+	state_path(path, sizeof(path), "journal.state");
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(try_open(err, sizeof(err)), OFFPASS_STATUS_CORRUPT);
+	ck_assert_ptr_nonnull(strstr(err, "journal.state"));
+	/* Even with every segment gone too: the gate key is still there. */
+	seg_path(path, sizeof(path), 1);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(try_open(err, sizeof(err)), OFFPASS_STATUS_CORRUPT);
+	ck_assert_ptr_nonnull(strstr(err, "gate-key.pem"));
 }
 END_TEST
 
@@ -627,6 +672,117 @@ START_TEST(test_seal_crash_after_freeze)
 }
 END_TEST
 
+START_TEST(test_removed_current_segment_after_seal)
+{
+	char path[128], err[256];
+	opened_t o;
+
+	ck_assert_int_eq(operate(1), OFFPASS_REASON_OK);
+	seal_and_open(T_NOW, &o);
+	free(o.plain);
+	ck_assert_int_eq(operate(2), OFFPASS_REASON_OK);
+	offpass_verifier_close(v);
+	v = NULL;
+	seg_path(path, sizeof(path), 2);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(try_open(err, sizeof(err)), OFFPASS_STATUS_CORRUPT);
+	ck_assert_ptr_nonnull(strstr(err, "journal-0000000000000002.bin"));
+}
+END_TEST
+
+/* next_batch as export uses it: the batch sealed and not confirmed is
+ * offered again (same number, same records), then the next. */
+static uint64_t next_batch(uint32_t now, opened_t *o)
+{
+	uint8_t *sealed = NULL;
+	size_t len = 0;
+	uint64_t seq = 0;
+
+	ck_assert_msg(offpass_verifier_next_batch(v, now, &seq, &sealed, &len) == OFFPASS_STATUS_OK, "%s",
+		      offpass_verifier_error(v));
+	open_batch(sealed, len, o);
+	ck_assert_uint_eq(o->env.sequence, seq);
+	offpass_free(sealed);
+	free(o->plain);
+	return seq;
+}
+
+/* Issue 7.7d: the process is killed (SIGKILL) after the batch is marked
+ * sealed and before its file is written. The next export offers the same
+ * batch, and a later batch's confirmation cannot drop it. */
+START_TEST(test_export_killed_after_seal)
+{
+	uint8_t *out = NULL;
+	size_t len = 0;
+	uint64_t seq = 0;
+	opened_t o;
+	pid_t pid;
+	int status;
+
+	ck_assert_int_eq(operate(1), OFFPASS_REASON_OK);
+	ck_assert_int_eq(operate(2), OFFPASS_REASON_OK);
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		if (offpass_verifier_seal(v, T_NOW, &out, &len) == OFFPASS_STATUS_OK)
+			raise(SIGKILL); /* before the batch is stored anywhere */
+		_exit(1);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	crash();
+	v = tu_open(&cfg);
+	ck_assert_int_eq(operate(3), OFFPASS_REASON_OK);
+	/* Offered again, as often as asked, until confirmed. */
+	ck_assert_uint_eq(next_batch(T_NOW, &o), 1);
+	ck_assert_uint_eq(o.env.record_count, 2);
+	ck_assert_uint_eq(next_batch(T_NOW, &o), 1);
+	/* Batch 2 sealed directly; confirming it first is refused. */
+	ck_assert_int_eq(offpass_verifier_seal(v, T_NOW, &out, &len), OFFPASS_STATUS_OK);
+	offpass_free(out);
+	ck_assert_int_eq(offpass_verifier_seal_done(v, 2), OFFPASS_STATUS_INVALID_ARGUMENT);
+	ck_assert_ptr_nonnull(strstr(offpass_verifier_error(v), "in order"));
+	ck_assert_uint_eq(records(), 3);
+	ck_assert_uint_eq(next_batch(T_NOW, &o), 1);
+	ck_assert_int_eq(offpass_verifier_seal_done(v, 1), OFFPASS_STATUS_OK);
+	ck_assert_uint_eq(next_batch(T_NOW, &o), 2);
+	ck_assert_uint_eq(o.env.record_count, 1);
+	ck_assert_int_eq(offpass_verifier_seal_done(v, 2), OFFPASS_STATUS_OK);
+	ck_assert_int_eq(offpass_verifier_next_batch(v, T_NOW, &seq, &out, &len), OFFPASS_STATUS_NOTHING);
+	ck_assert_uint_eq(records(), 0);
+}
+END_TEST
+
+/* Killed after the freeze, before the mark: next_batch makes the same
+ * batch (the records written since go to the next). */
+START_TEST(test_export_killed_after_freeze)
+{
+	opened_t o;
+	pid_t pid;
+	int status;
+
+	ck_assert_int_eq(operate(1), OFFPASS_REASON_OK);
+	pid = fork();
+	ck_assert_int_ne(pid, -1);
+	if (pid == 0) {
+		pthread_mutex_lock(&v->lock);
+		if (ofp_journal_freeze(v) == OFFPASS_STATUS_OK)
+			raise(SIGKILL);
+		_exit(1);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	crash();
+	v = tu_open(&cfg);
+	ck_assert_int_eq(operate(2), OFFPASS_REASON_OK);
+	ck_assert_uint_eq(next_batch(T_NOW, &o), 1);
+	ck_assert_uint_eq(o.env.record_count, 1);
+	ck_assert_int_eq(offpass_verifier_seal_done(v, 1), OFFPASS_STATUS_OK);
+	ck_assert_uint_eq(next_batch(T_NOW, &o), 2);
+	ck_assert_uint_eq(o.env.record_count, 1);
+}
+END_TEST
+
 /* A closed (frozen) segment cut short is damage, not a torn write. */
 START_TEST(test_frozen_segment_cut)
 {
@@ -711,7 +867,7 @@ static void *cc_thread(void *p)
 	offpass_result_t r;
 
 	for (int i = 0; i < CC_PER_THREAD; i++)
-		if (offpass_verifier_check(v, a->p[i], a->n[i], 0, NULL, 0, T_NOW, &r) == OFFPASS_STATUS_OK &&
+		if (offpass_verifier_check(v, a->p[i], a->n[i], 1, NULL, 0, T_NOW, &r) == OFFPASS_STATUS_OK &&
 		    r.decision == OFFPASS_OPERATE)
 			a->ok++;
 	return NULL;
@@ -753,6 +909,7 @@ START_TEST(test_seal_concurrent)
 
 			tu_cred_default(&c);
 			snprintf(c.holder_id, sizeof(c.holder_id), "CCHOLD%02d", t);
+			c.extra_key = (unsigned)t + 1; /* replay state is per key */
 			c.serial = 700 + (uint64_t)t;
 			tu_auth_default(&a, (uint32_t)i + 1);
 			a.amount = 1;
@@ -791,6 +948,9 @@ static Suite *journal_suite(void)
 	tcase_add_test(tc, test_undecodable_record);
 	tcase_add_test(tc, test_changed_prev_hash);
 	tcase_add_test(tc, test_damaged_state_files);
+	tcase_add_test(tc, test_removed_current_segment);
+	tcase_add_test(tc, test_removed_current_segment_after_seal);
+	tcase_add_test(tc, test_removed_journal_state);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("seal");
@@ -801,6 +961,8 @@ static Suite *journal_suite(void)
 	tcase_add_test(tc, test_seal_done);
 	tcase_add_test(tc, test_seal_done_keeps_chain);
 	tcase_add_test(tc, test_seal_crash_after_freeze);
+	tcase_add_test(tc, test_export_killed_after_seal);
+	tcase_add_test(tc, test_export_killed_after_freeze);
 	tcase_add_test(tc, test_frozen_segment_cut);
 	tcase_add_test(tc, test_segment_rotation);
 	tcase_add_test(tc, test_seal_concurrent);

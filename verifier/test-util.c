@@ -39,6 +39,26 @@ void tu_keys_init(void)
 	done = true;
 }
 
+const ofp_tk_key_t *tu_extra_key(unsigned n)
+{
+	static ofp_tk_key_t *extra[TU_EXTRA_KEYS + 1];
+	char name[32];
+
+	ck_assert_msg(n >= 1 && n <= TU_EXTRA_KEYS, "extra key %u", n);
+	if (extra[n] == NULL) {
+		extra[n] = calloc(1, sizeof(*extra[n]));
+		ck_assert_ptr_nonnull(extra[n]);
+		snprintf(name, sizeof(name), "extra-holder-%u", n);
+		ck_assert(ofp_tk_key_derive(extra[n], name, OFP_ALG_P256));
+	}
+	return extra[n];
+}
+
+static const ofp_tk_key_t *holder_key_of(const tu_cred_spec_t *s)
+{
+	return s->extra_key != 0 ? tu_extra_key(s->extra_key) : &tu_keys[s->holder];
+}
+
 void tu_trust_entry(ofp_trust_entry_t *e, unsigned k, unsigned usage, uint32_t not_before, uint32_t not_after)
 {
 	ofp_tk_trust_entry(e, &tu_keys[k], usage, not_before, not_after);
@@ -143,7 +163,7 @@ static void make_credential(ofp_credential_t *c, const tu_cred_spec_t *s)
 
 static void sign_credential(ofp_credential_t *c, const tu_cred_spec_t *s)
 {
-	const ofp_tk_key_t *h = &tu_keys[s->holder];
+	const ofp_tk_key_t *h = holder_key_of(s);
 	ofp_fmt_error_t err;
 
 	memset(c, 0, sizeof(*c));
@@ -163,7 +183,7 @@ static void sign_credential(ofp_credential_t *c, const tu_cred_spec_t *s)
 
 size_t tu_presentation(uint8_t *out, const tu_cred_spec_t *c, const tu_auth_spec_t *a)
 {
-	const ofp_tk_key_t *signer = &tu_keys[a->signer < 0 ? c->holder : (unsigned)a->signer];
+	const ofp_tk_key_t *signer = a->signer < 0 ? holder_key_of(c) : &tu_keys[a->signer];
 	ofp_presentation_t p;
 	size_t n;
 	ofp_fmt_error_t err;
@@ -217,6 +237,7 @@ void tu_rmdir(const char *dir)
 void tu_config(offpass_verifier_config_t *cfg, const char *dir)
 {
 	offpass_verifier_config_init(cfg);
+	cfg->fare_mode = OFFPASS_FARE_TILL;
 	cfg->state_dir = dir;
 	memcpy(cfg->verifier_id, "GATE0001", OFP_ID_LEN);
 }
@@ -248,7 +269,14 @@ offpass_reason_t tu_check(offpass_verifier_t *v, const uint8_t *p, size_t len, u
 {
 	offpass_result_t local;
 	offpass_result_t *r = res != NULL ? res : &local;
-	offpass_status_t st = offpass_verifier_check(v, p, len, fare, challenge, challenge_len, now, r);
+	ofp_presentation_t pres;
+	offpass_status_t st;
+
+	if (fare == 0)
+		fare = ofp_presentation_decode(p, len, &pres, NULL) == OFP_FMT_OK && pres.auth.amount != 0
+			       ? pres.auth.amount
+			       : 1;
+	st = offpass_verifier_check(v, p, len, fare, challenge, challenge_len, now, r);
 
 	ck_assert_msg(st == OFFPASS_STATUS_OK, "check: status %d: %s", st, offpass_verifier_error(v));
 	ck_assert((r->decision == OFFPASS_OPERATE) == (r->reason == OFFPASS_REASON_OK));

@@ -35,6 +35,10 @@ extern ofp_tk_key_t tu_keys[TK_N];
 
 /* Derive every key (once). */
 void tu_keys_init(void);
+/* Extra P-256 holder keys, n = 1..TU_EXTRA_KEYS, derived when first used:
+ * one per holder where a test needs many holders. */
+#define TU_EXTRA_KEYS 2048u
+const ofp_tk_key_t *tu_extra_key(unsigned n);
 
 /* A trust-list entry for key k. */
 void tu_trust_entry(ofp_trust_entry_t *e, unsigned k, unsigned usage, uint32_t not_before, uint32_t not_after);
@@ -50,6 +54,7 @@ size_t tu_deny_list(uint8_t **out, uint64_t version, unsigned signer, const uint
 
 typedef struct tu_cred_spec {
 	unsigned issuer, holder;
+	unsigned extra_key; /* n > 0: holder key tu_extra_key(n) instead of holder */
 	uint64_t serial;
 	char holder_id[OFP_ID_LEN + 1];
 	uint32_t not_before, not_after;
@@ -88,7 +93,9 @@ void tu_config(offpass_verifier_config_t *cfg, const char *dir);
 offpass_verifier_t *tu_open(const offpass_verifier_config_t *cfg);
 offpass_verifier_t *tu_open_trusted(const offpass_verifier_config_t *cfg);
 
-/* Check and expect OFFPASS_STATUS_OK; the decision's reason. */
+/* Check and expect OFFPASS_STATUS_OK; the decision's reason. The
+ * config of tu_config is a till gate: fare is this check's charge, and
+ * 0 here means "the amount the presentation carries" (test shorthand). */
 offpass_reason_t tu_check(offpass_verifier_t *v, const uint8_t *p, size_t len, uint32_t fare,
 			  const uint8_t *challenge, size_t challenge_len, uint32_t now, offpass_result_t *res);
 

@@ -113,15 +113,39 @@ void offpass_verifier_config_init(offpass_verifier_config_t *cfg)
 	if (cfg == NULL)
 		return;
 	memset(cfg, 0, sizeof(*cfg));
+	cfg->struct_size = sizeof(*cfg);
 	cfg->resource_class = 1;
 	cfg->clock_skew = 120;
 	cfg->freshness = 60;
 	cfg->replay_capacity = OFP_V_DEFAULT_CAPACITY;
 }
 
+unsigned offpass_verifier_version(void)
+{
+	return OFFPASS_VERIFIER_VERSION;
+}
+
 const char *offpass_reason_text(offpass_reason_t reason)
 {
 	return ofp_reason_name((unsigned)reason);
+}
+
+const char *offpass_status_text(offpass_status_t status)
+{
+	static const char *const texts[] = {
+		[OFFPASS_STATUS_OK] = "ok",
+		[OFFPASS_STATUS_INVALID_ARGUMENT] = "invalid argument",
+		[OFFPASS_STATUS_IO] = "i/o error",
+		[OFFPASS_STATUS_CORRUPT] = "corrupt state",
+		[OFFPASS_STATUS_REJECTED] = "rejected",
+		[OFFPASS_STATUS_NOTHING] = "nothing to do",
+		[OFFPASS_STATUS_NO_MEMORY] = "out of memory",
+		[OFFPASS_STATUS_INTERNAL] = "internal error",
+	};
+
+	if ((unsigned)status < OFP_ARRAY_LEN(texts) && texts[status] != NULL)
+		return texts[status];
+	return "unknown status";
 }
 
 void offpass_free(void *p)
@@ -161,12 +185,33 @@ static offpass_status_t lock_dir(offpass_verifier_t *v)
 	return OFFPASS_STATUS_OK;
 }
 
+/* The price rule: a mode must be chosen, and a charge of 0 only when
+ * the gate says so (an amount-0 code is free passage). */
+static const char *check_fare(const offpass_verifier_config_t *cfg)
+{
+	if (cfg->flags & ~OFFPASS_CONFIG_ALLOW_ZERO_AMOUNT)
+		return "config.flags: unknown bits";
+	if (cfg->fare_mode == OFFPASS_FARE_UNSET)
+		return "config.fare_mode: not set (OFFPASS_FARE_FIXED with a fare, or OFFPASS_FARE_TILL)";
+	if (cfg->fare_mode != OFFPASS_FARE_FIXED && cfg->fare_mode != OFFPASS_FARE_TILL)
+		return "config.fare_mode: unknown mode";
+	if (cfg->fare_mode == OFFPASS_FARE_TILL && cfg->fare != 0)
+		return "config.fare: set in till mode (each check passes its amount)";
+	if (cfg->fare_mode == OFFPASS_FARE_FIXED && cfg->fare == 0 && !(cfg->flags & OFFPASS_CONFIG_ALLOW_ZERO_AMOUNT))
+		return "config.fare: 0 (free passage needs OFFPASS_CONFIG_ALLOW_ZERO_AMOUNT)";
+	return NULL;
+}
+
 static offpass_status_t check_config(const offpass_verifier_config_t *cfg, char *err, size_t err_len)
 {
 	const char *why = NULL;
 
 	if (cfg == NULL)
 		why = "no configuration";
+	else if (cfg->struct_size != sizeof(*cfg))
+		why = "config.struct_size: not this library's configuration (call offpass_verifier_config_init)";
+	else if ((why = check_fare(cfg)) != NULL)
+		;
 	else if (cfg->state_dir == NULL || cfg->state_dir[0] == '\0')
 		why = "config.state_dir: missing";
 	else if (strlen(cfg->state_dir) > 3800)
@@ -214,6 +259,8 @@ static offpass_status_t open_state(offpass_verifier_t *v)
 
 	if (st == OFFPASS_STATUS_OK)
 		st = lock_dir(v);
+	if (st == OFFPASS_STATUS_OK)
+		st = ofp_journal_load_state(v);
 	if (st == OFFPASS_STATUS_OK)
 		st = ofp_gatekey_load(v);
 	if (st == OFFPASS_STATUS_OK)
@@ -300,6 +347,14 @@ void offpass_verifier_close(offpass_verifier_t *v)
 	free(v);
 }
 
+offpass_status_t offpass_verifier_id(const offpass_verifier_t *v, uint8_t out[8])
+{
+	if (v == NULL || out == NULL)
+		return OFFPASS_STATUS_INVALID_ARGUMENT;
+	memcpy(out, v->cfg.verifier_id, OFP_ID_LEN);
+	return OFFPASS_STATUS_OK;
+}
+
 offpass_status_t offpass_verifier_public_key(const offpass_verifier_t *v, uint8_t out[65])
 {
 	if (v == NULL || out == NULL)
@@ -351,8 +406,9 @@ void ofp_v_stats(offpass_verifier_t *v, ofp_v_stats_t *s)
 	s->cache_hits = v->cache.hits;
 	s->cache_misses = v->cache.misses;
 	s->issuer_verifications = __atomic_load_n(&v->cache.issuer_verifications, __ATOMIC_RELAXED);
-	s->holders_evicted_live = v->replay.holders_evicted_live;
-	s->totals_evicted_live = v->replay.totals_evicted_live;
+	s->holders_full = v->replay.holders_full;
+	s->totals_full = v->replay.totals_full;
+	s->clock_high_water = v->replay.hw;
 	s->journal_records = v->journal.records;
 	s->sealed = v->journal.sealed;
 	s->done = v->journal.done;

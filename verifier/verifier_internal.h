@@ -54,13 +54,20 @@ typedef struct ofp_deny_state {
 
 /* --- replay set and grant totals (replay.c) --------------------------- */
 
+/* A holder key's reference: SHA-256(alg || key as in the credential)
+ * truncated to 128 bits (replay.c). */
+#define OFP_V_KEY_REF_LEN 16
+
 typedef struct ofp_replay {
-	ofp_lru_t *holders; /* holder id -> window of counters */
+	ofp_lru_t *holders; /* holder key ref -> window of counters */
 	ofp_lru_t *totals;  /* serial (big-endian) -> amount operated */
 	uint32_t horizon;   /* freshness + 2 * skew: see docs/VERIFIER.md */
 	uint32_t skew;
-	/* Entries dropped before their time because the map was full. */
-	uint64_t holders_evicted_live, totals_evicted_live;
+	uint32_t hw;	    /* highest gate time journaled (durable) */
+	/* A full map is swept whole only once its first live entry expires. */
+	uint64_t holders_next_expiry, totals_next_expiry;
+	/* Checks refused because a map was full of live entries. */
+	uint64_t holders_full, totals_full;
 } ofp_replay_t;
 
 /* --- journal (journal.c) --------------------------------------------- */
@@ -79,6 +86,7 @@ typedef struct ofp_journal {
 	/* Persisted in journal.state: done <= sealed <= frozen; segments
 	 * done+1 .. frozen are closed, frozen+1 takes appends. */
 	uint64_t done, sealed, frozen;
+	uint64_t created; /* the newest segment whose file was created */
 	uint8_t done_hash[OFP_HASH_LEN]; /* chain link to segment done+1 */
 	uint8_t last_hash[OFP_HASH_LEN]; /* hash of the newest record */
 	ofp_segment_t *segs; /* done+1 .. frozen+1, in order; the last is current */
@@ -153,25 +161,30 @@ bool ofp_deny_contains(offpass_verifier_t *v, const uint8_t holder_id[OFP_ID_LEN
 /* replay.c */
 offpass_status_t ofp_replay_init(offpass_verifier_t *v) OFP_WUR;
 void ofp_replay_free(ofp_replay_t *r);
-/* true when (holder, counter) was operated before, or is too far below
- * the newest counter of that holder to tell. */
-bool ofp_replay_seen(ofp_replay_t *r, const uint8_t holder_id[OFP_ID_LEN], uint32_t counter);
+/* The reference of a holder key; false when OpenSSL fails. */
+bool ofp_v_key_ref(unsigned alg, const uint8_t *key, size_t key_len, uint8_t ref[OFP_V_KEY_REF_LEN]) OFP_WUR;
+/* true when (holder key, counter) was operated before, or is too far
+ * below the newest counter of that key to tell. */
+bool ofp_replay_seen(ofp_replay_t *r, const uint8_t key_ref[OFP_V_KEY_REF_LEN], uint32_t counter);
 /* Amount operated so far under this serial (0 when unknown). */
 uint64_t ofp_replay_total(ofp_replay_t *r, uint64_t serial);
 /* Remembering an operation in two steps around the journal write, so
  * that nothing can fail after the record is on disk: prepare makes room
- * (it may drop the oldest entries; -1 when out of memory, nothing
- * changed), then commit or abort. */
+ * (dropping only expired entries; 1 when a map is full of live ones, -1
+ * when out of memory, nothing changed either way), then commit or abort. */
 typedef struct ofp_replay_slot {
 	void *holder, *total;
 	bool holder_new, total_new;
 } ofp_replay_slot_t;
-int ofp_replay_prepare(ofp_replay_t *r, const uint8_t holder_id[OFP_ID_LEN], uint64_t serial, uint32_t now,
+int ofp_replay_prepare(ofp_replay_t *r, const uint8_t key_ref[OFP_V_KEY_REF_LEN], uint64_t serial,
 		       ofp_replay_slot_t *slot) OFP_WUR;
 void ofp_replay_commit(ofp_replay_t *r, ofp_replay_slot_t *slot, uint32_t counter, uint32_t amount,
 		       uint32_t not_after, uint32_t now);
 void ofp_replay_abort(ofp_replay_t *r, ofp_replay_slot_t *slot);
-/* An operate record from the journal (at open). */
+/* A gate time that reached the journal: raises the high-water mark. */
+void ofp_replay_note_time(ofp_replay_t *r, uint32_t now);
+/* A record from the journal (at open): its time, and an operation's
+ * effect. 0, 1 (a map full of live entries), -1 (out of memory). */
 int ofp_replay_apply(ofp_replay_t *r, const ofp_journal_record_t *rec) OFP_WUR;
 /* The snapshot file: load at open (sets journal.snap_*), save at the
  * current end of the journal. */
@@ -188,6 +201,9 @@ EVP_PKEY *ofp_cache_get(ofp_cache_t *c, const uint8_t digest[OFP_HASH_LEN], uint
 void ofp_cache_put(ofp_cache_t *c, const uint8_t digest[OFP_HASH_LEN], uint64_t version, EVP_PKEY *holder_key);
 
 /* journal.c */
+/* journal.state: load it, or create it in a new directory (first of all
+ * files); a directory with state but no journal.state is CORRUPT. */
+offpass_status_t ofp_journal_load_state(offpass_verifier_t *v) OFP_WUR;
 offpass_status_t ofp_journal_open(offpass_verifier_t *v) OFP_WUR;
 void ofp_journal_close(ofp_journal_t *j);
 /* Under v->lock: chain (sets r->prev_hash), write, fdatasync. */
@@ -211,7 +227,8 @@ typedef struct ofp_v_stats {
 	uint32_t cache_entries;
 	uint64_t cache_hits, cache_misses;
 	uint64_t issuer_verifications;
-	uint64_t holders_evicted_live, totals_evicted_live;
+	uint64_t holders_full, totals_full;
+	uint32_t clock_high_water;
 	uint64_t journal_records; /* retained (not trimmed) */
 	uint64_t sealed, done;
 } ofp_v_stats_t;

@@ -1,5 +1,5 @@
-/* verify.c - offpass_verifier_check: the checks of DESIGN.md "Verification
- * at a gate, in order", then the journal record, then the answer.
+/* verify.c - offpass_verifier_check: the checks of docs/VERIFIER.md
+ * section 3, in order, then the journal record, then the answer.
  *
  * The first failing check gives the reason (docs/VERIFIER.md lists the
  * order). Signature checks run without the lock on key references taken
@@ -21,13 +21,14 @@ typedef struct check {
 	offpass_verifier_t *v;
 	const uint8_t *in;
 	size_t len;
-	uint32_t fare; /* 0: whatever the authorization carries */
+	uint32_t charge; /* what this check charges (fare mode resolved) */
 	const uint8_t *challenge;
 	size_t challenge_len;
 	uint32_t now;
 
 	bool decoded;
 	ofp_presentation_t p;
+	uint8_t key_ref[OFP_V_KEY_REF_LEN]; /* the holder key's, for replay */
 	uint8_t digest[OFP_HASH_LEN];
 	uint64_t trust_version;
 	unsigned issuer_alg;
@@ -73,6 +74,9 @@ static offpass_status_t step_decode(check_t *c)
 	c->decoded = true;
 	if (ofp_credential_digest(&c->p.cred, c->digest, &ferr) != OFP_FMT_OK)
 		return ofp_v_fail(c->v, OFFPASS_STATUS_INTERNAL, "%s", ferr.reason);
+	if (!ofp_v_key_ref(c->p.cred.holder_alg, c->p.cred.holder_key, ofp_holder_key_len(c->p.cred.holder_alg),
+			   c->key_ref))
+		return ofp_v_fail(c->v, OFFPASS_STATUS_INTERNAL, "SHA-256 failed (OpenSSL)");
 	return OFFPASS_STATUS_OK;
 }
 
@@ -182,7 +186,23 @@ static void step_fresh(check_t *c)
 					     : "not the challenge sent");
 }
 
-/* Under v->lock. 6. Replay; 7. the grant. */
+/* Under v->lock. 0. The gate's clock against the latest time it
+ * journaled: a clock more than the skew behind it could accept again
+ * what the replay state has let go of. It overrides any reason found
+ * before (they were all judged by this clock), except malformed. */
+static void step_clock(check_t *c)
+{
+	uint32_t hw = c->v->replay.hw;
+
+	if (!c->decoded || (uint64_t)c->now + c->v->cfg.clock_skew >= hw)
+		return;
+	c->reason = OFFPASS_REASON_OK;
+	refuse(c, OFFPASS_REASON_CLOCK_BACK,
+	       "gate clock: now (%u) is more than the skew (%u s) behind the latest time journaled (%u)", c->now,
+	       c->v->cfg.clock_skew, hw);
+}
+
+/* Under v->lock. 6. Replay; 7. the amount and the grant. */
 static void step_replay_and_grant(check_t *c, uint64_t total)
 {
 	const ofp_credential_t *cred = &c->p.cred;
@@ -190,12 +210,12 @@ static void step_replay_and_grant(check_t *c, uint64_t total)
 	char holder[2 * OFP_ID_LEN + 1];
 
 	hex_encode(cred->holder_id, OFP_ID_LEN, holder);
-	if (ofp_replay_seen(&c->v->replay, cred->holder_id, a->counter))
-		refuse(c, OFFPASS_REASON_REPLAY, "presentation.counter: %u of holder %s was seen before", a->counter,
-		       holder);
-	else if (c->fare != 0 && a->amount != c->fare)
-		refuse(c, OFFPASS_REASON_WRONG_RESOURCE, "presentation.amount: %u authorized, this gate charges %u",
-		       a->amount, c->fare);
+	if (ofp_replay_seen(&c->v->replay, c->key_ref, a->counter))
+		refuse(c, OFFPASS_REASON_REPLAY,
+		       "presentation.counter: %u of this holder key (holder %s) was seen before", a->counter, holder);
+	else if (a->amount != c->charge)
+		refuse(c, OFFPASS_REASON_WRONG_AMOUNT, "presentation.amount: %u authorized, this gate charges %u",
+		       a->amount, c->charge);
 	else if (a->amount > cred->grant.per_op_max)
 		refuse(c, OFFPASS_REASON_OVER_OPERATION_MAX,
 		       "presentation.amount: %u is over the per-operation maximum %u", a->amount,
@@ -240,20 +260,30 @@ static offpass_status_t decide(check_t *c)
 	offpass_status_t st;
 	bool trusted = c->decoded && (c->warm || c->issuer_verified);
 
+	int rc = 0;
+
 	if (c->issuer_verified && c->holder_key != NULL)
 		ofp_cache_put(&v->cache, c->digest, c->trust_version, c->holder_key);
 	if (trusted)
 		total = ofp_replay_total(&v->replay, c->p.cred.serial);
+	step_clock(c);
 	if (!refused(c))
 		step_replay_and_grant(c, total);
-	c->remaining = trusted ? remaining_after(c, total) : 0;
-	if (!refused(c) &&
-	    ofp_replay_prepare(&v->replay, c->p.cred.holder_id, c->p.cred.serial, c->now, &slot) != 0)
+	if (!refused(c))
+		rc = ofp_replay_prepare(&v->replay, c->key_ref, c->p.cred.serial, &slot);
+	if (rc < 0)
 		return ofp_v_fail(v, OFFPASS_STATUS_NO_MEMORY, "out of memory (replay state); nothing decided");
+	if (rc > 0)
+		refuse(c, OFFPASS_REASON_REPLAY_FULL,
+		       "replay memory: %u holder keys and %u credentials live, the capacity (config.replay_capacity)",
+		       ofp_lru_count(v->replay.holders), ofp_lru_count(v->replay.totals));
+	c->remaining = trusted ? remaining_after(c, total) : 0;
 	if (fill_record(c, &rec))
 		st = ofp_journal_append(v, &rec);
 	else
 		st = ofp_v_fail(v, OFFPASS_STATUS_INTERNAL, "journal record: the presentation no longer decodes");
+	if (st == OFFPASS_STATUS_OK)
+		ofp_replay_note_time(&v->replay, c->now);
 	if (refused(c))
 		return st;
 	if (st != OFFPASS_STATUS_OK) {
@@ -277,6 +307,27 @@ static void fill_result(const check_t *c, offpass_result_t *r)
 	r->serial = c->p.cred.serial;
 	r->counter = c->p.auth.counter;
 	r->amount = c->p.auth.amount;
+}
+
+/* The charge of this check from the fare mode: the holder never sets
+ * the price, and 0 is a price only where the gate allows it. */
+static offpass_status_t resolve_charge(offpass_verifier_t *v, uint32_t amount, uint32_t *charge)
+{
+	const offpass_verifier_config_t *cfg = &v->cfg;
+
+	if (cfg->fare_mode == OFFPASS_FARE_FIXED) {
+		if (amount != 0 && amount != cfg->fare)
+			return ofp_v_fail(v, OFFPASS_STATUS_INVALID_ARGUMENT,
+					  "amount: %u, but this gate charges its fixed fare %u (pass 0 or the fare)",
+					  amount, cfg->fare);
+		*charge = cfg->fare;
+		return OFFPASS_STATUS_OK;
+	}
+	if (amount == 0 && !(cfg->flags & OFFPASS_CONFIG_ALLOW_ZERO_AMOUNT))
+		return ofp_v_fail(v, OFFPASS_STATUS_INVALID_ARGUMENT,
+				  "amount: 0 in till mode (free passage needs OFFPASS_CONFIG_ALLOW_ZERO_AMOUNT)");
+	*charge = amount;
+	return OFFPASS_STATUS_OK;
 }
 
 static offpass_status_t check_args(offpass_verifier_t *v, const uint8_t *presentation, size_t len,
@@ -324,7 +375,6 @@ offpass_status_t offpass_verifier_check(offpass_verifier_t *v, const uint8_t *pr
 	check_t c = { .v = v,
 		      .in = presentation,
 		      .len = len,
-		      .fare = amount,
 		      .challenge = challenge,
 		      .challenge_len = challenge_len,
 		      .now = now };
@@ -335,6 +385,8 @@ offpass_status_t offpass_verifier_check(offpass_verifier_t *v, const uint8_t *pr
 	memset(result, 0, sizeof(*result));
 	ofp_v_clear_error(v);
 	st = check_args(v, presentation, len, challenge, challenge_len);
+	if (st == OFFPASS_STATUS_OK)
+		st = resolve_charge(v, amount, &c.charge);
 	if (st == OFFPASS_STATUS_OK)
 		st = run_checks(&c);
 	EVP_PKEY_free(c.issuer_key);

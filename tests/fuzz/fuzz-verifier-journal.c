@@ -47,6 +47,8 @@ static void free_template(void)
 static void config(offpass_verifier_config_t *cfg)
 {
 	offpass_verifier_config_init(cfg);
+	cfg->fare_mode = OFFPASS_FARE_TILL;
+	cfg->flags = OFFPASS_CONFIG_ALLOW_ZERO_AMOUNT;
 	cfg->state_dir = state;
 	memcpy(cfg->verifier_id, "GATE0001", 8);
 }

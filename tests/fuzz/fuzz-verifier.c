@@ -65,6 +65,9 @@ static offpass_verifier_t *get_verifier(void)
 		return verifier;
 	fuzz_path(dir, fuzz_tmpdir(), "state");
 	offpass_verifier_config_init(&cfg);
+	/* A till that allows 0: check(amount 0) takes codes of amount 0. */
+	cfg.fare_mode = OFFPASS_FARE_TILL;
+	cfg.flags = OFFPASS_CONFIG_ALLOW_ZERO_AMOUNT;
 	cfg.state_dir = dir;
 	memcpy(cfg.verifier_id, "GATE0001", 8);
 	if (offpass_verifier_open(&cfg, &verifier, err, sizeof(err)) != OFFPASS_STATUS_OK) {

@@ -19,7 +19,9 @@ static const char check_help[] =
 	"'-' reads stdin the same way.\n"
 	"  --hex              a FILE that is not an image holds hex text\n"
 	"  --challenge HEX    the nonce sent on a two-way channel (1..32 bytes)\n"
-	"  --fare N           charge N instead of the fare in gate.conf\n"
+	"  --fare N           what this check charges: required on a till-mode gate;\n"
+	"                     on a fixed-fare gate, instead of the fare in gate.conf\n"
+	"                     (0 only on a gate that allows free passage)\n"
 	"Exit status: 0 all operated, 3 any refused, 1 an error (unreadable input,\n"
 	"state directory), 2 usage.\n";
 
@@ -76,6 +78,9 @@ static const char *reason_token(offpass_reason_t reason)
 		[OFFPASS_REASON_OVER_OPERATION_MAX] = "over_operation_max",
 		[OFFPASS_REASON_OVER_OFFLINE_TOTAL] = "over_offline_total",
 		[OFFPASS_REASON_WRONG_RESOURCE] = "wrong_resource",
+		[OFFPASS_REASON_WRONG_AMOUNT] = "wrong_amount",
+		[OFFPASS_REASON_CLOCK_BACK] = "clock_back",
+		[OFFPASS_REASON_REPLAY_FULL] = "replay_full",
 	};
 
 	if ((unsigned)reason < OFP_ARRAY_LEN(tokens) && tokens[reason] != NULL)
@@ -153,6 +158,27 @@ static int check_one(offpass_verifier_t *v, const char *path, const check_args_t
 	return 0;
 }
 
+/* The charge of each check: a till gate needs --fare; a fixed gate
+ * charges its fare, or --fare instead (opened with it as the fare). The
+ * library refuses a charge of 0 unless the gate allows free passage. */
+static int charge_of(gate_conf_t *conf, uint32_t *fare)
+{
+	if (conf->mode == GATE_MODE_TILL) {
+		if (gate_opt.fare == NULL)
+			return ofp_usage("check: this gate is in till mode: give the amount with --fare N");
+		if (*fare == 0 && !conf->allow_zero)
+			return ofp_usage("--fare 0: this gate does not allow free passage");
+		return OFP_EXIT_OK;
+	}
+	if (gate_opt.fare != NULL) {
+		if (*fare == 0 && !conf->allow_zero)
+			return ofp_usage("--fare 0: this gate does not allow free passage");
+		conf->fare = *fare;
+	}
+	*fare = 0; /* the configured fare */
+	return OFP_EXIT_OK;
+}
+
 static int check_operands(int argc, char **argv)
 {
 	unsigned stdin_count = 0;
@@ -190,10 +216,9 @@ int gate_cmd_check(int argc, char **argv)
 		return rv;
 	if (gate_opt.fare != NULL && ofp_parse_u32(gate_opt.fare, UINT32_MAX, &fare) != 0)
 		return ofp_usage("--fare: '%s' is not an amount", gate_opt.fare);
-	if ((rv = gate_open(&conf, &v)) != OFP_EXIT_OK)
+	if ((rv = gate_load_conf(&conf)) != OFP_EXIT_OK || (rv = charge_of(&conf, &fare)) != OFP_EXIT_OK ||
+	    (rv = gate_open_dir(gate_opt.dir, &conf, &v)) != OFP_EXIT_OK)
 		return rv;
-	if (gate_opt.fare == NULL)
-		fare = conf.fare;
 	for (int i = optind; i < argc; i++)
 		if (check_one(v, argv[i], &args, fare, &tally) != 0)
 			break;

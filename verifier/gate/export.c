@@ -12,10 +12,13 @@
 
 static const char export_help[] =
 	"Usage: offpass-gate --dir DIR export [--again SEQUENCE] -o FILE\n"
-	"Seal the journal records not exported yet into the next batch (encrypted to\n"
-	"the issuer's sealing key, signed by the gate) and write it to FILE, for\n"
-	"'offpass-issuer settle'. With nothing to seal, FILE is left alone (exit 0).\n"
-	"A batch holds at most 100000 records: export until it says nothing is left.\n"
+	"Write the batch the issuer needs next to FILE, for 'offpass-issuer settle':\n"
+	"the oldest batch exported before and not confirmed yet (sealed again: same\n"
+	"number, same records), else the journal records not exported yet, sealed\n"
+	"into a new batch (encrypted to the issuer's sealing key, signed by the gate).\n"
+	"A batch is offered again until 'confirm' says the issuer has it, so a lost\n"
+	"file loses nothing. With nothing to send, FILE is left alone (exit 0).\n"
+	"A batch holds at most 100000 records: export and confirm until nothing is left.\n"
 	"  --again SEQUENCE   write batch SEQUENCE again (sealed before, lost on the\n"
 	"                     way to the issuer, not confirmed yet)\n";
 
@@ -38,8 +41,9 @@ static int export_option(int c, const char *arg, void *ctx)
 
 static const char confirm_help[] =
 	"Usage: offpass-gate --dir DIR confirm SEQUENCE\n"
-	"Tell the gate that the issuer has settled batch SEQUENCE: its records, and\n"
-	"those of every earlier batch, are dropped from the journal.\n";
+	"Tell the gate that the issuer has settled batch SEQUENCE: its records are\n"
+	"dropped from the journal. Batches are confirmed in order: a batch whose\n"
+	"predecessor is not confirmed is refused, and nothing is dropped.\n";
 
 static void print_batch(const uint8_t *batch, size_t len, const char *path)
 {
@@ -54,7 +58,7 @@ static void print_batch(const uint8_t *batch, size_t len, const char *path)
 }
 
 /* The batch is sealed now: if FILE cannot be written, say how to get it
- * again rather than lose the only copy of the records for the issuer. */
+ * again (export offers it until it is confirmed). */
 static int write_batch(const uint8_t *batch, size_t len, const char *path)
 {
 	ofp_sealed_batch_t s;
@@ -63,15 +67,18 @@ static int write_batch(const uint8_t *batch, size_t len, const char *path)
 		return OFP_EXIT_OK;
 	if (ofp_sealed_batch_decode(batch, len, &s, NULL) != OFP_FMT_OK)
 		return OFP_EXIT_FAILURE;
-	return ofp_fail("batch %llu is sealed: 'offpass-gate --dir %s export --again %llu -o FILE' writes it again",
-			(unsigned long long)s.sequence, gate_opt.dir, (unsigned long long)s.sequence);
+	return ofp_fail("batch %llu is sealed: it is offered until confirmed; 'offpass-gate --dir %s export -o FILE' "
+			"writes it again",
+			(unsigned long long)s.sequence, gate_opt.dir);
 }
 
 static offpass_status_t seal(offpass_verifier_t *v, const export_args_t *a, uint8_t **batch, size_t *len)
 {
+	uint64_t seq = 0;
+
 	if (a->again != 0)
 		return offpass_verifier_reseal(v, a->again, gate_now(), batch, len);
-	return offpass_verifier_seal(v, gate_now(), batch, len);
+	return offpass_verifier_next_batch(v, gate_now(), &seq, batch, len);
 }
 
 int gate_cmd_export(int argc, char **argv)
@@ -100,7 +107,8 @@ int gate_cmd_export(int argc, char **argv)
 		return rv;
 	st = seal(v, &args, &batch, &len);
 	if (st == OFFPASS_STATUS_NOTHING) {
-		printf("nothing to seal: no journal record since the last export (%s not written)\n", args.out);
+		printf("nothing to export: every journal record is in a confirmed batch (%s not written)\n",
+		       args.out);
 		rv = OFP_EXIT_OK;
 	} else if (st != OFFPASS_STATUS_OK) {
 		rv = ofp_fail("%s: cannot seal %s: %s", gate_opt.dir, args.again != 0 ? "that batch again" : "a batch",

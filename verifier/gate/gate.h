@@ -76,21 +76,29 @@ int gate_input_read(const char *path, bool hex, gate_input_t *in, char *err, siz
 #define GATE_SKEW_MAX 86400u
 #define GATE_FRESHNESS_MAX 86400u
 
+/* Who sets the price (offpass_fare_mode_t): a fixed fare, or a till that
+ * gives each check its amount. */
+typedef enum gate_mode { GATE_MODE_FIXED = 1, GATE_MODE_TILL = 2 } gate_mode_t;
+
 /* What init decides once and every later command reads. */
 typedef struct gate_conf {
 	uint8_t verifier_id[8];
 	uint16_t resource_class;
-	uint32_t fare;	     /* charged per passage; 0: the amount presented */
+	gate_mode_t mode;
+	uint32_t fare;	     /* fixed mode: charged per passage; till mode: 0 */
+	bool allow_zero;     /* a charge of 0 may operate */
 	uint32_t clock_skew; /* seconds */
 	uint32_t freshness;  /* seconds */
 } gate_conf_t;
 
-/* The library's defaults (offpass_verifier_config_init), fare 0, id 0. */
+/* The library's defaults (offpass_verifier_config_init), id 0, mode 0
+ * (none: init must be told). */
 void gate_conf_defaults(gate_conf_t *c);
 /* "key = value" lines, '#' comments; every key exactly once, no other
  * key, values in range. */
 int gate_conf_parse(const char *text, size_t len, gate_conf_t *c, char *err, size_t err_len) OFP_WUR;
-/* Tolerances within their bounds (freshness at least 1 s). */
+/* Tolerances within their bounds (freshness at least 1 s); a mode, a fare
+ * only in fixed mode, and 0 only with allow_zero. */
 int gate_conf_check(const gate_conf_t *c, char *err, size_t err_len) OFP_WUR;
 /* The file's text; returns its length, or 0 when cap is too small. */
 size_t gate_conf_format(const gate_conf_t *c, char *out, size_t cap);

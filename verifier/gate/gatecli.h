@@ -19,6 +19,7 @@ typedef struct gate_globals {
 	const char *dir;
 	ofp_clock_t clock; /* --now */
 	const char *id, *resource, *fare, *skew, *freshness;
+	bool till, allow_zero; /* init: --till, --allow-zero */
 } gate_globals_t;
 
 extern gate_globals_t gate_opt;
@@ -35,6 +36,8 @@ enum {
 	GATE_OPT_HEX,
 	GATE_OPT_CHALLENGE,
 	GATE_OPT_AGAIN,
+	GATE_OPT_TILL,
+	GATE_OPT_ALLOW_ZERO,
 	GATE_OPT_OUTPUT = 'o',
 };
 
@@ -65,6 +68,8 @@ int gate_output_option(int c, const char *arg, void *ctx);
 int gate_need_dir(void);
 /* --now, else the system clock. */
 uint32_t gate_now(void);
+/* Read STATE/gate.conf (the error is printed). */
+int gate_load_conf(gate_conf_t *conf);
 /* Open the verifier of state directory dir with conf. */
 int gate_open_dir(const char *dir, const gate_conf_t *conf, offpass_verifier_t **v);
 /* Read STATE/gate.conf and open its verifier. On success returns

@@ -47,12 +47,31 @@ int gate_conf_check(const gate_conf_t *c, char *err, size_t err_len)
 		return fail(err, err_len, "clock_skew: %u s is more than %u s", c->clock_skew, GATE_SKEW_MAX);
 	if (c->freshness == 0 || c->freshness > GATE_FRESHNESS_MAX)
 		return fail(err, err_len, "freshness: %u s is not in 1..%u s", c->freshness, GATE_FRESHNESS_MAX);
+	if (c->mode != GATE_MODE_FIXED && c->mode != GATE_MODE_TILL)
+		return fail(err, err_len, "mode: neither fixed (a fare) nor till (an amount with each check)");
+	if (c->mode == GATE_MODE_TILL && c->fare != 0)
+		return fail(err, err_len, "fare: %u in till mode (each check brings its amount)", c->fare);
+	if (c->mode == GATE_MODE_FIXED && c->fare == 0 && !c->allow_zero)
+		return fail(err, err_len, "fare: 0 (free passage needs allow_zero = yes)");
 	return 0;
 }
 
-enum { KEY_ID, KEY_RESOURCE, KEY_FARE, KEY_SKEW, KEY_FRESHNESS, KEY_COUNT };
-static const char *const key_names[KEY_COUNT] = { "verifier_id", "resource_class", "fare", "clock_skew",
-						  "freshness" };
+enum { KEY_ID, KEY_RESOURCE, KEY_MODE, KEY_FARE, KEY_ALLOW_ZERO, KEY_SKEW, KEY_FRESHNESS, KEY_COUNT };
+static const char *const key_names[KEY_COUNT] = { "verifier_id", "resource_class", "mode",	 "fare",
+						  "allow_zero",	 "clock_skew",	   "freshness" };
+
+static int set_word(gate_conf_t *c, int key, const char *val)
+{
+	if (key == KEY_MODE && strcmp(val, "fixed") == 0)
+		c->mode = GATE_MODE_FIXED;
+	else if (key == KEY_MODE && strcmp(val, "till") == 0)
+		c->mode = GATE_MODE_TILL;
+	else if (key == KEY_ALLOW_ZERO && (strcmp(val, "yes") == 0 || strcmp(val, "no") == 0))
+		c->allow_zero = strcmp(val, "yes") == 0;
+	else
+		return -1;
+	return 0;
+}
 
 static int set_value(gate_conf_t *c, int key, const char *val)
 {
@@ -60,6 +79,8 @@ static int set_value(gate_conf_t *c, int key, const char *val)
 
 	if (key == KEY_ID)
 		return hex_decode(val, c->verifier_id, sizeof(c->verifier_id));
+	if (key == KEY_MODE || key == KEY_ALLOW_ZERO)
+		return set_word(c, key, val);
 	if (ofp_parse_u32(val, key == KEY_RESOURCE ? UINT16_MAX : UINT32_MAX, &v) != 0)
 		return -1;
 	if (key == KEY_RESOURCE)
@@ -154,10 +175,14 @@ size_t gate_conf_format(const gate_conf_t *c, char *out, size_t cap)
 		     "# The verifier id is in every journal record: do not change it.\n"
 		     "verifier_id = %s\n"
 		     "resource_class = %u\n"
+		     "# fixed: every passage charges the fare; till: each check brings its amount\n"
+		     "mode = %s\n"
 		     "fare = %u\n"
+		     "allow_zero = %s\n"
 		     "clock_skew = %u\n"
 		     "freshness = %u\n",
-		     id, c->resource_class, c->fare, c->clock_skew, c->freshness);
+		     id, c->resource_class, c->mode == GATE_MODE_TILL ? "till" : "fixed", c->fare,
+		     c->allow_zero ? "yes" : "no", c->clock_skew, c->freshness);
 	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
 }
 

@@ -20,16 +20,17 @@
 #include "format/format.h"
 
 static const char init_help[] =
-	"Usage: offpass-gate --dir DIR init --trust FILE [--id HEX] [--resource N] [--fare N]\n"
-	"                    [--skew SECONDS] [--freshness SECONDS]\n"
+	"Usage: offpass-gate --dir DIR init --trust FILE (--fare N | --till) [--allow-zero]\n"
+	"                    [--id HEX] [--resource N] [--skew SECONDS] [--freshness SECONDS]\n"
 	"Create a gate in DIR (a new or empty directory): install FILE, the issuer's\n"
 	"signed trust list, as the anchor; create the batch-signing key; write\n"
 	"DIR/gate.conf and DIR/" GATE_BATCH_KEY_NAME ".\n"
 	"  --trust FILE       the issuer's trust list (offpass-issuer trust-list)\n"
 	"  --id HEX           verifier id, 8 bytes in hex (default: random)\n"
 	"  --resource N       resource class this gate operates (default 1)\n"
-	"  --fare N           amount charged per passage, minor units (0: the amount\n"
-	"                     presented; default 0)\n"
+	"  --fare N           fixed mode: every passage charges N (minor units)\n"
+	"  --till             till mode: each check brings its amount ('check --fare N')\n"
+	"  --allow-zero       a charge of 0 may operate (free passage); off by default\n"
 	"  --skew SECONDS     clock tolerance (default 120)\n"
 	"  --freshness SECONDS  how long a QR authorization is fresh (default 60)\n";
 
@@ -51,6 +52,12 @@ int gate_init_option(int c, const char *arg, void *ctx)
 		return -1;
 	case GATE_OPT_FARE:
 		gate_opt.fare = arg;
+		return -1;
+	case GATE_OPT_TILL:
+		gate_opt.till = true;
+		return -1;
+	case GATE_OPT_ALLOW_ZERO:
+		gate_opt.allow_zero = true;
 		return -1;
 	case GATE_OPT_SKEW:
 		gate_opt.skew = arg;
@@ -90,6 +97,13 @@ static int init_conf(gate_conf_t *conf)
 	    (rv = parse_number("--freshness", gate_opt.freshness, UINT32_MAX, &conf->freshness)) != OFP_EXIT_OK)
 		return rv;
 	conf->resource_class = (uint16_t)resource;
+	if (gate_opt.till == (gate_opt.fare != NULL))
+		return ofp_usage("init: say who sets the price: --fare N (a fixed fare) or --till (each check "
+				 "brings its amount), one of them");
+	conf->mode = gate_opt.till ? GATE_MODE_TILL : GATE_MODE_FIXED;
+	conf->allow_zero = gate_opt.allow_zero;
+	if (conf->mode == GATE_MODE_FIXED && conf->fare == 0 && !conf->allow_zero)
+		return ofp_usage("--fare 0: a free gate needs --allow-zero as well");
 	if (gate_conf_check(conf, err, sizeof(err)) != 0)
 		return ofp_usage("%s", err);
 	return OFP_EXIT_OK;
@@ -236,6 +250,8 @@ int gate_cmd_init(int argc, char **argv)
 		{ "id", required_argument, NULL, GATE_OPT_ID },
 		{ "resource", required_argument, NULL, GATE_OPT_RESOURCE },
 		{ "fare", required_argument, NULL, GATE_OPT_FARE },
+		{ "till", no_argument, NULL, GATE_OPT_TILL },
+		{ "allow-zero", no_argument, NULL, GATE_OPT_ALLOW_ZERO },
 		{ "skew", required_argument, NULL, GATE_OPT_SKEW },
 		{ "freshness", required_argument, NULL, GATE_OPT_FRESHNESS },
 		{ NULL, 0, NULL, 0 },

@@ -50,12 +50,15 @@ int gate_open_dir(const char *dir, const gate_conf_t *conf, offpass_verifier_t *
 	cfg.resource_class = conf->resource_class;
 	cfg.clock_skew = conf->clock_skew;
 	cfg.freshness = conf->freshness;
+	cfg.fare_mode = conf->mode == GATE_MODE_TILL ? OFFPASS_FARE_TILL : OFFPASS_FARE_FIXED;
+	cfg.fare = conf->fare;
+	cfg.flags = conf->allow_zero ? OFFPASS_CONFIG_ALLOW_ZERO_AMOUNT : 0;
 	if (offpass_verifier_open(&cfg, v, err, sizeof(err)) != OFFPASS_STATUS_OK)
 		return ofp_fail("%s: %s", dir, err);
 	return OFP_EXIT_OK;
 }
 
-int gate_open(gate_conf_t *conf, offpass_verifier_t **v)
+int gate_load_conf(gate_conf_t *conf)
 {
 	char err[256];
 	int rv = gate_need_dir();
@@ -64,7 +67,14 @@ int gate_open(gate_conf_t *conf, offpass_verifier_t **v)
 		return rv;
 	if (gate_conf_load(gate_opt.dir, conf, err, sizeof(err)) != 0)
 		return ofp_fail("%s", err);
-	return gate_open_dir(gate_opt.dir, conf, v);
+	return OFP_EXIT_OK;
+}
+
+int gate_open(gate_conf_t *conf, offpass_verifier_t **v)
+{
+	int rv = gate_load_conf(conf);
+
+	return rv != OFP_EXIT_OK ? rv : gate_open_dir(gate_opt.dir, conf, v);
 }
 
 const char *gate_describe(const uint8_t *data, size_t len, char *buf, size_t cap)
@@ -198,10 +208,11 @@ static int cmd_status(int argc, char **argv)
 	printf("%-16s %s\n", "state:", gate_opt.dir);
 	printf("%-16s %s\n", "verifier id:", id);
 	printf("%-16s %u\n", "resource class:", conf.resource_class);
-	if (conf.fare == 0)
-		printf("%-16s the amount presented\n", "fare:");
+	if (conf.mode == GATE_MODE_TILL)
+		printf("%-16s till (each check brings its amount)\n", "fare:");
 	else
 		printf("%-16s %u\n", "fare:", conf.fare);
+	printf("%-16s %s\n", "free passage:", conf.allow_zero ? "allowed (a charge of 0 operates)" : "no");
 	printf("%-16s %u s\n", "clock skew:", conf.clock_skew);
 	printf("%-16s %u s\n", "freshness:", conf.freshness);
 	print_version("trust list:", offpass_verifier_trust_version(v));
@@ -228,8 +239,10 @@ static const char about[] =
 	"Global options (before the command):\n"
 	"  --dir DIR      the gate's state directory (default: $OFFPASS_GATE_DIR)\n"
 	"  --now EPOCH    the clock, in seconds since the epoch (tests)\n"
-	"  --id HEX, --resource N, --fare N, --skew S, --freshness S   for init\n"
-	"  --fare N       also for check: charge N instead of the configured fare";
+	"  --id HEX, --resource N, --fare N | --till, --allow-zero, --skew S,\n"
+	"  --freshness S  for init\n"
+	"  --fare N       also for check: the amount this check charges (till mode),\n"
+	"                 or instead of the configured fare (fixed mode)";
 
 /* The options before the command; stops at the command name. */
 static int global_options(int argc, char **argv)
@@ -240,6 +253,8 @@ static int global_options(int argc, char **argv)
 		{ "id", required_argument, NULL, GATE_OPT_ID },
 		{ "resource", required_argument, NULL, GATE_OPT_RESOURCE },
 		{ "fare", required_argument, NULL, GATE_OPT_FARE },
+		{ "till", no_argument, NULL, GATE_OPT_TILL },
+		{ "allow-zero", no_argument, NULL, GATE_OPT_ALLOW_ZERO },
 		{ "skew", required_argument, NULL, GATE_OPT_SKEW },
 		{ "freshness", required_argument, NULL, GATE_OPT_FRESHNESS },
 		{ NULL, 0, NULL, 0 },
@@ -269,8 +284,10 @@ static int misplaced_options(const char *cmd)
 {
 	if (strcmp(cmd, "init") == 0)
 		return OFP_EXIT_OK;
-	if (gate_opt.id != NULL || gate_opt.resource != NULL || gate_opt.skew != NULL || gate_opt.freshness != NULL)
-		return ofp_usage("--id, --resource, --skew and --freshness are fixed at init (see gate.conf)");
+	if (gate_opt.id != NULL || gate_opt.resource != NULL || gate_opt.skew != NULL || gate_opt.freshness != NULL ||
+	    gate_opt.till || gate_opt.allow_zero)
+		return ofp_usage("--id, --resource, --till, --allow-zero, --skew and --freshness are fixed at init "
+				 "(see gate.conf)");
 	if (gate_opt.fare != NULL && strcmp(cmd, "check") != 0)
 		return ofp_usage("--fare applies to init and check only");
 	return OFP_EXIT_OK;

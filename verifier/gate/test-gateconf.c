@@ -15,7 +15,9 @@ static const char good[] = "# a gate\n"
 			   "verifier_id = 0011223344aabbcc\n"
 			   "\n"
 			   "resource_class=7\n"
+			   "mode = fixed\n"
 			   "  fare =  250  \r\n"
+			   "allow_zero = no\n"
 			   "clock_skew = 30\n"
 			   "freshness = 45"; /* no final newline */
 
@@ -28,7 +30,9 @@ START_TEST(test_parse_good)
 	ck_assert_msg(gate_conf_parse(good, sizeof(good) - 1, &c, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_mem_eq(c.verifier_id, id, 8);
 	ck_assert_uint_eq(c.resource_class, 7);
+	ck_assert_int_eq(c.mode, GATE_MODE_FIXED);
 	ck_assert_uint_eq(c.fare, 250);
+	ck_assert(!c.allow_zero);
 	ck_assert_uint_eq(c.clock_skew, 30);
 	ck_assert_uint_eq(c.freshness, 45);
 }
@@ -46,11 +50,20 @@ START_TEST(test_format_roundtrip)
 	ck_assert_uint_eq(c.freshness, 60);
 	memcpy(c.verifier_id, "\xff\x00\x01\x02\x03\x04\x05\xfe", 8);
 	c.resource_class = 65535;
+	c.mode = GATE_MODE_FIXED;
 	c.fare = 4294967295u;
 	len = gate_conf_format(&c, text, sizeof(text));
 	ck_assert_uint_gt(len, 0);
 	ck_assert_msg(gate_conf_parse(text, len, &back, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_mem_eq(&back, &c, sizeof(c));
+	/* Till, with free passage allowed. */
+	c.mode = GATE_MODE_TILL;
+	c.fare = 0;
+	c.allow_zero = true;
+	len = gate_conf_format(&c, text, sizeof(text));
+	ck_assert_msg(gate_conf_parse(text, len, &back, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_mem_eq(&back, &c, sizeof(c));
+	ck_assert_ptr_nonnull(strstr(text, "mode = till\n"));
 	ck_assert_uint_eq(gate_conf_format(&c, text, 20), 0);
 }
 END_TEST
@@ -58,8 +71,8 @@ END_TEST
 /* Replace the line that starts with key by line (NULL: drop it). */
 static void edit(char *out, size_t cap, const char *key, const char *line)
 {
-	const char *base = "verifier_id = 0011223344aabbcc\nresource_class = 1\nfare = 0\n"
-			   "clock_skew = 120\nfreshness = 60\n";
+	const char *base = "verifier_id = 0011223344aabbcc\nresource_class = 1\nmode = fixed\nfare = 5\n"
+			   "allow_zero = no\nclock_skew = 120\nfreshness = 60\n";
 	const char *p = strstr(base, key), *nl = strchr(p, '\n');
 
 	snprintf(out, cap, "%.*s%s%s", (int)(p - base), base, line != NULL ? line : "", nl + 1);
@@ -81,13 +94,13 @@ START_TEST(test_parse_errors)
 	edit(text, sizeof(text), "fare", NULL);
 	expect_error(text, "fare missing");
 	edit(text, sizeof(text), "fare", "fare = 1\nfare = 2\n");
-	expect_error(text, "line 4: fare given twice");
+	expect_error(text, "line 5: fare given twice");
 	edit(text, sizeof(text), "fare", "fares = 1\n");
-	expect_error(text, "line 3: unknown key 'fares'");
+	expect_error(text, "line 4: unknown key 'fares'");
 	edit(text, sizeof(text), "fare", "fare 1\n");
-	expect_error(text, "line 3: expected 'key = value'");
+	expect_error(text, "line 4: expected 'key = value'");
 	edit(text, sizeof(text), "fare", "fare = -1\n");
-	expect_error(text, "line 3: fare: bad value '-1'");
+	expect_error(text, "line 4: fare: bad value '-1'");
 	edit(text, sizeof(text), "fare", "fare = 4294967296\n");
 	expect_error(text, "fare: bad value");
 	edit(text, sizeof(text), "fare", "fare = 12abc\n");
@@ -104,6 +117,18 @@ START_TEST(test_parse_errors)
 	expect_error(text, "freshness: 0 s is not in 1..86400 s");
 	edit(text, sizeof(text), "clock_skew", "clock_skew = 86401\n");
 	expect_error(text, "clock_skew: 86401 s is more than 86400 s");
+	/* The price rule (issue 7.5): a mode, a fare of 0 only when free
+	 * passage is allowed, no fare in till mode. */
+	edit(text, sizeof(text), "mode", NULL);
+	expect_error(text, "mode missing");
+	edit(text, sizeof(text), "mode", "mode = free\n");
+	expect_error(text, "line 3: mode: bad value 'free'");
+	edit(text, sizeof(text), "fare", "fare = 0\n");
+	expect_error(text, "free passage needs allow_zero");
+	edit(text, sizeof(text), "mode", "mode = till\n");
+	expect_error(text, "fare: 5 in till mode");
+	edit(text, sizeof(text), "allow_zero", "allow_zero = maybe\n");
+	expect_error(text, "allow_zero: bad value");
 }
 END_TEST
 
@@ -134,6 +159,7 @@ START_TEST(test_save_load)
 	ck_assert_int_eq(gate_conf_load(dir, &back, err, sizeof(err)), -1);
 	ck_assert_msg(strstr(err, "gate.conf: not found") != NULL, "%s", err);
 	gate_conf_defaults(&c);
+	c.mode = GATE_MODE_FIXED;
 	c.fare = 99;
 	ck_assert_msg(gate_conf_save(dir, &c, err, sizeof(err)) == 0, "%s", err);
 	ck_assert(gate_conf_exists(dir));

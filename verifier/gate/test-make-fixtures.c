@@ -317,7 +317,9 @@ static void make_presentations(void)
 	s.holder = K_HOLDER_ED, s.holder_id = "HOLDER02", s.serial = 8;
 	len = write_presentation("ed25519.bin", &s);
 	printf("Ed25519 presentation: %zu bytes\n", len);
-	s = base_spec(1);
+	/* K_HOLDER_2 also signs total-*.bin with counters 1..3: replay state
+	 * is per holder key, so its counters go on from there. */
+	s = base_spec(100);
 	s.issuer = K_ISSUER_B, s.holder = K_HOLDER_2, s.holder_id = "HOLDER03", s.serial = 9;
 	write_presentation("issuer-b.bin", &s);
 	for (uint32_t i = 1; i <= 3; i++) {
