@@ -1088,6 +1088,43 @@ START_TEST(status_report)
 END_TEST
 
 
+
+/* A token key that is an Ed25519 point of small order (imported, not
+ * generated: a token never makes one) is refused before it is used. */
+START_TEST(small_order_token_key_refused)
+{
+	static const CK_BYTE ed25519_oid[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
+	CK_BYTE point[34] = { 0x04, 0x20, 0x01 }; /* OCTET STRING: y = 1, the identity */
+	CK_OBJECT_CLASS klass = CKO_PUBLIC_KEY;
+	CK_KEY_TYPE type = CKK_EC_EDWARDS;
+	CK_BBOOL yes = CK_TRUE;
+	CK_BYTE id[] = { 0x51 };
+	CK_ATTRIBUTE t[] = {
+		{ CKA_CLASS, &klass, sizeof(klass) },	     { CKA_KEY_TYPE, &type, sizeof(type) },
+		{ CKA_TOKEN, &yes, sizeof(yes) },	     { CKA_VERIFY, &yes, sizeof(yes) },
+		{ CKA_LABEL, (void *)"small order", 11 }, { CKA_ID, id, sizeof(id) },
+		{ CKA_EC_PARAMS, (void *)ed25519_oid, sizeof(ed25519_oid) },
+		{ CKA_EC_POINT, point, sizeof(point) },
+	};
+	uint8_t form[OFP_HOLDER_KEY_MAX], req[OFP_ENROLLMENT_MAX];
+	char err[ERR_LEN] = "";
+	CK_OBJECT_HANDLE h;
+	ofp_p11_key_t key;
+	size_t len = 0;
+	ofp_p11_t *p = open_token();
+
+	ck_assert_int_eq(ofp_p11_functions(p)->C_CreateObject(ofp_p11_session(p), t, OFP_ARRAY_LEN(t), &h), CKR_OK);
+	ck_assert_msg(ofp_p11_find_key(p, "small order", NULL, 0, &key) == 0, "%s", ofp_p11_error(p));
+	ck_assert_uint_eq(key.alg, OFP_ALG_ED25519);
+	ck_assert_int_eq(ofp_holder_key_form(&key, form, &len, err, sizeof(err)), OFP_HOLDER_REFUSED);
+	HAS(err, "small-order");
+	ck_assert_int_ne(ofp_holder_enroll(p, &key, (const uint8_t *)"HOLDER03", T0, req, &len, err, sizeof(err)),
+			 OFP_HOLDER_OK);
+	HAS(err, "small-order");
+	ofp_p11_close(p);
+}
+END_TEST
+
 /* ==== the counter lives with the key (issue 7 item 7c) =============================== */
 
 static uint32_t reserve_in(ofp_p11_t *p, const ofp_p11_key_t *key, const char *d, ofp_counter_kind_t *kind)
@@ -1296,6 +1333,7 @@ static void add_token_tests(Suite *s, const char *name, void (*setup)(void))
 	tcase_add_test(tc, present_ed25519);
 	tcase_add_test(tc, present_refusals);
 	tcase_add_test(tc, status_report);
+	tcase_add_test(tc, small_order_token_key_refused);
 	tcase_add_test(tc, counter_on_token_two_dirs);
 	tcase_add_test(tc, counter_on_token_two_processes);
 	tcase_add_test(tc, counter_foreign_object_refused);
