@@ -427,6 +427,8 @@ static void gen_small_order(void)
 	memcpy(e.holder_key, ed_identity, OFP_ED25519_KEY_LEN);
 	e.time = NOT_BEFORE - 600;
 	memcpy(e.holder_sig, sig, OFP_SIG_LEN);
+	if (!ofp_tk_enroll_code_mac(&e)) /* a valid code: only the key is wrong */
+		die("enrollment code MAC failed");
 	need(ofp_enrollment_encode(&e, buf, sizeof(buf), &len, &err), &err);
 	emit("bad-ed25519-enrollment-identity", buf, len, "enrollment", "ok", "-", "invalid");
 

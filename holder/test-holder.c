@@ -1118,7 +1118,8 @@ START_TEST(small_order_token_key_refused)
 	ck_assert_uint_eq(key.alg, OFP_ALG_ED25519);
 	ck_assert_int_eq(ofp_holder_key_form(&key, form, &len, err, sizeof(err)), OFP_HOLDER_REFUSED);
 	HAS(err, "small-order");
-	ck_assert_int_ne(ofp_holder_enroll(p, &key, (const uint8_t *)"HOLDER03", T0, req, &len, err, sizeof(err)),
+	ck_assert_int_ne(ofp_holder_enroll(p, &key, (const uint8_t *)"HOLDER03", ofp_tk_enroll_code, T0, req, &len, err,
+					   sizeof(err)),
 			 OFP_HOLDER_OK);
 	HAS(err, "small-order");
 	ofp_p11_close(p);
