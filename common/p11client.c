@@ -74,6 +74,30 @@ static int parse_uri(ofp_p11_t *p, const char *text)
 	return 0;
 }
 
+int ofp_p11_uri_argument_check(const char *uri, const char *option, char *err, size_t err_len)
+{
+	P11KitUri *u;
+	bool has_pin;
+
+	if (uri == NULL)
+		return 0;
+	u = p11_kit_uri_new();
+	if (u == NULL) {
+		snprintf(err, err_len, "%s: out of memory", option);
+		return -1;
+	}
+	has_pin = p11_kit_uri_parse(uri, P11_KIT_URI_FOR_ANY, u) == P11_KIT_URI_OK &&
+		  p11_kit_uri_get_pin_value(u) != NULL;
+	p11_kit_uri_free(u);
+	if (has_pin)
+		snprintf(err, err_len,
+			 "%s: the URI holds a PIN (pin-value=), which every user of this machine can read "
+			 "in /proc/PID/cmdline; refused. Give the PIN with --pin-file FILE, --pin-env VAR, "
+			 "the URI's pin-source=file:/path, or at the prompt",
+			 option);
+	return has_pin ? -1 : 0;
+}
+
 /* The module path: the argument, the URI's module-path, the environment,
  * the installed offpass-p11.so. (A URI's module-name is not resolved: that
  * needs p11-kit's whole registry loaded.) */
@@ -299,10 +323,19 @@ out:
 	return ret;
 }
 
-static int open_session(ofp_p11_t *p, bool rw)
+static int open_session(ofp_p11_t *p, bool rw, bool rw_if_writable)
 {
-	CK_FLAGS flags = CKF_SERIAL_SESSION | (rw ? CKF_RW_SESSION : 0);
-	CK_RV rv = p->fn->C_OpenSession(p->slot, flags, NULL, NULL, &p->session);
+	CK_FLAGS flags;
+	CK_RV rv;
+
+	/* A write-protected token (a PIV card through OpenSC) refuses a
+	 * read/write session outright. */
+	if (rw_if_writable && !(p->token_flags & CKF_WRITE_PROTECTED))
+		rw = true;
+	flags = CKF_SERIAL_SESSION | (rw ? CKF_RW_SESSION : 0);
+	rv = p->fn->C_OpenSession(p->slot, flags, NULL, NULL, &p->session);
+	if (rv == CKR_TOKEN_WRITE_PROTECTED && rw_if_writable)
+		rv = p->fn->C_OpenSession(p->slot, CKF_SERIAL_SESSION, NULL, NULL, &p->session);
 
 	if (rv != CKR_OK) {
 		p->session = CK_INVALID_HANDLE;
@@ -331,7 +364,7 @@ int ofp_p11_open(const ofp_p11_open_args_t *args, ofp_p11_t **out, char *err, si
 		goto out;
 	if (choose_token(p, args->uri != NULL ? NULL : args->token_label) != 0)
 		goto out;
-	if (open_session(p, args->read_write) != 0)
+	if (open_session(p, args->read_write, args->read_write_if_writable) != 0)
 		goto out;
 	*out = p;
 	p = NULL;

@@ -41,7 +41,17 @@ typedef struct ofp_p11_open_args {
 	 * several: an error listing the tokens' labels and serials. */
 	const char *token_label;
 	bool read_write;
+	/* Read/write unless the token is write-protected (then read-only):
+	 * for callers that write when they can and do without otherwise. */
+	bool read_write_if_writable;
 } ofp_p11_open_args_t;
+
+/* A URI given on a command line: 0, or -1 with err set when it carries
+ * pin-value= (anything in argv is readable by every local user in
+ * /proc/PID/cmdline). option names the option in the message, which
+ * points to --pin-file, --pin-env, pin-source= and the prompt. A URI that
+ * does not parse passes here; ofp_p11_open reports it. */
+int ofp_p11_uri_argument_check(const char *uri, const char *option, char *err, size_t err_len) OFP_WUR;
 
 /* Load the module, find the token, open a session. On failure *out is
  * NULL and err (if not NULL) holds the reason. */
@@ -115,6 +125,30 @@ int ofp_p11_data_write(ofp_p11_t *p, const char *label, const uint8_t *value, si
  * also when not logged in (the object would be hidden) or when a write
  * was cut short and left two (writing again repairs that). */
 int ofp_p11_data_read(ofp_p11_t *p, const char *label, size_t max, uint8_t **value, size_t *len) OFP_WUR;
+
+/* Several data objects under one label, for values that are claimed by
+ * creating an object and then looking (the holder's counter): unlike
+ * ofp_p11_data_write, nothing is replaced. */
+#define OFP_P11_DATA_SMALL_MAX 64
+typedef struct ofp_p11_data {
+	CK_OBJECT_HANDLE handle;
+	uint8_t value[OFP_P11_DATA_SMALL_MAX];
+	size_t len;
+} ofp_p11_data_t;
+
+/* Create one more private token CKO_DATA object (application "offpass")
+ * with this label and value; its handle in *h. On failure the CK_RV is in
+ * *ck_rv (CKR_OK when the call was not made), for callers that fall back
+ * on tokens without writable data objects (PIV cards). */
+int ofp_p11_data_add(ofp_p11_t *p, const char *label, const uint8_t *value, size_t len, CK_OBJECT_HANDLE *h,
+		     CK_RV *ck_rv) OFP_WUR;
+/* Every such object with this label, up to max (more is an error), each
+ * value at most OFP_P11_DATA_SMALL_MAX bytes (else an error). -1 also when
+ * not logged in (the objects are private). */
+int ofp_p11_data_list(ofp_p11_t *p, const char *label, ofp_p11_data_t *out, size_t max, size_t *n) OFP_WUR;
+/* Destroy one; an object already gone (destroyed by another process) is
+ * not an error. */
+int ofp_p11_data_remove(ofp_p11_t *p, CK_OBJECT_HANDLE h) OFP_WUR;
 
 /* ---- PINs -------------------------------------------------------------- */
 

@@ -285,3 +285,76 @@ int ofp_p11_data_read(ofp_p11_t *p, const char *label, size_t max, uint8_t **val
 	}
 	return p11c_get_bytes(p, h[0], CKA_VALUE, max, val, len, what);
 }
+
+/* ---- data objects that are claimed, not replaced ----------------------------------- */
+
+int ofp_p11_data_add(ofp_p11_t *p, const char *label, const uint8_t *val, size_t len, CK_OBJECT_HANDLE *h,
+		     CK_RV *ck_rv)
+{
+	char what[P11C_LABEL_MAX + 64];
+	CK_OBJECT_CLASS klass = CKO_DATA;
+	p11c_query_t q;
+	CK_ATTRIBUTE t[] = {
+		{ CKA_CLASS, &klass, sizeof(klass) },
+		{ CKA_TOKEN, &ck_true, 1 },
+		{ CKA_PRIVATE, &ck_true, 1 },
+		{ CKA_APPLICATION, (void *)application, sizeof(application) - 1 },
+		{ CKA_LABEL, NULL, 0 },
+		{ CKA_VALUE, (void *)val, len },
+	};
+
+	*ck_rv = CKR_OK;
+	*h = CK_INVALID_HANDLE;
+	if (data_query(p, label, &q, what, sizeof(what)) != 0)
+		return -1;
+	t[4].pValue = (void *)q.label;
+	t[4].ulValueLen = q.label_len;
+	*ck_rv = p->fn->C_CreateObject(p->session, t, OFP_ARRAY_LEN(t), h);
+	return *ck_rv == CKR_OK ? 0 : p11c_fail(p, *ck_rv, "C_CreateObject", what);
+}
+
+int ofp_p11_data_list(ofp_p11_t *p, const char *label, ofp_p11_data_t *out, size_t max, size_t *n)
+{
+	char what[P11C_LABEL_MAX + 64];
+	CK_OBJECT_HANDLE h[OLD_MAX * 4 + 1];
+	CK_ULONG found = 0;
+	p11c_query_t q;
+
+	*n = 0;
+	if (data_query(p, label, &q, what, sizeof(what)) != 0)
+		return -1;
+	if (!p11c_logged_in(p)) {
+		p11c_error(p, "%s: not logged in (the objects are private)", what);
+		return -1;
+	}
+	if (max > OLD_MAX * 4)
+		max = OLD_MAX * 4;
+	if (find_data(p, &q, h, (CK_ULONG)max + 1, &found, what) != 0)
+		return -1;
+	if (found > max) {
+		p11c_error(p, "%s: more than %zu on the token", what, max);
+		return -1;
+	}
+	for (CK_ULONG i = 0; i < found; i++) {
+		CK_ATTRIBUTE a = { CKA_VALUE, out[*n].value, sizeof(out[*n].value) };
+		CK_RV rv = p->fn->C_GetAttributeValue(p->session, h[i], &a, 1);
+
+		if (rv == CKR_OBJECT_HANDLE_INVALID)
+			continue; /* destroyed since the search by another process */
+		if (rv != CKR_OK)
+			return p11c_fail(p, rv, "C_GetAttributeValue(CKA_VALUE)", what);
+		out[*n].handle = h[i];
+		out[*n].len = a.ulValueLen;
+		(*n)++;
+	}
+	return 0;
+}
+
+int ofp_p11_data_remove(ofp_p11_t *p, CK_OBJECT_HANDLE h)
+{
+	CK_RV rv = p->fn->C_DestroyObject(p->session, h);
+
+	if (rv == CKR_OK || rv == CKR_OBJECT_HANDLE_INVALID)
+		return 0;
+	return p11c_fail(p, rv, "C_DestroyObject", "data object");
+}

@@ -1,6 +1,7 @@
 /* format-testkit.c - see format-testkit.h. Test code: keys are public. */
 #include "config.h"
 #include "format/format-testkit.h"
+#include "format/sig.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -156,7 +157,8 @@ bool ofp_tk_verify(unsigned alg, const uint8_t *pub, size_t pub_len, const uint8
 
 	if (alg == OFP_ALG_P256)
 		pkey = p256_from_params(NULL, pub, pub_len);
-	else if (alg == OFP_ALG_ED25519 && pub_len == OFP_ED25519_KEY_LEN)
+	else if (alg == OFP_ALG_ED25519 && pub_len == OFP_ED25519_KEY_LEN && ofp_ed25519_point_ok(pub) &&
+		 ofp_ed25519_point_ok(sig))
 		pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, pub_len);
 	if (ctx == NULL || pkey == NULL ||
 	    EVP_DigestVerifyInit(ctx, NULL, alg == OFP_ALG_P256 ? EVP_sha256() : NULL, NULL, pkey) != 1)

@@ -34,7 +34,9 @@ void ofp_tk_key_free(ofp_tk_key_t *k);
 
 /* ECDSA P-256 (SHA-256; r||s) or Ed25519 over msg. */
 bool ofp_tk_sign(const ofp_tk_key_t *k, const uint8_t *msg, size_t len, uint8_t sig[OFP_SIG_LEN]);
-/* pub: 33 or 65 bytes for P-256, 32 for Ed25519. */
+/* pub: 33 or 65 bytes for P-256, 32 for Ed25519. An Ed25519 key or R of
+ * small order, or not canonical, is refused as the format requires
+ * (ofp_ed25519_point_ok); everything else is OpenSSL's own check. */
 bool ofp_tk_verify(unsigned alg, const uint8_t *pub, size_t pub_len, const uint8_t *msg, size_t len,
 		   const uint8_t sig[OFP_SIG_LEN]);
 

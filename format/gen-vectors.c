@@ -350,6 +350,111 @@ static void gen_journal(const uint8_t *pres, size_t pres_len)
 	emit("bad-sealed-batch-count", bad, len, "sealed-batch", "mismatch", "sealed_batch.ciphertext_length", "-");
 }
 
+/* ---- Ed25519 points of small order (FORMAT.md 3.2) -------------------------
+ * Each decodes (the decoder does not look at points) and OpenSSL alone
+ * verifies the holder signatures of the first ones; a verifier of the
+ * format refuses the keys and the R. The "signature" R = identity, S = 0
+ * verifies for every message under the identity as the key. */
+
+/* Little-endian y, bit 255 the sign of x. */
+static const uint8_t ed_identity[32] = { 0x01 };
+static const uint8_t ed_identity_plus_p[32] = { /* y = p + 1 */
+	0xee, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f
+};
+static const uint8_t ed_order2_negative_zero[32] = { /* y = p - 1, x = 0 with the sign bit set */
+	0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff
+};
+static const uint8_t ed_order4[32] = { 0x00 }; /* y = 0 */
+static const uint8_t ed_order8[32] = {
+	0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67, 0x0f,
+	0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a
+};
+
+/* A presentation of an Ed25519 credential for holder_key, signed by
+ * issuer-ed25519, with the holder signature sig (R || S). */
+static size_t small_order_presentation(uint8_t *out, const uint8_t holder_key[32], const uint8_t sig[OFP_SIG_LEN])
+{
+	ofp_presentation_t p;
+	ofp_fmt_error_t err;
+	size_t len;
+
+	make_credential(&p.cred, K_HOLDER_ED25519, K_ISSUER_ED25519, 1003, "HOLDER03");
+	memcpy(p.cred.holder_key, holder_key, OFP_ED25519_KEY_LEN);
+	need(ofp_tk_sign_credential(&p.cred, &keys[K_ISSUER_ED25519], &err), &err);
+	memset(&p.auth, 0, sizeof(p.auth));
+	p.auth.time = AUTH_TIME;
+	p.auth.counter = 1;
+	p.auth.amount = 250;
+	memcpy(p.auth.holder_sig, sig, OFP_SIG_LEN);
+	need(ofp_presentation_encode(&p, out, OFP_PRESENTATION_MAX, &len, &err), &err);
+	return len;
+}
+
+static void gen_small_order(void)
+{
+	static const struct {
+		const char *name;
+		const uint8_t *key;
+	} keyed[] = {
+		{ "bad-ed25519-key-identity", ed_identity },
+		{ "bad-ed25519-key-identity-plus-p", ed_identity_plus_p },
+		{ "bad-ed25519-key-order2-sign-bit", ed_order2_negative_zero },
+		{ "bad-ed25519-key-order4", ed_order4 },
+		{ "bad-ed25519-key-order8", ed_order8 },
+	};
+	uint8_t buf[OFP_PRESENTATION_MAX], sig[OFP_SIG_LEN] = { 0 };
+	ofp_presentation_t p;
+	ofp_enrollment_t e;
+	ofp_trust_list_t t;
+	ofp_tk_key_t fake;
+	ofp_fmt_error_t err;
+	size_t len;
+
+	memcpy(sig, ed_identity, 32); /* R = identity, S = 0 */
+	for (size_t i = 0; i < OFP_ARRAY_LEN(keyed); i++) {
+		len = small_order_presentation(buf, keyed[i].key, sig);
+		emit(keyed[i].name, buf, len, "presentation", "ok", "-", "invalid");
+	}
+
+	/* A good key, and R of order 8 in its signature. */
+	make_credential(&p.cred, K_HOLDER_ED25519, K_ISSUER_ED25519, 1002, "HOLDER02");
+	len = make_presentation(buf, &p, K_HOLDER_ED25519, 2, 180, 0);
+	memcpy(buf + len - OFP_SIG_LEN, ed_order8, 32);
+	emit("bad-ed25519-signature-r-order8", buf, len, "presentation", "ok", "-", "invalid");
+	/* R = identity spelled y = p + 1. */
+	memcpy(buf + len - OFP_SIG_LEN, ed_identity_plus_p, 32);
+	emit("bad-ed25519-signature-r-plus-p", buf, len, "presentation", "ok", "-", "invalid");
+
+	memset(&e, 0, sizeof(e));
+	e.holder_alg = OFP_ALG_ED25519;
+	memcpy(e.holder_id, "HOLDER03", OFP_ID_LEN);
+	memcpy(e.holder_key, ed_identity, OFP_ED25519_KEY_LEN);
+	e.time = NOT_BEFORE - 600;
+	memcpy(e.holder_sig, sig, OFP_SIG_LEN);
+	if (!ofp_tk_enroll_code_mac(&e)) /* a valid code: only the key is wrong */
+		die("enrollment code MAC failed");
+	need(ofp_enrollment_encode(&e, buf, sizeof(buf), &len, &err), &err);
+	emit("bad-ed25519-enrollment-identity", buf, len, "enrollment", "ok", "-", "invalid");
+
+	/* A trust list, validly signed, whose Ed25519 issuer key is the
+	 * identity: the list signature verifies; loading the key must fail. */
+	memset(&fake, 0, sizeof(fake));
+	fake.alg = OFP_ALG_ED25519;
+	fake.pub_len = OFP_ED25519_KEY_LEN;
+	memcpy(fake.pub, ed_identity, OFP_ED25519_KEY_LEN);
+	need(ofp_key_id(OFP_ALG_ED25519, fake.pub, fake.pub_len, fake.kid, &err), &err);
+	memset(&t, 0, sizeof(t));
+	t.version = 4;
+	t.issued_at = NOT_BEFORE - 86400;
+	t.count = 1;
+	ofp_tk_trust_entry(&t.entries[0], &fake, OFP_USAGE_CREDENTIAL_SIGNING, LIST_FROM, LIST_UNTIL);
+	need(ofp_tk_sign_trust_list(&t, &keys[K_ISSUER_P256], &err), &err);
+	need(ofp_trust_list_encode(&t, buf, sizeof(buf), &len, &err), &err);
+	emit("bad-ed25519-trust-identity", buf, len, "trust-list", "ok", "-", "valid");
+}
+
 int main(int argc, char **argv)
 {
 	uint8_t pres[OFP_PRESENTATION_MAX];
@@ -374,6 +479,7 @@ int main(int argc, char **argv)
 	gen_holder_artifacts(pres, &pres_len);
 	gen_lists();
 	gen_journal(pres, pres_len);
+	gen_small_order();
 	if (fclose(manifest) != 0)
 		die(path);
 	for (int i = 0; i < K_N; i++)

@@ -51,13 +51,91 @@ out:
 	return pkey;
 }
 
+/* ---- Ed25519 encodings that OpenSSL accepts and the format does not ----
+ *
+ * A point is encoded as y (255 bits, little-endian) and the sign of x in
+ * bit 255 (RFC 8032 5.1.2). OpenSSL decodes y >= p by reducing it, and does
+ * not refuse points of small order. With a small-order holder key, R = that
+ * point (or the identity) and S = 0 "verify" for every message; so these
+ * are refused wherever a key or a signature's R is accepted. */
+
+/* p = 2^255 - 19, little-endian. */
+static const uint8_t ed25519_p[32] = { 0xed, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+				       0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+				       0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f };
+
+/* L = 2^252 + 27742317777372353535851937790883648493, the group order,
+ * little-endian: S must be below it (RFC 8032 5.1.7). */
+static const uint8_t ed25519_l[32] = { 0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7,
+				       0xa2, 0xde, 0xf9, 0xde, 0x14, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+				       0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10 };
+
+/* The y of each of the eight points of order 1, 2, 4 and 8, little-endian
+ * (bit 255, the sign of x, is compared apart): the identity (0, 1), the
+ * point of order 2 (0, -1), the two of order 4 (+-sqrt(-1), 0), and the four
+ * of order 8, whose y is one of two values and its negation. The
+ * non-canonical spellings (y + p for y < 19, and x = 0 with the sign bit
+ * set) are caught by ed25519_y_canonical and by masking bit 255 here. */
+static const uint8_t ed25519_small_order_y[5][32] = {
+	/* order 1: y = 1 */
+	{ 0x01 },
+	/* order 2: y = p - 1 */
+	{ 0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f },
+	/* order 4: y = 0 */
+	{ 0x00 },
+	/* order 8: y = 0x7a03ac92...706a17c7 */
+	{ 0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67, 0x0f,
+	  0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a },
+	/* order 8: y = p - 0x7a03ac92...706a17c7 */
+	{ 0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98, 0xf0,
+	  0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05 },
+};
+
+/* a < b for 256-bit little-endian numbers; mask_top clears a's bit 255. */
+static bool le_less(const uint8_t a[32], const uint8_t b[32], bool mask_top)
+{
+	for (int i = 31; i >= 0; i--) {
+		uint8_t x = i == 31 && mask_top ? (uint8_t)(a[i] & 0x7f) : a[i];
+		if (x != b[i])
+			return x < b[i];
+	}
+	return false;
+}
+
+static bool ed25519_y_canonical(const uint8_t enc[32])
+{
+	return le_less(enc, ed25519_p, true);
+}
+
+static bool ed25519_small_order(const uint8_t enc[32])
+{
+	for (size_t i = 0; i < OFP_ARRAY_LEN(ed25519_small_order_y); i++) {
+		const uint8_t *y = ed25519_small_order_y[i];
+		if (memcmp(enc, y, 31) == 0 && (enc[31] & 0x7f) == y[31])
+			return true;
+	}
+	return false;
+}
+
+bool ofp_ed25519_point_ok(const uint8_t enc[OFP_ED25519_KEY_LEN])
+{
+	return enc != NULL && ed25519_y_canonical(enc) && !ed25519_small_order(enc);
+}
+
+/* R a canonical point of large order, S < L. */
+static bool ed25519_signature_ok(const uint8_t sig[OFP_SIG_LEN])
+{
+	return ofp_ed25519_point_ok(sig) && le_less(sig + 32, ed25519_l, false);
+}
+
 EVP_PKEY *ofp_sig_public_key(unsigned alg, const uint8_t *pub, size_t pub_len)
 {
 	if (pub == NULL)
 		return NULL;
 	if (alg == OFP_ALG_P256)
 		return p256_public_key(pub, pub_len);
-	if (alg == OFP_ALG_ED25519 && pub_len == OFP_ED25519_KEY_LEN)
+	if (alg == OFP_ALG_ED25519 && pub_len == OFP_ED25519_KEY_LEN && ofp_ed25519_point_ok(pub))
 		return EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, pub, pub_len);
 	return NULL;
 }
@@ -121,7 +199,7 @@ bool ofp_sig_verify(EVP_PKEY *key, unsigned alg, const uint8_t *msg, size_t msg_
 	if (ctx == NULL || EVP_DigestVerifyInit(ctx, NULL, alg == OFP_ALG_P256 ? EVP_sha256() : NULL, NULL, key) != 1)
 		goto out;
 	if (alg == OFP_ALG_ED25519) {
-		ok = EVP_DigestVerify(ctx, sig, OFP_SIG_LEN, msg, msg_len) == 1;
+		ok = ed25519_signature_ok(sig) && EVP_DigestVerify(ctx, sig, OFP_SIG_LEN, msg, msg_len) == 1;
 		goto out;
 	}
 	der_len = raw_to_der(sig, &der);

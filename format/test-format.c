@@ -14,6 +14,7 @@
 
 #include "format/format-testkit.h"
 #include "format/format.h"
+#include "format/sig.h"
 
 static ofp_fmt_error_t E;
 
@@ -1596,6 +1597,144 @@ START_TEST(test_vectors_sealed)
 }
 END_TEST
 
+/* ---- Ed25519 points of small order (FORMAT.md 3.2) ------------------------- */
+
+/* OpenSSL alone: does the raw signature verify under the raw key? */
+static bool openssl_ed25519_verifies(const uint8_t key[32], const uint8_t *msg, size_t len, const uint8_t sig[64])
+{
+	EVP_PKEY *pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, key, 32);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	bool ok = pkey != NULL && ctx != NULL && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pkey) == 1 &&
+		  EVP_DigestVerify(ctx, sig, 64, msg, len) == 1;
+
+	EVP_MD_CTX_free(ctx);
+	EVP_PKEY_free(pkey);
+	return ok;
+}
+
+/* Every spelling of the eight small-order points, and y >= p, is refused
+ * as a key and as R; the attack (identity key, R = identity, S = 0) that
+ * OpenSSL verifies for any message fails in ofp_sig_verify. */
+START_TEST(test_ed25519_small_order)
+{
+	/* y of the small-order points, little-endian, sign bit clear. */
+	static const uint8_t small_y[5][32] = {
+		{ 0x01 },
+		{ 0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		  0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f },
+		{ 0x00 },
+		{ 0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67, 0x0f,
+		  0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac, 0x03, 0x7a },
+		{ 0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98, 0xf0,
+		  0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53, 0xfc, 0x05 },
+	};
+	const ofp_tk_key_t *holder = vkey("holder-ed25519");
+	uint8_t enc[32], sig[64] = { 0x01 }, good_sig[64];
+	static const uint8_t m1[] = "pay 1000", m2[] = "pay 9999";
+	EVP_PKEY *k;
+
+	for (int i = 0; i < 5; i++) {
+		for (int sign = 0; sign < 2; sign++) {
+			memcpy(enc, small_y[i], 32);
+			enc[31] |= (uint8_t)(sign << 7);
+			ck_assert_msg(!ofp_ed25519_point_ok(enc), "small-order y #%d sign %d accepted", i, sign);
+			ck_assert_ptr_null(ofp_sig_public_key(OFP_ALG_ED25519, enc, 32));
+		}
+	}
+	/* y = p .. 2^255 - 1: every non-canonical y (p + 0 and p + 1 are the
+	 * order-4 and identity points). */
+	for (int extra = 0; extra < 19; extra++) {
+		memset(enc, 0xff, 32);
+		enc[0] = (uint8_t)(0xed + extra);
+		enc[31] = 0x7f;
+		ck_assert_msg(!ofp_ed25519_point_ok(enc), "y = p + %d accepted", extra);
+	}
+	/* p - 2 is a canonical y; the test keys are fine. */
+	memset(enc, 0xff, 32);
+	enc[0] = 0xeb;
+	enc[31] = 0x7f;
+	ck_assert(ofp_ed25519_point_ok(enc));
+	ck_assert(ofp_ed25519_point_ok(holder->pub));
+	ck_assert(ofp_ed25519_point_ok(vkey("issuer-ed25519")->pub));
+
+	/* The attack: OpenSSL verifies R = identity, S = 0 under the identity
+	 * key for two different messages; the format's checks refuse it. */
+	ck_assert(openssl_ed25519_verifies(small_y[0], m1, sizeof(m1), sig));
+	ck_assert(openssl_ed25519_verifies(small_y[0], m2, sizeof(m2), sig));
+	ck_assert(!ofp_tk_verify(OFP_ALG_ED25519, small_y[0], 32, m1, sizeof(m1), sig));
+	k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, small_y[0], 32);
+	ck_assert(!ofp_sig_verify(k, OFP_ALG_ED25519, m1, sizeof(m1), sig)); /* R refused */
+	EVP_PKEY_free(k);
+
+	/* A real signature still verifies; with R or S changed to a form the
+	 * format forbids, it does not. */
+	ck_assert(ofp_tk_sign(holder, m1, sizeof(m1), good_sig));
+	k = ofp_sig_public_key(OFP_ALG_ED25519, holder->pub, 32);
+	ck_assert_ptr_nonnull(k);
+	ck_assert(ofp_sig_verify(k, OFP_ALG_ED25519, m1, sizeof(m1), good_sig));
+	memcpy(sig, good_sig, 64);
+	memcpy(sig, small_y[3], 32);
+	ck_assert(!ofp_sig_verify(k, OFP_ALG_ED25519, m1, sizeof(m1), sig));
+	memcpy(sig, good_sig, 64);
+	sig[63] |= 0xf0; /* S >= L */
+	ck_assert(!ofp_sig_verify(k, OFP_ALG_ED25519, m1, sizeof(m1), sig));
+	EVP_PKEY_free(k);
+}
+END_TEST
+
+/* The small-order vectors: each decodes; the key or R in it is refused by
+ * the one check every party uses (ofp_sig_public_key / ofp_sig_verify),
+ * and OpenSSL alone accepts the first (the reason for the rule). */
+START_TEST(test_vectors_small_order)
+{
+	static const char *const keyed[] = { "bad-ed25519-key-identity", "bad-ed25519-key-identity-plus-p",
+					     "bad-ed25519-key-order2-sign-bit", "bad-ed25519-key-order4",
+					     "bad-ed25519-key-order8" };
+	static const char *const r_bad[] = { "bad-ed25519-signature-r-order8", "bad-ed25519-signature-r-plus-p" };
+	uint8_t tbs[OFP_TBS_MAX], *in;
+	ofp_presentation_t p;
+	ofp_enrollment_t e;
+	ofp_trust_list_t t;
+	EVP_PKEY *k;
+	size_t len, n;
+
+	for (size_t i = 0; i < OFP_ARRAY_LEN(keyed); i++) {
+		in = read_vector(keyed[i], &len);
+		ck_fmt(ofp_presentation_decode(in, len, &p, &E), OFP_FMT_OK, NULL);
+		ck_assert_uint_eq(p.cred.holder_alg, OFP_ALG_ED25519);
+		ck_assert_msg(ofp_sig_public_key(OFP_ALG_ED25519, p.cred.holder_key, 32) == NULL,
+			      "%s: holder key accepted", keyed[i]);
+		ck_fmt(ofp_authorization_tbs(&p.cred, &p.auth, tbs, sizeof(tbs), &n, &E), OFP_FMT_OK, NULL);
+		if (i == 0)
+			ck_assert_msg(openssl_ed25519_verifies(p.cred.holder_key, tbs, n, p.auth.holder_sig),
+				      "%s: OpenSSL no longer accepts the identity forgery", keyed[i]);
+		free(in);
+	}
+	for (size_t i = 0; i < OFP_ARRAY_LEN(r_bad); i++) {
+		in = read_vector(r_bad[i], &len);
+		ck_fmt(ofp_presentation_decode(in, len, &p, &E), OFP_FMT_OK, NULL);
+		k = ofp_sig_public_key(OFP_ALG_ED25519, p.cred.holder_key, 32);
+		ck_assert_ptr_nonnull(k);
+		ck_fmt(ofp_authorization_tbs(&p.cred, &p.auth, tbs, sizeof(tbs), &n, &E), OFP_FMT_OK, NULL);
+		ck_assert(!ofp_ed25519_point_ok(p.auth.holder_sig));
+		ck_assert(!ofp_sig_verify(k, OFP_ALG_ED25519, tbs, n, p.auth.holder_sig));
+		EVP_PKEY_free(k);
+		free(in);
+	}
+	in = read_vector("bad-ed25519-enrollment-identity", &len);
+	ck_fmt(ofp_enrollment_decode(in, len, &e, &E), OFP_FMT_OK, NULL);
+	ck_assert_ptr_null(ofp_sig_public_key(e.holder_alg, e.holder_key, 32));
+	ck_fmt(ofp_enrollment_tbs(&e, tbs, sizeof(tbs), &n, &E), OFP_FMT_OK, NULL);
+	ck_assert(openssl_ed25519_verifies(e.holder_key, tbs, n, e.holder_sig));
+	free(in);
+	in = read_vector("bad-ed25519-trust-identity", &len);
+	ck_fmt(ofp_trust_list_decode(in, len, &t, &E), OFP_FMT_OK, NULL);
+	ck_assert_uint_eq(t.count, 1);
+	ck_assert_ptr_null(ofp_sig_public_key(t.entries[0].alg, t.entries[0].key, 32));
+	free(in);
+}
+END_TEST
+
 static Suite *format_suite(void)
 {
 	Suite *s = suite_create("format");
@@ -1638,6 +1777,8 @@ static Suite *format_suite(void)
 	tcase_add_test(tc, test_vectors_manifest);
 	tcase_add_test(tc, test_vectors_sizes);
 	tcase_add_test(tc, test_vectors_sealed);
+	tcase_add_test(tc, test_vectors_small_order);
+	tcase_add_test(tc, test_ed25519_small_order);
 	suite_add_tcase(s, tc);
 	return s;
 }

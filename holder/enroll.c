@@ -3,6 +3,7 @@
  * with a proof of possession signed by the token. */
 #include "config.h"
 #include "holder/holder.h"
+#include "format/sig.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -21,6 +22,11 @@ int ofp_holder_key_form(const ofp_p11_key_t *key, uint8_t *out, size_t *len, cha
 		return OFP_HOLDER_OK;
 	}
 	if (key->alg == OFP_ALG_ED25519 && key->pub_len == OFP_ED25519_KEY_LEN) {
+		if (!ofp_ed25519_point_ok(key->pub_raw)) {
+			snprintf(err, err_len, "holder key: a non-canonical or small-order Ed25519 point, "
+					       "which no issuer or gate accepts");
+			return OFP_HOLDER_REFUSED;
+		}
 		memcpy(out, key->pub_raw, OFP_ED25519_KEY_LEN);
 		*len = OFP_ED25519_KEY_LEN;
 		return OFP_HOLDER_OK;

@@ -57,7 +57,8 @@ static const char global_help[] =
 	"  --key-id HEX         the holder key's CKA_ID (OpenSC: 01 for 9A, 02 for 9C)\n"
 	"  --pin-file FILE      user PIN from the first line of FILE\n"
 	"  --pin-env VAR        user PIN from the environment variable VAR\n"
-	"                       (neither: the URI's pin-value or pin-source, else a prompt without echo)\n"
+	"                       (neither: the URI's pin-source, else a prompt without echo; a URI\n"
+	"                       with pin-value= is refused: the command line is readable by all)\n"
 	"  --dir DIR            state directory, where the counters are kept\n"
 	"                       (default: $XDG_DATA_HOME/offpass/holder or ~/.local/share/offpass/holder)\n";
 
@@ -72,7 +73,15 @@ static int global_option(const char *cmd, int c, const char *arg)
 	switch (c) {
 	case OPT_MODULE: g.module = arg; break;
 	case OPT_TOKEN_LABEL: g.token_label = arg; break;
-	case OPT_URI: g.uri = arg; break;
+	case OPT_URI: {
+		char err[512];
+		if (ofp_p11_uri_argument_check(arg, "--uri", err, sizeof(err)) != 0) {
+			ofp_fail("%s", err);
+			return OFP_EXIT_USAGE;
+		}
+		g.uri = arg;
+		break;
+	}
 	/* The last PIN option wins. */
 	case OPT_PIN_FILE: g.pin_file = arg; g.pin_env = NULL; break;
 	case OPT_PIN_ENV: g.pin_env = arg; g.pin_file = NULL; break;
@@ -200,9 +209,11 @@ static int login(session_t *s)
 }
 
 /* Open the token, log in, and (find_key) find the holder key. */
-static int session_open(session_t *s, bool rw, bool find_key)
+/* rw_if_writable: read/write unless the token is write-protected, for
+ * present, which keeps the counter on the token where it can. */
+static int session_open_mode(session_t *s, bool rw, bool rw_if_writable, bool find_key)
 {
-	ofp_p11_open_args_t a = { g.module, g.uri, g.token_label, rw };
+	ofp_p11_open_args_t a = { g.module, g.uri, g.token_label, rw, rw_if_writable };
 	char err[OFP_HOLDER_ERR_LEN];
 	int rv;
 
@@ -214,6 +225,11 @@ static int session_open(session_t *s, bool rw, bool find_key)
 	if (rv != OFP_EXIT_OK || !find_key)
 		return rv;
 	return find_holder_key(s);
+}
+
+static int session_open(session_t *s, bool rw, bool find_key)
+{
+	return session_open_mode(s, rw, false, find_key);
 }
 
 /* The state directory, for the commands that use counters. */
@@ -514,7 +530,7 @@ typedef struct present_ctx {
 	session_t *s;
 	ofp_present_args_t args;
 	const char *png, *svg, *raw;
-	bool terminal, ansi, help;
+	bool terminal, plain, colour, help;
 	uint32_t refresh, count; /* --refresh seconds (0: one code), --count */
 	FILE *info; /* stderr when standard output carries the raw bytes */
 	struct timespec start;
@@ -579,9 +595,9 @@ static int present_frame(void *ctx, unsigned index)
 	if (rv == OFP_EXIT_OK)
 		rv = write_qr_files(x, &qr);
 	if (rv == OFP_EXIT_OK && x->terminal) {
-		if (x->refresh > 0 && x->ansi)
+		if (x->refresh > 0 && x->colour && isatty(STDOUT_FILENO))
 			fputs("\x1b[H\x1b[2J", stdout); /* home and clear: redraw in place */
-		if (ofp_qr_terminal(&qr, stdout, x->ansi) != 0)
+		if (ofp_qr_terminal(&qr, stdout, x->colour) != 0)
 			rv = ofp_fail("cannot write the QR code to standard output");
 	}
 	if (rv == OFP_EXIT_OK) {
@@ -598,26 +614,30 @@ static int present_frame(void *ctx, unsigned index)
 
 static int present_usage(void)
 {
-	return help("present --amount N [--challenge HEX] [--png F] [--svg F] [--raw F] [--terminal]\n"
+	return help("present --amount N [--challenge HEX] [--png F] [--svg F] [--raw F] [--terminal [--plain]]\n"
 		    "                       [--refresh SECONDS [--count N]]\n"
 		    "Sign a fresh authorization with the token key and show the presentation as a QR code.\n"
 		    "  --amount N          amount of this operation, in minor units\n"
 		    "  --challenge HEX     the verifier's challenge (two-way channels; 1 to 32 bytes)\n"
 		    "  --png F, --svg F    write the QR code as PNG or SVG\n"
 		    "  --raw F             write the presentation bytes ('-': standard output)\n"
-		    "  --terminal          draw the QR code on the terminal (the default without a file)\n"
+		    "  --terminal          draw the QR code on the terminal (the default without a file), in\n"
+		    "                      explicit black and white that read on dark and light themes alike\n"
+		    "  --plain             draw it without colours (also when NO_COLOR is set or TERM=dumb):\n"
+		    "                      right only on a light-on-dark terminal, a negative on a light one\n"
 		    "  --refresh SECONDS   a fresh authorization every SECONDS until Ctrl-C\n"
 		    "  --count N           with --refresh: stop after N codes\n");
 }
 
 static int parse_present(int argc, char **argv, present_ctx_t *x, uint8_t *challenge)
 {
-	enum { O_AMOUNT = 0x200, O_CHALLENGE, O_PNG, O_SVG, O_RAW, O_TERMINAL, O_REFRESH, O_COUNT };
+	enum { O_AMOUNT = 0x200, O_CHALLENGE, O_PNG, O_SVG, O_RAW, O_TERMINAL, O_PLAIN, O_REFRESH, O_COUNT };
 	static const struct option opts[] = {
 		{ "amount", required_argument, NULL, O_AMOUNT },   { "challenge", required_argument, NULL, O_CHALLENGE },
 		{ "png", required_argument, NULL, O_PNG },	   { "svg", required_argument, NULL, O_SVG },
 		{ "raw", required_argument, NULL, O_RAW },	   { "terminal", no_argument, NULL, O_TERMINAL },
 		{ "refresh", required_argument, NULL, O_REFRESH }, { "count", required_argument, NULL, O_COUNT },
+		{ "plain", no_argument, NULL, O_PLAIN },
 		GLOBAL_OPTIONS,					   { NULL, 0, NULL, 0 }
 	};
 	bool have_amount = false, have_count = false;
@@ -644,6 +664,7 @@ static int parse_present(int argc, char **argv, present_ctx_t *x, uint8_t *chall
 		case O_SVG: x->svg = optarg; break;
 		case O_RAW: x->raw = optarg; break;
 		case O_TERMINAL: x->terminal = true; break;
+		case O_PLAIN: x->plain = x->terminal = true; break;
 		case O_REFRESH:
 			if (ofp_parse_u32(optarg, 86400, &x->refresh) != 0 || x->refresh == 0)
 				return ofp_usage("present: --refresh: '%s' is not 1 to 86400 seconds", optarg);
@@ -671,6 +692,18 @@ static int parse_present(int argc, char **argv, present_ctx_t *x, uint8_t *chall
 	return OFP_EXIT_OK;
 }
 
+/* Colours unless asked not to: --plain, NO_COLOR (https://no-color.org:
+ * set and not empty) or a terminal that says it has none. Not tied to
+ * isatty: output captured to a file and shown later needs them too. */
+static bool want_colour(bool plain)
+{
+	const char *no_color = getenv("NO_COLOR"), *term = getenv("TERM");
+
+	if (plain || (no_color != NULL && no_color[0] != '\0'))
+		return false;
+	return term == NULL || strcmp(term, "dumb") != 0;
+}
+
 static int cmd_present(int argc, char **argv)
 {
 	uint8_t challenge[OFP_CHALLENGE_MAX];
@@ -685,9 +718,9 @@ static int cmd_present(int argc, char **argv)
 	if (rv != OFP_EXIT_OK || x.help)
 		return rv;
 	x.info = x.raw != NULL && strcmp(x.raw, "-") == 0 ? stderr : stdout;
-	x.ansi = x.terminal && isatty(STDOUT_FILENO);
+	x.colour = x.terminal && want_colour(x.plain);
 	clock_gettime(CLOCK_MONOTONIC, &x.start);
-	rv = session_open(&s, false, true);
+	rv = session_open_mode(&s, false, true, true);
 	if (rv == OFP_EXIT_OK)
 		rv = session_state_dir(&s);
 	if (rv == OFP_EXIT_OK) {

@@ -32,16 +32,15 @@ static int check_usable(const ofp_credential_t *c, const ofp_present_args_t *a, 
 	return OFP_HOLDER_OK;
 }
 
-/* Fill in everything but the signature; the counter is durable on disk
- * before this returns, so it is never handed out twice. */
-static int build_authorization(const ofp_p11_key_t *key, const ofp_present_args_t *a, ofp_authorization_t *auth,
-			       char *err, size_t err_len)
+/* Fill in everything but the signature; the counter is claimed on the
+ * token (or derived, counter.h) and durable before this returns, so it is
+ * never handed out twice for the key. */
+static int build_authorization(ofp_p11_t *p, const ofp_p11_key_t *key, const ofp_present_args_t *a,
+			       ofp_authorization_t *auth, char *err, size_t err_len)
 {
-	uint8_t form[OFP_HOLDER_KEY_MAX];
-	size_t form_len = 0;
+	ofp_counter_kind_t kind;
 
-	if (ofp_holder_key_form(key, form, &form_len, err, err_len) != OFP_HOLDER_OK ||
-	    ofp_counter_next(a->dir, form, form_len, a->now, &auth->counter, err, err_len) != 0)
+	if (ofp_counter_reserve(p, key, a->dir, a->now, &auth->counter, &kind, err, err_len) != 0)
 		return OFP_HOLDER_FAILED;
 	auth->time = a->now;
 	auth->amount = a->amount;
@@ -67,7 +66,7 @@ int ofp_holder_present(ofp_p11_t *p, const ofp_p11_key_t *key, const ofp_present
 	if (rv == OFP_HOLDER_OK)
 		rv = check_usable(&pr.cred, args, err, err_len);
 	if (rv == OFP_HOLDER_OK)
-		rv = build_authorization(key, args, &pr.auth, err, err_len);
+		rv = build_authorization(p, key, args, &pr.auth, err, err_len);
 	if (rv != OFP_HOLDER_OK)
 		return rv;
 	if (ofp_authorization_tbs(&pr.cred, &pr.auth, tbs, sizeof(tbs), &tbs_len, &fe) != OFP_FMT_OK) {

@@ -210,14 +210,14 @@ int ofp_qr_svg(const ofp_qr_t *qr, char **out, size_t *len, char *err, size_t er
 
 /* ---- terminal ------------------------------------------------------------ */
 
-int ofp_qr_terminal(const ofp_qr_t *qr, FILE *f, bool ansi)
+int ofp_qr_terminal(const ofp_qr_t *qr, FILE *f, bool colour)
 {
 	/* Indexed by (top light) << 1 | (bottom light). */
 	static const char *const glyph[4] = { " ", "\xe2\x96\x84", "\xe2\x96\x80", "\xe2\x96\x88" };
 	int lo = -OFP_QR_QUIET_ZONE, hi = qr->width + OFP_QR_QUIET_ZONE;
 
 	for (int y = lo; y < hi; y += 2) {
-		if (ansi)
+		if (colour)
 			fputs("\x1b[40;97m", f); /* black background, bright white glyphs */
 		for (int x = lo; x < hi; x++) {
 			/* Below the last row (odd height) is more quiet zone. */
@@ -225,8 +225,8 @@ int ofp_qr_terminal(const ofp_qr_t *qr, FILE *f, bool ansi)
 			bool bottom = y + 1 >= hi || !ofp_qr_dark(qr, x, y + 1);
 			fputs(glyph[(top ? 2 : 0) | (bottom ? 1 : 0)], f);
 		}
-		if (ansi)
-			fputs("\x1b[0m", f);
+		if (colour)
+			fputs("\x1b[0m", f); /* before the newline: no coloured line ends */
 		fputc('\n', f);
 	}
 	return fflush(f) == 0 && !ferror(f) ? 0 : -1;

@@ -37,9 +37,15 @@ int ofp_qr_png(const ofp_qr_t *qr, uint8_t **out, size_t *len, char *err, size_t
 int ofp_qr_svg(const ofp_qr_t *qr, char **out, size_t *len, char *err, size_t err_len) OFP_WUR;
 /* Two module rows a text line with UTF-8 half blocks, the quiet zone
  * included; light modules are drawn (the glyphs' colour), dark ones left
- * as background. ansi: force white on black with escape codes, so that
- * the code reads on a light terminal too; otherwise a dark background is
- * assumed. */
-int ofp_qr_terminal(const ofp_qr_t *qr, FILE *f, bool ansi) OFP_WUR;
+ * as background.
+ * colour: every line sets its colours explicitly (ANSI SGR 40;97, black
+ * background and bright white glyphs, as qrencode's ANSIUTF8 mode) and
+ * resets them (SGR 0) before the newline, so the code has the right
+ * polarity on a dark and on a light terminal theme alike.
+ * plain (colour false): no escape codes; the glyphs take the terminal's
+ * text colour, so the code is right only where text is lighter than the
+ * background (a light-on-dark theme) and a negative on a dark-on-light
+ * one (docs/man/offpass-holder.1, --plain). */
+int ofp_qr_terminal(const ofp_qr_t *qr, FILE *f, bool colour) OFP_WUR;
 
 #endif

@@ -22,6 +22,8 @@
 #include <png.h>
 #include <zbar.h>
 
+#include "tests/kit/term-render.h"
+
 #include "atomic_file.h"
 #include "secmem.h"
 #include "holder/counter.h"
@@ -536,6 +538,62 @@ START_TEST(qr_terminal_ansi)
 }
 END_TEST
 
+
+/* The terminal drawing as a terminal shows it (tests/kit/term-render.h):
+ * the captured bytes drawn in a dark theme (light default text on black)
+ * and a light one (dark text on white), then read by zbar. With colours
+ * both themes give the code back; plain, the dark theme does and the
+ * light one shows a negative (zbar finds nothing; inverted, it reads). */
+static int terminal_read(const char *text, size_t len, term_theme_t theme, bool invert, uint8_t *out, size_t cap,
+			 size_t *out_len)
+{
+	char err[ERR_LEN];
+	term_image_t img;
+	int rv;
+
+	ck_assert_msg(term_render(text, len, theme, 3, &img, err, sizeof(err)) == 0, "%s", err);
+	if (invert)
+		for (size_t i = 0; i < (size_t)img.width * (size_t)img.height; i++)
+			img.grey[i] = (uint8_t)(255 - img.grey[i]);
+	rv = term_qr_decode(&img, out, cap, out_len);
+	term_image_free(&img);
+	return rv;
+}
+
+START_TEST(qr_terminal_themes)
+{
+	uint8_t data[OFP_PRESENTATION_QR_P256], back[1024];
+	char err[ERR_LEN], *text[2] = { NULL, NULL };
+	size_t text_len[2] = { 0, 0 }, n = 0;
+	ofp_qr_t qr;
+
+	random_bytes(data, sizeof(data), 11);
+	ck_assert_int_eq(ofp_qr_encode(data, sizeof(data), &qr, err, sizeof(err)), 0);
+	for (int colour = 0; colour < 2; colour++) {
+		FILE *f = open_memstream(&text[colour], &text_len[colour]);
+		ck_assert_int_eq(ofp_qr_terminal(&qr, f, colour == 1), 0);
+		ck_assert_int_eq(fclose(f), 0);
+	}
+	/* Colours: both themes read the code. */
+	for (int theme = 0; theme < 2; theme++) {
+		ck_assert_msg(terminal_read(text[1], text_len[1], (term_theme_t)theme, false, back, sizeof(back),
+					    &n) == 0,
+			      "colour drawing: no code in the %s theme", theme ? "light" : "dark");
+		ck_assert_uint_eq(n, sizeof(data));
+		ck_assert_mem_eq(back, data, sizeof(data));
+	}
+	/* Plain: right on a dark theme, a negative on a light one. */
+	ck_assert_int_eq(terminal_read(text[0], text_len[0], TERM_THEME_DARK, false, back, sizeof(back), &n), 0);
+	ck_assert_mem_eq(back, data, sizeof(data));
+	ck_assert_int_eq(terminal_read(text[0], text_len[0], TERM_THEME_LIGHT, false, back, sizeof(back), &n), 1);
+	ck_assert_int_eq(terminal_read(text[0], text_len[0], TERM_THEME_LIGHT, true, back, sizeof(back), &n), 0);
+	ck_assert_mem_eq(back, data, sizeof(data));
+	free(text[0]);
+	free(text[1]);
+	ofp_qr_free(&qr);
+}
+END_TEST
+
 /* ==== refresh loop ================================================================== */
 
 typedef struct frames {
@@ -1029,6 +1087,236 @@ START_TEST(status_report)
 }
 END_TEST
 
+
+
+/* A token key that is an Ed25519 point of small order (imported, not
+ * generated: a token never makes one) is refused before it is used. */
+START_TEST(small_order_token_key_refused)
+{
+	static const CK_BYTE ed25519_oid[] = { 0x06, 0x03, 0x2b, 0x65, 0x70 };
+	CK_BYTE point[34] = { 0x04, 0x20, 0x01 }; /* OCTET STRING: y = 1, the identity */
+	CK_OBJECT_CLASS klass = CKO_PUBLIC_KEY;
+	CK_KEY_TYPE type = CKK_EC_EDWARDS;
+	CK_BBOOL yes = CK_TRUE;
+	CK_BYTE id[] = { 0x51 };
+	CK_ATTRIBUTE t[] = {
+		{ CKA_CLASS, &klass, sizeof(klass) },	     { CKA_KEY_TYPE, &type, sizeof(type) },
+		{ CKA_TOKEN, &yes, sizeof(yes) },	     { CKA_VERIFY, &yes, sizeof(yes) },
+		{ CKA_LABEL, (void *)"small order", 11 }, { CKA_ID, id, sizeof(id) },
+		{ CKA_EC_PARAMS, (void *)ed25519_oid, sizeof(ed25519_oid) },
+		{ CKA_EC_POINT, point, sizeof(point) },
+	};
+	uint8_t form[OFP_HOLDER_KEY_MAX], req[OFP_ENROLLMENT_MAX];
+	char err[ERR_LEN] = "";
+	CK_OBJECT_HANDLE h;
+	ofp_p11_key_t key;
+	size_t len = 0;
+	ofp_p11_t *p = open_token();
+
+	ck_assert_int_eq(ofp_p11_functions(p)->C_CreateObject(ofp_p11_session(p), t, OFP_ARRAY_LEN(t), &h), CKR_OK);
+	ck_assert_msg(ofp_p11_find_key(p, "small order", NULL, 0, &key) == 0, "%s", ofp_p11_error(p));
+	ck_assert_uint_eq(key.alg, OFP_ALG_ED25519);
+	ck_assert_int_eq(ofp_holder_key_form(&key, form, &len, err, sizeof(err)), OFP_HOLDER_REFUSED);
+	HAS(err, "small-order");
+	ck_assert_int_ne(ofp_holder_enroll(p, &key, (const uint8_t *)"HOLDER03", ofp_tk_enroll_code, T0, req, &len, err,
+					   sizeof(err)),
+			 OFP_HOLDER_OK);
+	HAS(err, "small-order");
+	ofp_p11_close(p);
+}
+END_TEST
+
+/* ==== the counter lives with the key (issue 7 item 7c) =============================== */
+
+static uint32_t reserve_in(ofp_p11_t *p, const ofp_p11_key_t *key, const char *d, ofp_counter_kind_t *kind)
+{
+	char err[ERR_LEN] = "";
+	ofp_counter_kind_t k;
+	uint32_t v = 0;
+
+	ck_assert_msg(ofp_counter_reserve(p, key, d, T0, &v, &k, err, sizeof(err)) == 0, "reserve in %s: %s", d,
+		      err);
+	if (kind != NULL)
+		*kind = k;
+	return v;
+}
+
+static void assert_distinct(const uint32_t *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < i; j++)
+			ck_assert_msg(v[i] != v[j], "counter %u handed out twice (#%zu and #%zu)", v[i], j, i);
+}
+
+/* One token, two state directories, 100 presentations alternating: no
+ * counter twice (the file-only counter repeated 50 of 100), and one
+ * counter object left on the token. A third, fresh directory goes on
+ * above them all. */
+START_TEST(counter_on_token_two_dirs)
+{
+	char a_dir[192], b_dir[192], c_dir[192];
+	uint8_t pres[OFP_PRESENTATION_MAX];
+	uint32_t got[100], max = 0;
+	ofp_p11_data_t objs[8];
+	ofp_p11_key_t key;
+	ofp_counter_kind_t kind;
+	char err[ERR_LEN] = "", label[64];
+	size_t len = 0, n = 0;
+	ofp_p11_t *p = enrolled(OFP_ALG_P256, &key, NULL, NULL);
+
+	snprintf(a_dir, sizeof(a_dir), "%s/place-a", dir);
+	snprintf(b_dir, sizeof(b_dir), "%s/place-b", dir);
+	snprintf(c_dir, sizeof(c_dir), "%s/place-c", dir);
+	for (int i = 0; i < 100; i++) {
+		ofp_present_args_t a = args_at(T0, 1);
+		ofp_presentation_t pr;
+
+		a.dir = i % 2 == 0 ? a_dir : b_dir;
+		ck_assert_msg(ofp_holder_present(p, &key, &a, pres, &len, &pr, err, sizeof(err)) == OFP_HOLDER_OK,
+			      "present %d: %s", i, err);
+		got[i] = pr.auth.counter;
+		if (got[i] > max)
+			max = got[i];
+	}
+	assert_distinct(got, 100);
+	ck_assert_uint_eq(got[0], T0);
+	ck_assert_uint_eq(max, T0 + 99);
+	ck_assert_uint_eq(reserve_in(p, &key, c_dir, &kind), T0 + 100);
+	ck_assert_int_eq(kind, OFP_COUNTER_ON_TOKEN);
+	snprintf(label, sizeof(label), "offpass counter id ");
+	for (size_t i = 0; i < key.id_len; i++)
+		snprintf(label + strlen(label), sizeof(label) - strlen(label), "%02x", key.id[i]);
+	ck_assert_int_eq(ofp_p11_data_list(p, label, objs, OFP_ARRAY_LEN(objs), &n), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(objs[0].len, 16);
+	ck_assert_mem_eq(objs[0].value, "ofc1", 4);
+	ck_assert_uint_eq(objs[0].value[15], (T0 + 100) & 0xff);
+	ofp_p11_close(p);
+}
+END_TEST
+
+/* Two processes at once, each with its own session and state directory. */
+START_TEST(counter_on_token_two_processes)
+{
+	enum { PER_CHILD = 25 };
+	uint32_t got[2 * PER_CHILD];
+	int fds[2][2];
+	pid_t pid[2];
+	ofp_p11_key_t key;
+	ofp_p11_t *p = enrolled(OFP_ALG_ED25519, &key, NULL, NULL);
+
+	ofp_p11_close(p); /* the children load the module afresh */
+	for (int c = 0; c < 2; c++) {
+		ck_assert_int_eq(pipe(fds[c]), 0);
+		pid[c] = fork();
+		ck_assert_int_ne(pid[c], -1);
+		if (pid[c] == 0) {
+			char d[192], err[ERR_LEN];
+			ofp_p11_open_args_t oa = { .module = module, .token_label = LABEL, .read_write = true };
+			ofp_p11_key_t k;
+			ofp_counter_kind_t kind;
+
+			close(fds[c][0]);
+			snprintf(d, sizeof(d), "%s/proc-%d", dir, c);
+			/* SoftHSM2 2.6 may see no token while another process
+			 * writes its files (SoftHSMv2 issue #757): open again. */
+			int tries = 0;
+			while (ofp_p11_open(&oa, &p, err, sizeof(err)) != 0) {
+				if (++tries == 50) {
+					fprintf(stderr, "child %d: open: %s\n", c, err);
+					_exit(2);
+				}
+				usleep(20000);
+			}
+			if (ofp_p11_login(p, USER_PIN) != 0 || ofp_p11_find_key(p, OFP_HOLDER_KEY_LABEL, NULL, 0, &k) != 0) {
+				fprintf(stderr, "child %d: %s\n", c, ofp_p11_error(p));
+				_exit(2);
+			}
+			for (int i = 0; i < PER_CHILD; i++) {
+				uint32_t v;
+				if (ofp_counter_reserve(p, &k, d, T0, &v, &kind, err, sizeof(err)) != 0 ||
+				    kind != OFP_COUNTER_ON_TOKEN || write(fds[c][1], &v, sizeof(v)) != (ssize_t)sizeof(v)) {
+					fprintf(stderr, "child %d: %s\n", c, err);
+					_exit(1);
+				}
+			}
+			ofp_p11_close(p);
+			_exit(0);
+		}
+		close(fds[c][1]);
+	}
+	for (int c = 0; c < 2; c++) {
+		size_t want = PER_CHILD * sizeof(uint32_t), have = 0;
+		while (have < want) {
+			ssize_t n = read(fds[c][0], (uint8_t *)&got[c * PER_CHILD] + have, want - have);
+			ck_assert_int_gt(n, 0);
+			have += (size_t)n;
+		}
+		int status;
+		ck_assert_int_eq(waitpid(pid[c], &status, 0), pid[c]);
+		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+		close(fds[c][0]);
+	}
+	assert_distinct(got, 2 * PER_CHILD);
+}
+END_TEST
+
+/* An object under the counter's label that is not this key's counter is
+ * refused, not overwritten or guessed around. */
+START_TEST(counter_foreign_object_refused)
+{
+	ofp_p11_key_t key;
+	char err[ERR_LEN] = "", label[64];
+	uint8_t junk[16] = "ofc1-other-key!";
+	CK_OBJECT_HANDLE h;
+	CK_RV ck;
+	uint32_t v = 0;
+	ofp_counter_kind_t kind;
+	ofp_p11_t *p = enrolled(OFP_ALG_P256, &key, NULL, NULL);
+
+	snprintf(label, sizeof(label), "offpass counter id ");
+	for (size_t i = 0; i < key.id_len; i++)
+		snprintf(label + strlen(label), sizeof(label) - strlen(label), "%02x", key.id[i]);
+	ck_assert_int_eq(ofp_p11_data_add(p, label, junk, sizeof(junk), &h, &ck), 0);
+	ck_assert_int_eq(ofp_counter_reserve(p, &key, state, T0, &v, &kind, err, sizeof(err)), -1);
+	HAS(err, "is not this key's counter");
+	ck_assert_int_eq(ofp_p11_data_remove(p, h), 0);
+	ck_assert_uint_eq(reserve_in(p, &key, state, NULL), T0);
+	ofp_p11_close(p);
+}
+END_TEST
+
+/* A token that keeps no data objects of ours (here: a read-only session,
+ * as a write-protected PIV card gives): the derived counter, values of
+ * this place's class, increasing, never below the time. */
+START_TEST(counter_derived_without_data_objects)
+{
+	ofp_p11_open_args_t oa = { .module = module, .token_label = LABEL, .read_write = false };
+	char err[ERR_LEN] = "", a_dir[192], b_dir[192];
+	ofp_counter_kind_t kind;
+	ofp_p11_key_t key;
+	uint32_t a1, a2, b1;
+	ofp_p11_t *p = enrolled(OFP_ALG_P256, &key, NULL, NULL);
+
+	ofp_p11_close(p);
+	ck_assert_msg(ofp_p11_open(&oa, &p, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_int_eq(ofp_p11_login(p, USER_PIN), 0);
+	ck_assert_int_eq(ofp_p11_find_key(p, OFP_HOLDER_KEY_LABEL, NULL, 0, &key), 0);
+	snprintf(a_dir, sizeof(a_dir), "%s/place-a", dir);
+	snprintf(b_dir, sizeof(b_dir), "%s/place-b", dir);
+	a1 = reserve_in(p, &key, a_dir, &kind);
+	ck_assert_int_eq(kind, OFP_COUNTER_DERIVED);
+	a2 = reserve_in(p, &key, a_dir, &kind);
+	b1 = reserve_in(p, &key, b_dir, &kind);
+	ck_assert_uint_ge(a1, T0);
+	ck_assert_uint_lt(a1, T0 + 64);
+	ck_assert_uint_eq(a2, a1 + 64); /* the same class, the next value */
+	ck_assert_uint_ge(b1, T0);
+	ck_assert_uint_eq(a1 % 64 == b1 % 64, a1 == b1); /* distinct classes never meet */
+	ofp_p11_close(p);
+}
+END_TEST
+
 /* ==== suite ========================================================================= */
 
 static void add_token_tests(Suite *s, const char *name, void (*setup)(void))
@@ -1046,6 +1334,11 @@ static void add_token_tests(Suite *s, const char *name, void (*setup)(void))
 	tcase_add_test(tc, present_ed25519);
 	tcase_add_test(tc, present_refusals);
 	tcase_add_test(tc, status_report);
+	tcase_add_test(tc, small_order_token_key_refused);
+	tcase_add_test(tc, counter_on_token_two_dirs);
+	tcase_add_test(tc, counter_on_token_two_processes);
+	tcase_add_test(tc, counter_foreign_object_refused);
+	tcase_add_test(tc, counter_derived_without_data_objects);
 	suite_add_tcase(s, tc);
 }
 
@@ -1072,6 +1365,7 @@ int main(void)
 	tcase_add_test(tc, qr_svg);
 	tcase_add_test(tc, qr_terminal_plain);
 	tcase_add_test(tc, qr_terminal_ansi);
+	tcase_add_test(tc, qr_terminal_themes);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("refresh");

@@ -22,7 +22,8 @@ const char global_help[] =
 	"  --dir DIR        the issuer directory (default: $OFFPASS_ISSUER_DIR)\n"
 	"  --pin-file FILE  the issuer token's user PIN from the first line of FILE\n"
 	"  --pin-env VAR    the PIN from the environment variable VAR\n"
-	"                   (neither: the URI's pin-value or pin-source, else a prompt without echo;\n"
+	"                   (neither: the URI's pin-source (or pin-value in a --config file; never\n"
+	"                   on the command line), else a prompt without echo;\n"
 	"                   only commands that use a key ask for it)\n";
 
 uint32_t now(void)

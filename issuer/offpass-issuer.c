@@ -15,6 +15,7 @@
 #include "cli.h"
 #include "hex.h"
 #include "issuer/cli-issuer.h"
+#include "p11client.h"
 
 /* ---- init, rollover, lists, status --------------------------------------------------- */
 
@@ -57,7 +58,11 @@ static int cmd_init(int argc, char **argv)
 		case 'h': return usage_text(init_help);
 		case OPT_MODULE: module = optarg; break;
 		case OPT_TOKEN_LABEL: label = optarg; break;
-		case OPT_URI: uri = optarg; break;
+		case OPT_URI:
+			if (ofp_p11_uri_argument_check(optarg, "init --uri", err, sizeof(err)) != 0)
+				return ofp_usage("%s", err);
+			uri = optarg;
+			break;
 		case OPT_CONFIG: config = optarg; break;
 		default:
 			rc = global_option(c, optarg);

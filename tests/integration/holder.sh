@@ -16,10 +16,13 @@ need zbarimg xmllint cmp od
 
 HOLDER=${top_builddir:-.}/holder/offpass-holder
 KIT=${top_builddir:-.}/holder/holder-testkit
+TERMQR=${top_builddir:-.}/tests/kit/term-qr
 case $HOLDER in /*) ;; *) HOLDER=$PWD/$HOLDER ;; esac
 case $KIT in /*) ;; *) KIT=$PWD/$KIT ;; esac
+case $TERMQR in /*) ;; *) TERMQR=$PWD/$TERMQR ;; esac
 [ -x "$HOLDER" ] || fail "$HOLDER not built"
 [ -x "$KIT" ] || fail "$KIT not built (make check builds it)"
+[ -x "$TERMQR" ] || fail "$TERMQR not built (make check builds it)"
 SOFTHSM=/usr/lib/softhsm/libsofthsm2.so
 T0=1700000000
 HOLDER_ID=0123456789abcdef
@@ -56,26 +59,54 @@ counter_of()
 	field counter "$line"
 }
 
-# parallel_present NAME OUT HOLDER-COMMAND...: two loops of 10 `present`
-# at once; the 20 presentations verify and their counters are distinct.
+# distinct_counters NAME WHAT N FILE...: the N presentations verify and
+# their counters are distinct.
+distinct_counters()
+{
+	local name=$1 what=$2 n=$3 f
+	shift 3
+	for f in "$@"; do counter_of "$f"; done >"$WORK/counters"
+	[ "$(wc -l <"$WORK/counters")" = "$n" ] || fail "$name: $what: not $n presentations"
+	[ "$(sort -u "$WORK/counters" | wc -l)" = "$n" ] ||
+		fail "$name: $what: a counter was used twice: $(sort "$WORK/counters" | uniq -d | head -5)"
+}
+
+# parallel_present NAME OUT TAG DIRS HOLDER-COMMAND...: two loops of 10
+# `present` at once (DIRS=two: each loop with its own state directory);
+# the 20 presentations verify and their counters are distinct.
 parallel_present()
 {
-	local name=$1 out=$2 i w failed=0
-	local -a pids=()
-	shift 2
+	local name=$1 out=$2 tag=$3 dirs=$4 i w failed=0
+	local -a pids=() extra=()
+	shift 4
 	for w in 1 2; do
+		extra=()
+		[ "$dirs" = one ] || extra=(--dir "$out/state-$tag-$w")
 		(for i in $(seq 10); do
-			"$@" present --amount 1 --raw "$out/par-$w-$i.raw" >"$out/par-$w-$i.log" 2>&1 ||
-				{ cat "$out/par-$w-$i.log" >&2; exit 1; }
+			"$@" "${extra[@]}" present --amount 1 --raw "$out/$tag-$w-$i.raw" >"$out/$tag-$w-$i.log" 2>&1 ||
+				{ cat "$out/$tag-$w-$i.log" >&2; exit 1; }
 		done) &
 		pids+=($!)
 	done
 	for w in "${pids[@]}"; do wait "$w" || failed=1; done
-	[ "$failed" = 0 ] || fail "$name: a concurrent present failed"
-	for w in "$out"/par-*.raw; do counter_of "$w"; done >"$out/counters"
-	[ "$(wc -l <"$out/counters")" = 20 ] || fail "$name: not 20 concurrent presentations"
-	[ "$(sort -u "$out/counters" | wc -l)" = 20 ] ||
-		fail "$name: a counter was used twice: $(sort "$out/counters" | uniq -d)"
+	[ "$failed" = 0 ] || fail "$name: a concurrent present ($tag) failed"
+	distinct_counters "$name" "two present at once ($tag)" 20 "$out/$tag"-*.raw
+}
+
+# alternate_dirs NAME OUT HOLDER-COMMAND...: one token, two state
+# directories (two places), 100 presentations alternating between them:
+# no counter twice (issue 7 item 7c: the counter lives with the key).
+alternate_dirs()
+{
+	local name=$1 out=$2 i d
+	shift 2
+	for i in $(seq 50); do
+		for d in a b; do
+			"$@" --dir "$out/place-$d" present --amount 1 --raw "$out/alt-$d-$i.raw" \
+				>"$out/alt.log" 2>&1 || { cat "$out/alt.log" >&2; fail "$name: present in place $d"; }
+		done
+	done
+	distinct_counters "$name" "two --dir alternating" 100 "$out"/alt-*.raw
 }
 
 # flow NAME MODULE LABEL PARALLEL: the whole holder life on one token;
@@ -139,13 +170,24 @@ flow()
 	expect_log "presentation: 213 bytes, counter $((T0 + 1))" "$name present --raw -"
 	[ "$(counter_of "$out/b.raw")" = $((T0 + 1)) ] || fail "$name: counter did not go up"
 
-	# Terminal (the default): half blocks, quiet zone, then the size.
-	run "${H[@]}" present --amount 2
-	[ "$(head -n 1 "$WORK/last.log")" = "$(printf '█%.0s' $(seq 65))" ] ||
-		fail "$name: terminal: the first line is not 65 light modules (57 + 2 x 4 quiet zone)"
-	grep -qF '▀' "$WORK/last.log" || fail "$name: terminal: no upper half blocks"
-	grep -qF '▄' "$WORK/last.log" || fail "$name: terminal: no lower half blocks"
+	# Terminal (the default): half blocks in explicit colours (black
+	# background, bright white light modules), quiet zone, then the size.
+	# Drawn as a dark and as a light terminal theme shows it, both read
+	# back (zbar) as the very bytes of the presentation.
+	env -u NO_COLOR TERM=xterm "${H[@]}" present --amount 2 --terminal --raw "$out/t.raw" >"$out/t.txt" 2>&1 ||
+		fail "$name: terminal present: $(cat "$out/t.txt")"
+	cp "$out/t.txt" "$WORK/last.log"
+	[ "$(head -n 1 "$out/t.txt")" = "$(printf '\033[40;97m'; printf '█%.0s' $(seq 65); printf '\033[0m')" ] ||
+		fail "$name: terminal: the first line is not 65 light modules (57 + 2 x 4 quiet zone) in colour"
+	grep -qF '▀' "$out/t.txt" || fail "$name: terminal: no upper half blocks"
+	grep -qF '▄' "$out/t.txt" || fail "$name: terminal: no lower half blocks"
 	expect_log "counter $((T0 + 2)), amount 2" "$name terminal present"
+	local theme
+	for theme in dark light; do
+		"$TERMQR" --theme "$theme" --pgm "$out/t-$theme.pgm" <"$out/t.txt" >"$out/t-$theme.bin" ||
+			fail "$name: terminal code not read in a $theme theme"
+		cmp -s "$out/t-$theme.bin" "$out/t.raw" || fail "$name: terminal code in a $theme theme != --raw"
+	done
 
 	# Two-way channel: the challenge makes it type 3 and is signed.
 	run "${H[@]}" present --amount 3 --challenge 00112233445566778899aabbccddeeff --raw "$out/ch.raw"
@@ -176,10 +218,33 @@ flow()
 		fail "$name: no clean stop on SIGINT: $(cat "$out/int.log")"
 	"$KIT" check "$out/int.raw" >/dev/null || fail "$name: the last code before SIGINT is not whole"
 
+	# Plain (NO_COLOR, or --plain): no escape codes; right on a dark theme,
+	# a negative on a light one, as the man page says.
+	NO_COLOR=1 "${H[@]}" present --amount 6 --terminal --raw "$out/p.raw" >"$out/p.txt" 2>&1 ||
+		fail "$name: NO_COLOR present: $(cat "$out/p.txt")"
+	[ "$(head -n 1 "$out/p.txt")" = "$(printf '█%.0s' $(seq 65))" ] ||
+		fail "$name: NO_COLOR: the first line is not 65 plain light modules"
+	grep -q $'\033' "$out/p.txt" && fail "$name: NO_COLOR: escape codes in the drawing"
+	"$TERMQR" --theme dark <"$out/p.txt" >"$out/p-dark.bin" || fail "$name: plain code not read in a dark theme"
+	cmp -s "$out/p-dark.bin" "$out/p.raw" || fail "$name: plain code in a dark theme != --raw"
+	local rc=0
+	"$TERMQR" --theme light <"$out/p.txt" >/dev/null 2>&1 || rc=$?
+	[ "$rc" = 1 ] || fail "$name: plain code in a light theme: term-qr exit $rc, not 1 (a negative)"
+	"$TERMQR" --theme light --invert <"$out/p.txt" >"$out/p-neg.bin" || fail "$name: plain light negative"
+	cmp -s "$out/p-neg.bin" "$out/p.raw" || fail "$name: the light theme's negative is not the code"
+	"${H[@]}" present --amount 6 --plain --raw "$out/p2.raw" >"$out/p2.txt" 2>&1 ||
+		fail "$name: present --plain: $(cat "$out/p2.txt")"
+	grep -q $'\033' "$out/p2.txt" && fail "$name: --plain: escape codes in the drawing"
+	"$TERMQR" --theme dark <"$out/p2.txt" >"$out/p2-dark.bin" || fail "$name: --plain code not read"
+	cmp -s "$out/p2-dark.bin" "$out/p2.raw" || fail "$name: --plain code != --raw"
+
 	# ---- two `present` at once: no counter twice ----
 	if [ "$parallel" = yes ]; then
-		parallel_present "$name" "$out" "${H[@]}"
+		parallel_present "$name" "$out" par one "${H[@]}"
+		parallel_present "$name" "$out" par2 two "${H[@]}"
 	fi
+	# ---- one token, two state directories: the counter is the token's ----
+	alternate_dirs "$name" "$out" "${H[@]}"
 
 	# ---- bad input changes nothing ----
 	run "${H[@]}" status
@@ -234,9 +299,10 @@ flow()
 	expect_log "counter file '$cf' is corrupt" "$name corrupt counter"
 	mv "$cf.saved" "$cf"
 	local extra=""
-	[ "$parallel" = no ] || extra=", two presents at once"
-	echo "ok: $name: keygen, enroll, install, present (PNG = raw via zbarimg, SVG, terminal," \
-		"challenge, refresh, SIGINT), status, refusals$extra"
+	[ "$parallel" = no ] || extra=", two presents at once (one and two state directories)"
+	echo "ok: $name: keygen, enroll, install, present (PNG = raw via zbarimg, SVG, terminal in" \
+		"colour and plain read in dark and light themes, challenge, refresh, SIGINT), status," \
+		"two state directories alternating, refusals$extra"
 }
 
 # ---- offpass-p11 ----
@@ -259,9 +325,15 @@ if [ -e "$SOFTHSM" ] && command -v softhsm2-util >/dev/null; then
 	# and does not depend on the module; the offpass-p11 run checks it.
 	flow softhsm "$SOFTHSM" holder-hsm no
 	# The PKCS#11 URI chooses token and key as well as the label does.
-	run "$HOLDER" --uri "pkcs11:token=holder-hsm;object=offpass-holder?module-path=$SOFTHSM&pin-value=$USER_PIN" \
+	run "$HOLDER" --uri "pkcs11:token=holder-hsm;object=offpass-holder?module-path=$SOFTHSM&pin-source=file:$WORK/pin" \
 		--dir "$WORK/softhsm/state" --now "$T0" status
 	expect_log "serial 77" "SoftHSM2 by URI"
+	# A PIN in a URI on the command line is readable by every local user
+	# (/proc/PID/cmdline): refused before anything is opened.
+	expect_rc 2 "$HOLDER" --uri "pkcs11:token=holder-hsm?module-path=$SOFTHSM&pin-value=$USER_PIN" \
+		--dir "$WORK/softhsm/state" --now "$T0" status
+	expect_log "--uri: the URI holds a PIN \\(pin-value=\\).*/proc/PID/cmdline.*--pin-file" "URI pin-value refused"
+	grep -q -- "$USER_PIN" "$WORK/last.log" && fail "the refusal of pin-value printed the PIN"
 	where="offpass-p11 and SoftHSM2"
 else
 	echo "SKIP: SoftHSM2 part ($SOFTHSM or softhsm2-util missing)" >&2

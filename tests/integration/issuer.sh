@@ -341,6 +341,10 @@ if [ -f "$SOFTHSM" ] && command -v softhsm2-util >/dev/null 2>&1; then
 	S=$WORK/iss-shsm
 	si() { "$ISSUER" --dir "$S" --pin-env OFFPASS_TEST_PIN "$@"; }
 	export OFFPASS_TEST_PIN=$USER_PIN
+	# A PIN inside the URI on the command line is refused, and nothing is made.
+	expect_exit 2 si init --module "$SOFTHSM" --uri "pkcs11:token=shsm-issuer?pin-value=$USER_PIN"
+	expect_log "init --uri: the URI holds a PIN \\(pin-value=\\).*--pin-file" "URI pin-value refused"
+	[ ! -e "$S" ] || fail "init with a pin-value URI made $S"
 	run si init --module "$SOFTHSM" --uri "pkcs11:token=shsm-issuer"
 	DAN=$(si account open dan --code-file dan.code)
 	run si account credit dan 1000
