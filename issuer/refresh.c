@@ -86,3 +86,22 @@ ofp_issuer_rc_t ofp_issuer_refresh(ofp_issuer_t *iss, const uint8_t *cred, size_
 	e.time = iss->now;
 	return iss_issue_checked(iss, &e, NULL, out, out_len, next);
 }
+
+ofp_issuer_rc_t ofp_issuer_issue_online(ofp_issuer_t *iss, const uint8_t holder_id[OFP_ID_LEN], unsigned alg,
+					const uint8_t *key, size_t key_len, const uint8_t tag[OFP_CODE_TAG_LEN],
+					uint8_t *out, size_t *out_len, ofp_credential_t *cred)
+{
+	ofp_issue_opts_t opts;
+	ofp_enrollment_t e;
+
+	if (key_len != ofp_holder_key_len(alg))
+		return iss_fail(iss, OFP_ISSUER_REFUSED, "holder key: %zu bytes is not a key of its algorithm", key_len);
+	memset(&opts, 0, sizeof(opts));
+	opts.code_tag = tag;
+	memset(&e, 0, sizeof(e));
+	e.holder_alg = (uint8_t)alg;
+	memcpy(e.holder_id, holder_id, OFP_ID_LEN);
+	memcpy(e.holder_key, key, key_len);
+	e.time = iss->now;
+	return iss_issue_checked(iss, &e, &opts, out, out_len, cred);
+}
