@@ -553,7 +553,14 @@ static int cmd_refresh(int argc, char **argv)
 				 err);
 	if (rv == OFP_EXIT_OK) {
 		ofp_holder_validity_text(&c, now(), validity, sizeof(validity));
-		install_report(&s, &c, &place, validity);
+		if (c.not_before > now()) {
+			char from[64];
+			ofp_holder_time_text(c.not_before, from, sizeof(from));
+			printf("next credential serial %llu from %s kept in %s; the current one stays in use until then\n",
+			       (unsigned long long)c.serial, from, place.path);
+		} else {
+			install_report(&s, &c, &place, validity);
+		}
 	}
 	session_close(&s);
 	return rv;
