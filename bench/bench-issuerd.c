@@ -119,19 +119,23 @@ static int issuer_setup(const cfg_t *c, world_t *w, ofp_issuer_t **iss)
 static int holder_setup(ofp_issuer_t *iss, holder_t *h, unsigned long i)
 {
 	ofp_ledger_t *l = ofp_issuer_ledger(iss);
-	uint8_t req[OFP_ENROLLMENT_MAX];
+	uint8_t req[OFP_ENROLLMENT_MAX], code[OFP_ENROLL_CODE_LEN];
 	size_t req_len = 0;
+	uint32_t expires;
 	ofp_account_t a;
 	char name[32];
 
 	snprintf(name, sizeof(name), "rider-%06lu", i);
-	if (ofp_ledger_account_open(l, name, (uint32_t)time(NULL), &a) != OFP_LEDGER_OK ||
+	if (ofp_issuer_account_open(iss, name, &a, code, &expires) != OFP_ISSUER_OK ||
 	    ofp_ledger_credit(l, name, 1000000000LL, (uint32_t)time(NULL), NULL) != OFP_LEDGER_OK)
-		return fail(name, ofp_ledger_error(l));
-	if (!tk_holder_new(&h->h, OFP_ALG_P256, a.holder_id, NULL) ||
-	    !tk_enrollment(&h->h, (uint32_t)time(NULL), req, &req_len))
+		return fail(name, ofp_issuer_error(iss));
+	if (!tk_holder_new(&h->h, OFP_ALG_P256, a.holder_id, NULL))
 		return fail(name, "holder key");
-	if (ofp_issuer_issue(iss, req, req_len, h->cred, &h->cred_len, NULL) != OFP_ISSUER_OK)
+	h->h.has_code = true;
+	memcpy(h->h.code, code, sizeof(code));
+	if (!tk_enrollment(&h->h, (uint32_t)time(NULL), req, &req_len))
+		return fail(name, "enrollment request");
+	if (ofp_issuer_issue(iss, req, req_len, NULL, h->cred, &h->cred_len, NULL) != OFP_ISSUER_OK)
 		return fail(name, ofp_issuer_error(iss));
 	return 0;
 }

@@ -547,7 +547,7 @@ static void refresh(ofp_api_t *api, const ofp_api_request_t *req, const ofp_cred
 		respond_error(r, 400, "invalid_proof", "proof.header.jwk", "not the key the credential certifies");
 		return;
 	}
-	rc = ofp_issuer_refresh(api->iss, cr->credential, cr->credential_len, out, &out_len, &next);
+	rc = ofp_issuer_refresh(api->iss, &cur, out, &out_len, &next);
 	if (rc != OFP_ISSUER_OK) {
 		issuer_refusal(api, r, rc);
 		return;

@@ -163,12 +163,13 @@ ofp_issuer_rc_t ofp_issuer_issue(ofp_issuer_t *iss, const uint8_t *request, size
  * expired and that its serial is not denied. */
 ofp_issuer_rc_t ofp_issuer_check_credential(ofp_issuer_t *iss, const uint8_t *cred, size_t len,
 					    ofp_credential_t *c) OFP_WUR;
-/* The next credential for the holder of cred (checked as above). The
- * caller has checked that the requester holds cred's holder key (the
+/* The next credential for the holder of c, a credential that
+ * ofp_issuer_check_credential accepted (one signature check per refresh).
+ * The caller has checked that the requester holds c's holder key (the
  * online proof of possession against a fresh nonce); the account's rights
  * decide as for ofp_issuer_issue. */
-ofp_issuer_rc_t ofp_issuer_refresh(ofp_issuer_t *iss, const uint8_t *cred, size_t len, uint8_t *out,
-				   size_t *out_len, ofp_credential_t *next) OFP_WUR;
+ofp_issuer_rc_t ofp_issuer_refresh(ofp_issuer_t *iss, const ofp_credential_t *c, uint8_t *out, size_t *out_len,
+				   ofp_credential_t *next) OFP_WUR;
 
 /* ---- gates (gates.c) ------------------------------------------------------------- */
 
