@@ -66,6 +66,10 @@ static int issuer_init(settle_ctx_t *c)
 	if (ofp_test_token_init(c->cfg->module, TOKEN_LABEL, SO_PIN, USER_PIN, err, sizeof(err)) != 0)
 		return fail("token initialisation", err);
 	ofp_issuer_config_defaults(&ic);
+	/* Every record of the batch is charged: a grant that the batch's
+	 * records per holder cannot exceed (the settlement re-checks the
+	 * credential's offline total at each gate). */
+	ic.grant.offline_total = 1000000000u;
 	snprintf(ic.module, sizeof(ic.module), "%s", c->cfg->module);
 	snprintf(ic.token_label, sizeof(ic.token_label), "%s", TOKEN_LABEL);
 	memset(&a, 0, sizeof(a));

@@ -2,7 +2,9 @@
 # run-bench.sh - `make bench`: offpass-p11.so, SoftHSM2 and raw OpenSSL side
 # by side (bench/bench-p11.c says what is measured and how), then the
 # offline flow's figures (bench/bench-flow.c): presentation sizes, checks/s
-# at the gate, settlement records/s.
+# at the gate, settlement records/s; then offpass-issuerd under load
+# (bench/bench-issuerd.c; BENCH_ISSUERD_HOLDERS, _BATCHES, _RECORDS,
+# _INFLIGHT, _SECONDS).
 #
 # Each module gets a fresh token in a temp directory, removed afterwards.
 # Environment: top_builddir and OFFPASS_P11_MODULE (set by `make bench`);
@@ -69,4 +71,14 @@ else
 	echo "run-bench.sh: no writable ${BENCH_TMPFS_DIR:-tmpfs directory}: no tmpfs figures" >&2
 fi
 "$flow" "$@" || status=1
+
+# The issuer online (bench/bench-issuerd.c): refresh and batch uploads
+# through offpass-issuerd on loopback, one and two processes.
+issuerd_bench=$top_builddir/bench/bench-issuerd
+if [ -x "$issuerd_bench" ] && [ -x "$top_builddir/issuer/offpass-issuerd" ]; then
+	TMPDIR=$tmp "$issuerd_bench" --module "$OFFPASS_P11_MODULE" --issuerd "$top_builddir/issuer/offpass-issuerd" ||
+		status=1
+else
+	echo "run-bench.sh: bench-issuerd or offpass-issuerd not built: no service figures" >&2
+fi
 exit $status

@@ -96,6 +96,11 @@ static struct curl_slist *request_headers(const ofp_http_req_t *req)
 		t = curl_slist_append(h, line);
 		h = t != NULL ? t : h;
 	}
+	if (h != NULL && req->authorization != NULL && strlen(req->authorization) < 120) {
+		snprintf(line, sizeof(line), "Authorization: %s", req->authorization);
+		t = curl_slist_append(h, line);
+		h = t != NULL ? t : h;
+	}
 	/* No "Expect: 100-continue" round trip for batch uploads. */
 	t = curl_slist_append(h, "Expect:");
 	return t != NULL ? t : h;

@@ -22,6 +22,7 @@ typedef struct ofp_http_req {
 	const uint8_t *body;
 	size_t body_len;
 	const char *if_none_match; /* NULL: none */
+	const char *authorization; /* the Authorization header's value (a secret); NULL: none */
 } ofp_http_req_t;
 
 typedef struct ofp_http_resp {

@@ -80,8 +80,9 @@ void ofp_holder_validity_text(const ofp_credential_t *c, uint32_t now, char *buf
 
 /* ---- where the credential is kept ---------------------------------------- */
 
-/* DIR/credential-<first 8 bytes of SHA-256(key form), hex>, as the counter. */
-static int state_file(const char *dir, const ofp_p11_key_t *key, char *path, size_t cap, char *err, size_t err_len)
+/* DIR/<prefix>-<first 8 bytes of SHA-256(key form), hex>, as the counter. */
+static int state_file_named(const char *dir, const char *prefix, const ofp_p11_key_t *key, char *path, size_t cap,
+			    char *err, size_t err_len)
 {
 	uint8_t form[OFP_HOLDER_KEY_MAX], digest[OFP_HASH_LEN];
 	size_t form_len = 0;
@@ -95,12 +96,17 @@ static int state_file(const char *dir, const ofp_p11_key_t *key, char *path, siz
 		return OFP_HOLDER_FAILED;
 	}
 	hex_encode(digest, 8, hex);
-	n = snprintf(path, cap, "%s/credential-%s", dir, hex);
+	n = snprintf(path, cap, "%s/%s-%s", dir, prefix, hex);
 	if (n < 0 || (size_t)n >= cap) {
 		snprintf(err, err_len, "credential file: path in '%s' too long", dir);
 		return OFP_HOLDER_FAILED;
 	}
 	return OFP_HOLDER_OK;
+}
+
+static int state_file(const char *dir, const ofp_p11_key_t *key, char *path, size_t cap, char *err, size_t err_len)
+{
+	return state_file_named(dir, "credential", key, path, cap, err, err_len);
 }
 
 /* mkdir -p; the directories it makes are 0700 (the state is the holder's). */
@@ -560,4 +566,81 @@ void ofp_holder_status_print(FILE *f, const ofp_holder_status_t *st, uint32_t no
 		fprintf(f, "counter:    %u last used (%s)\n", (unsigned)st->counter, st->counter_path);
 	else
 		fprintf(f, "counter:    none used yet (%s)\n", st->counter_path);
+}
+
+/* ---- the next window's credential ------------------------------------------- */
+
+int ofp_holder_next_keep(const ofp_p11_key_t *key, const char *dir, const uint8_t *cred, size_t len,
+			 ofp_credential_t *out, ofp_cred_place_t *place, char *err, size_t err_len)
+{
+	ofp_credential_t c;
+	ofp_fmt_error_t fe;
+	int rc;
+
+	if (ofp_credential_decode(cred, len, &c, &fe) != OFP_FMT_OK) {
+		snprintf(err, err_len, "credential: %s", fe.reason);
+		return OFP_HOLDER_REFUSED;
+	}
+	if (check_for_key(&c, key, "next credential", err, err_len) != OFP_HOLDER_OK)
+		return OFP_HOLDER_REFUSED;
+	if (make_dirs(dir, err, err_len) != OFP_HOLDER_OK ||
+	    state_file_named(dir, "credential-next", key, place->path, sizeof(place->path), err, err_len) != OFP_HOLDER_OK)
+		return OFP_HOLDER_FAILED;
+	rc = atomic_file_write(place->path, cred, len, 0600);
+	if (rc != 0) {
+		snprintf(err, err_len, "%s: %s", place->path, strerror(-rc));
+		return OFP_HOLDER_FAILED;
+	}
+	place->store = OFP_CRED_STORE_FILE;
+	if (out != NULL)
+		*out = c;
+	return OFP_HOLDER_OK;
+}
+
+int ofp_holder_next_valid(const ofp_p11_key_t *key, const char *dir, uint32_t now, ofp_credential_t *out)
+{
+	char path[4096], err[256];
+	uint8_t *raw = NULL;
+	size_t len = 0;
+	int rc = -1;
+
+	if (dir == NULL || state_file_named(dir, "credential-next", key, path, sizeof(path), err, sizeof(err)) != 0 ||
+	    file_read_all(path, OFP_CREDENTIAL_MAX, &raw, &len) != 0)
+		return -1;
+	if (ofp_credential_decode(raw, len, out, NULL) == OFP_FMT_OK &&
+	    check_for_key(out, key, "next credential", err, sizeof(err)) == OFP_HOLDER_OK &&
+	    ofp_holder_validity(out, now) == OFP_VALIDITY_VALID)
+		rc = 0;
+	free(raw);
+	return rc;
+}
+
+int ofp_holder_next_promote(ofp_p11_t *p, const ofp_p11_key_t *key, const char *dir, uint32_t now, char *err,
+			    size_t err_len)
+{
+	char path[4096];
+	uint8_t *raw = NULL;
+	size_t len = 0;
+	ofp_credential_t c;
+	int rc;
+
+	if (dir == NULL || state_file_named(dir, "credential-next", key, path, sizeof(path), err, err_len) != OFP_HOLDER_OK)
+		return OFP_HOLDER_OK;
+	rc = file_read_all(path, OFP_CREDENTIAL_MAX, &raw, &len);
+	if (rc == -ENOENT)
+		return OFP_HOLDER_OK;
+	if (rc != 0) {
+		snprintf(err, err_len, "%s: %s", path, strerror(-rc));
+		return OFP_HOLDER_FAILED;
+	}
+	rc = OFP_HOLDER_OK;
+	if (ofp_credential_decode(raw, len, &c, NULL) != OFP_FMT_OK || ofp_holder_validity(&c, now) == OFP_VALIDITY_EXPIRED) {
+		unlink(path); /* unusable or past: nothing to keep */
+	} else if (ofp_holder_validity(&c, now) == OFP_VALIDITY_VALID) {
+		rc = ofp_holder_install_dir(p, key, dir, raw, len, now, NULL, NULL, err, err_len);
+		if (rc == OFP_HOLDER_OK)
+			unlink(path);
+	}
+	free(raw);
+	return rc;
 }

@@ -97,6 +97,20 @@ int ofp_holder_install_dir(ofp_p11_t *p, const ofp_p11_key_t *key, const char *d
 int ofp_holder_credential_dir(ofp_p11_t *p, const ofp_p11_key_t *key, const char *dir, ofp_credential_t *out,
 			      ofp_cred_place_t *place, char *err, size_t err_len) OFP_WUR;
 
+/* A refresh gets the next window (not before the current credential's
+ * end): until it begins the current one stays in use, and the next waits
+ * in the state directory, DIR/credential-next-<key hash> (0600).
+ * ofp_holder_next_keep checks it is for this key and writes it there;
+ * ofp_holder_next_valid reads it when it is valid at now (0, else -1:
+ * ofp_holder_present uses it when the installed one is not valid, with no
+ * write); ofp_holder_next_promote (a read-write session: the next refresh)
+ * installs it once it is valid and drops it once it has expired. */
+int ofp_holder_next_valid(const ofp_p11_key_t *key, const char *dir, uint32_t now, ofp_credential_t *out) OFP_WUR;
+int ofp_holder_next_keep(const ofp_p11_key_t *key, const char *dir, const uint8_t *cred, size_t len,
+			 ofp_credential_t *out, ofp_cred_place_t *place, char *err, size_t err_len) OFP_WUR;
+int ofp_holder_next_promote(ofp_p11_t *p, const ofp_p11_key_t *key, const char *dir, uint32_t now, char *err,
+			    size_t err_len) OFP_WUR;
+
 /* [not_before, not_after) against now. */
 ofp_validity_t ofp_holder_validity(const ofp_credential_t *c, uint32_t now);
 /* "valid for 23 h 59 min", "expired 2 h 5 min ago", "not yet valid (in 5 min)". */

@@ -316,18 +316,52 @@ static int read_code(const char *file, const char *env, uint8_t code[OFP_ENROLL_
 
 enum { O_CODE_FILE = 0x300, O_CODE_ENV, O_NO_CODE };
 
+static void install_report(const session_t *s, const ofp_credential_t *c, const ofp_cred_place_t *place,
+			   const char *validity);
+
+/* enroll --issuer: the same code, redeemed online; the credential installed. */
+static int enroll_online(const char *issuer, const char *cacert, const uint8_t hid[OFP_ID_LEN],
+			 const uint8_t code[OFP_ENROLL_CODE_LEN])
+{
+	char err[OFP_HOLDER_ERR_LEN], validity[64];
+	ofp_http_opts_t http = { 0 };
+	ofp_credential_t c;
+	ofp_cred_place_t place;
+	session_t s;
+	int rv;
+
+	http.cacert = cacert;
+	rv = session_open(&s, true, true);
+	if (rv == OFP_EXIT_OK)
+		rv = session_state_dir(&s);
+	if (rv == OFP_EXIT_OK)
+		rv = holder_exit(ofp_holder_enroll_online(s.p, &s.key, s.dir, hid, code, issuer, &http, now(), &c, &place,
+							  err, sizeof(err)),
+				 err);
+	if (rv == OFP_EXIT_OK) {
+		ofp_holder_validity_text(&c, now(), validity, sizeof(validity));
+		install_report(&s, &c, &place, validity);
+	}
+	session_close(&s);
+	return rv;
+}
+
 static int cmd_enroll(int argc, char **argv)
 {
+	enum { O_ISSUER = 0x280, O_CACERT };
 	static const struct option opts[] = { { "holder-id", required_argument, NULL, 'i' },
 					       { "output", required_argument, NULL, 'o' },
 					       { "code-file", required_argument, NULL, O_CODE_FILE },
 					       { "code-env", required_argument, NULL, O_CODE_ENV },
 					       { "no-code", no_argument, NULL, O_NO_CODE },
+					       { "issuer", required_argument, NULL, O_ISSUER },
+					       { "cacert", required_argument, NULL, O_CACERT },
 					       GLOBAL_OPTIONS,
 					       { NULL, 0, NULL, 0 } };
 	char err[OFP_HOLDER_ERR_LEN];
 	uint8_t hid[OFP_ID_LEN], req[OFP_ENROLLMENT_MAX], code[OFP_ENROLL_CODE_LEN];
-	const char *hid_text = NULL, *output = NULL, *code_file = NULL, *code_env = NULL;
+	const char *hid_text = NULL, *output = NULL, *code_file = NULL, *code_env = NULL, *issuer = NULL,
+		   *cacert = NULL;
 	bool no_code = false;
 	size_t len = 0;
 	session_t s;
@@ -335,11 +369,17 @@ static int cmd_enroll(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "i:o:h", opts, NULL)) != -1) {
 		if (c == 'h')
-			return help("enroll --holder-id HEX -o REQUEST [--code-file FILE | --code-env VAR | --no-code]\n"
+			return help("enroll --holder-id HEX (-o REQUEST | --issuer URL [--cacert FILE])\n"
+				    "       [--code-file FILE | --code-env VAR | --no-code]\n"
 				    "Write an enrollment request: the holder key, signed by the token, with proof of the\n"
 				    "enrollment code the issuer gave (asked for without echo when no option gives it).\n"
+				    "With --issuer, enroll online instead (offpass-issuerd, OpenID4VCI): the code is\n"
+				    "redeemed at the token endpoint, the token signs a proof JWT, and the credential is\n"
+				    "installed as by 'install'.\n"
 				    "  --holder-id HEX  the 8-byte holder id the issuer gave (16 hex digits)\n"
 				    "  -o, --output F   where to write the request ('-': standard output)\n"
+				    "  --issuer URL     enroll online at this issuer (https; http to loopback only)\n"
+				    "  --cacert FILE    trust this CA bundle for --issuer instead of the system's\n"
 				    "  --code-file F    the enrollment code from the first line of F\n"
 				    "  --code-env VAR   the enrollment code from the environment variable VAR\n"
 				    "  --no-code        no code: a refresh request for a key the issuer enrolled already\n");
@@ -353,15 +393,21 @@ static int cmd_enroll(int argc, char **argv)
 			code_env = optarg;
 		else if (c == O_NO_CODE)
 			no_code = true;
+		else if (c == O_ISSUER)
+			issuer = optarg;
+		else if (c == O_CACERT)
+			cacert = optarg;
 		else if ((rv = global_option("enroll", c, optarg)) != OFP_EXIT_OK)
 			return rv;
 	}
 	if (optind != argc)
 		return ofp_usage("enroll: unexpected argument '%s'", argv[optind]);
-	if (hid_text == NULL || output == NULL)
-		return ofp_usage("enroll: --holder-id and -o are required");
+	if (hid_text == NULL || (output == NULL) == (issuer == NULL))
+		return ofp_usage("enroll: --holder-id and one of -o or --issuer are required");
 	if (no_code && (code_file != NULL || code_env != NULL))
 		return ofp_usage("enroll: --no-code and a code source exclude each other");
+	if (no_code && issuer != NULL)
+		return ofp_usage("enroll: --issuer enrolls with a code ('refresh --issuer' needs none)");
 	if (code_file != NULL && code_env != NULL)
 		return ofp_usage("enroll: give --code-file or --code-env, not both");
 	if (hex_decode(hid_text, hid, sizeof(hid)) != 0)
@@ -370,6 +416,11 @@ static int cmd_enroll(int argc, char **argv)
 	rv = no_code ? OFP_EXIT_OK : read_code(code_file, code_env, code);
 	if (rv != OFP_EXIT_OK)
 		return rv;
+	if (issuer != NULL) {
+		rv = enroll_online(issuer, cacert, hid, code);
+		secmem_wipe(code, sizeof(code));
+		return rv;
+	}
 	rv = session_open(&s, false, true);
 	if (rv == OFP_EXIT_OK)
 		rv = holder_exit(ofp_holder_enroll(s.p, &s.key, hid, no_code ? NULL : code, now(), req, &len, err,
@@ -518,7 +569,14 @@ static int cmd_refresh(int argc, char **argv)
 				 err);
 	if (rv == OFP_EXIT_OK) {
 		ofp_holder_validity_text(&c, now(), validity, sizeof(validity));
-		install_report(&s, &c, &place, validity);
+		if (c.not_before > now()) {
+			char from[64];
+			ofp_holder_time_text(c.not_before, from, sizeof(from));
+			printf("next credential serial %llu from %s kept in %s; the current one stays in use until then\n",
+			       (unsigned long long)c.serial, from, place.path);
+		} else {
+			install_report(&s, &c, &place, validity);
+		}
 	}
 	session_close(&s);
 	return rv;

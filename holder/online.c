@@ -5,6 +5,7 @@
 #include "b64url.h"
 
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@ typedef struct endpoints {
 	char issuer[ISSUER_URL_MAX];
 	char nonce[ISSUER_URL_MAX + 64];
 	char credential[ISSUER_URL_MAX + 64];
+	char token[ISSUER_URL_MAX + 64];
 } endpoints_t;
 
 static int say(char *err, size_t len, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -161,7 +163,7 @@ static int copy_url(json_t *o, const char *name, char *out, size_t len, char *er
 static int discover(const char *issuer_url, const ofp_http_opts_t *http, endpoints_t *ep, char *err, size_t err_len)
 {
 	char url[ISSUER_URL_MAX + 64];
-	ofp_http_req_t req = { "GET", url, NULL, NULL, 0, NULL };
+	ofp_http_req_t req = { "GET", url, NULL, NULL, 0, NULL, NULL };
 	size_t n = strlen(issuer_url);
 	json_t *o;
 	int rc;
@@ -189,7 +191,7 @@ static int discover(const char *issuer_url, const ofp_http_opts_t *http, endpoin
 static int fetch_nonce(const endpoints_t *ep, const ofp_http_opts_t *http, char *nonce, size_t len, char *err,
 		       size_t err_len)
 {
-	ofp_http_req_t req = { "POST", ep->nonce, NULL, NULL, 0, NULL };
+	ofp_http_req_t req = { "POST", ep->nonce, NULL, NULL, 0, NULL, NULL };
 	json_t *o, *v;
 	int rc = exchange(http, &req, &o, err, err_len);
 
@@ -206,18 +208,20 @@ static int fetch_nonce(const endpoints_t *ep, const ofp_http_opts_t *http, char 
 
 /* The credential request; the answer's credential decoded into cred. */
 static int request_credential(const endpoints_t *ep, const ofp_http_opts_t *http, const char *jwt,
-			      const uint8_t *cur, size_t cur_len, uint8_t *cred, size_t *cred_len, char *err,
-			      size_t err_len)
+			      const uint8_t *cur, size_t cur_len, const char *bearer, uint8_t *cred, size_t *cred_len,
+			      char *err, size_t err_len)
 {
 	char cur_s[B64URL_LEN(OFP_CREDENTIAL_MAX) + 1];
-	ofp_http_req_t req = { "POST", ep->credential, "application/json", NULL, 0, NULL };
+	ofp_http_req_t req = { "POST", ep->credential, "application/json", NULL, 0, NULL, bearer };
 	json_t *body, *o = NULL, *list, *c;
 	char *text;
 	int rc;
 
-	b64url_encode(cur, cur_len, cur_s);
-	body = json_pack("{s:s, s:{s:[s]}, s:s}", "credential_configuration_id", "offpass", "proofs", "jwt", jwt,
-			 "offpass_credential", cur_s);
+	body = json_pack("{s:s, s:{s:[s]}}", "credential_configuration_id", "offpass", "proofs", "jwt", jwt);
+	if (body != NULL && cur != NULL) {
+		b64url_encode(cur, cur_len, cur_s);
+		json_object_set_new(body, "offpass_credential", json_string(cur_s));
+	}
 	text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
 	json_decref(body);
 	if (text == NULL)
@@ -242,13 +246,15 @@ int ofp_holder_refresh_online(ofp_p11_t *p, const ofp_p11_key_t *key, const char
 			      const ofp_http_opts_t *http, uint32_t now, ofp_credential_t *out, ofp_cred_place_t *place,
 			      char *err, size_t err_len)
 {
-	ofp_credential_t cur;
+	ofp_credential_t cur, nc;
 	uint8_t cur_bytes[OFP_CREDENTIAL_MAX], next[OFP_CREDENTIAL_MAX];
 	size_t cur_len = 0, next_len = 0;
 	char nonce[128], *jwt = NULL;
 	endpoints_t ep;
-	int rc = ofp_holder_credential_dir(p, key, dir, &cur, NULL, err, err_len);
+	int rc = ofp_holder_next_promote(p, key, dir, now, err, err_len);
 
+	if (rc == OFP_HOLDER_OK)
+		rc = ofp_holder_credential_dir(p, key, dir, &cur, NULL, err, err_len);
 	if (rc == 1)
 		return say(err, err_len, OFP_HOLDER_REFUSED, "no credential on the token: enroll first");
 	if (rc != OFP_HOLDER_OK)
@@ -265,9 +271,92 @@ int ofp_holder_refresh_online(ofp_p11_t *p, const ofp_p11_key_t *key, const char
 	if (rc == OFP_HOLDER_OK)
 		rc = ofp_holder_proof_jwt(p, key, ep.issuer, nonce, now, &jwt, err, err_len);
 	if (rc == OFP_HOLDER_OK)
-		rc = request_credential(&ep, http, jwt, cur_bytes, cur_len, next, &next_len, err, err_len);
+		rc = request_credential(&ep, http, jwt, cur_bytes, cur_len, NULL, next, &next_len, err, err_len);
 	free(jwt);
 	if (rc != OFP_HOLDER_OK)
 		return rc;
+	/* The next window: the current credential stays in use until it ends. */
+	if (ofp_credential_decode(next, next_len, &nc, NULL) == OFP_FMT_OK && nc.not_before > now && dir != NULL)
+		return ofp_holder_next_keep(key, dir, next, next_len, out, place, err, err_len);
 	return ofp_holder_install_dir(p, key, dir, next, next_len, now, out, place, err, err_len);
+}
+
+/* The token endpoint, from the authorization server metadata (the issuer
+ * is its own: OpenID4VCI 1.0 section 12.2.4, authorization_servers absent). */
+static int discover_token(const ofp_http_opts_t *http, endpoints_t *ep, char *err, size_t err_len)
+{
+	char url[ISSUER_URL_MAX + 64];
+	ofp_http_req_t req = { "GET", url, NULL, NULL, 0, NULL, NULL };
+	json_t *o;
+	int rc;
+
+	snprintf(url, sizeof(url), "%s/.well-known/oauth-authorization-server", ep->issuer);
+	rc = exchange(http, &req, &o, err, err_len);
+	if (rc != OFP_HOLDER_OK)
+		return rc;
+	rc = copy_url(o, "token_endpoint", ep->token, sizeof(ep->token), err, err_len);
+	json_decref(o);
+	return rc;
+}
+
+/* Redeem the pre-authorized code (the holder id) with the tx_code (the
+ * enrollment code): "Bearer <access token>" into bearer. */
+static int redeem_code(const endpoints_t *ep, const ofp_http_opts_t *http, const uint8_t holder_id[OFP_ID_LEN],
+		       const uint8_t code[OFP_ENROLL_CODE_LEN], char *bearer, size_t len, char *err, size_t err_len)
+{
+	char hex[2 * OFP_ID_LEN + 1], text[OFP_ENROLL_CODE_TEXT_LEN + 1], form[256];
+	ofp_http_req_t req = { "POST", ep->token, "application/x-www-form-urlencoded", NULL, 0, NULL, NULL };
+	json_t *o, *v;
+	int rc;
+
+	for (size_t i = 0; i < OFP_ID_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", holder_id[i]);
+	ofp_enroll_code_text(code, text);
+	/* The code text is [A-Z2-7-]: nothing to percent-encode. */
+	snprintf(form, sizeof(form),
+		 "grant_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Agrant-type%%3Apre-authorized_code"
+		 "&pre-authorized_code=%s&tx_code=%s",
+		 hex, text);
+	req.body = (const uint8_t *)form;
+	req.body_len = strlen(form);
+	rc = exchange(http, &req, &o, err, err_len);
+	OPENSSL_cleanse(form, sizeof(form));
+	OPENSSL_cleanse(text, sizeof(text));
+	if (rc != OFP_HOLDER_OK)
+		return rc;
+	v = json_object_get(o, "access_token");
+	if (!json_is_string(v) || json_string_length(v) + 8 > len)
+		rc = say(err, err_len, OFP_HOLDER_FAILED, "token endpoint: no access_token");
+	else
+		snprintf(bearer, len, "Bearer %s", json_string_value(v));
+	json_decref(o);
+	return rc;
+}
+
+int ofp_holder_enroll_online(ofp_p11_t *p, const ofp_p11_key_t *key, const char *dir,
+			     const uint8_t holder_id[OFP_ID_LEN], const uint8_t code[OFP_ENROLL_CODE_LEN],
+			     const char *issuer_url, const ofp_http_opts_t *http, uint32_t now, ofp_credential_t *out,
+			     ofp_cred_place_t *place, char *err, size_t err_len)
+{
+	uint8_t cred[OFP_CREDENTIAL_MAX];
+	size_t cred_len = 0;
+	char nonce[128], bearer[160], *jwt = NULL;
+	endpoints_t ep;
+	int rc = discover(issuer_url, http, &ep, err, err_len);
+
+	if (rc == OFP_HOLDER_OK)
+		rc = discover_token(http, &ep, err, err_len);
+	if (rc == OFP_HOLDER_OK)
+		rc = redeem_code(&ep, http, holder_id, code, bearer, sizeof(bearer), err, err_len);
+	if (rc == OFP_HOLDER_OK)
+		rc = fetch_nonce(&ep, http, nonce, sizeof(nonce), err, err_len);
+	if (rc == OFP_HOLDER_OK)
+		rc = ofp_holder_proof_jwt(p, key, ep.issuer, nonce, now, &jwt, err, err_len);
+	if (rc == OFP_HOLDER_OK)
+		rc = request_credential(&ep, http, jwt, NULL, 0, bearer, cred, &cred_len, err, err_len);
+	free(jwt);
+	OPENSSL_cleanse(bearer, sizeof(bearer));
+	if (rc != OFP_HOLDER_OK)
+		return rc;
+	return ofp_holder_install_dir(p, key, dir, cred, cred_len, now, out, place, err, err_len);
 }

@@ -22,4 +22,13 @@ int ofp_holder_refresh_online(ofp_p11_t *p, const ofp_p11_key_t *key, const char
 			      const ofp_http_opts_t *http, uint32_t now, ofp_credential_t *out, ofp_cred_place_t *place,
 			      char *err, size_t err_len) OFP_WUR;
 
+/* Enrollment: redeem the enrollment code at the token endpoint (the
+ * pre-authorized code is the holder id, the tx_code the code), then the
+ * credential for the token key with a proof over a fresh nonce; the
+ * answer is checked and installed. */
+int ofp_holder_enroll_online(ofp_p11_t *p, const ofp_p11_key_t *key, const char *dir,
+			     const uint8_t holder_id[OFP_ID_LEN], const uint8_t code[OFP_ENROLL_CODE_LEN],
+			     const char *issuer_url, const ofp_http_opts_t *http, uint32_t now, ofp_credential_t *out,
+			     ofp_cred_place_t *place, char *err, size_t err_len) OFP_WUR;
+
 #endif

@@ -61,6 +61,10 @@ int ofp_holder_present(ofp_p11_t *p, const ofp_p11_key_t *key, const ofp_present
 
 	memset(&pr, 0, sizeof(pr));
 	rv = ofp_holder_credential_dir(p, key, args->dir, &pr.cred, NULL, err, err_len);
+	/* After a refresh the next window waits in the state directory. */
+	if ((rv == 1 || (rv == OFP_HOLDER_OK && ofp_holder_validity(&pr.cred, args->now) != OFP_VALIDITY_VALID)) &&
+	    ofp_holder_next_valid(key, args->dir, args->now, &pr.cred) == 0)
+		rv = OFP_HOLDER_OK;
 	if (rv == 1)
 		return OFP_HOLDER_REFUSED;
 	if (rv == OFP_HOLDER_OK)

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #define NONCE_RAND 12
@@ -269,6 +270,46 @@ static int nonce_use(ofp_api_t *api, const char *text, const char **why)
 	return -1;
 }
 
+/* ---- access tokens: expiry || holder id || code tag || MAC --------------------------------- */
+
+#define TOKEN_LEN (4 + OFP_ID_LEN + OFP_CODE_TAG_LEN + MAC_LEN)
+
+static void token_new(ofp_api_t *api, const uint8_t holder_id[OFP_ID_LEN], const uint8_t tag[OFP_CODE_TAG_LEN],
+		      char out[B64URL_LEN(TOKEN_LEN) + 1])
+{
+	uint8_t t[TOKEN_LEN];
+
+	put32(t, api->now + api->cfg.token_lifetime);
+	memcpy(t + 4, holder_id, OFP_ID_LEN);
+	memcpy(t + 4 + OFP_ID_LEN, tag, OFP_CODE_TAG_LEN);
+	mac(api, "offpass-access-v1", t, TOKEN_LEN - MAC_LEN, t + TOKEN_LEN - MAC_LEN);
+	b64url_encode(t, sizeof(t), out);
+}
+
+/* "Bearer TOKEN": 0 with the holder id and code tag, -1 otherwise. */
+static int token_check(ofp_api_t *api, const char *authorization, uint8_t holder_id[OFP_ID_LEN],
+		       uint8_t tag[OFP_CODE_TAG_LEN], const char **why)
+{
+	uint8_t t[TOKEN_LEN], want[MAC_LEN];
+	size_t len;
+
+	*why = "not an access token of this issuer";
+	if (strncasecmp(authorization, "Bearer ", 7) != 0)
+		return -1;
+	authorization += 7;
+	if (b64url_decode(authorization, strlen(authorization), t, sizeof(t), &len) != 0 || len != TOKEN_LEN)
+		return -1;
+	mac(api, "offpass-access-v1", t, TOKEN_LEN - MAC_LEN, want);
+	if (CRYPTO_memcmp(want, t + TOKEN_LEN - MAC_LEN, MAC_LEN) != 0)
+		return -1;
+	*why = "expired: redeem the code again at /token";
+	if (get32(t) <= api->now)
+		return -1;
+	memcpy(holder_id, t + 4, OFP_ID_LEN);
+	memcpy(tag, t + 4 + OFP_ID_LEN, OFP_CODE_TAG_LEN);
+	return 0;
+}
+
 static fail_slot_t *fail_slot(ofp_api_t *api, const char *key, bool create)
 {
 	uint32_t h = 2166136261u;
@@ -367,6 +408,61 @@ static void nonce_endpoint(ofp_api_t *api, ofp_api_response_t *r)
 	respond_json(r, 200, json_pack("{s:s}", "c_nonce", nonce));
 }
 
+/* ---- the token endpoint: pre-authorized code (the holder id) + tx_code (the enrollment code) ---- */
+
+#define GRANT_PRE_AUTH "urn:ietf:params:oauth:grant-type:pre-authorized_code"
+
+static bool media_type_is(const char *ct, const char *want);
+
+static void token_endpoint(ofp_api_t *api, const ofp_api_request_t *req, ofp_api_response_t *r)
+{
+	ofp_token_request_t t;
+	ofp_api_fault_t f;
+	uint8_t holder_id[OFP_ID_LEN], code[OFP_ENROLL_CODE_LEN], code_key[OFP_HASH_LEN], tag[OFP_CODE_TAG_LEN];
+	char token[B64URL_LEN(TOKEN_LEN) + 1], who[64];
+	ofp_fmt_error_t ferr;
+	ofp_issuer_rc_t rc;
+
+	if (!media_type_is(req->content_type, "application/x-www-form-urlencoded")) {
+		respond_error(r, 415, "invalid_request", "Content-Type", "must be application/x-www-form-urlencoded");
+		return;
+	}
+	if (ofp_api_parse_token_request(req->body, req->body_len, &t, &f) != 0) {
+		respond_fault(r, "invalid_request", &f);
+		return;
+	}
+	if (strcmp(t.grant_type, GRANT_PRE_AUTH) != 0) {
+		respond_error(r, 400, "unsupported_grant_type", "grant_type", "only %s", GRANT_PRE_AUTH);
+	} else if (hex_decode(t.code, holder_id, sizeof(holder_id)) != 0) {
+		respond_error(r, 400, "invalid_grant", "pre-authorized_code", "not a holder id (16 hex digits)");
+	} else if (ofp_enroll_code_parse(t.tx_code, code, &ferr) != OFP_FMT_OK ||
+		   ofp_enroll_code_key(code, holder_id, code_key, &ferr) != OFP_FMT_OK) {
+		failed(api, req->peer);
+		respond_error(r, 400, "invalid_grant", "tx_code", "not an enrollment code: %s", ferr.reason);
+	} else {
+		holder_key_name(who, sizeof(who), holder_id);
+		if (!may_try(api, who)) {
+			respond_limited(api, r, "holder");
+		} else if ((rc = ofp_issuer_code_check(api->iss, holder_id, code_key, tag, NULL)) != OFP_ISSUER_OK) {
+			failed(api, req->peer);
+			failed(api, who);
+			if (rc == OFP_ISSUER_REFUSED)
+				respond_error(r, 400, "invalid_grant", "tx_code", "%s", ofp_issuer_error(api->iss));
+			else
+				respond_error(r, 503, "server_error", NULL, "the issuer could not check the code");
+		} else {
+			token_new(api, holder_id, tag, token);
+			r->no_store = true;
+			snprintf(r->summary, sizeof(r->summary), "token for holder %.16s", t.code);
+			respond_json(r, 200, json_pack("{s:s, s:s, s:I}", "access_token", token, "token_type", "Bearer",
+						       "expires_in", (json_int_t)api->cfg.token_lifetime));
+		}
+	}
+	secmem_wipe(code, sizeof(code));
+	secmem_wipe(code_key, sizeof(code_key));
+	secmem_wipe(&t, sizeof(t));
+}
+
 /* ---- the credential endpoint ---------------------------------------------------------------- */
 
 static bool media_type_is(const char *ct, const char *want)
@@ -451,12 +547,35 @@ static void refresh(ofp_api_t *api, const ofp_api_request_t *req, const ofp_cred
 		respond_error(r, 400, "invalid_proof", "proof.header.jwk", "not the key the credential certifies");
 		return;
 	}
-	rc = ofp_issuer_refresh(api->iss, cr->credential, cr->credential_len, out, &out_len, &next);
+	rc = ofp_issuer_refresh(api->iss, &cur, out, &out_len, &next);
 	if (rc != OFP_ISSUER_OK) {
 		issuer_refusal(api, r, rc);
 		return;
 	}
 	respond_credential(r, out, out_len, &next, "refresh");
+}
+
+/* Enrollment: the access token from /token says which holder proved its
+ * code; the proof's key becomes the account's holder key. */
+static void enroll(ofp_api_t *api, const ofp_api_request_t *req, const ofp_proof_t *p, ofp_api_response_t *r)
+{
+	uint8_t holder_id[OFP_ID_LEN], tag[OFP_CODE_TAG_LEN], out[OFP_CREDENTIAL_MAX];
+	size_t out_len = 0;
+	ofp_credential_t c;
+	const char *why;
+	ofp_issuer_rc_t rc;
+
+	if (token_check(api, req->authorization, holder_id, tag, &why) != 0) {
+		failed(api, req->peer);
+		respond_error(r, 401, "invalid_token", "Authorization", "%s", why);
+		return;
+	}
+	rc = ofp_issuer_issue_online(api->iss, holder_id, p->alg, p->key, p->key_len, tag, out, &out_len, &c);
+	if (rc != OFP_ISSUER_OK) {
+		issuer_refusal(api, r, rc);
+		return;
+	}
+	respond_credential(r, out, out_len, &c, "enroll");
 }
 
 static void credential_endpoint(ofp_api_t *api, const ofp_api_request_t *req, ofp_api_response_t *r)
@@ -487,6 +606,8 @@ static void credential_endpoint(ofp_api_t *api, const ofp_api_request_t *req, of
 	} else if (proof_claims(api, &p, r)) {
 		if (cr->has_credential)
 			refresh(api, req, cr, &p, r);
+		else if (req->authorization != NULL)
+			enroll(api, req, &p, r);
 		else
 			respond_error(r, 401, "invalid_token", "Authorization",
 				      "a Bearer access token from /token (enrollment) or offpass_credential (refresh)");
@@ -586,7 +707,7 @@ static void list_endpoint(ofp_api_t *api, const ofp_api_request_t *req, bool tru
 
 /* ---- routing -------------------------------------------------------------------------------- */
 
-typedef enum route_kind { R_ISSUER_META, R_AS_META, R_NONCE, R_CREDENTIAL, R_BATCH, R_TRUST, R_DENY } route_kind_t;
+typedef enum route_kind { R_ISSUER_META, R_AS_META, R_TOKEN, R_NONCE, R_CREDENTIAL, R_BATCH, R_TRUST, R_DENY } route_kind_t;
 
 typedef struct route {
 	const char *path;
@@ -597,6 +718,7 @@ typedef struct route {
 static const route_t routes[] = {
 	{ "/.well-known/openid-credential-issuer", "GET", R_ISSUER_META },
 	{ "/.well-known/oauth-authorization-server", "GET", R_AS_META },
+	{ "/token", "POST", R_TOKEN },
 	{ "/nonce", "POST", R_NONCE },
 	{ "/credential", "POST", R_CREDENTIAL },
 	{ "/gate/batch", "POST", R_BATCH },
@@ -640,13 +762,14 @@ void ofp_api_handle(ofp_api_t *api, const ofp_api_request_t *req, uint32_t now, 
 		respond_error(r, 413, "invalid_request", "body", "too long for %s", rt->path);
 		return;
 	}
-	if ((rt->kind == R_CREDENTIAL || rt->kind == R_BATCH) && !may_try(api, req->peer)) {
+	if ((rt->kind == R_TOKEN || rt->kind == R_CREDENTIAL || rt->kind == R_BATCH) && !may_try(api, req->peer)) {
 		respond_limited(api, r, "address");
 		return;
 	}
 	switch (rt->kind) {
 	case R_ISSUER_META: issuer_metadata(api, r); break;
 	case R_AS_META: as_metadata(api, r); break;
+	case R_TOKEN: token_endpoint(api, req, r); break;
 	case R_NONCE: nonce_endpoint(api, r); break;
 	case R_CREDENTIAL: credential_endpoint(api, req, r); break;
 	case R_BATCH: batch_endpoint(api, req, r); break;

@@ -110,13 +110,13 @@ typedef struct ofp_api_fault {
 
 typedef struct ofp_token_request {
 	char grant_type[80];
-	char code[OFP_API_CODE_MAX + 1]; /* pre-authorized_code (a secret: wipe) */
-	bool has_tx_code;
+	char code[OFP_API_CODE_MAX + 1];    /* pre-authorized_code: the holder id */
+	char tx_code[OFP_API_CODE_MAX + 1]; /* the enrollment code (a secret: wipe) */
 } ofp_token_request_t;
 
-/* application/x-www-form-urlencoded: grant_type and pre-authorized_code
- * required, each once; tx_code refused (offpass codes have none); other
- * names ignored (OAuth 2.0 section 3.2). */
+/* application/x-www-form-urlencoded: grant_type, pre-authorized_code and
+ * tx_code required, each once; other names ignored (OAuth 2.0 section
+ * 3.2). */
 int ofp_api_parse_token_request(const uint8_t *body, size_t len, ofp_token_request_t *out,
 				ofp_api_fault_t *fault) OFP_WUR;
 

@@ -94,7 +94,11 @@ static int token_pair(const uint8_t *p, size_t len, ofp_token_request_t *out, un
 		if (form_decode(p, len, out->code, sizeof(out->code)) != 0)
 			return fault_set(f, "pre-authorized_code", "too long or badly encoded");
 	} else if (strcmp(name, "tx_code") == 0) {
-		out->has_tx_code = true;
+		if (*seen & 4)
+			return fault_set(f, "tx_code", "given twice");
+		*seen |= 4;
+		if (form_decode(p, len, out->tx_code, sizeof(out->tx_code)) != 0)
+			return fault_set(f, "tx_code", "too long or badly encoded");
 	}
 	return 0;
 }
@@ -111,7 +115,7 @@ int ofp_api_parse_token_request(const uint8_t *body, size_t len, ofp_token_reque
 		const uint8_t *amp = memchr(body + i, '&', len - i);
 		size_t plen = amp != NULL ? (size_t)(amp - (body + i)) : len - i;
 		if (plen > 0 && token_pair(body + i, plen, out, &seen, fault) != 0) {
-			secmem_wipe(out->code, sizeof(out->code));
+			secmem_wipe(out->tx_code, sizeof(out->tx_code));
 			return -1;
 		}
 		i += plen + 1;
@@ -120,6 +124,8 @@ int ofp_api_parse_token_request(const uint8_t *body, size_t len, ofp_token_reque
 		return fault_set(fault, "grant_type", "missing");
 	if (!(seen & 2) || out->code[0] == '\0')
 		return fault_set(fault, "pre-authorized_code", "missing");
+	if (!(seen & 4) || out->tx_code[0] == '\0')
+		return fault_set(fault, "tx_code", "missing: the enrollment code the operator gave");
 	return 0;
 }
 

@@ -177,3 +177,80 @@ ofp_issuer_rc_t iss_enroll_check(ofp_issuer_t *iss, const ofp_enrollment_t *e, c
 	 * the credential commits. */
 	return count_try(iss, a, -1, &c);
 }
+
+static void code_tag_of(const uint8_t code_key[OFP_HASH_LEN], uint8_t tag[OFP_CODE_TAG_LEN])
+{
+	uint8_t h[OFP_HASH_LEN];
+
+	if (!ofp_sha256(code_key, OFP_HASH_LEN, h))
+		memset(h, 0, sizeof(h));
+	memcpy(tag, h, OFP_CODE_TAG_LEN);
+}
+
+ofp_issuer_rc_t ofp_issuer_code_check(ofp_issuer_t *iss, const uint8_t holder_id[OFP_ID_LEN],
+				      const uint8_t code_key[OFP_HASH_LEN], uint8_t tag[OFP_CODE_TAG_LEN],
+				      ofp_account_t *out)
+{
+	char hex[2 * OFP_ID_LEN + 1];
+	ofp_enroll_code_t c;
+	ofp_account_t a;
+	uint32_t tries;
+	bool match;
+	int lrc = ofp_ledger_account_by_holder(iss->ledger, holder_id, &a);
+	ofp_issuer_rc_t rc;
+
+	iss_hex(hex, holder_id, OFP_ID_LEN);
+	if (lrc == OFP_LEDGER_NOT_FOUND)
+		return iss_fail(iss, OFP_ISSUER_REFUSED, "no account has holder id %s", hex);
+	if (lrc != OFP_LEDGER_OK)
+		return iss_ledger_fail(iss, lrc);
+	rc = count_try(iss, &a, 1, &c);
+	if (rc != OFP_ISSUER_OK)
+		return rc;
+	match = CRYPTO_memcmp(c.code_key, code_key, OFP_HASH_LEN) == 0;
+	tries = c.tries + 1;
+	code_tag_of(c.code_key, tag);
+	OPENSSL_cleanse(&c, sizeof(c));
+	if (!match)
+		return iss_fail(iss, OFP_ISSUER_REFUSED,
+				"account '%s': the enrollment code does not match (try %" PRIu32 " of %" PRIu32 ")",
+				a.name, tries, iss->cfg.enrollment_code_tries);
+	rc = count_try(iss, &a, -1, &c);
+	if (rc == OFP_ISSUER_OK && out != NULL)
+		*out = a;
+	return rc;
+}
+
+ofp_issuer_rc_t iss_enroll_proven(ofp_issuer_t *iss, const ofp_enrollment_t *e, const ofp_account_t *a,
+				  bool *needs_code)
+{
+	int64_t owner = 0;
+	int lrc = ofp_ledger_holder_key_account(iss->ledger, e->holder_key, ofp_holder_key_len(e->holder_alg), &owner);
+
+	*needs_code = false;
+	if (lrc == OFP_LEDGER_OK && owner == a->id)
+		return OFP_ISSUER_OK;
+	if (lrc == OFP_LEDGER_OK)
+		return iss_fail(iss, OFP_ISSUER_REFUSED, "this holder key is enrolled to another account, not '%s'",
+				a->name);
+	if (lrc != OFP_LEDGER_NOT_FOUND)
+		return iss_ledger_fail(iss, lrc);
+	*needs_code = true;
+	return OFP_ISSUER_OK;
+}
+
+ofp_issuer_rc_t iss_code_tag_current(ofp_issuer_t *iss, const ofp_account_t *a, const uint8_t tag[OFP_CODE_TAG_LEN])
+{
+	ofp_enroll_code_t c;
+	uint8_t now_tag[OFP_CODE_TAG_LEN];
+	ofp_issuer_rc_t rc = code_usable(iss, a, &c, ofp_ledger_enroll_code_get(iss->ledger, a->id, &c));
+
+	if (rc != OFP_ISSUER_OK)
+		return rc;
+	code_tag_of(c.code_key, now_tag);
+	OPENSSL_cleanse(&c, sizeof(c));
+	if (CRYPTO_memcmp(now_tag, tag, OFP_CODE_TAG_LEN) != 0)
+		return iss_fail(iss, OFP_ISSUER_REFUSED,
+				"account '%s': the enrollment code was replaced since the access token was given", a->name);
+	return OFP_ISSUER_OK;
+}

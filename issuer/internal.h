@@ -64,6 +64,14 @@ ofp_issuer_rc_t iss_issue_checked(ofp_issuer_t *iss, const ofp_enrollment_t *e, 
 ofp_issuer_rc_t iss_enroll_check(ofp_issuer_t *iss, const ofp_enrollment_t *e, const ofp_account_t *a,
 				 bool *needs_code) OFP_WUR;
 
+/* The code rule when the code was proven online (opts->code_tag): OK
+ * with *needs_code false for a key enrolled to a, true for a new key. */
+ofp_issuer_rc_t iss_enroll_proven(ofp_issuer_t *iss, const ofp_enrollment_t *e, const ofp_account_t *a,
+				  bool *needs_code) OFP_WUR;
+/* (In a transaction.) a's code is usable and still the one of tag. */
+ofp_issuer_rc_t iss_code_tag_current(ofp_issuer_t *iss, const ofp_account_t *a,
+				     const uint8_t tag[OFP_CODE_TAG_LEN]) OFP_WUR;
+
 /* now + span, at most UINT32_MAX. */
 uint32_t iss_time_add(uint32_t now, uint32_t span);
 /* Lower-case hex of an id (2 * len + 1 bytes). */

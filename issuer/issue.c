@@ -274,6 +274,8 @@ static ofp_issuer_rc_t issue_tx(ofp_issuer_t *iss, const ofp_enrollment_t *e, bo
 	char err[512] = "";
 	ofp_issuer_rc_t rc = check_rights(iss, e, &a);
 
+	if (rc == OFP_ISSUER_OK && needs_code && o->code_tag != NULL)
+		rc = iss_code_tag_current(iss, &a, o->code_tag);
 	if (rc == OFP_ISSUER_OK && needs_code)
 		rc = enroll_key(iss, e, &a);
 	if (rc == OFP_ISSUER_OK)
@@ -304,7 +306,8 @@ ofp_issuer_rc_t iss_issue_checked(ofp_issuer_t *iss, const ofp_enrollment_t *e, 
 	ofp_issuer_rc_t rc = check_rights(iss, e, &a);
 
 	if (rc == OFP_ISSUER_OK)
-		rc = iss_enroll_check(iss, e, &a, &needs_code);
+		rc = o->code_tag != NULL ? iss_enroll_proven(iss, e, &a, &needs_code)
+					 : iss_enroll_check(iss, e, &a, &needs_code);
 	if (rc == OFP_ISSUER_OK)
 		rc = ofp_issuer_current_signing_key(iss, &signer);
 	if (rc == OFP_ISSUER_OK)

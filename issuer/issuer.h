@@ -106,6 +106,24 @@ ofp_issuer_rc_t ofp_issuer_account_open(ofp_issuer_t *iss, const char *name, ofp
 ofp_issuer_rc_t ofp_issuer_enroll_code(ofp_issuer_t *iss, const char *name, ofp_account_t *out,
 				       uint8_t code[OFP_ENROLL_CODE_LEN], uint32_t *expires) OFP_WUR;
 
+/* The tag of an enrollment code: its first OFP_CODE_TAG_LEN bytes of
+ * SHA-256(code key), what an online access token binds. */
+#define OFP_CODE_TAG_LEN 8
+
+/* The token endpoint's check (OpenID4VCI pre-authorized code with tx_code):
+ * the account of holder_id has a usable code whose key is code_key (a try
+ * is counted, committed before the comparison, and given back on a
+ * match). tag gets the code's tag; a (may be NULL) the account. */
+ofp_issuer_rc_t ofp_issuer_code_check(ofp_issuer_t *iss, const uint8_t holder_id[OFP_ID_LEN],
+				      const uint8_t code_key[OFP_HASH_LEN], uint8_t tag[OFP_CODE_TAG_LEN],
+				      ofp_account_t *a) OFP_WUR;
+/* Issue to holder_id for a holder key whose possession the caller checked
+ * (an online proof), the code proven as tag says (opts->code_tag is set
+ * from it); every other rule as ofp_issuer_issue. */
+ofp_issuer_rc_t ofp_issuer_issue_online(ofp_issuer_t *iss, const uint8_t holder_id[OFP_ID_LEN], unsigned alg,
+					const uint8_t *key, size_t key_len, const uint8_t tag[OFP_CODE_TAG_LEN],
+					uint8_t *out, size_t *out_len, ofp_credential_t *cred) OFP_WUR;
+
 /* ---- issuance (issue.c) -------------------------------------------------------- */
 
 typedef struct ofp_issue_opts {
@@ -117,6 +135,12 @@ typedef struct ofp_issue_opts {
 	 * serial spent when the credential cannot be written. */
 	int (*deliver)(void *ctx, const uint8_t *cred, size_t len, char *err, size_t err_len);
 	void *ctx;
+	/* Online enrollment (offpass-issuerd): the enrollment code was proven
+	 * at the token endpoint, and this is the tag of the code it proved
+	 * (ofp_issuer_code_check): a key not enrolled yet spends the code if it
+	 * is still that code, unused and unexpired. NULL: the request's MAC
+	 * proves the code. */
+	const uint8_t *code_tag;
 } ofp_issue_opts_t;
 
 /* Check an enrollment request (strict decoding, proof of possession, age,
@@ -139,12 +163,13 @@ ofp_issuer_rc_t ofp_issuer_issue(ofp_issuer_t *iss, const uint8_t *request, size
  * expired and that its serial is not denied. */
 ofp_issuer_rc_t ofp_issuer_check_credential(ofp_issuer_t *iss, const uint8_t *cred, size_t len,
 					    ofp_credential_t *c) OFP_WUR;
-/* The next credential for the holder of cred (checked as above). The
- * caller has checked that the requester holds cred's holder key (the
+/* The next credential for the holder of c, a credential that
+ * ofp_issuer_check_credential accepted (one signature check per refresh).
+ * The caller has checked that the requester holds c's holder key (the
  * online proof of possession against a fresh nonce); the account's rights
  * decide as for ofp_issuer_issue. */
-ofp_issuer_rc_t ofp_issuer_refresh(ofp_issuer_t *iss, const uint8_t *cred, size_t len, uint8_t *out,
-				   size_t *out_len, ofp_credential_t *next) OFP_WUR;
+ofp_issuer_rc_t ofp_issuer_refresh(ofp_issuer_t *iss, const ofp_credential_t *c, uint8_t *out, size_t *out_len,
+				   ofp_credential_t *next) OFP_WUR;
 
 /* ---- gates (gates.c) ------------------------------------------------------------- */
 

@@ -70,19 +70,34 @@ ofp_issuer_rc_t ofp_issuer_check_credential(ofp_issuer_t *iss, const uint8_t *cr
 	return lrc == OFP_LEDGER_NOT_FOUND ? OFP_ISSUER_OK : iss_ledger_fail(iss, lrc);
 }
 
-ofp_issuer_rc_t ofp_issuer_refresh(ofp_issuer_t *iss, const uint8_t *cred, size_t len, uint8_t *out,
-				   size_t *out_len, ofp_credential_t *next)
+ofp_issuer_rc_t ofp_issuer_refresh(ofp_issuer_t *iss, const ofp_credential_t *c, uint8_t *out, size_t *out_len,
+				   ofp_credential_t *next)
 {
-	ofp_credential_t c;
 	ofp_enrollment_t e;
-	ofp_issuer_rc_t rc = ofp_issuer_check_credential(iss, cred, len, &c);
 
-	if (rc != OFP_ISSUER_OK)
-		return rc;
 	memset(&e, 0, sizeof(e));
-	e.holder_alg = c.holder_alg;
-	memcpy(e.holder_id, c.holder_id, OFP_ID_LEN);
-	memcpy(e.holder_key, c.holder_key, sizeof(e.holder_key));
+	e.holder_alg = c->holder_alg;
+	memcpy(e.holder_id, c->holder_id, OFP_ID_LEN);
+	memcpy(e.holder_key, c->holder_key, sizeof(e.holder_key));
 	e.time = iss->now;
 	return iss_issue_checked(iss, &e, NULL, out, out_len, next);
+}
+
+ofp_issuer_rc_t ofp_issuer_issue_online(ofp_issuer_t *iss, const uint8_t holder_id[OFP_ID_LEN], unsigned alg,
+					const uint8_t *key, size_t key_len, const uint8_t tag[OFP_CODE_TAG_LEN],
+					uint8_t *out, size_t *out_len, ofp_credential_t *cred)
+{
+	ofp_issue_opts_t opts;
+	ofp_enrollment_t e;
+
+	if (key_len != ofp_holder_key_len(alg))
+		return iss_fail(iss, OFP_ISSUER_REFUSED, "holder key: %zu bytes is not a key of its algorithm", key_len);
+	memset(&opts, 0, sizeof(opts));
+	opts.code_tag = tag;
+	memset(&e, 0, sizeof(e));
+	e.holder_alg = (uint8_t)alg;
+	memcpy(e.holder_id, holder_id, OFP_ID_LEN);
+	memcpy(e.holder_key, key, key_len);
+	e.time = iss->now;
+	return iss_issue_checked(iss, &e, &opts, out, out_len, cred);
 }

@@ -29,6 +29,9 @@ typedef struct settle {
 	ofp_ledger_key_t *keys;
 	EVP_PKEY **pkeys;
 	size_t n_keys;
+	/* Credentials verified in this batch (a rider's rides share one):
+	 * the issuer signature is checked and the holder key parsed once. */
+	struct cred_slot *creds;
 	/* Notes, handed to the caller after the commit. */
 	ofp_settle_note_t *notes;
 	size_t n_notes, cap_notes;
@@ -196,6 +199,64 @@ static const char *recheck(settle_t *s, const ofp_journal_record_t *r, const ofp
 	return NULL;
 }
 
+/* The per-batch cache of verified credentials: direct-mapped by the
+ * credential's digest (SHA-256 of all its bytes, the issuer signature
+ * included: equal digests are equal credentials, so the verdict carries
+ * over). A collision only evicts. */
+#define CRED_SLOTS 4096u
+
+struct cred_slot {
+	uint8_t digest[OFP_HASH_LEN];
+	EVP_PKEY *holder; /* NULL: empty */
+};
+
+static EVP_PKEY *cred_cached(settle_t *s, const uint8_t digest[OFP_HASH_LEN])
+{
+	struct cred_slot *slot = &s->creds[(digest[0] | (unsigned)digest[1] << 8) % CRED_SLOTS];
+	return slot->holder != NULL && memcmp(slot->digest, digest, OFP_HASH_LEN) == 0 ? slot->holder : NULL;
+}
+
+/* Keep hk for the credential (the cache owns it from now on). */
+static void cred_keep(settle_t *s, const uint8_t digest[OFP_HASH_LEN], EVP_PKEY *hk)
+{
+	struct cred_slot *slot = &s->creds[(digest[0] | (unsigned)digest[1] << 8) % CRED_SLOTS];
+
+	EVP_PKEY_free(slot->holder);
+	memcpy(slot->digest, digest, OFP_HASH_LEN);
+	slot->holder = hk;
+}
+
+/* The holder key of a credential whose issuer signature verifies (the
+ * cache's, or checked now and cached); NULL with *why otherwise. *lent:
+ * the caller frees it (it could not be cached). */
+static EVP_PKEY *verified_holder_key(settle_t *s, const ofp_credential_t *cred, const char **why, bool *lent)
+{
+	uint8_t digest[OFP_HASH_LEN], tbs[OFP_TBS_MAX];
+	size_t tbs_len;
+	unsigned ialg = 0;
+	EVP_PKEY *ik, *hk;
+	bool have_digest = s->creds != NULL && ofp_credential_digest(cred, digest, NULL) == OFP_FMT_OK;
+
+	*lent = false;
+	if (have_digest && (hk = cred_cached(s, digest)) != NULL)
+		return hk;
+	ik = issuer_key(s, cred->issuer_kid, &ialg);
+	*why = "the credential names a key id this issuer never had";
+	if (ik == NULL)
+		return NULL;
+	*why = "the credential's issuer signature does not verify";
+	if (ofp_credential_tbs(cred, tbs, sizeof(tbs), &tbs_len, NULL) != OFP_FMT_OK ||
+	    !ofp_sig_verify(ik, ialg, tbs, tbs_len, cred->issuer_sig))
+		return NULL;
+	*why = "the credential's holder key is not a valid key";
+	hk = ofp_sig_public_key(cred->holder_alg, cred->holder_key, ofp_holder_key_len(cred->holder_alg));
+	if (hk != NULL && have_digest)
+		cred_keep(s, digest, hk);
+	else
+		*lent = hk != NULL;
+	return hk;
+}
+
 /* NULL when the record re-checks, else why not; out gets the decoded
  * presentation and the authorization's hash. */
 static const char *verify_record(settle_t *s, const ofp_journal_record_t *r, checked_t *out)
@@ -203,25 +264,19 @@ static const char *verify_record(settle_t *s, const ofp_journal_record_t *r, che
 	ofp_presentation_t *p = &out->p;
 	uint8_t tbs[OFP_TBS_MAX];
 	size_t tbs_len;
-	EVP_PKEY *ik, *hk;
-	unsigned ialg = 0;
-	const char *why;
-	bool ok;
+	EVP_PKEY *hk;
+	const char *why = NULL;
+	bool ok, lent = false;
 
 	if (ofp_presentation_decode(r->presentation, r->presentation_len, p, NULL) != OFP_FMT_OK)
 		return "the presentation does not decode";
-	ik = issuer_key(s, p->cred.issuer_kid, &ialg);
-	if (ik == NULL)
-		return "the credential names a key id this issuer never had";
-	if (ofp_credential_tbs(&p->cred, tbs, sizeof(tbs), &tbs_len, NULL) != OFP_FMT_OK ||
-	    !ofp_sig_verify(ik, ialg, tbs, tbs_len, p->cred.issuer_sig))
-		return "the credential's issuer signature does not verify";
-	hk = ofp_sig_public_key(p->cred.holder_alg, p->cred.holder_key, ofp_holder_key_len(p->cred.holder_alg));
+	hk = verified_holder_key(s, &p->cred, &why, &lent);
 	if (hk == NULL)
-		return "the credential's holder key is not a valid key";
+		return why;
 	ok = ofp_authorization_tbs(&p->cred, &p->auth, tbs, sizeof(tbs), &tbs_len, NULL) == OFP_FMT_OK &&
 	     ofp_sig_verify(hk, p->cred.holder_alg, tbs, tbs_len, p->auth.holder_sig);
-	EVP_PKEY_free(hk);
+	if (lent)
+		EVP_PKEY_free(hk);
 	if (!ok)
 		return "the holder signature does not verify";
 	why = record_matches(r, p);
@@ -523,6 +578,9 @@ out:
 
 static void settle_free(settle_t *s)
 {
+	for (size_t i = 0; s->creds != NULL && i < CRED_SLOTS; i++)
+		EVP_PKEY_free(s->creds[i].holder);
+	free(s->creds);
 	for (size_t i = 0; i < s->n_keys; i++)
 		EVP_PKEY_free(s->pkeys[i]);
 	free(s->pkeys);
@@ -549,6 +607,7 @@ ofp_issuer_rc_t ofp_issuer_settle(ofp_issuer_t *iss, const uint8_t *sealed, size
 	if (rc != OFP_ISSUER_OK)
 		goto out;
 	s.pkeys = calloc(s.n_keys + 1, sizeof(*s.pkeys));
+	s.creds = calloc(CRED_SLOTS, sizeof(*s.creds)); /* NULL: no cache, every record verified in full */
 	if (s.pkeys == NULL) {
 		rc = iss_fail(iss, OFP_ISSUER_ERROR, "out of memory");
 		goto out;

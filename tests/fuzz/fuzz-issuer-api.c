@@ -30,6 +30,7 @@ static void fuzz_token(const uint8_t *data, size_t size)
 	}
 	FUZZ_ASSERT(t.grant_type[0] != '\0' || memchr(t.grant_type, '\0', sizeof(t.grant_type)) != NULL);
 	FUZZ_ASSERT(t.code[0] != '\0' && memchr(t.code, '\0', sizeof(t.code)) != NULL);
+	FUZZ_ASSERT(t.tx_code[0] != '\0' && memchr(t.tx_code, '\0', sizeof(t.tx_code)) != NULL);
 }
 
 static void fuzz_proof_text(const char *jwt)

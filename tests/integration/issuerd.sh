@@ -1,7 +1,9 @@
 #!/bin/bash
 # issuerd.sh - offpass-issuerd over HTTP on loopback, driven with curl and
 # a software wallet (issuer/test-make-proof): OpenID4VCI metadata, nonces,
-# refresh by proof of possession (ES256 and EdDSA), gate batches (settled,
+# enrollment with the code (token endpoint: the holder id as the
+# pre-authorized code, the enrollment code as tx_code), refresh by proof
+# of possession (ES256 and EdDSA), gate batches (settled,
 # already settled, refused), the lists with ETag / If-None-Match, hostile
 # requests (each a 4xx naming the field, the service still up), the
 # failure limit, and an issuerd killed in the middle of uploads: every
@@ -31,18 +33,23 @@ iss() { "$ISSUER" --dir "$D" --pin-file "$WORK/pin" "$@"; }
 balance() { iss account show "$1" | awk '$1 == "balance" { print $2 }'; }
 
 run iss init --module "$MODULE" --token-label issuer
-# Enough on each account for the first credential (offline total 5000)
-# and the next window (a refresh is paid for like any credential).
+# Balances well above the grant: a refresh's credential counts beside the
+# live one (the exposure rule).
 HID=$(iss account open alice --code-file alice.code)
-run iss account credit alice 20000
+run iss account credit alice 1000000
 run "$MK" keygen -o alice.pem
 run "$MK" request --key alice.pem --holder-id "$HID" --time "$NOW" --code-file alice.code -o alice.req
 run iss issue alice.req -o alice.cred
 BOB=$(iss account open bob --code-file bob.code)
-run iss account credit bob 20000
+run iss account credit bob 100000
 run "$MK" keygen --ed25519 -o bob.pem
 run "$MK" request --ed25519 --key bob.pem --holder-id "$BOB" --time "$NOW" --code-file bob.code -o bob.req
 run iss issue bob.req -o bob.cred
+ERIN=$(iss account open erin --code-file erin.code)
+run iss account credit erin 1000000
+run "$MK" keygen -o erin.pem
+run "$MK" request --key erin.pem --holder-id "$ERIN" --time "$NOW" --code-file erin.code -o erin.req
+run iss issue erin.req -o erin.cred
 run "$MK" keygen -o mallory.pem
 
 # ---- start: plain HTTP only on loopback --------------------------------------------------
@@ -78,8 +85,9 @@ post_credential refresh.json
 expect_status 200 "refresh with a proof"
 b64url_decode "$(json_str credential)" alice2.cred
 [ "$(stat -c %s alice2.cred)" = 137 ] || fail "refreshed credential is not 137 bytes"
-[ "$(json_num offpass_serial)" = 3 ] || fail "refresh serial $(json_num offpass_serial), expected 3"
-grep -q "POST /credential 200 .*refresh serial 3" one.log || fail "no log line for the refresh"
+[ "$(json_num offpass_serial)" = 4 ] || fail "refresh serial $(json_num offpass_serial), expected 4"
+[ "$(json_num offpass_not_before)" -ge "$NOW" ] || fail "the refreshed window starts before now"
+grep -q "POST /credential 200 .*refresh serial 4" one.log || fail "no log line for the refresh"
 # The same proof again: its nonce is spent.
 post_credential refresh.json
 expect_status 400 "replayed proof"
@@ -134,6 +142,56 @@ post_credential denied.json
 expect_status 400 "denied serial"
 expect_body 'credential_request_denied|deny list' "denied serial refused"
 
+# ---- enrollment with the code: the token endpoint, then the credential ---------------------------
+FRANK=$(iss account open frank --code-file frank.code)
+run iss account credit frank 100000
+run "$MK" keygen -o frank.pem
+run "$MK" keygen -o thief.pem
+GRANT='grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Apre-authorized_code'
+token() { http POST "$U/token" -H 'Content-Type: application/x-www-form-urlencoded' --data-binary "$1"; }
+# A thief knows frank's holder id (it is in every code frank shows) but not the code.
+token "$GRANT&pre-authorized_code=$FRANK&tx_code=AAAA-BBBB-CCCC-DDDD-EEEE-FFFF-GGGG-HHHH"
+expect_status 400 "a guessed code"
+expect_body '"error":"invalid_grant"' "a wrong code is invalid_grant"
+expect_body '"field":"tx_code"' "tx_code named"
+token "$GRANT&pre-authorized_code=$FRANK"
+expect_status 400 "no tx_code"
+expect_body '"field":"tx_code"' "missing tx_code named"
+token "grant_type=password&pre-authorized_code=$FRANK&tx_code=$(cat frank.code)"
+expect_body '"error":"unsupported_grant_type"' "other grant types refused"
+token "$GRANT&pre-authorized_code=zz&tx_code=$(cat frank.code)"
+expect_body '"field":"pre-authorized_code"' "bad holder id named"
+http POST "$U/token" -H 'Content-Type: application/json' --data-binary '{}'
+expect_status 415 "token endpoint wants a form"
+token "$GRANT&pre-authorized_code=$FRANK&tx_code=$(cat frank.code)"
+expect_status 200 "the right code"
+grep -qi '^cache-control: no-store' "$WORK/headers" || fail "token without no-store"
+AT=$(json_str access_token)
+[ "$(json_str token_type)" = Bearer ] || fail "token_type is not Bearer"
+N=$(nonce)
+run "$PROOF" --key frank.pem --aud "$U" --nonce "$N" -o frank.json
+http POST "$U/credential" -H 'Content-Type: application/json' -H "Authorization: Bearer $AT" --data-binary @frank.json
+expect_status 200 "enrollment with the access token"
+b64url_decode "$(json_str credential)" frank.cred
+[ "$(stat -c %s frank.cred)" = 137 ] || fail "enrolled credential is not 137 bytes"
+grep -q "POST /credential 200 .*enroll serial" one.log || fail "no log line for the enrollment"
+# The code is spent: the same token for the thief's key gets nothing.
+N=$(nonce)
+run "$PROOF" --key thief.pem --aud "$U" --nonce "$N" -o thief.json
+http POST "$U/credential" -H 'Content-Type: application/json' -H "Authorization: Bearer $AT" --data-binary @thief.json
+expect_status 400 "a second key on one code"
+expect_body 'credential_request_denied' "the spent code refuses a second key"
+token "$GRANT&pre-authorized_code=$FRANK&tx_code=$(cat frank.code)"
+expect_status 400 "a used code at the token endpoint"
+expect_body 'used' "the used code says so"
+# A forged access token.
+N=$(nonce)
+run "$PROOF" --key thief.pem --aud "$U" --nonce "$N" -o thief2.json
+http POST "$U/credential" -H 'Content-Type: application/json' -H "Authorization: Bearer AAAA$AT" --data-binary @thief2.json
+expect_status 401 "a forged access token"
+grep -q "$(cat frank.code)" one.log && fail "the log holds an enrollment code"
+grep -q "$AT" one.log && fail "the log holds an access token"
+
 # ---- hostile requests: a 4xx naming the field, the service stays up ----------------------------
 http POST "$U/credential" -H 'Content-Type: application/json' --data-binary '{"credential_configuration_id":'
 expect_status 400 "truncated JSON"
@@ -186,16 +244,12 @@ G1=a1a1a1a1a1a1a1a1
 run "$MK" keygen -o g1.pem
 run "$MK" pubkey --key g1.pem -o g1.pub
 run iss gate add --id "$G1" --key g1.pub
-run iss account credit alice 100000
-START=$(balance alice)
-# alice2.cred is the next window (from alice.cred's end): its records are
-# operated inside it, or settlement would not charge them.
-T2=$((NOW + 86400 + 600))
+START=$(balance erin)
 post_batch() { http POST "$U/gate/batch" -H 'Content-Type: application/octet-stream' --data-binary "@$1"; }
 NB=40
 for i in $(seq 1 $NB); do
-	run "$MK" batch --trust "$D/trust.bin" --time "$T2" --gate-key g1.pem --gate-id "$G1" --sequence "$i" \
-		--record "alice2.cred:alice.pem:$((2 * i)):10" --record "alice2.cred:alice.pem:$((2 * i + 1)):10" -o "b$i"
+	run "$MK" batch --trust "$D/trust.bin" --time "$NOW" --gate-key g1.pem --gate-id "$G1" --sequence "$i" \
+		--record "erin.cred:erin.pem:$((2 * i)):10" --record "erin.cred:erin.pem:$((2 * i + 1)):10" -o "b$i"
 done
 post_batch b1
 expect_status 200 "batch upload"
@@ -204,9 +258,9 @@ expect_body '"charged":2' "two charged"
 post_batch b1
 expect_status 200 "the same batch again"
 expect_body '"result":"already_settled"' "already settled"
-[ "$(balance alice)" = $((START - 20)) ] || fail "balance after batch 1: $(balance alice)"
-run "$MK" batch --trust "$D/trust.bin" --time "$T2" --gate-key g1.pem --gate-id "$G1" --sequence 1 \
-	--record "alice2.cred:alice.pem:99:10" -o b1-other
+[ "$(balance erin)" = $((START - 20)) ] || fail "balance after batch 1: $(balance erin)"
+run "$MK" batch --trust "$D/trust.bin" --time "$NOW" --gate-key g1.pem --gate-id "$G1" --sequence 1 \
+	--record "erin.cred:erin.pem:99:10" -o b1-other
 post_batch b1-other
 expect_status 422 "different records under a settled sequence"
 
@@ -233,8 +287,8 @@ for i in $(seq 1 $NB); do
 	expect_status 200 "batch $i after the restart"
 	expect_body '"result":"(settled|already_settled)"' "batch $i settled"
 done
-[ "$(balance alice)" = $((START - 20 * NB)) ] ||
-	fail "after the kill and resend: balance $(balance alice), expected $((START - 20 * NB))"
+[ "$(balance erin)" = $((START - 20 * NB)) ] ||
+	fail "after the kill and resend: balance $(balance erin), expected $((START - 20 * NB))"
 echo "killed after $SETTLED_BEFORE of $NB batches; all $NB settled once after the restart"
 
 # ---- two issuerds on one ledger settle overlapping batch sets at once ------------------------
@@ -244,10 +298,10 @@ run "$MK" keygen -o g2.pem
 run "$MK" pubkey --key g2.pem -o g2.pub
 run iss gate add --id "$G2" --key g2.pub
 for i in $(seq 1 20); do
-	run "$MK" batch --trust "$D/trust.bin" --time "$T2" --gate-key g2.pem --gate-id "$G2" --sequence "$i" \
-		--record "alice2.cred:alice.pem:$((1000 + 2 * i)):5" --record "alice2.cred:alice.pem:$((1001 + 2 * i)):5" -o "c$i"
+	run "$MK" batch --trust "$D/trust.bin" --time "$NOW" --gate-key g2.pem --gate-id "$G2" --sequence "$i" \
+		--record "erin.cred:erin.pem:$((1000 + 2 * i)):5" --record "erin.cred:erin.pem:$((1001 + 2 * i)):5" -o "c$i"
 done
-START=$(balance alice)
+START=$(balance erin)
 # Each process gets every batch, in opposite orders, at the same time.
 ( for i in $(seq 1 20); do curl -s -o /dev/null -w '%{http_code}\n' -H 'Content-Type: application/octet-stream' \
 	--data-binary "@c$i" "$URL_two/gate/batch"; done >codes-two ) &
@@ -258,7 +312,7 @@ P3=$!
 wait "$P2" "$P3"
 [ "$(grep -c '^200$' codes-two)" = 20 ] && [ "$(grep -c '^200$' codes-three)" = 20 ] ||
 	fail "two issuerds: not every upload answered 200 ($(sort codes-two codes-three | uniq -c | tr '\n' ' '))"
-[ "$(balance alice)" = $((START - 200)) ] || fail "two issuerds: balance $(balance alice), expected $((START - 200))"
+[ "$(balance erin)" = $((START - 200)) ] || fail "two issuerds: balance $(balance erin), expected $((START - 200))"
 SETTLED=$(cat two.log three.log | grep -c ' settled gate b2b2' || true)
 [ "$SETTLED" = 20 ] || fail "two issuerds: $SETTLED batches settled, expected each of 20 once"
 issuerd_stop "$PID_three"
@@ -269,7 +323,7 @@ HOLDER=$B/holder/offpass-holder
 mkdir -p "$WORK/htokens"
 (export OFFPASS_P11_DIR=$WORK/htokens && init_token holder)
 CAROL=$(iss account open carol --code-file carol.code)
-run iss account credit carol 2000
+run iss account credit carol 100000
 h() { OFFPASS_P11_DIR=$WORK/htokens "$HOLDER" --module "$MODULE" --token-label holder \
 	--pin-file "$WORK/pin" --dir "$WORK/hstate" "$@"; }
 run h keygen
@@ -277,9 +331,17 @@ run h enroll --holder-id "$CAROL" --code-file carol.code -o carol.req
 run iss issue carol.req -o carol.cred
 run h install carol.cred
 run h refresh --issuer "$U"
-expect_log "serial [0-9]+" "holder refresh installs the next credential"
-run h status
-expect_log "serial" "status after the online refresh"
+expect_log "serial [0-9]+" "holder refresh gets the next credential"
+NEXT_SERIAL=$(grep -Eo 'serial [0-9]+' "$WORK/last.log" | head -1 | awk '{ print $2 }')
+# The next window starts when the current one ends: the current one keeps
+# presenting until then, and the next takes over by itself.
+run h present --amount 10 --raw carol-now.pres
+CUR_END=$(iss account history carol | grep -Eo 'until [0-9]+' | head -1 | awk '{ print $2 }')
+[ -n "$CUR_END" ] || fail "no end of carol's first credential in the history"
+run h --now $((CUR_END + 10)) present --amount 10 --raw carol-next.pres
+# The presentation is the credential with its header replaced: serial at 6.
+od -An -tx1 -j 6 -N 8 carol-next.pres | tr -d ' \n' >carol-next.serial
+[ "$((16#$(cat carol-next.serial)))" = "$NEXT_SERIAL" ] || fail "the presentation at the next window is not serial $NEXT_SERIAL"
 grep -q "POST /credential 200 .*refresh serial" two.log || fail "issuerd did not log the holder's refresh"
 expect_exit 1 h refresh --issuer "http://192.0.2.1:1"
 expect_log "https only" "plain http to a public address refused"
@@ -300,19 +362,18 @@ STATUS=$(curl -s -o /dev/null -w '%{http_code}' "$T/.well-known/openid-credentia
 [ "$STATUS" = 000 ] || fail "an untrusted certificate was accepted ($STATUS)"
 run iss deny serial 1 # already denied: no change
 DAVE=$(iss account open dave --code-file dave.code)
-run iss account credit dave 2000
+run iss account credit dave 100000
 mkdir -p "$WORK/dtokens"
 (export OFFPASS_P11_DIR=$WORK/dtokens && init_token dave)
 hd() { OFFPASS_P11_DIR=$WORK/dtokens "$HOLDER" --module "$MODULE" --token-label dave \
 	--pin-file "$WORK/pin" --dir "$WORK/dstate" "$@"; }
 run hd keygen --alg ed25519
-run hd enroll --holder-id "$DAVE" --code-file dave.code -o dave.req
-run iss issue dave.req -o dave.cred
-run hd install dave.cred
-expect_exit 1 hd refresh --issuer "$T"
-expect_log "certificate|SSL" "refresh without trusting the CA fails"
+expect_exit 1 hd enroll --issuer "$T" --holder-id "$DAVE" --code-file dave.code
+expect_log "certificate|SSL" "enrollment without trusting the CA fails"
+run hd enroll --issuer "$T" --cacert tls.pem --holder-id "$DAVE" --code-file dave.code
+expect_log "serial [0-9]+" "online enrollment over TLS (Ed25519 key in the token)"
 run hd refresh --issuer "$T" --cacert tls.pem
-expect_log "serial [0-9]+" "holder refresh over TLS (Ed25519 key in the token)"
+expect_log "serial [0-9]+" "holder refresh over TLS"
 issuerd_stop "$PID_tls"
 
 # ---- the failure limit -----------------------------------------------------------------------------

@@ -1,0 +1,586 @@
+/* bench-issuerd.c - offpass-issuerd under load, on loopback only: a
+ * libcurl multi driver playing holders that refresh (POST /nonce, then
+ * POST /credential with a proof JWT) and gates that upload sealed batches
+ * (POST /gate/batch), against one and two issuerd processes on one
+ * ledger. Prints requests/s and p50/p99 latency per operation, and the
+ * settlement records/s the uploads reached, beside the goals (refresh >=
+ * 2,000/s with p99 < 50 ms; settlement >= 12,000 records/s).
+ *
+ * Bounded: BENCH_ISSUERD_HOLDERS refreshes (each holder once: a holder
+ * gets the next window once), BENCH_ISSUERD_BATCHES batches of
+ * BENCH_ISSUERD_RECORDS records, BENCH_ISSUERD_INFLIGHT requests in flight,
+ * and every run stops after BENCH_ISSUERD_SECONDS whatever is left. The
+ * driver signs proofs in software (OpenSSL, P-256) on the same two cores as
+ * the service: the figures include that cost.
+ *
+ *   bench-issuerd --module offpass-p11.so --issuerd PATH
+ *
+ * Only SQLite today: the PostgreSQL ledger is not built yet (its column
+ * says so). */
+#include "config.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "b64url.h"
+#include "format/sig.h"
+#include "issuer/issuer.h"
+#include "issuer/test-kit.h"
+#include "tests/kit/test-token.h"
+
+#define TOKEN_LABEL "bench-issuerd"
+#define SO_PIN "12345678"
+#define USER_PIN "123456"
+#define MAX_PROCS 2
+
+typedef struct cfg {
+	const char *module, *issuerd;
+	unsigned long holders, batches, records, inflight;
+	double seconds;
+} cfg_t;
+
+typedef struct holder {
+	tk_holder_t h;
+	uint8_t cred[OFP_CREDENTIAL_MAX];
+	size_t cred_len;
+} holder_t;
+
+typedef struct world {
+	char root[256], dir[320];
+	holder_t *holders;
+	uint8_t **batches;
+	size_t *batch_len;
+	pid_t pids[MAX_PROCS];
+	char urls[MAX_PROCS][64];
+	unsigned nprocs;
+} world_t;
+
+typedef struct stats {
+	double *lat; /* ms */
+	unsigned long n, ok, failed;
+	double seconds;
+} stats_t;
+
+static double now_s(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+static int fail(const char *what, const char *why)
+{
+	fprintf(stderr, "bench-issuerd: %s: %s\n", what, why);
+	return -1;
+}
+
+static unsigned long env_ul(const char *name, unsigned long dflt)
+{
+	const char *v = getenv(name);
+	return v != NULL && *v != '\0' ? strtoul(v, NULL, 10) : dflt;
+}
+
+/* ---- fixtures: the issuer, holders with credentials, a gate's batches -------------------------- */
+
+static int issuer_setup(const cfg_t *c, world_t *w, ofp_issuer_t **iss)
+{
+	ofp_issuer_config_t ic;
+	ofp_issuer_args_t a;
+	char tokens[400], err[1024] = "";
+
+	snprintf(tokens, sizeof(tokens), "%s/tokens", w->root);
+	snprintf(w->dir, sizeof(w->dir), "%s/issuer", w->root);
+	if (mkdir(tokens, 0700) != 0 || ofp_test_token_offpass_env(tokens) != 0)
+		return fail(tokens, strerror(errno));
+	if (ofp_test_token_init(c->module, TOKEN_LABEL, SO_PIN, USER_PIN, err, sizeof(err)) != 0)
+		return fail("token", err);
+	ofp_issuer_config_defaults(&ic);
+	snprintf(ic.module, sizeof(ic.module), "%s", c->module);
+	snprintf(ic.token_label, sizeof(ic.token_label), "%s", TOKEN_LABEL);
+	memset(&a, 0, sizeof(a));
+	a.dir = w->dir;
+	a.now = (uint32_t)time(NULL);
+	a.pin = USER_PIN;
+	if (ofp_issuer_init(&a, &ic, iss, err, sizeof(err)) != OFP_ISSUER_OK)
+		return fail("issuer init", err);
+	return 0;
+}
+
+static int holder_setup(ofp_issuer_t *iss, holder_t *h, unsigned long i)
+{
+	ofp_ledger_t *l = ofp_issuer_ledger(iss);
+	uint8_t req[OFP_ENROLLMENT_MAX], code[OFP_ENROLL_CODE_LEN];
+	size_t req_len = 0;
+	uint32_t expires;
+	ofp_account_t a;
+	char name[32];
+
+	snprintf(name, sizeof(name), "rider-%06lu", i);
+	if (ofp_issuer_account_open(iss, name, &a, code, &expires) != OFP_ISSUER_OK ||
+	    ofp_ledger_credit(l, name, 1000000000LL, (uint32_t)time(NULL), NULL) != OFP_LEDGER_OK)
+		return fail(name, ofp_issuer_error(iss));
+	if (!tk_holder_new(&h->h, OFP_ALG_P256, a.holder_id, NULL))
+		return fail(name, "holder key");
+	h->h.has_code = true;
+	memcpy(h->h.code, code, sizeof(code));
+	if (!tk_enrollment(&h->h, (uint32_t)time(NULL), req, &req_len))
+		return fail(name, "enrollment request");
+	if (ofp_issuer_issue(iss, req, req_len, NULL, h->cred, &h->cred_len, NULL) != OFP_ISSUER_OK)
+		return fail(name, ofp_issuer_error(iss));
+	return 0;
+}
+
+/* Batches 1..n of one gate, each `records` operations of holders in turn. */
+static int batches_setup(const cfg_t *c, world_t *w, ofp_issuer_t *iss)
+{
+	uint8_t gate_id[OFP_ID_LEN] = { 'B', 'E', 'N', 'C', 'H', 'G', 'T', '1' }, seal[OFP_P256_UNCOMPRESSED_LEN];
+	uint8_t pres[OFP_PRESENTATION_MAX], *list = NULL;
+	size_t list_len = 0, pres_len;
+	uint32_t t = (uint32_t)time(NULL), counter = 0;
+	tk_gate_t g;
+	bool ok;
+
+	if (!tk_gate_new(&g, gate_id, NULL))
+		return fail("gate", "key");
+	ok = ofp_issuer_gate_add(iss, gate_id, g.pub, sizeof(g.pub), false, NULL) == OFP_ISSUER_OK &&
+	     ofp_issuer_trust_list(iss, &list, &list_len) == OFP_ISSUER_OK && tk_trust_sealing_key(list, list_len, seal);
+	free(list);
+	w->batches = calloc(c->batches, sizeof(*w->batches));
+	w->batch_len = calloc(c->batches, sizeof(*w->batch_len));
+	ok = ok && w->batches != NULL && w->batch_len != NULL;
+	for (unsigned long b = 0; ok && b < c->batches; b++) {
+		for (unsigned long r = 0; ok && r < c->records; r++) {
+			holder_t *h = &w->holders[(b * c->records + r) % c->holders];
+			counter++;
+			ok = tk_presentation(&h->h, h->cred, h->cred_len, t, counter, 10, pres, &pres_len) &&
+			     tk_gate_record(&g, true, 0, t, pres, pres_len);
+		}
+		ok = ok && tk_gate_seal(&g, 0, seal, t, &w->batches[b], &w->batch_len[b]);
+	}
+	tk_gate_free(&g);
+	return ok ? 0 : fail("batches", "cannot build them");
+}
+
+/* ---- the issuerd processes ------------------------------------------------------------------- */
+
+static int start_issuerd(const cfg_t *c, world_t *w, unsigned i)
+{
+	char port_file[400], log_file[400], port[16] = "";
+	pid_t pid;
+
+	snprintf(port_file, sizeof(port_file), "%s/port-%u", w->root, i);
+	snprintf(log_file, sizeof(log_file), "%s/issuerd-%u.log", w->root, i);
+	unlink(port_file);
+	pid = fork();
+	if (pid < 0)
+		return fail("fork", strerror(errno));
+	if (pid == 0) {
+		execl(c->issuerd, c->issuerd, "--dir", w->dir, "--pin-env", "BENCH_ISSUERD_PIN", "--listen",
+		      "127.0.0.1:0", "--port-file", port_file, "--log", log_file, (char *)NULL);
+		_exit(127);
+	}
+	w->pids[i] = pid;
+	for (int tries = 0; tries < 300; tries++) {
+		FILE *f = fopen(port_file, "r");
+		if (f != NULL) {
+			bool got = fgets(port, sizeof(port), f) != NULL;
+			fclose(f);
+			if (got) {
+				port[strcspn(port, "\n")] = '\0';
+				snprintf(w->urls[i], sizeof(w->urls[i]), "http://127.0.0.1:%s", port);
+				return 0;
+			}
+		}
+		usleep(20000);
+	}
+	return fail("offpass-issuerd", "did not start (see its log)");
+}
+
+static void stop_issuerds(world_t *w)
+{
+	for (unsigned i = 0; i < w->nprocs; i++) {
+		kill(w->pids[i], SIGTERM);
+		waitpid(w->pids[i], NULL, 0);
+	}
+	w->nprocs = 0;
+}
+
+/* ---- the driver ---------------------------------------------------------------------------------- */
+
+enum { OP_REFRESH, OP_BATCH };
+enum { PHASE_NONCE, PHASE_CREDENTIAL, PHASE_BATCH };
+
+typedef struct xfer {
+	CURL *easy;
+	struct curl_slist *hdr;
+	char *resp;
+	size_t resp_len;
+	char *req;
+	int phase;
+	unsigned long item;
+	unsigned proc;
+	double start;
+} xfer_t;
+
+typedef struct run {
+	const cfg_t *c;
+	world_t *w;
+	int op;
+	unsigned long next, total;
+	stats_t *st;
+	double deadline;
+	CURLM *multi;
+} run_t;
+
+static size_t on_data(char *p, size_t size, size_t n, void *ctx)
+{
+	xfer_t *x = ctx;
+	size_t len = size * n;
+	char *q = realloc(x->resp, x->resp_len + len + 1);
+
+	if (q == NULL)
+		return 0;
+	memcpy(q + x->resp_len, p, len);
+	x->resp = q;
+	x->resp_len += len;
+	q[x->resp_len] = '\0';
+	return len;
+}
+
+static char *b64_text(const char *s)
+{
+	char *o = malloc(B64URL_LEN(strlen(s)) + 1);
+	if (o != NULL)
+		b64url_encode((const uint8_t *)s, strlen(s), o);
+	return o;
+}
+
+/* The credential request body for holder h over nonce. */
+static char *credential_body(const holder_t *h, const char *aud, const char *nonce)
+{
+	uint8_t raw[65], sig[OFP_SIG_LEN];
+	size_t raw_len = 0;
+	char x[48], y[48], sig_s[96], cred_s[B64URL_LEN(OFP_CREDENTIAL_MAX) + 1], *hj, *pj, *hb, *pb, *jwt, *out = NULL;
+	json_t *hdr, *pl, *body;
+
+	if (!ofp_sig_public_raw(h->h.key, OFP_ALG_P256, raw, &raw_len))
+		return NULL;
+	b64url_encode(raw + 1, 32, x);
+	b64url_encode(raw + 33, 32, y);
+	hdr = json_pack("{s:s, s:s, s:{s:s, s:s, s:s, s:s}}", "typ", "openid4vci-proof+jwt", "alg", "ES256", "jwk",
+			"kty", "EC", "crv", "P-256", "x", x, "y", y);
+	pl = json_pack("{s:s, s:I, s:s}", "aud", aud, "iat", (json_int_t)time(NULL), "nonce", nonce);
+	hj = json_dumps(hdr, JSON_COMPACT);
+	pj = json_dumps(pl, JSON_COMPACT);
+	hb = hj != NULL ? b64_text(hj) : NULL;
+	pb = pj != NULL ? b64_text(pj) : NULL;
+	jwt = hb != NULL && pb != NULL ? malloc(strlen(hb) + strlen(pb) + sizeof(sig_s) + 3) : NULL;
+	if (jwt != NULL) {
+		sprintf(jwt, "%s.%s", hb, pb);
+		if (ofp_sig_sign(h->h.key, OFP_ALG_P256, (const uint8_t *)jwt, strlen(jwt), sig)) {
+			b64url_encode(sig, sizeof(sig), sig_s);
+			strcat(jwt, ".");
+			strcat(jwt, sig_s);
+			b64url_encode(h->cred, h->cred_len, cred_s);
+			body = json_pack("{s:s, s:{s:[s]}, s:s}", "credential_configuration_id", "offpass", "proofs",
+					 "jwt", jwt, "offpass_credential", cred_s);
+			out = json_dumps(body, JSON_COMPACT);
+			json_decref(body);
+		}
+	}
+	json_decref(hdr);
+	json_decref(pl);
+	free(hj);
+	free(pj);
+	free(hb);
+	free(pb);
+	free(jwt);
+	return out;
+}
+
+static void xfer_prepare(run_t *r, xfer_t *x, const char *path, const char *ctype, const void *body, size_t len)
+{
+	char url[128], ct[80];
+
+	free(x->resp);
+	x->resp = NULL;
+	x->resp_len = 0;
+	curl_slist_free_all(x->hdr);
+	snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
+	x->hdr = curl_slist_append(curl_slist_append(NULL, ct), "Expect:");
+	snprintf(url, sizeof(url), "%s%s", r->w->urls[x->proc], path);
+	curl_easy_reset(x->easy);
+	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
+	curl_easy_setopt(x->easy, CURLOPT_URL, url);
+	curl_easy_setopt(x->easy, CURLOPT_HTTPHEADER, x->hdr);
+	curl_easy_setopt(x->easy, CURLOPT_POST, 1L);
+	curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	curl_easy_setopt(x->easy, CURLOPT_WRITEFUNCTION, on_data);
+	curl_easy_setopt(x->easy, CURLOPT_WRITEDATA, x);
+	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT, 30L);
+	curl_easy_setopt(x->easy, CURLOPT_NOSIGNAL, 1L);
+	curl_multi_add_handle(r->multi, x->easy);
+}
+
+/* Start the next operation on x; false when none is left. */
+static bool op_start(run_t *r, xfer_t *x)
+{
+	if (r->next >= r->total || now_s() > r->deadline)
+		return false;
+	x->item = r->next++;
+	x->proc = (unsigned)(x->item % r->w->nprocs);
+	x->start = now_s();
+	if (r->op == OP_REFRESH) {
+		x->phase = PHASE_NONCE;
+		xfer_prepare(r, x, "/nonce", "application/x-www-form-urlencoded", "", 0);
+	} else {
+		x->phase = PHASE_BATCH;
+		xfer_prepare(r, x, "/gate/batch", "application/octet-stream", r->w->batches[x->item],
+			     r->w->batch_len[x->item]);
+	}
+	return true;
+}
+
+static void op_done(run_t *r, xfer_t *x, bool ok)
+{
+	r->st->lat[r->st->n++] = (now_s() - x->start) * 1e3;
+	if (ok)
+		r->st->ok++;
+	else
+		r->st->failed++;
+}
+
+/* A transfer finished: the next phase, or the operation's end. */
+static void on_finished(run_t *r, xfer_t *x, CURLcode rc)
+{
+	long status = 0;
+	json_t *o;
+
+	curl_multi_remove_handle(r->multi, x->easy);
+	if (rc == CURLE_OK)
+		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (x->phase == PHASE_NONCE && status == 200) {
+		o = json_loads(x->resp, 0, NULL);
+		free(x->req);
+		x->req = json_is_string(json_object_get(o, "c_nonce"))
+				 ? credential_body(&r->w->holders[x->item], r->w->urls[x->proc],
+						   json_string_value(json_object_get(o, "c_nonce")))
+				 : NULL;
+		json_decref(o);
+		if (x->req != NULL) {
+			x->phase = PHASE_CREDENTIAL;
+			xfer_prepare(r, x, "/credential", "application/json", x->req, strlen(x->req));
+			return;
+		}
+	}
+	if (status != 200 && r->st->failed < 3)
+		fprintf(stderr, "bench-issuerd: HTTP %ld: %.200s\n", status, x->resp != NULL ? x->resp : "");
+	op_done(r, x, status == 200);
+	op_start(r, x);
+}
+
+/* Operations first..first+count-1 (holders or batches), each once. */
+static int drive(const cfg_t *c, world_t *w, int op, unsigned long first, unsigned long count, stats_t *st)
+{
+	run_t r = { c, w, op, first, first + count, st, 0, curl_multi_init() };
+	xfer_t *xs = calloc(c->inflight, sizeof(*xs));
+	int running = 0, left;
+	double t0;
+	CURLMsg *m;
+
+	st->lat = calloc(count + 1, sizeof(double));
+	if (r.multi == NULL || xs == NULL || st->lat == NULL)
+		return fail("driver", "out of memory");
+	t0 = now_s();
+	r.deadline = t0 + c->seconds;
+	for (unsigned long i = 0; i < c->inflight; i++) {
+		xs[i].easy = curl_easy_init();
+		if (xs[i].easy == NULL)
+			return fail("driver", "curl_easy_init");
+		op_start(&r, &xs[i]);
+	}
+	do {
+		curl_multi_perform(r.multi, &running);
+		while ((m = curl_multi_info_read(r.multi, &left)) != NULL) {
+			xfer_t *x = NULL;
+			if (m->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&x);
+			on_finished(&r, x, m->data.result);
+		}
+		curl_multi_perform(r.multi, &running);
+		if (running > 0)
+			curl_multi_poll(r.multi, NULL, 0, 100, NULL);
+	} while (running > 0);
+	st->seconds = now_s() - t0;
+	for (unsigned long i = 0; i < c->inflight; i++) {
+		curl_easy_cleanup(xs[i].easy);
+		curl_slist_free_all(xs[i].hdr);
+		free(xs[i].resp);
+		free(xs[i].req);
+	}
+	free(xs);
+	curl_multi_cleanup(r.multi);
+	return 0;
+}
+
+/* ---- figures -------------------------------------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double pct(const stats_t *s, double p)
+{
+	size_t i;
+
+	if (s->n == 0)
+		return 0;
+	i = (size_t)(p * (double)(s->n - 1) + 0.5);
+	return s->lat[i];
+}
+
+static void print_row(const char *what, unsigned procs, const stats_t *s, double per_op)
+{
+	qsort(s->lat, s->n, sizeof(double), cmp_double);
+	printf("%-22s %5u  %8lu %6lu %9.0f %9.1f %9.1f", what, procs, s->ok, s->failed,
+	       s->seconds > 0 ? (double)s->ok / s->seconds : 0, pct(s, 0.5), pct(s, 0.99));
+	if (per_op > 0)
+		printf(" %11.0f", s->seconds > 0 ? (double)s->ok * per_op / s->seconds : 0);
+	printf("\n");
+}
+
+static int parse(int argc, char **argv, cfg_t *c)
+{
+	static const struct option opts[] = { { "module", required_argument, NULL, 'm' },
+					      { "issuerd", required_argument, NULL, 'i' }, { 0 } };
+	int o;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (o == 'm')
+			c->module = optarg;
+		else if (o == 'i')
+			c->issuerd = optarg;
+		else
+			return -1;
+	}
+	c->holders = env_ul("BENCH_ISSUERD_HOLDERS", 2000);
+	c->batches = env_ul("BENCH_ISSUERD_BATCHES", 40);
+	c->records = env_ul("BENCH_ISSUERD_RECORDS", 500);
+	c->inflight = env_ul("BENCH_ISSUERD_INFLIGHT", 16);
+	c->seconds = (double)env_ul("BENCH_ISSUERD_SECONDS", 30);
+	if (c->module == NULL || c->issuerd == NULL || c->holders < 2 || c->batches < 2 || c->records == 0 ||
+	    c->inflight == 0 || c->inflight > 256)
+		return -1;
+	return 0;
+}
+
+static int setup(const cfg_t *c, world_t *w)
+{
+	ofp_issuer_t *iss = NULL;
+	double t0 = now_s();
+	int rc;
+
+	w->holders = calloc(c->holders, sizeof(*w->holders));
+	if (w->holders == NULL)
+		return fail("setup", "out of memory");
+	rc = issuer_setup(c, w, &iss);
+	for (unsigned long i = 0; rc == 0 && i < c->holders; i++)
+		rc = holder_setup(iss, &w->holders[i], i);
+	if (rc == 0)
+		rc = batches_setup(c, w, iss);
+	ofp_issuer_close(iss);
+	if (rc == 0)
+		fprintf(stderr, "bench-issuerd: %lu holders with credentials, %lu batches of %lu records in %.1f s\n",
+			c->holders, c->batches, c->records, now_s() - t0);
+	return rc;
+}
+
+/* The holders' and the batches' first half with one issuerd, the second
+ * half with two (a holder refreshes once, a batch settles once). */
+static int measure(const cfg_t *c, world_t *w)
+{
+	stats_t st[2][2];
+	int rc = 0;
+
+	memset(st, 0, sizeof(st));
+	printf("\noffpass-issuerd on loopback, SQLite ledger, %lu requests in flight\n", c->inflight);
+	printf("%-22s %5s  %8s %6s %9s %9s %9s %11s\n", "operation", "procs", "done", "failed", "per s", "p50 ms",
+	       "p99 ms", "records/s");
+	for (unsigned procs = 1; rc == 0 && procs <= MAX_PROCS; procs++) {
+		unsigned long hh = c->holders / 2, bh = c->batches / 2;
+		w->nprocs = 0;
+		for (unsigned i = 0; rc == 0 && i < procs; i++, w->nprocs++)
+			rc = start_issuerd(c, w, i);
+		if (rc == 0)
+			rc = drive(c, w, OP_REFRESH, (procs - 1) * hh, hh, &st[procs - 1][0]);
+		if (rc == 0)
+			rc = drive(c, w, OP_BATCH, (procs - 1) * bh, bh, &st[procs - 1][1]);
+		stop_issuerds(w);
+		if (rc == 0) {
+			print_row("refresh (nonce+cred)", procs, &st[procs - 1][0], 0);
+			print_row("batch upload", procs, &st[procs - 1][1], (double)c->records);
+		}
+	}
+	printf("%-22s %5s  %s\n", "PostgreSQL ledger", "-", "n/a: not built yet (issue 9)");
+	if (rc == 0) {
+		double refresh = st[0][0].seconds > 0 ? (double)st[0][0].ok / st[0][0].seconds : 0;
+		double records = st[0][1].seconds > 0 ? (double)st[0][1].ok * (double)c->records / st[0][1].seconds : 0;
+		printf("goal: refresh >= 2000/s, p99 < 50 ms (1 process): %.0f/s, p99 %.1f ms: %s\n", refresh,
+		       pct(&st[0][0], 0.99), refresh >= 2000 && pct(&st[0][0], 0.99) < 50 ? "met" : "NOT met");
+		printf("goal: settlement >= 12000 records/s (1 process): %.0f/s: %s\n", records,
+		       records >= 12000 ? "met" : "NOT met");
+	}
+	for (int i = 0; i < 2; i++)
+		for (int j = 0; j < 2; j++)
+			free(st[i][j].lat);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	cfg_t c = { 0 };
+	world_t w;
+	char cmd[400];
+	int rc;
+
+	memset(&w, 0, sizeof(w));
+	if (parse(argc, argv, &c) != 0) {
+		fprintf(stderr, "usage: bench-issuerd --module MODULE --issuerd PATH (BENCH_ISSUERD_* in the environment)\n");
+		return 2;
+	}
+	snprintf(w.root, sizeof(w.root), "%s/offpass-bench-issuerd.XXXXXX", getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
+	if (mkdtemp(w.root) == NULL || setenv("BENCH_ISSUERD_PIN", USER_PIN, 1) != 0 ||
+	    setenv("OFFPASS_PKCS11_MODULE", c.module, 1) != 0)
+		return fail("temp dir", strerror(errno)) != 0;
+	curl_global_init(CURL_GLOBAL_DEFAULT);
+	rc = setup(&c, &w);
+	if (rc == 0)
+		rc = measure(&c, &w);
+	stop_issuerds(&w);
+	for (unsigned long i = 0; w.holders != NULL && i < c.holders; i++)
+		tk_holder_free(&w.holders[i].h);
+	for (unsigned long b = 0; w.batches != NULL && b < c.batches; b++)
+		free(w.batches[b]);
+	free(w.batches);
+	free(w.batch_len);
+	free(w.holders);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", w.root);
+	if (system(cmd) != 0)
+		fprintf(stderr, "bench-issuerd: could not remove %s\n", w.root);
+	curl_global_cleanup();
+	return rc == 0 ? 0 : 1;
+}
