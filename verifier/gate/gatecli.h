@@ -90,6 +90,7 @@ int gate_write_file(const char *path, const void *data, size_t len, unsigned mod
 int gate_cmd_init(int argc, char **argv);
 int gate_cmd_check(int argc, char **argv);
 int gate_cmd_update(int argc, char **argv);
+int gate_cmd_sync(int argc, char **argv);
 int gate_cmd_export(int argc, char **argv);
 int gate_cmd_confirm(int argc, char **argv);
 

@@ -229,6 +229,7 @@ static const ofp_cmd_t commands[] = {
 	{ "export", "seal the journal records not yet exported into a batch for the issuer", gate_cmd_export },
 	{ "confirm", "drop the records of a batch the issuer has settled", gate_cmd_confirm },
 	{ "update", "install a newer trust list or deny list", gate_cmd_update },
+	{ "sync", "upload unconfirmed batches to offpass-issuerd, confirm them, fetch newer lists", gate_cmd_sync },
 	{ "pubkey", "write the gate's batch-signing public key", cmd_pubkey },
 	{ "status", "show the configuration and list versions", cmd_status },
 };
