@@ -8,6 +8,9 @@
 #   gate    - offline: reads the image, checks it, opens; refuses the same
 #             code again; seals its journal
 #   issuer  - settles the sealed batch: the balance drops by the fare
+#   online  - the same through offpass-issuerd on loopback: Bob enrolls
+#             with his code (OpenID4VCI), refreshes, rides offline, and
+#             the gate syncs its batch; settled once
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${OFFPASS_BUILD_DIR:-$top/build}
@@ -17,8 +20,14 @@ module=$build/.libs/offpass-p11.so
 issuer=$build/issuer/offpass-issuer
 holder=$build/holder/offpass-holder
 gate=$build/verifier/gate/offpass-gate
+issuerd=$build/issuer/offpass-issuerd
 work=${OFFPASS_DEMO_DIR:-$(mktemp -d)}
-[ -n "${OFFPASS_DEMO_DIR:-}" ] || trap 'rm -rf "$work"' EXIT
+issuerd_pid=
+cleanup() {
+	[ -z "$issuerd_pid" ] || { kill "$issuerd_pid" 2>/dev/null; wait "$issuerd_pid" 2>/dev/null || true; }
+	[ -n "${OFFPASS_DEMO_DIR:-}" ] || rm -rf "$work"
+}
+trap cleanup EXIT
 mkdir -p "$work"
 cd "$work"
 
@@ -114,5 +123,39 @@ say "Settling the same batch again changes nothing (idempotent)"
 iss settle gate-batch-1.bin | show
 iss account show alice | grep -i balance | show
 
+say "Online: the issuer starts offpass-issuerd (here plain HTTP on loopback; --cert/--key for TLS)"
+OFFPASS_P11_DIR=$work/issuer-tokens "$issuerd" --dir "$work/issuer" --pin-file issuer.pin --listen 127.0.0.1:0 \
+	--port-file issuerd.port --log issuerd.log 2>issuerd.err &
+issuerd_pid=$!
+for _ in $(seq 1 100); do [ -s issuerd.port ] && break; sleep 0.1; done
+[ -s issuerd.port ] || { cat issuerd.err >&2; echo "ERROR: offpass-issuerd did not start" >&2; exit 1; }
+url=http://127.0.0.1:$(cat issuerd.port)
+echo "   $url (requests logged in $work/issuerd.log)"
+
+say "Bob opens an account; his phone enrolls online with his code (OpenID4VCI pre-authorized code flow)"
+bob=$(iss account open bob --code-file bob.code)
+iss account credit bob 20000 | show
+new_token bob-tokens bob alice.pin
+bobh() { OFFPASS_P11_DIR=$work/bob-tokens "$holder" --module "$module" --token-label bob \
+	--pin-file alice.pin --dir "$work/bob-state" "$@"; }
+bobh keygen >/dev/null
+bobh enroll --issuer "$url" --holder-id "$bob" --code-file bob.code | show
+
+say "Before going offline Bob refreshes: a proof signed in his token gets the next window"
+bobh refresh --issuer "$url" | show
+
+say "Bob rides: the gate checks his code offline"
+bobh present --amount 250 --raw bob.pres >/dev/null
+gt check bob.pres | show
+
+say "The gate syncs when it can: uploads its unconfirmed batch, confirms it on the answer, fetches newer lists"
+gt sync --issuer "$url" | show
+bob_balance=$(iss account show bob | awk '$1 == "balance" { print $2 }')
+[ "$bob_balance" = 19750 ] || { echo "ERROR: expected Bob's balance 19750, got '$bob_balance'" >&2; exit 1; }
+gt sync --issuer "$url" | show
+echo "   Bob's balance: $bob_balance (charged once)"
+grep -c '' issuerd.log | sed 's/^/   issuerd log lines: /'
+
 echo
-echo "demo: done — Alice's balance went from 2000 to $balance: one 250 fare, charged once"
+echo "demo: done — Alice's balance went from 2000 to $balance: one 250 fare, charged once;"
+echo "      online, Bob enrolled, refreshed, rode and was settled through offpass-issuerd ($bob_balance)"

@@ -3,7 +3,7 @@
 # a software wallet (issuer/test-make-proof): OpenID4VCI metadata, nonces,
 # enrollment with the code (token endpoint: the holder id as the
 # pre-authorized code, the enrollment code as tx_code), refresh by proof
-# of possession (ES256 and EdDSA), gate batches (settled,
+# of possession (ES256 and EdDSA), offpass-gate sync, gate batches (settled,
 # already settled, refused), the lists with ETag / If-None-Match, hostile
 # requests (each a 4xx naming the field, the service still up), the
 # failure limit, and an issuerd killed in the middle of uploads: every
@@ -348,6 +348,59 @@ expect_log "https only" "plain http to a public address refused"
 run iss deny holder carol
 expect_exit 3 h refresh --issuer "$U"
 expect_log "credential_request_denied" "a denied holder gets nothing, and hears why"
+
+# ---- offpass-gate sync: a token holder enrolled online rides; the gate syncs --------------------
+GATE=$B/verifier/gate/offpass-gate
+[ -x "$GATE" ] || fail "$GATE not built"
+GINA=$(iss account open gina --code-file gina.code)
+run iss account credit gina 100000
+mkdir -p "$WORK/gtokens"
+(export OFFPASS_P11_DIR=$WORK/gtokens && init_token gina)
+hg() { OFFPASS_P11_DIR=$WORK/gtokens "$HOLDER" --module "$MODULE" --token-label gina \
+	--pin-file "$WORK/pin" --dir "$WORK/gstate" "$@"; }
+run hg keygen
+run hg enroll --issuer "$U" --holder-id "$GINA" --code-file gina.code
+expect_log "serial [0-9]+" "online enrollment with offpass-holder"
+G4=d4d4d4d4d4d4d4d4
+g() { "$GATE" --dir "$WORK/gate4" "$@"; }
+run g --id "$G4" init --fare 120 --trust "$D/trust.bin"
+run g pubkey -o gate4.pub
+run iss gate add --id "$G4" --key gate4.pub
+GSTART=$(balance gina)
+run hg present --amount 120 --raw gina1.pres
+run g check gina1.pres
+expect_log '^OPERATE' "the gate operates for gina"
+run g sync --issuer "$U"
+expect_log "batch 1: settled" "sync uploads and confirms batch 1"
+expect_log "deny-list: installed version" "sync installs the newer deny list"
+[ "$(balance gina)" = $((GSTART - 120)) ] || fail "gina after sync: $(balance gina)"
+run g sync --issuer "$U"
+expect_log "no batch to send" "nothing left after a confirmed batch"
+expect_log "deny-list: unchanged" "ETag: the deny list is not sent again"
+# The issuer down: the batch stays, the next sync sends it.
+run hg present --amount 120 --raw gina2.pres
+run g check gina2.pres
+issuerd_stop "$PID_two"
+expect_exit 1 g sync --issuer "$U"
+expect_log "not sent" "a failed upload says so"
+issuerd_start "$D" two
+U=$URL_two
+run g sync --issuer "$U"
+expect_log "batch 2: settled" "the batch kept through the failure is sent"
+[ "$(balance gina)" = $((GSTART - 240)) ] || fail "gina after the second sync: $(balance gina)"
+# An answer lost on the way: the issuer has the batch, the gate does not
+# know; the next sync sends it again and confirms on "already settled".
+run hg present --amount 120 --raw gina3.pres
+run g check gina3.pres
+run g export -o gate4-3.bin
+run iss settle gate4-3.bin
+run g sync --issuer "$U"
+expect_log "batch 3: already_settled" "a batch the issuer has is confirmed, not charged again"
+[ "$(balance gina)" = $((GSTART - 360)) ] || fail "gina charged twice: $(balance gina)"
+# A new deny list reaches the gate with the next sync.
+run iss deny serial 2
+run g sync --issuer "$U"
+expect_log "deny-list: installed version" "a newer deny list after a deny"
 
 # ---- TLS: the service with a certificate, the holder trusting its CA --------------------------
 need openssl
