@@ -3396,6 +3396,12 @@ START_TEST(test_fork)
 }
 END_TEST
 
+#ifdef __SANITIZE_ADDRESS__
+static const bool under_asan = true;
+#else
+static const bool under_asan = false;
+#endif
+
 /* ECDSA P-256 (raw r || s) over SHA-256, for a child forked while other
  * threads run: it must call nothing of Check's. Every ck_assert takes a
  * mutex of Check's (even one that passes), which a signer thread in
@@ -3730,7 +3736,12 @@ static Suite *module_suite(void)
 	tcase_add_test(tc, test_threads_mixed);
 	tcase_add_test(tc, test_threads_close_in_use);
 	tcase_add_test(tc, test_fork);
-	tcase_add_test(tc, test_fork_while_threads);
+	/* Not under ASan: GCC 12's ASan allocator takes a lock of its own that
+	 * no atfork handler releases, so a child forked while other threads
+	 * allocate can wait in malloc for ever (seen: the child stuck in
+	 * SizeClassAllocator64::GetFromAllocator under sqlite3_exec). */
+	if (!under_asan)
+		tcase_add_test(tc, test_fork_while_threads);
 	tcase_add_test(tc, test_other_process_changes);
 	return su;
 }
