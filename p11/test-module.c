@@ -3396,10 +3396,53 @@ START_TEST(test_fork)
 }
 END_TEST
 
+#ifdef __SANITIZE_ADDRESS__
+static const bool under_asan = true;
+#else
+static const bool under_asan = false;
+#endif
+
+/* ECDSA P-256 (raw r || s) over SHA-256, for a child forked while other
+ * threads run: it must call nothing of Check's. Every ck_assert takes a
+ * mutex of Check's (even one that passes), which a signer thread in
+ * ossl_verify may hold at the moment of fork(); the child, which has only
+ * the forking thread, would wait for it forever. */
+static bool child_verify_p256(EVP_PKEY *pk, const unsigned char *data, size_t len, const unsigned char *sig,
+			      size_t sig_len)
+{
+	ECDSA_SIG *es = ECDSA_SIG_new();
+	BIGNUM *r = NULL, *sv = NULL;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char der[80], *p = der;
+	bool ok = false;
+	int n;
+
+	if (es == NULL || md == NULL || sig_len != 64)
+		goto out;
+	r = BN_bin2bn(sig, 32, NULL);
+	sv = BN_bin2bn(sig + 32, 32, NULL);
+	if (r == NULL || sv == NULL || ECDSA_SIG_set0(es, r, sv) != 1) {
+		BN_free(r);
+		BN_free(sv);
+		goto out;
+	}
+	n = i2d_ECDSA_SIG(es, NULL);
+	if (n <= 0 || (size_t)n > sizeof(der) || i2d_ECDSA_SIG(es, &p) != n)
+		goto out;
+	ok = EVP_DigestVerifyInit_ex(md, NULL, "SHA256", NULL, NULL, pk, NULL) == 1 &&
+	     EVP_DigestVerify(md, der, (size_t)n, data, len) == 1;
+out:
+	EVP_MD_CTX_free(md);
+	ECDSA_SIG_free(es);
+	return ok;
+}
+
 /* Forks while other threads sign and create, find and destroy objects:
  * the handlers hold every session and the module lock across fork(), so
  * each child finds a consistent copy and no lock held by a thread it does
- * not have (a deadlock would end in Check's timeout). */
+ * not have (a deadlock would end in Check's timeout). The child keeps to
+ * calls that take no lock a parent thread outside the module may hold:
+ * PKCS#11 and OpenSSL, never Check. */
 START_TEST(test_fork_while_threads)
 {
 	CK_SLOT_ID slot = tu_init_token(TU_LABEL);
@@ -3417,22 +3460,24 @@ START_TEST(test_fork_while_threads)
 	for (int i = 0; i < 10; i++) {
 		pid_t pid = fork();
 
-		ck_assert_int_ge(pid, 0);
+		/* The child calls nothing of Check's: see child_verify_p256. */
 		if (pid == 0) {
 			unsigned char sig[64];
 			CK_ULONG len = sizeof(sig);
+			CK_SESSION_INFO si;
 			CK_OBJECT_HANDLE o;
 
-			if (tu_session_state(s) != CKS_RW_USER_FUNCTIONS)
+			if (p11->C_GetSessionInfo(s, &si) != CKR_OK || si.state != CKS_RW_USER_FUNCTIONS)
 				_exit(1);
 			if (p11->C_SignInit(s, &m, priv) != CKR_OK ||
 			    p11->C_Sign(s, (CK_BYTE_PTR)msg, sizeof(msg), sig, &len) != CKR_OK ||
-			    !ossl_verify(&ecdsa_sha256, pk, msg, sizeof(msg), sig, len))
+			    !child_verify_p256(pk, (const unsigned char *)msg, sizeof(msg), sig, len))
 				_exit(2);
 			if (make_data(s, true, false, "child", "x", &o) != CKR_OK)
 				_exit(3);
 			_exit(p11->C_Finalize(NULL) == CKR_OK ? 0 : 4);
 		}
+		ck_assert_int_ge(pid, 0);
 		ck_assert_int_eq(wait_child(pid), 0);
 	}
 	join_signers(signers, SIGNERS);
@@ -3691,7 +3736,12 @@ static Suite *module_suite(void)
 	tcase_add_test(tc, test_threads_mixed);
 	tcase_add_test(tc, test_threads_close_in_use);
 	tcase_add_test(tc, test_fork);
-	tcase_add_test(tc, test_fork_while_threads);
+	/* Not under ASan: GCC 12's ASan allocator takes a lock of its own that
+	 * no atfork handler releases, so a child forked while other threads
+	 * allocate can wait in malloc for ever (seen: the child stuck in
+	 * SizeClassAllocator64::GetFromAllocator under sqlite3_exec). */
+	if (!under_asan)
+		tcase_add_test(tc, test_fork_while_threads);
 	tcase_add_test(tc, test_other_process_changes);
 	return su;
 }
