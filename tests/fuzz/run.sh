@@ -61,6 +61,7 @@ targets=(
 # archive: each target pulls in what it uses.
 libraries=(
 	libofpcommon_la_SOURCES
+	libofpp11client_la_SOURCES
 	libofpformat_la_SOURCES
 	libofpverifier_la_SOURCES
 	libofpgate_la_SOURCES
@@ -129,9 +130,12 @@ build_all() {
 	pc=$(pkg-config --cflags p11-kit-1 libpng zbar sqlite3 jansson 2>/dev/null) || pc="-I/usr/include/p11-kit-1 -I/usr/include/libpng16"
 	# shellcheck disable=SC2206 # pkg-config's flags are words
 	cflags=(-g -O1 -pthread "-fsanitize=address,undefined" "-fno-sanitize-recover=undefined" -fno-omit-frame-pointer
-		"-I$top" "-I$top/common" "-I$build" $pc "-DOFP_VECTORS_DIR=\"$top/tests/vectors\"")
+		"-I$top" "-I$top/common" "-I$build" $pc "-DOFP_VECTORS_DIR=\"$top/tests/vectors\""
+		"-DOFFPASS_DEFAULT_MODULE=\"/nonexistent/offpass-p11.so\"")
 	ldflags=(-g -pthread "-fsanitize=fuzzer,address,undefined" "-Wl,--as-needed")
-	libs=(-lcrypto -lsqlite3 -lzbar -lpng16 -ljansson -lpthread)
+	# shellcheck disable=SC2207 # pkg-config's flags are words
+	libs=(-lcrypto -lsqlite3 -lzbar -lpng16 -ljansson -lp11-kit
+		$(pkg-config --libs tss2-esys tss2-tctildr tss2-mu tss2-sys tss2-rc libcurl) -lpthread)
 	out=$build/tests/fuzz
 	rm -rf "$out/obj"
 	mkdir -p "$out/obj/lib" "$out/obj/targets"
