@@ -152,30 +152,37 @@ int ofp_counter_last(const char *dir, const uint8_t *key, size_t key_len, uint32
 	return read_counter(path, value, err, err_len);
 }
 
-/* The lock lives in its own file: the counter file is replaced by rename,
- * so a lock on it would be on an inode that is about to go away. */
-static int lock_counter(const char *path, char *err, size_t err_len)
+/* Open (creating) the lock file path with extra open flags and hold an
+ * exclusive flock on it: the descriptor, or -1 with err set. */
+static int lock_file(const char *path, int flags, char *err, size_t err_len)
 {
-	char lock[PATH_MAX];
-	int fd;
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | flags, 0600);
 
-	if (snprintf(lock, sizeof(lock), "%s.lock", path) >= (int)sizeof(lock)) {
-		snprintf(err, err_len, "counter: path '%s' too long", path);
-		return -1;
-	}
-	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
-		snprintf(err, err_len, "counter lock '%s': %s", lock, strerror(errno));
+		snprintf(err, err_len, "counter lock '%s': %s", path, strerror(errno));
 		return -1;
 	}
 	while (flock(fd, LOCK_EX) != 0) {
 		if (errno == EINTR)
 			continue;
-		snprintf(err, err_len, "counter lock '%s': flock: %s", lock, strerror(errno));
+		snprintf(err, err_len, "counter lock '%s': flock: %s", path, strerror(errno));
 		close(fd);
 		return -1;
 	}
 	return fd;
+}
+
+/* The lock lives in its own file: the counter file is replaced by rename,
+ * so a lock on it would be on an inode that is about to go away. */
+static int lock_counter(const char *path, char *err, size_t err_len)
+{
+	char lock[PATH_MAX];
+
+	if (snprintf(lock, sizeof(lock), "%s.lock", path) >= (int)sizeof(lock)) {
+		snprintf(err, err_len, "counter: path '%s' too long", path);
+		return -1;
+	}
+	return lock_file(lock, 0, err, err_len);
 }
 
 static int store_counter(const char *path, uint32_t value, char *err, size_t err_len)
@@ -409,7 +416,7 @@ static int lock_machine(const claim_t *c, char *err, size_t err_len)
 	char base[PATH_MAX], path[PATH_MAX], hex[2 * 8 + 1], who[256];
 	uint8_t digest[OFP_HASH_LEN];
 	struct stat st;
-	int fd, n;
+	int n;
 
 	if (run != NULL && run[0] == '/')
 		n = snprintf(base, sizeof(base), "%s/offpass", run);
@@ -437,19 +444,7 @@ static int lock_machine(const claim_t *c, char *err, size_t err_len)
 		snprintf(err, err_len, "counter lock: path too long");
 		return -1;
 	}
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		snprintf(err, err_len, "counter lock '%s': %s", path, strerror(errno));
-		return -1;
-	}
-	while (flock(fd, LOCK_EX) != 0) {
-		if (errno == EINTR)
-			continue;
-		snprintf(err, err_len, "counter lock '%s': flock: %s", path, strerror(errno));
-		close(fd);
-		return -1;
-	}
-	return fd;
+	return lock_file(path, O_NOFOLLOW, err, err_len);
 }
 
 /* 0 claimed, 2 the token keeps no counter objects, -1 error. */
