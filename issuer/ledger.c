@@ -333,6 +333,38 @@ void ofp_ledger_rollback(ofp_ledger_t *l)
 		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
+int ofp_ledger_savepoint(ofp_ledger_t *l)
+{
+	static const char sql[] = "SAVEPOINT unit";
+	sqlite3_stmt *st = ldg_stmt(l, sql);
+
+	return st == NULL ? OFP_LEDGER_ERROR : ldg_exec(l, st, "savepoint");
+}
+
+int ofp_ledger_release(ofp_ledger_t *l)
+{
+	static const char sql[] = "RELEASE unit";
+	sqlite3_stmt *st = ldg_stmt(l, sql);
+
+	return st == NULL ? OFP_LEDGER_ERROR : ldg_exec(l, st, "release savepoint");
+}
+
+int ofp_ledger_rollback_to(ofp_ledger_t *l)
+{
+	static const char rollback[] = "ROLLBACK TO unit";
+	sqlite3_stmt *st = ldg_stmt(l, rollback);
+	int rc = st == NULL ? OFP_LEDGER_ERROR : ldg_exec(l, st, "rollback to savepoint");
+
+	return rc == OFP_LEDGER_OK ? ofp_ledger_release(l) : rc;
+}
+
+bool ofp_ledger_retryable(const ofp_ledger_t *l)
+{
+	int code = sqlite3_extended_errcode(l->db) & 0xff;
+
+	return code == SQLITE_BUSY || code == SQLITE_LOCKED;
+}
+
 /* ---- meta values and blobs -------------------------------------------------------- */
 
 int ofp_ledger_meta_get(ofp_ledger_t *l, const char *name, int64_t *value)

@@ -46,6 +46,19 @@ int ofp_ledger_begin(ofp_ledger_t *l) OFP_WUR;
 int ofp_ledger_commit(ofp_ledger_t *l) OFP_WUR;
 void ofp_ledger_rollback(ofp_ledger_t *l);
 
+/* Savepoints inside a transaction, so that one unit of a grouped commit
+ * (several requests in one transaction, one fsync) can fail alone:
+ * savepoint, then release (keep its changes) or rollback_to (undo them,
+ * the rest of the transaction stays). One level is enough. */
+int ofp_ledger_savepoint(ofp_ledger_t *l) OFP_WUR;
+int ofp_ledger_release(ofp_ledger_t *l) OFP_WUR;
+int ofp_ledger_rollback_to(ofp_ledger_t *l) OFP_WUR;
+
+/* True when the last failure was the database refusing the transaction
+ * for a concurrent one (PostgreSQL: serialization failure or deadlock;
+ * SQLite: busy): roll back and run the whole transaction again. */
+bool ofp_ledger_retryable(const ofp_ledger_t *l);
+
 /* Named counters (trust_version, deny_version) and blobs (the signed lists
  * as last written); absent ones read as 0 / NOT_FOUND. (In a transaction.) */
 int ofp_ledger_meta_get(ofp_ledger_t *l, const char *name, int64_t *value) OFP_WUR;

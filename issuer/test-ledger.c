@@ -275,6 +275,33 @@ START_TEST(test_apply_bounds_and_rollback)
 }
 END_TEST
 
+/* A unit of a grouped commit that fails is undone alone; the units
+ * before and after it commit. */
+START_TEST(test_savepoint_units)
+{
+	ofp_account_t a, b;
+
+	ck_assert_int_eq(ofp_ledger_account_open(L, "alice", 1, &a), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_begin(L), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_savepoint(L), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_account_apply(L, &a, 5, "credit", "one", 2), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_release(L), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_savepoint(L), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_account_apply(L, &a, 7, "credit", "two", 2), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_rollback_to(L), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_savepoint(L), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_account_create(L, "bob", 2, &b), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_release(L), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_commit(L), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_account_get(L, "alice", &a), OFP_LEDGER_OK);
+	ck_assert_int_eq(a.balance, 5);
+	ck_assert_int_eq(ofp_ledger_account_get(L, "bob", &b), OFP_LEDGER_OK);
+	ck_assert(!ofp_ledger_retryable(L));
+	/* Outside a transaction a savepoint operation is an error. */
+	ck_assert_int_eq(ofp_ledger_release(L), OFP_LEDGER_ERROR);
+}
+END_TEST
+
 START_TEST(test_persistence_and_wal)
 {
 	char err[512];
@@ -520,6 +547,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_credit_history);
 	tcase_add_test(tc, test_bounds);
 	tcase_add_test(tc, test_apply_bounds_and_rollback);
+	tcase_add_test(tc, test_savepoint_units);
 	tcase_add_test(tc, test_persistence_and_wal);
 	tcase_add_test(tc, test_open_errors);
 	tcase_add_test(tc, test_charges_unique);
