@@ -267,8 +267,9 @@ enum {
 	OFP_REASON_WRONG_AMOUNT = 15,
 	OFP_REASON_CLOCK_BACK = 16,
 	OFP_REASON_REPLAY_FULL = 17,
+	OFP_REASON_DENY_LIST_STALE = 18,
 };
-#define OFP_REASON_LAST OFP_REASON_REPLAY_FULL
+#define OFP_REASON_LAST OFP_REASON_DENY_LIST_STALE
 /* "ok", "malformed", ...; "unknown" otherwise. */
 const char *ofp_reason_name(unsigned reason);
 

@@ -40,6 +40,7 @@ const char *ofp_reason_name(unsigned reason)
 		[OFP_REASON_WRONG_AMOUNT] = "wrong amount",
 		[OFP_REASON_CLOCK_BACK] = "gate clock went back",
 		[OFP_REASON_REPLAY_FULL] = "replay memory full",
+		[OFP_REASON_DENY_LIST_STALE] = "deny list too old",
 	};
 
 	return reason < OFP_ARRAY_LEN(names) ? names[reason] : "unknown";

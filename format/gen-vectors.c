@@ -308,7 +308,7 @@ static void gen_journal(const uint8_t *pres, size_t pres_len)
 	n = mutate(bad, recs, n1, 25 + 3, (const uint8_t *)"\x09", 1, false);
 	emit("bad-journal-mismatch", bad, n, "journal-record", "mismatch", "journal_record.counter", "-");
 	/* Reason 15 (wrong amount), standalone: the batch below is unchanged.
-	 * Byte 4 is the reason; 18 is not assigned. */
+	 * Byte 4 is the reason; OFP_REASON_LAST + 1 is not assigned. */
 	n = make_record(bad, OFP_DECISION_REFUSE, OFP_REASON_WRONG_AMOUNT, AUTH_TIME + 3, pres, pres_len, prev);
 	emit("journal-record-wrong-amount", bad, n, "journal-record", "ok", "-", "-");
 	bad[4] = OFP_REASON_LAST + 1;

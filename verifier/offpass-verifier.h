@@ -5,7 +5,7 @@
  * presentation it reads (QR code, NFC, BLE). The library decodes strictly,
  * checks the issuer's credential and the holder's authorization in the
  * order of VERIFIER.md section 3 (trust, validity, deny list, holder
- * signature, freshness, replay, grant), writes the decision to its journal
+ * signature, freshness, the deny list's age, replay, grant), writes the decision to its journal
  * durably and only then answers OFFPASS_OPERATE. Later, the journal is
  * sealed for the issuer in batches (offpass_verifier_next_batch) until the
  * issuer confirms each (offpass_verifier_seal_done).
@@ -15,10 +15,12 @@
  * reason codes; man pages offpass_verifier_open(3), offpass_verifier_check(3),
  * offpass_verifier_next_batch(3).
  *
- * ABI: the exported symbols carry the version LIBOFFPASS_VERIFIER_1. The
- * configuration is versioned by its size: offpass_verifier_config_init
- * sets struct_size, and open refuses a config it does not know. Fields are
- * only ever added at the end.
+ * ABI: the exported symbols carry the version LIBOFFPASS_VERIFIER_1 (and
+ * LIBOFFPASS_VERIFIER_1.1 for those added in 1.1). The configuration is
+ * versioned by its size: offpass_verifier_config_init sets struct_size;
+ * open takes this header's size or an older one (the fields added since
+ * get their defaults) and refuses any other. Fields are only ever added
+ * at the end.
  *
  * Threads: one offpass_verifier_t may be used from many threads at once;
  * the library has no global state. All times are seconds since the Unix
@@ -41,7 +43,7 @@ extern "C" {
 /* The version of this header; offpass_verifier_version() gives the
  * library's, which may be newer (never an older major). */
 #define OFFPASS_VERIFIER_VERSION_MAJOR 1
-#define OFFPASS_VERIFIER_VERSION_MINOR 0
+#define OFFPASS_VERIFIER_VERSION_MINOR 1
 #define OFFPASS_VERIFIER_VERSION_PATCH 0
 #define OFFPASS_VERIFIER_VERSION \
 	((OFFPASS_VERIFIER_VERSION_MAJOR << 16) | (OFFPASS_VERIFIER_VERSION_MINOR << 8) | OFFPASS_VERIFIER_VERSION_PATCH)
@@ -92,7 +94,8 @@ typedef enum offpass_reason {
 	OFFPASS_REASON_WRONG_RESOURCE = 14,
 	OFFPASS_REASON_WRONG_AMOUNT = 15,  /* not the amount this check charges */
 	OFFPASS_REASON_CLOCK_BACK = 16,    /* the gate's clock is behind what it said before */
-	OFFPASS_REASON_REPLAY_FULL = 17    /* replay memory full of live entries */
+	OFFPASS_REASON_REPLAY_FULL = 17,   /* replay memory full of live entries */
+	OFFPASS_REASON_DENY_LIST_STALE = 18 /* the deny list is older than deny_max_age (1.1) */
 } offpass_reason_t;
 
 /* Who sets the price (VERIFIER.md section 3.3). There is no default: a
@@ -105,6 +108,13 @@ typedef enum offpass_fare_mode {
 
 /* config.flags */
 #define OFFPASS_CONFIG_ALLOW_ZERO_AMOUNT 0x1u /* a charge of 0 may operate */
+/* (1.1) No maximum age for the deny list: a gate that never gets a new
+ * deny list goes on operating for holders revoked since. Only for gates
+ * whose lists reach them by other means (VERIFIER.md 3.5). */
+#define OFFPASS_CONFIG_NO_DENY_MAX_AGE 0x2u
+
+/* The default maximum age of the deny list: 48 hours. */
+#define OFFPASS_DEFAULT_DENY_MAX_AGE 172800u
 
 typedef struct offpass_verifier_config {
 	/* sizeof(offpass_verifier_config_t) as the caller was compiled:
@@ -132,10 +142,24 @@ typedef struct offpass_verifier_config {
 	uint32_t fare;
 	/* OFFPASS_CONFIG_* bits. */
 	uint32_t flags;
+	/* --- since 1.1: a caller compiled against 1.0 (a smaller
+	 * struct_size) gets the defaults of these fields. --- */
+	/* The deny list's maximum age in seconds (VERIFIER.md 3.5): once
+	 * now - issued_at is over it, checks are refused with
+	 * OFFPASS_REASON_DENY_LIST_STALE (or limited by
+	 * stale_deny_operation_max). Default OFFPASS_DEFAULT_DENY_MAX_AGE; 0
+	 * is refused by open (turn the rule off with
+	 * OFFPASS_CONFIG_NO_DENY_MAX_AGE). */
+	uint32_t deny_max_age;
+	/* While the deny list is too old: 0 (the default) refuses every
+	 * check; N > 0 lets a charge of at most N operate (the offline
+	 * floor limit of an EMV terminal whose exception file is stale). */
+	uint32_t stale_deny_operation_max;
 } offpass_verifier_config_t;
 
 /* Fill cfg with defaults: struct_size, clock_skew 120 s, freshness 60 s,
- * capacity 65536, resource class 1, fare mode UNSET; state_dir,
+ * capacity 65536, resource class 1, fare mode UNSET, deny_max_age 48 h,
+ * stale_deny_operation_max 0; state_dir,
  * verifier_id and the fare mode are left for the caller. */
 OFFPASS_API void offpass_verifier_config_init(offpass_verifier_config_t *cfg);
 
@@ -174,6 +198,13 @@ OFFPASS_API offpass_status_t offpass_verifier_install_deny_list(offpass_verifier
 /* Versions installed (0 when none). */
 OFFPASS_API uint64_t offpass_verifier_trust_version(const offpass_verifier_t *v);
 OFFPASS_API uint64_t offpass_verifier_deny_version(const offpass_verifier_t *v);
+/* (1.1) The deny list's age at now (VERIFIER.md 3.5). *since: the time the
+ * age counts from, the installed deny list's issued_at, or the trust
+ * list's when no deny list is installed yet (0 when neither is).
+ * *stale: 1 when checks at now are under the stale rule (the age is over
+ * deny_max_age and the rule is on), else 0. Either pointer may be NULL. */
+OFFPASS_API offpass_status_t offpass_verifier_deny_age(const offpass_verifier_t *v, uint32_t now, uint32_t *since,
+						       int *stale) OFFPASS_WUR;
 
 /* What the gate learns about one presentation. */
 typedef struct offpass_result {

@@ -118,6 +118,7 @@ void offpass_verifier_config_init(offpass_verifier_config_t *cfg)
 	cfg->clock_skew = 120;
 	cfg->freshness = 60;
 	cfg->replay_capacity = OFP_V_DEFAULT_CAPACITY;
+	cfg->deny_max_age = OFFPASS_DEFAULT_DENY_MAX_AGE;
 }
 
 unsigned offpass_verifier_version(void)
@@ -189,7 +190,7 @@ static offpass_status_t lock_dir(offpass_verifier_t *v)
  * the gate says so (an amount-0 code is free passage). */
 static const char *check_fare(const offpass_verifier_config_t *cfg)
 {
-	if (cfg->flags & ~OFFPASS_CONFIG_ALLOW_ZERO_AMOUNT)
+	if (cfg->flags & ~(OFFPASS_CONFIG_ALLOW_ZERO_AMOUNT | OFFPASS_CONFIG_NO_DENY_MAX_AGE))
 		return "config.flags: unknown bits";
 	if (cfg->fare_mode == OFFPASS_FARE_UNSET)
 		return "config.fare_mode: not set (OFFPASS_FARE_FIXED with a fare, or OFFPASS_FARE_TILL)";
@@ -202,15 +203,40 @@ static const char *check_fare(const offpass_verifier_config_t *cfg)
 	return NULL;
 }
 
+/* The caller's configuration at this library's size: a caller compiled
+ * against 1.0 (the struct ended at deny_max_age) gets the defaults of the
+ * fields added since; any other size is refused. */
+static const char *upgrade_config(const offpass_verifier_config_t *in, offpass_verifier_config_t *out)
+{
+	if (in == NULL)
+		return "no configuration";
+	if (in->struct_size == sizeof(*in)) {
+		*out = *in;
+		return NULL;
+	}
+	if (in->struct_size != OFP_V_CONFIG_1_0_SIZE)
+		return "config.struct_size: not this library's configuration (call offpass_verifier_config_init)";
+	offpass_verifier_config_init(out);
+	memcpy(out, in, OFP_V_CONFIG_1_0_SIZE);
+	out->struct_size = sizeof(*out);
+	return NULL;
+}
+
+/* The deny list's age rule: on with a maximum, or off by the flag. */
+static const char *check_deny_age(const offpass_verifier_config_t *cfg)
+{
+	if (cfg->flags & OFFPASS_CONFIG_NO_DENY_MAX_AGE)
+		return NULL;
+	if (cfg->deny_max_age == 0)
+		return "config.deny_max_age: 0 (turn the rule off with OFFPASS_CONFIG_NO_DENY_MAX_AGE)";
+	return NULL;
+}
+
 static offpass_status_t check_config(const offpass_verifier_config_t *cfg, char *err, size_t err_len)
 {
 	const char *why = NULL;
 
-	if (cfg == NULL)
-		why = "no configuration";
-	else if (cfg->struct_size != sizeof(*cfg))
-		why = "config.struct_size: not this library's configuration (call offpass_verifier_config_init)";
-	else if ((why = check_fare(cfg)) != NULL)
+	if ((why = check_fare(cfg)) != NULL)
 		;
 	else if (cfg->state_dir == NULL || cfg->state_dir[0] == '\0')
 		why = "config.state_dir: missing";
@@ -218,6 +244,8 @@ static offpass_status_t check_config(const offpass_verifier_config_t *cfg, char 
 		why = "config.state_dir: too long";
 	else if (cfg->replay_capacity > OFP_V_MAX_CAPACITY)
 		why = "config.replay_capacity: over 16777216";
+	else
+		why = check_deny_age(cfg);
 	if (why == NULL)
 		return OFFPASS_STATUS_OK;
 	if (err != NULL && err_len > 0)
@@ -279,8 +307,10 @@ static offpass_status_t open_state(offpass_verifier_t *v)
 offpass_status_t offpass_verifier_open(const offpass_verifier_config_t *cfg, offpass_verifier_t **out, char *err,
 				       size_t err_len)
 {
+	offpass_verifier_config_t full;
 	offpass_verifier_t *v;
 	offpass_status_t st;
+	const char *why;
 
 	if (err != NULL && err_len > 0)
 		err[0] = '\0';
@@ -290,10 +320,15 @@ offpass_status_t offpass_verifier_open(const offpass_verifier_config_t *cfg, off
 		return OFFPASS_STATUS_INVALID_ARGUMENT;
 	}
 	*out = NULL;
-	st = check_config(cfg, err, err_len);
+	if ((why = upgrade_config(cfg, &full)) != NULL) {
+		if (err != NULL && err_len > 0)
+			snprintf(err, err_len, "%s", why);
+		return OFFPASS_STATUS_INVALID_ARGUMENT;
+	}
+	st = check_config(&full, err, err_len);
 	if (st != OFFPASS_STATUS_OK)
 		return st;
-	v = verifier_new(cfg);
+	v = verifier_new(&full);
 	if (v == NULL) {
 		if (err != NULL && err_len > 0)
 			snprintf(err, err_len, "out of memory");
@@ -392,6 +427,38 @@ uint64_t offpass_verifier_deny_version(const offpass_verifier_t *v)
 	version = v->deny.installed ? v->deny.list.version : 0;
 	pthread_mutex_unlock(mutable_lock(v));
 	return version;
+}
+
+uint32_t ofp_v_deny_since(const offpass_verifier_t *v)
+{
+	if (v->deny.installed)
+		return v->deny.list.issued_at;
+	return v->trust.installed ? v->trust.list.issued_at : 0;
+}
+
+bool ofp_v_deny_stale(const offpass_verifier_t *v, uint32_t since, uint32_t now)
+{
+	if (v->cfg.flags & OFFPASS_CONFIG_NO_DENY_MAX_AGE)
+		return false;
+	/* A list issued after now (the gate's clock is behind the
+	 * issuer's) is of age 0, not stale. */
+	return now > since && now - since > v->cfg.deny_max_age;
+}
+
+offpass_status_t offpass_verifier_deny_age(const offpass_verifier_t *v, uint32_t now, uint32_t *since, int *stale)
+{
+	uint32_t t;
+
+	if (v == NULL)
+		return OFFPASS_STATUS_INVALID_ARGUMENT;
+	pthread_mutex_lock(mutable_lock(v));
+	t = ofp_v_deny_since(v);
+	if (stale != NULL)
+		*stale = ofp_v_deny_stale(v, t, now) ? 1 : 0;
+	pthread_mutex_unlock(mutable_lock(v));
+	if (since != NULL)
+		*since = t;
+	return OFFPASS_STATUS_OK;
 }
 
 void ofp_v_stats(offpass_verifier_t *v, ofp_v_stats_t *s)

@@ -13,6 +13,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <openssl/evp.h>
@@ -26,6 +27,8 @@
 #define OFP_V_MAX_CAPACITY (1u << 24)
 #define OFP_V_CACHE_MAX 4096u
 #define OFP_V_ERR_LEN 256
+/* sizeof(offpass_verifier_config_t) in 1.0: it ended before deny_max_age. */
+#define OFP_V_CONFIG_1_0_SIZE offsetof(offpass_verifier_config_t, deny_max_age)
 
 /* Files in the state directory (docs/VERIFIER.md "What is stored where"). */
 #define OFP_V_LOCK_FILE "lock"
@@ -142,6 +145,12 @@ void ofp_v_clear_error(offpass_verifier_t *v);
 bool ofp_v_path(const offpass_verifier_t *v, char *buf, size_t cap, const char *name) OFP_WUR;
 /* Valid at now within the configured skew: nb - skew <= now <= na + skew. */
 bool ofp_v_within(const offpass_verifier_t *v, uint32_t not_before, uint32_t not_after, uint32_t now);
+
+/* Under v->lock: the time the deny list's age counts from (its
+ * issued_at, else the trust list's, else 0), and whether at now that age
+ * is over deny_max_age (VERIFIER.md 3.5). */
+uint32_t ofp_v_deny_since(const offpass_verifier_t *v);
+bool ofp_v_deny_stale(const offpass_verifier_t *v, uint32_t since, uint32_t now);
 
 /* gatekey.c: load the batch-signing key, creating it at first open. */
 offpass_status_t ofp_gatekey_load(offpass_verifier_t *v) OFP_WUR;

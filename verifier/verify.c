@@ -37,6 +37,8 @@ typedef struct check {
 	bool warm;	      /* the cache vouched for the credential */
 	bool issuer_verified; /* verified now: goes into the cache */
 	bool denied;
+	bool deny_stale; /* the deny list is older than deny_max_age */
+	uint32_t deny_since;
 	offpass_reason_t reason;
 	uint32_t remaining;
 	char detail[OFP_V_ERR_LEN];
@@ -94,6 +96,8 @@ static void step_lookup(check_t *c)
 	c->holder_key = ofp_cache_get(&v->cache, c->digest, c->trust_version);
 	c->warm = c->holder_key != NULL;
 	c->denied = ofp_deny_contains(v, c->p.cred.holder_id, c->p.cred.serial);
+	c->deny_since = ofp_v_deny_since(v);
+	c->deny_stale = ofp_v_deny_stale(v, c->deny_since, c->now);
 }
 
 /* 2. The issuer key and its signature (skipped when the cache vouches). */
@@ -184,6 +188,27 @@ static void step_fresh(check_t *c)
 		refuse(c, OFFPASS_REASON_CHALLENGE, "presentation.challenge: %s",
 		       a->challenge_len == 0 ? "missing (one-way presentation on a two-way channel)"
 					     : "not the challenge sent");
+}
+
+/* 5d. The deny list's age: a gate that has not had a new deny list for
+ * longer than deny_max_age may be open to holders revoked since, so it
+ * refuses, or, if configured, lets only small charges through (as an EMV
+ * terminal with a stale exception file lowers its floor limit). */
+static void step_deny_age(check_t *c)
+{
+	uint32_t max = c->v->cfg.stale_deny_operation_max;
+
+	if (!c->deny_stale)
+		return;
+	if (max == 0)
+		refuse(c, OFFPASS_REASON_DENY_LIST_STALE,
+		       "deny list: issued at %u, more than deny_max_age %u s before now (%u); get a newer one",
+		       c->deny_since, c->v->cfg.deny_max_age, c->now);
+	else if (c->charge > max)
+		refuse(c, OFFPASS_REASON_DENY_LIST_STALE,
+		       "deny list: issued at %u, more than deny_max_age %u s before now (%u); while it is, "
+		       "charges of at most %u operate, this one is %u",
+		       c->deny_since, c->v->cfg.deny_max_age, c->now, max, c->charge);
 }
 
 /* Under v->lock. 0. The gate's clock against the latest time it
@@ -361,6 +386,8 @@ static offpass_status_t run_checks(check_t *c)
 			step_holder(c);
 		if (!refused(c))
 			step_fresh(c);
+		if (!refused(c))
+			step_deny_age(c);
 	}
 	pthread_mutex_lock(&v->lock);
 	st = decide(c);

@@ -81,6 +81,7 @@ static const char *reason_token(offpass_reason_t reason)
 		[OFFPASS_REASON_WRONG_AMOUNT] = "wrong_amount",
 		[OFFPASS_REASON_CLOCK_BACK] = "clock_back",
 		[OFFPASS_REASON_REPLAY_FULL] = "replay_full",
+		[OFFPASS_REASON_DENY_LIST_STALE] = "deny_list_stale",
 	};
 
 	if ((unsigned)reason < OFP_ARRAY_LEN(tokens) && tokens[reason] != NULL)
