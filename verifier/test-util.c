@@ -93,6 +93,12 @@ size_t tu_default_trust(uint8_t *out, uint64_t version)
 
 size_t tu_deny_list(uint8_t **out, uint64_t version, unsigned signer, const uint8_t *entries, uint32_t count)
 {
+	return tu_deny_list_at(out, version, signer, entries, count, T_NOW - 60);
+}
+
+size_t tu_deny_list_at(uint8_t **out, uint64_t version, unsigned signer, const uint8_t *entries, uint32_t count,
+		       uint32_t issued_at)
+{
 	uint8_t *sorted = malloc((size_t)count * OFP_DENY_ENTRY_LEN + 1);
 	size_t cap = 128 + (size_t)count * OFP_DENY_ENTRY_LEN, n;
 	ofp_deny_list_t d;
@@ -102,7 +108,7 @@ size_t tu_deny_list(uint8_t **out, uint64_t version, unsigned signer, const uint
 	memcpy(sorted, entries, (size_t)count * OFP_DENY_ENTRY_LEN);
 	memset(&d, 0, sizeof(d));
 	d.version = version;
-	d.issued_at = T_NOW - 60;
+	d.issued_at = issued_at;
 	d.count = (uint32_t)ofp_deny_entries_normalize(sorted, count);
 	d.entries = sorted;
 	*out = malloc(cap);

@@ -13,7 +13,7 @@
 #include "verifier/offpass-verifier.h"
 
 /* Times: credentials are valid [T_NOW - 1 h, T_NOW + 1 day], list keys
- * [2025-01-01, 2030-01-01]. */
+ * [2025-01-01, 2030-01-01]; the trust list is issued at T_NOW - 60. */
 #define T_NOW 1767229200u
 #define T_LIST_FROM 1735689600u
 #define T_LIST_UNTIL 1893456000u
@@ -49,8 +49,12 @@ size_t tu_trust_list(uint8_t *out, uint64_t version, unsigned signer, const ofp_
 /* The usual list: TK_SEALING, TK_ISSUER, TK_ISSUER_ED25519, signed by
  * TK_ISSUER. */
 size_t tu_default_trust(uint8_t *out, uint64_t version);
-/* A signed deny list of `count` 9-byte entries; *out malloc'ed. */
+/* A signed deny list of `count` 9-byte entries, issued at T_NOW - 60;
+ * *out malloc'ed. */
 size_t tu_deny_list(uint8_t **out, uint64_t version, unsigned signer, const uint8_t *entries, uint32_t count);
+/* The same, issued at issued_at. */
+size_t tu_deny_list_at(uint8_t **out, uint64_t version, unsigned signer, const uint8_t *entries, uint32_t count,
+		       uint32_t issued_at);
 
 typedef struct tu_cred_spec {
 	unsigned issuer, holder;

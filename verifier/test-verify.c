@@ -1287,6 +1287,219 @@ START_TEST(test_threads_errors)
 }
 END_TEST
 
+/* --- the deny list's age (VERIFIER.md 3.5) ---------------------------------- */
+
+#define T_MAX_AGE OFFPASS_DEFAULT_DENY_MAX_AGE
+
+static void install_deny_at(uint64_t version, uint32_t issued_at, uint32_t now)
+{
+	uint8_t entry[OFP_DENY_ENTRY_LEN], *list;
+	size_t n;
+
+	ofp_deny_entry_serial(entry, 4242);
+	n = tu_deny_list_at(&list, version, TK_ISSUER, entry, 1, issued_at);
+	ck_assert_msg(offpass_verifier_install_deny_list(v, list, n, now) == OFFPASS_STATUS_OK, "%s",
+		      offpass_verifier_error(v));
+	free(list);
+}
+
+/* A credential valid for 10 days and an authorization of `amount` made
+ * at `now`, checked at now. */
+static offpass_reason_t check_at(uint32_t counter, uint32_t amount, uint32_t now)
+{
+	tu_cred_spec_t c;
+	tu_auth_spec_t a;
+
+	tu_cred_default(&c);
+	c.not_after = T_NOW + 10 * 86400;
+	tu_auth_default(&a, counter);
+	a.time = now;
+	a.amount = amount;
+	return check_spec(&c, &a, now);
+}
+
+static void reopen_with(uint32_t max_age, uint32_t stale_max, uint32_t flags)
+{
+	char err[256];
+
+	cfg.deny_max_age = max_age;
+	cfg.stale_deny_operation_max = stale_max;
+	cfg.flags = flags;
+	ck_assert_msg(open_with(&cfg, err, sizeof(err)) == OFFPASS_STATUS_OK, "%s", err);
+}
+
+/* A gate that misses its syncs refuses once its deny list is older than
+ * 48 h, journals that refusal like any other, and operates again once a
+ * newer list is installed. */
+START_TEST(test_deny_age_stale)
+{
+	const uint32_t issued = T_NOW - 60, last_fresh = issued + T_MAX_AGE;
+	offpass_result_t r;
+	ofp_v_stats_t st;
+	uint32_t since = 0;
+	int stale = -1;
+	uint8_t p[OFP_PRESENTATION_MAX];
+	tu_cred_spec_t c;
+	tu_auth_spec_t a;
+	size_t n;
+
+	install_deny_at(1, issued, T_NOW);
+	ck_assert_int_eq(check_at(1, T_FARE, T_NOW), OFFPASS_REASON_OK);
+	ck_assert_int_eq(check_at(2, T_FARE, last_fresh), OFFPASS_REASON_OK);
+	ck_assert_int_eq(offpass_verifier_deny_age(v, last_fresh, &since, &stale), OFFPASS_STATUS_OK);
+	ck_assert_uint_eq(since, issued);
+	ck_assert_int_eq(stale, 0);
+
+	ofp_v_stats(v, &st);
+	ck_assert_uint_eq(st.journal_records, 2);
+	tu_cred_default(&c);
+	c.not_after = T_NOW + 10 * 86400;
+	tu_auth_default(&a, 3);
+	a.time = last_fresh + 1;
+	n = tu_presentation(p, &c, &a);
+	ck_assert_int_eq(tu_check(v, p, n, 0, NULL, 0, last_fresh + 1, &r), OFFPASS_REASON_DENY_LIST_STALE);
+	ck_assert_int_eq(r.decision, OFFPASS_REFUSE);
+	ck_assert_str_eq(r.reason_text, "deny list too old");
+	ck_assert_ptr_nonnull(strstr(offpass_verifier_error(v), "deny_max_age"));
+	ck_assert_int_eq(offpass_verifier_deny_age(v, last_fresh + 1, NULL, &stale), OFFPASS_STATUS_OK);
+	ck_assert_int_eq(stale, 1);
+	ofp_v_stats(v, &st);
+	ck_assert_uint_eq(st.journal_records, 3); /* journaled */
+	/* The journal with a reason-18 record reads back. */
+	reopen();
+	ck_assert_int_eq(check_at(3, T_FARE, last_fresh + 10), OFFPASS_REASON_DENY_LIST_STALE);
+
+	/* A newer list (from a sync) lifts it; counter 3 was not consumed. */
+	install_deny_at(2, last_fresh + 20, last_fresh + 30);
+	ck_assert_int_eq(check_at(3, T_FARE, last_fresh + 30), OFFPASS_REASON_OK);
+	ck_assert_int_eq(offpass_verifier_deny_age(v, last_fresh + 30, &since, &stale), OFFPASS_STATUS_OK);
+	ck_assert_uint_eq(since, last_fresh + 20);
+	ck_assert_int_eq(stale, 0);
+}
+END_TEST
+
+/* stale_deny_operation_max: while stale, small charges operate and
+ * larger ones are refused; 0 refuses every charge. */
+START_TEST(test_deny_age_lower_amount)
+{
+	const uint32_t late = T_NOW + T_MAX_AGE + 3600;
+
+	install_deny_at(1, T_NOW - 60, T_NOW);
+	reopen_with(T_MAX_AGE, 100, 0);
+	ck_assert_int_eq(check_at(1, 100, late), OFFPASS_REASON_OK);
+	ck_assert_int_eq(check_at(2, 101, late), OFFPASS_REASON_DENY_LIST_STALE);
+	ck_assert_int_eq(check_at(3, T_FARE, late), OFFPASS_REASON_DENY_LIST_STALE);
+	ck_assert_ptr_nonnull(strstr(offpass_verifier_error(v), "at most 100"));
+	ck_assert_int_eq(check_at(4, 1, late), OFFPASS_REASON_OK);
+	/* A shorter maximum age takes effect at once. */
+	reopen_with(3600, 0, 0);
+	ck_assert_int_eq(check_at(5, 1, late), OFFPASS_REASON_DENY_LIST_STALE);
+	/* Off, by the flag only. */
+	reopen_with(0, 0, OFFPASS_CONFIG_NO_DENY_MAX_AGE);
+	ck_assert_int_eq(check_at(6, T_FARE, late), OFFPASS_REASON_OK);
+}
+END_TEST
+
+/* Without a deny list the age counts from the trust list's issued_at: a
+ * freshly provisioned gate operates, one never given a deny list goes
+ * stale like one whose list is old. */
+START_TEST(test_deny_age_no_deny_list)
+{
+	uint32_t since = 0;
+	int stale = -1;
+
+	ck_assert_uint_eq(offpass_verifier_deny_version(v), 0);
+	ck_assert_int_eq(offpass_verifier_deny_age(v, T_NOW, &since, &stale), OFFPASS_STATUS_OK);
+	ck_assert_uint_eq(since, T_NOW - 60);
+	ck_assert_int_eq(stale, 0);
+	ck_assert_int_eq(check_at(1, T_FARE, T_NOW), OFFPASS_REASON_OK);
+	ck_assert_int_eq(check_at(2, T_FARE, T_NOW - 60 + T_MAX_AGE + 1), OFFPASS_REASON_DENY_LIST_STALE);
+	install_deny_at(1, T_NOW - 60 + T_MAX_AGE, T_NOW - 60 + T_MAX_AGE + 2);
+	ck_assert_int_eq(check_at(2, T_FARE, T_NOW - 60 + T_MAX_AGE + 2), OFFPASS_REASON_OK);
+	ck_assert_int_eq(offpass_verifier_deny_age(NULL, T_NOW, &since, &stale), OFFPASS_STATUS_INVALID_ARGUMENT);
+}
+END_TEST
+
+/* A list issued after the gate's now (its clock is behind the issuer's)
+ * is of age 0, and goes stale deny_max_age after its issued_at. */
+START_TEST(test_deny_age_future_list)
+{
+	const uint32_t issued = T_NOW + 1000;
+	int stale = -1;
+
+	install_deny_at(1, issued, T_NOW);
+	ck_assert_int_eq(offpass_verifier_deny_age(v, T_NOW, NULL, &stale), OFFPASS_STATUS_OK);
+	ck_assert_int_eq(stale, 0);
+	ck_assert_int_eq(check_at(1, T_FARE, T_NOW), OFFPASS_REASON_OK);
+	ck_assert_int_eq(check_at(2, T_FARE, issued + T_MAX_AGE), OFFPASS_REASON_OK);
+	ck_assert_int_eq(check_at(3, T_FARE, issued + T_MAX_AGE + 1), OFFPASS_REASON_DENY_LIST_STALE);
+}
+END_TEST
+
+/* The age check comes after the credential and holder checks: a broken
+ * code still says what is wrong with it, a denied holder says denied. */
+START_TEST(test_deny_age_order)
+{
+	const uint32_t late = T_NOW + T_MAX_AGE + 3600;
+	static const uint8_t junk[] = "junk";
+	uint8_t entry[OFP_DENY_ENTRY_LEN], *list;
+	tu_cred_spec_t c;
+	tu_auth_spec_t a;
+	size_t n;
+
+	ofp_deny_entry_serial(entry, 1001);
+	n = tu_deny_list(&list, 1, TK_ISSUER, entry, 1);
+	ck_assert_int_eq(offpass_verifier_install_deny_list(v, list, n, T_NOW), OFFPASS_STATUS_OK);
+	free(list);
+	ck_assert_int_eq(tu_check(v, junk, 4, T_FARE, NULL, 0, late, NULL), OFFPASS_REASON_MALFORMED);
+	tu_cred_default(&c);
+	c.not_after = T_NOW + 10 * 86400;
+	tu_auth_default(&a, 1);
+	a.time = late;
+	ck_assert_int_eq(check_spec(&c, &a, late), OFFPASS_REASON_DENIED);
+	c.serial = 1002;
+	a.bad_holder_sig = true;
+	ck_assert_int_eq(check_spec(&c, &a, late), OFFPASS_REASON_BAD_HOLDER_SIGNATURE);
+	a.bad_holder_sig = false;
+	a.time = late - 3600;
+	ck_assert_int_eq(check_spec(&c, &a, late), OFFPASS_REASON_STALE);
+	a.time = late;
+	ck_assert_int_eq(check_spec(&c, &a, late), OFFPASS_REASON_DENY_LIST_STALE);
+}
+END_TEST
+
+/* deny_max_age 0 is not "off" (a zeroed field must not turn a safety
+ * rule off): open refuses it; a config of the 1.0 size gets the
+ * defaults of the fields added since. */
+START_TEST(test_deny_age_config)
+{
+	offpass_verifier_config_t c2;
+	char err[256];
+
+	offpass_verifier_config_init(&c2);
+	ck_assert_uint_eq(c2.deny_max_age, 172800);
+	ck_assert_uint_eq(c2.stale_deny_operation_max, 0);
+	cfg.deny_max_age = 0;
+	ck_assert_int_eq(open_with(&cfg, err, sizeof(err)), OFFPASS_STATUS_INVALID_ARGUMENT);
+	ck_assert_ptr_nonnull(strstr(err, "deny_max_age"));
+	cfg.flags = 0x4;
+	cfg.deny_max_age = T_MAX_AGE;
+	ck_assert_int_eq(open_with(&cfg, err, sizeof(err)), OFFPASS_STATUS_INVALID_ARGUMENT);
+	ck_assert_ptr_nonnull(strstr(err, "flags"));
+	/* 1.0-sized: the zero in deny_max_age is past its end, not read. */
+	cfg.flags = 0;
+	cfg.deny_max_age = 0;
+	cfg.stale_deny_operation_max = 99999;
+	cfg.struct_size = offsetof(offpass_verifier_config_t, deny_max_age);
+	ck_assert_msg(open_with(&cfg, err, sizeof(err)) == OFFPASS_STATUS_OK, "%s", err);
+	ck_assert_int_eq(check_at(1, T_FARE, T_NOW + T_MAX_AGE), OFFPASS_REASON_DENY_LIST_STALE);
+	ck_assert_int_eq(check_at(2, 1, T_NOW + T_MAX_AGE + 1), OFFPASS_REASON_DENY_LIST_STALE);
+	cfg.struct_size = sizeof(cfg);
+	cfg.deny_max_age = T_MAX_AGE;
+	cfg.stale_deny_operation_max = 0;
+}
+END_TEST
+
 static Suite *verify_suite(void)
 {
 	Suite *s = suite_create("verify");
@@ -1333,6 +1546,12 @@ static Suite *verify_suite(void)
 	tcase_add_test(tc, test_trust_update);
 	tcase_add_test(tc, test_deny_install);
 	tcase_add_test(tc, test_deny_large);
+	tcase_add_test(tc, test_deny_age_stale);
+	tcase_add_test(tc, test_deny_age_lower_amount);
+	tcase_add_test(tc, test_deny_age_no_deny_list);
+	tcase_add_test(tc, test_deny_age_future_list);
+	tcase_add_test(tc, test_deny_age_order);
+	tcase_add_test(tc, test_deny_age_config);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("api");
