@@ -89,12 +89,18 @@ typedef struct gate_conf {
 	bool allow_zero;     /* a charge of 0 may operate */
 	uint32_t clock_skew; /* seconds */
 	uint32_t freshness;  /* seconds */
+	/* The deny list's maximum age in seconds, 0 for off ("off" in the
+	 * file), and what a charge may be while it is stale (0: refuse).
+	 * Optional in the file (gates made before them get the defaults). */
+	uint32_t deny_max_age;
+	uint32_t stale_operation_max;
 } gate_conf_t;
 
 /* The library's defaults (offpass_verifier_config_init), id 0, mode 0
  * (none: init must be told). */
 void gate_conf_defaults(gate_conf_t *c);
-/* "key = value" lines, '#' comments; every key exactly once, no other
+/* "key = value" lines, '#' comments; every key exactly once (but
+ * deny_max_age and stale_operation_max, which may be missing), no other
  * key, values in range. */
 int gate_conf_parse(const char *text, size_t len, gate_conf_t *c, char *err, size_t err_len) OFP_WUR;
 /* Tolerances within their bounds (freshness at least 1 s); a mode, a fare

@@ -19,6 +19,7 @@ typedef struct gate_globals {
 	const char *dir;
 	ofp_clock_t clock; /* --now */
 	const char *id, *resource, *fare, *skew, *freshness;
+	const char *deny_max_age, *stale_max; /* init: --deny-max-age, --stale-max */
 	bool till, allow_zero; /* init: --till, --allow-zero */
 } gate_globals_t;
 
@@ -38,6 +39,9 @@ enum {
 	GATE_OPT_AGAIN,
 	GATE_OPT_TILL,
 	GATE_OPT_ALLOW_ZERO,
+	GATE_OPT_DENY,
+	GATE_OPT_DENY_MAX_AGE,
+	GATE_OPT_STALE_MAX,
 	GATE_OPT_OUTPUT = 'o',
 };
 
@@ -83,6 +87,9 @@ int gate_status_exit(offpass_status_t st);
 const char *gate_describe(const uint8_t *data, size_t len, char *buf, size_t cap);
 /* Write a whole file atomically; prints the error. 0 or OFP_EXIT_FAILURE. */
 int gate_write_file(const char *path, const void *data, size_t len, unsigned mode);
+
+/* The largest deny list (docs/FORMAT.md 12) is the largest list file. */
+#define GATE_LIST_FILE_MAX (85u + 9u * 1048576u)
 
 /* The public key file init writes into the state directory. */
 #define GATE_BATCH_KEY_NAME "batch-key.pub"

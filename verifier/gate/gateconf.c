@@ -39,6 +39,8 @@ void gate_conf_defaults(gate_conf_t *c)
 	c->resource_class = cfg.resource_class;
 	c->clock_skew = cfg.clock_skew;
 	c->freshness = cfg.freshness;
+	c->deny_max_age = cfg.deny_max_age;
+	c->stale_operation_max = cfg.stale_deny_operation_max;
 }
 
 int gate_conf_check(const gate_conf_t *c, char *err, size_t err_len)
@@ -56,9 +58,22 @@ int gate_conf_check(const gate_conf_t *c, char *err, size_t err_len)
 	return 0;
 }
 
-enum { KEY_ID, KEY_RESOURCE, KEY_MODE, KEY_FARE, KEY_ALLOW_ZERO, KEY_SKEW, KEY_FRESHNESS, KEY_COUNT };
-static const char *const key_names[KEY_COUNT] = { "verifier_id", "resource_class", "mode",	 "fare",
-						  "allow_zero",	 "clock_skew",	   "freshness" };
+enum {
+	KEY_ID,
+	KEY_RESOURCE,
+	KEY_MODE,
+	KEY_FARE,
+	KEY_ALLOW_ZERO,
+	KEY_SKEW,
+	KEY_FRESHNESS,
+	KEY_DENY_MAX_AGE, /* optional from here on */
+	KEY_STALE_MAX,
+	KEY_COUNT
+};
+#define KEY_REQUIRED KEY_DENY_MAX_AGE
+static const char *const key_names[KEY_COUNT] = { "verifier_id", "resource_class",	"mode",
+						  "fare",	 "allow_zero",		"clock_skew",
+						  "freshness",	 "deny_max_age",	"stale_operation_max" };
 
 static int set_word(gate_conf_t *c, int key, const char *val)
 {
@@ -81,6 +96,10 @@ static int set_value(gate_conf_t *c, int key, const char *val)
 		return hex_decode(val, c->verifier_id, sizeof(c->verifier_id));
 	if (key == KEY_MODE || key == KEY_ALLOW_ZERO)
 		return set_word(c, key, val);
+	if (key == KEY_DENY_MAX_AGE && strcmp(val, "off") == 0) {
+		c->deny_max_age = 0;
+		return 0;
+	}
 	if (ofp_parse_u32(val, key == KEY_RESOURCE ? UINT16_MAX : UINT32_MAX, &v) != 0)
 		return -1;
 	if (key == KEY_RESOURCE)
@@ -89,8 +108,14 @@ static int set_value(gate_conf_t *c, int key, const char *val)
 		c->fare = v;
 	else if (key == KEY_SKEW)
 		c->clock_skew = v;
-	else
+	else if (key == KEY_FRESHNESS)
 		c->freshness = v;
+	else if (key == KEY_DENY_MAX_AGE && v == 0)
+		return -1; /* "off" says it; 0 is not a maximum age */
+	else if (key == KEY_DENY_MAX_AGE)
+		c->deny_max_age = v;
+	else
+		c->stale_operation_max = v;
 	return 0;
 }
 
@@ -158,7 +183,7 @@ int gate_conf_parse(const char *text, size_t len, gate_conf_t *c, char *err, siz
 		if (parse_line(l, lineno, c, seen, err, err_len) != 0)
 			return -1;
 	}
-	for (int k = 0; k < KEY_COUNT; k++)
+	for (int k = 0; k < KEY_REQUIRED; k++)
 		if (!seen[k])
 			return fail(err, err_len, "%s missing", key_names[k]);
 	return gate_conf_check(c, err, err_len);
@@ -166,10 +191,14 @@ int gate_conf_parse(const char *text, size_t len, gate_conf_t *c, char *err, siz
 
 size_t gate_conf_format(const gate_conf_t *c, char *out, size_t cap)
 {
-	char id[2 * sizeof(c->verifier_id) + 1];
+	char id[2 * sizeof(c->verifier_id) + 1], age[16];
 	int n;
 
 	hex_encode(c->verifier_id, sizeof(c->verifier_id), id);
+	if (c->deny_max_age == 0)
+		snprintf(age, sizeof(age), "off");
+	else
+		snprintf(age, sizeof(age), "%u", c->deny_max_age);
 	n = snprintf(out, cap,
 		     "# offpass-gate state, written by 'offpass-gate init' (see offpass-gate(1)).\n"
 		     "# The verifier id is in every journal record: do not change it.\n"
@@ -180,9 +209,13 @@ size_t gate_conf_format(const gate_conf_t *c, char *out, size_t cap)
 		     "fare = %u\n"
 		     "allow_zero = %s\n"
 		     "clock_skew = %u\n"
-		     "freshness = %u\n",
+		     "freshness = %u\n"
+		     "# refuse once the deny list is older than this (seconds, or off), except\n"
+		     "# charges up to stale_operation_max (0: none) (VERIFIER.md 3.5)\n"
+		     "deny_max_age = %s\n"
+		     "stale_operation_max = %u\n",
 		     id, c->resource_class, c->mode == GATE_MODE_TILL ? "till" : "fixed", c->fare,
-		     c->allow_zero ? "yes" : "no", c->clock_skew, c->freshness);
+		     c->allow_zero ? "yes" : "no", c->clock_skew, c->freshness, age, c->stale_operation_max);
 	return n < 0 || (size_t)n >= cap ? 0 : (size_t)n;
 }
 

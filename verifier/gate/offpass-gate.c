@@ -53,6 +53,11 @@ int gate_open_dir(const char *dir, const gate_conf_t *conf, offpass_verifier_t *
 	cfg.fare_mode = conf->mode == GATE_MODE_TILL ? OFFPASS_FARE_TILL : OFFPASS_FARE_FIXED;
 	cfg.fare = conf->fare;
 	cfg.flags = conf->allow_zero ? OFFPASS_CONFIG_ALLOW_ZERO_AMOUNT : 0;
+	if (conf->deny_max_age == 0)
+		cfg.flags |= OFFPASS_CONFIG_NO_DENY_MAX_AGE;
+	else
+		cfg.deny_max_age = conf->deny_max_age;
+	cfg.stale_deny_operation_max = conf->stale_operation_max;
 	if (offpass_verifier_open(&cfg, v, err, sizeof(err)) != OFFPASS_STATUS_OK)
 		return ofp_fail("%s: %s", dir, err);
 	return OFP_EXIT_OK;
@@ -180,7 +185,8 @@ static int cmd_pubkey(int argc, char **argv)
 
 static const char status_help[] =
 	"Usage: offpass-gate --dir DIR status\n"
-	"Show the gate's configuration and the versions of its trust and deny lists.\n";
+	"Show the gate's configuration, the versions of its trust and deny lists, and\n"
+	"the deny list's age (at --now) and whether it is too old (VERIFIER.md 3.5).\n";
 
 static void print_version(const char *what, uint64_t version)
 {
@@ -188,6 +194,33 @@ static void print_version(const char *what, uint64_t version)
 		printf("%-16s none\n", what);
 	else
 		printf("%-16s version %llu\n", what, (unsigned long long)version);
+}
+
+/* "deny list age: 3600 s (issued at T), max 172800 s: fresh" or "STALE". */
+static int print_deny_age(offpass_verifier_t *v, const gate_conf_t *conf)
+{
+	uint32_t now = gate_now(), since = 0;
+	int stale = 0;
+
+	if (offpass_verifier_deny_age(v, now, &since, &stale) != OFFPASS_STATUS_OK)
+		return ofp_fail("%s: %s", gate_opt.dir, offpass_verifier_error(v));
+	if (since == 0) {
+		printf("%-16s unknown (no trust list)\n", "deny list age:");
+		return OFP_EXIT_OK;
+	}
+	printf("%-16s %u s (%s issued at %u)", "deny list age:", now > since ? now - since : 0,
+	       offpass_verifier_deny_version(v) != 0 ? "deny list" : "no deny list: trust list", since);
+	if (conf->deny_max_age == 0)
+		printf(", no maximum\n");
+	else if (!stale)
+		printf(", maximum %u s: fresh\n", conf->deny_max_age);
+	else if (conf->stale_operation_max == 0)
+		printf(", maximum %u s: STALE, every check is refused until a newer deny list is installed\n",
+		       conf->deny_max_age);
+	else
+		printf(", maximum %u s: STALE, only charges up to %u operate until a newer deny list is installed\n",
+		       conf->deny_max_age, conf->stale_operation_max);
+	return OFP_EXIT_OK;
 }
 
 static int cmd_status(int argc, char **argv)
@@ -217,8 +250,9 @@ static int cmd_status(int argc, char **argv)
 	printf("%-16s %u s\n", "freshness:", conf.freshness);
 	print_version("trust list:", offpass_verifier_trust_version(v));
 	print_version("deny list:", offpass_verifier_deny_version(v));
+	rv = print_deny_age(v, &conf);
 	offpass_verifier_close(v);
-	return OFP_EXIT_OK;
+	return rv;
 }
 
 /* --- main ------------------------------------------------------------- */
@@ -241,7 +275,7 @@ static const char about[] =
 	"  --dir DIR      the gate's state directory (default: $OFFPASS_GATE_DIR)\n"
 	"  --now EPOCH    the clock, in seconds since the epoch (tests)\n"
 	"  --id HEX, --resource N, --fare N | --till, --allow-zero, --skew S,\n"
-	"  --freshness S  for init\n"
+	"  --freshness S, --deny-max-age S|off, --stale-max N  for init\n"
 	"  --fare N       also for check: the amount this check charges (till mode),\n"
 	"                 or instead of the configured fare (fixed mode)";
 
@@ -258,6 +292,8 @@ static int global_options(int argc, char **argv)
 		{ "allow-zero", no_argument, NULL, GATE_OPT_ALLOW_ZERO },
 		{ "skew", required_argument, NULL, GATE_OPT_SKEW },
 		{ "freshness", required_argument, NULL, GATE_OPT_FRESHNESS },
+		{ "deny-max-age", required_argument, NULL, GATE_OPT_DENY_MAX_AGE },
+		{ "stale-max", required_argument, NULL, GATE_OPT_STALE_MAX },
 		{ NULL, 0, NULL, 0 },
 	};
 	int c, rv;
@@ -286,9 +322,9 @@ static int misplaced_options(const char *cmd)
 	if (strcmp(cmd, "init") == 0)
 		return OFP_EXIT_OK;
 	if (gate_opt.id != NULL || gate_opt.resource != NULL || gate_opt.skew != NULL || gate_opt.freshness != NULL ||
-	    gate_opt.till || gate_opt.allow_zero)
-		return ofp_usage("--id, --resource, --till, --allow-zero, --skew and --freshness are fixed at init "
-				 "(see gate.conf)");
+	    gate_opt.till || gate_opt.allow_zero || gate_opt.deny_max_age != NULL || gate_opt.stale_max != NULL)
+		return ofp_usage("--id, --resource, --till, --allow-zero, --skew, --freshness, --deny-max-age and "
+				 "--stale-max are fixed at init (see gate.conf)");
 	if (gate_opt.fare != NULL && strcmp(cmd, "check") != 0)
 		return ofp_usage("--fare applies to init and check only");
 	return OFP_EXIT_OK;

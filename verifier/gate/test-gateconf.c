@@ -11,6 +11,8 @@
 
 #include "gate.h"
 
+static void expect_error(const char *text, const char *want);
+
 static const char good[] = "# a gate\n"
 			   "verifier_id = 0011223344aabbcc\n"
 			   "\n"
@@ -35,6 +37,34 @@ START_TEST(test_parse_good)
 	ck_assert(!c.allow_zero);
 	ck_assert_uint_eq(c.clock_skew, 30);
 	ck_assert_uint_eq(c.freshness, 45);
+	/* A gate.conf from before the deny list's age rule: the defaults. */
+	ck_assert_uint_eq(c.deny_max_age, 172800);
+	ck_assert_uint_eq(c.stale_operation_max, 0);
+}
+END_TEST
+
+/* deny_max_age: seconds or "off", never 0 (which would read as a
+ * maximum of nothing, or as off, depending on who reads it). */
+START_TEST(test_deny_age_keys)
+{
+	char text[512], err[160] = "";
+	gate_conf_t c;
+
+	snprintf(text, sizeof(text), "%s\ndeny_max_age = off\nstale_operation_max = 300\n", good);
+	ck_assert_msg(gate_conf_parse(text, strlen(text), &c, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(c.deny_max_age, 0);
+	ck_assert_uint_eq(c.stale_operation_max, 300);
+	snprintf(text, sizeof(text), "%s\ndeny_max_age = 3600\n", good);
+	ck_assert_msg(gate_conf_parse(text, strlen(text), &c, err, sizeof(err)) == 0, "%s", err);
+	ck_assert_uint_eq(c.deny_max_age, 3600);
+	snprintf(text, sizeof(text), "%s\ndeny_max_age = 0\n", good);
+	expect_error(text, "deny_max_age: bad value '0'");
+	snprintf(text, sizeof(text), "%s\ndeny_max_age = never\n", good);
+	expect_error(text, "deny_max_age: bad value 'never'");
+	snprintf(text, sizeof(text), "%s\ndeny_max_age = 1\ndeny_max_age = 2\n", good);
+	expect_error(text, "deny_max_age given twice");
+	snprintf(text, sizeof(text), "%s\nstale_operation_max = -1\n", good);
+	expect_error(text, "stale_operation_max: bad value");
 }
 END_TEST
 
@@ -60,10 +90,13 @@ START_TEST(test_format_roundtrip)
 	c.mode = GATE_MODE_TILL;
 	c.fare = 0;
 	c.allow_zero = true;
+	c.deny_max_age = 0;
+	c.stale_operation_max = 500;
 	len = gate_conf_format(&c, text, sizeof(text));
 	ck_assert_msg(gate_conf_parse(text, len, &back, err, sizeof(err)) == 0, "%s", err);
 	ck_assert_mem_eq(&back, &c, sizeof(c));
 	ck_assert_ptr_nonnull(strstr(text, "mode = till\n"));
+	ck_assert_ptr_nonnull(strstr(text, "deny_max_age = off\n"));
 	ck_assert_uint_eq(gate_conf_format(&c, text, 20), 0);
 }
 END_TEST
@@ -193,6 +226,7 @@ static Suite *gateconf_suite(void)
 	TCase *tc = tcase_create("conf");
 
 	tcase_add_test(tc, test_parse_good);
+	tcase_add_test(tc, test_deny_age_keys);
 	tcase_add_test(tc, test_format_roundtrip);
 	tcase_add_test(tc, test_parse_errors);
 	tcase_add_test(tc, test_parse_not_text);

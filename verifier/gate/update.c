@@ -12,8 +12,6 @@
 #include "atomic_file.h"
 #include "format/format.h"
 
-/* The largest deny list (docs/FORMAT.md 12) is the largest list. */
-#define LIST_FILE_MAX (85u + OFP_DENY_ENTRY_LEN * OFP_DENY_MAX_ENTRIES)
 
 static const char update_help[] =
 	"Usage: offpass-gate --dir DIR update FILE\n"
@@ -34,7 +32,7 @@ static int read_list(list_file_t *f)
 {
 	char what[96];
 	unsigned type = 0;
-	int rv = file_read_all(f->path, LIST_FILE_MAX, &f->data, &f->len);
+	int rv = file_read_all(f->path, GATE_LIST_FILE_MAX, &f->data, &f->len);
 
 	if (rv != 0)
 		return ofp_fail("%s: %s", f->path, rv == -EFBIG ? "too large for a trust or deny list" : strerror(-rv));
