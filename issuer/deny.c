@@ -160,7 +160,63 @@ ofp_issuer_rc_t ofp_issuer_deny_serial(ofp_issuer_t *iss, uint64_t serial, bool 
 	return deny_entry(iss, entry, serial, added, version);
 }
 
+/* Whether the list as stored is recent enough to hand out: issued less
+ * than OFP_ISSUER_DENY_REISSUE ago (and decodable). */
+static bool deny_list_recent(const ofp_issuer_t *iss, const uint8_t *list, size_t len)
+{
+	ofp_deny_list_t d;
+
+	if (ofp_deny_list_decode(list, len, &d, NULL) != OFP_FMT_OK)
+		return false;
+	return iss->now < (uint64_t)d.issued_at + OFP_ISSUER_DENY_REISSUE;
+}
+
+/* The same entries under the next version, signed now: gates measure the
+ * deny list's age from issued_at (VERIFIER.md 3.5), so an unchanged list
+ * must still be re-signed for a gate that syncs to stay fresh. */
+static ofp_issuer_rc_t deny_reissue(ofp_issuer_t *iss, uint8_t **out, size_t *len)
+{
+	int64_t version = 0;
+	ofp_issuer_rc_t rc = iss_token(iss);
+
+	if (rc != OFP_ISSUER_OK)
+		return rc;
+	rc = iss_ledger_fail(iss, ofp_ledger_begin(iss->ledger));
+	if (rc != OFP_ISSUER_OK)
+		return rc;
+	rc = iss_ledger_fail(iss, ofp_ledger_meta_get(iss->ledger, DENY_VERSION, &version));
+	if (rc == OFP_ISSUER_OK)
+		rc = iss_deny_publish(iss, (uint64_t)version + 1, out, len);
+	if (rc == OFP_ISSUER_OK)
+		rc = iss_ledger_fail(iss, ofp_ledger_commit(iss->ledger));
+	if (rc != OFP_ISSUER_OK) {
+		ofp_ledger_rollback(iss->ledger);
+		free(*out);
+		*out = NULL;
+		return rc;
+	}
+	rc = iss_write_file(iss, OFP_ISSUER_DENY, *out, *len);
+	if (rc != OFP_ISSUER_OK) {
+		free(*out);
+		*out = NULL;
+	}
+	return rc;
+}
+
 ofp_issuer_rc_t ofp_issuer_deny_list(ofp_issuer_t *iss, uint8_t **out, size_t *len)
 {
-	return iss_ledger_fail(iss, ofp_ledger_blob_get(iss->ledger, DENY_BLOB, out, len));
+	uint8_t *fresh = NULL;
+	size_t fresh_len = 0;
+	ofp_issuer_rc_t rc = iss_ledger_fail(iss, ofp_ledger_blob_get(iss->ledger, DENY_BLOB, out, len));
+
+	if (rc != OFP_ISSUER_OK || deny_list_recent(iss, *out, *len))
+		return rc;
+	/* Not re-signed (no token, another process holds the ledger): the
+	 * stored list is still the truth, only older. */
+	if (deny_reissue(iss, &fresh, &fresh_len) != OFP_ISSUER_OK)
+		return OFP_ISSUER_OK;
+	free(*out);
+	*out = fresh;
+	*len = fresh_len;
+	return OFP_ISSUER_OK;
 }

@@ -244,7 +244,11 @@ ofp_issuer_rc_t ofp_issuer_settle(ofp_issuer_t *iss, const uint8_t *sealed, size
  * new version. *version (may be NULL) gets the list's version. */
 ofp_issuer_rc_t ofp_issuer_deny_holder(ofp_issuer_t *iss, const char *who, bool *added, uint64_t *version) OFP_WUR;
 ofp_issuer_rc_t ofp_issuer_deny_serial(ofp_issuer_t *iss, uint64_t serial, bool *added, uint64_t *version) OFP_WUR;
-/* The current signed deny list (malloc'ed), as last published. */
+/* The current signed deny list (malloc'ed). One issued OFP_ISSUER_DENY_REISSUE or more
+ * before now is first re-signed under the next version with the same
+ * entries (gates refuse once their deny list is too old, VERIFIER.md
+ * 3.5); when that fails, the stored one. */
+#define OFP_ISSUER_DENY_REISSUE 3600u
 ofp_issuer_rc_t ofp_issuer_deny_list(ofp_issuer_t *iss, uint8_t **out, size_t *len) OFP_WUR;
 
 #endif
