@@ -144,7 +144,8 @@ static int export_list(int argc, char **argv, bool trust)
 			return usage_text(trust ? "Usage: " PROG " --dir DIR trust-list -o FILE\n"
 						  "Write the signed trust list (a new version first when a key has expired).\n"
 						: "Usage: " PROG " --dir DIR deny-list -o FILE\n"
-						  "Write the signed deny list as last published.\n");
+						  "Write the signed deny list (the same entries signed again first when it\n"
+						  "was issued an hour ago or more: gates refuse an old one).\n");
 		if (c == 'o') {
 			out = optarg;
 			continue;
@@ -188,7 +189,7 @@ static void print_list_version(ofp_issuer_t *iss, const char *name, bool trust)
 		if (ofp_ledger_blob_get(ofp_issuer_ledger(iss), OFP_ISSUER_BLOB_TRUST, &list, &len) == OFP_LEDGER_OK &&
 		    ofp_trust_list_decode(list, len, &t, NULL) == OFP_FMT_OK)
 			version = t.version;
-	} else if (ofp_issuer_deny_list(iss, &list, &len) == OFP_ISSUER_OK &&
+	} else if (ofp_ledger_blob_get(ofp_issuer_ledger(iss), OFP_ISSUER_BLOB_DENY, &list, &len) == OFP_LEDGER_OK &&
 		   ofp_deny_list_decode(list, len, &d, NULL) == OFP_FMT_OK) {
 		version = d.version;
 		printf("%-14s version %" PRIu64 ", %" PRIu32 " entries\n", name, version, d.count);

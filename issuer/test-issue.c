@@ -631,6 +631,7 @@ START_TEST(test_deny_versions_sorted)
 	uint8_t *keep, entry[OFP_DENY_ENTRY_LEN], id[OFP_ID_LEN];
 	char hex[2 * OFP_ID_LEN + 1];
 	uint64_t v = 0;
+	size_t len = 0;
 	bool added = false;
 
 	TT_NEED_TOKEN(&env);
@@ -665,6 +666,26 @@ START_TEST(test_deny_versions_sorted)
 	ck_assert(ofp_deny_list_contains(&d, entry));
 	ck_assert_uint_eq(d.entries[2 * 9], OFP_DENY_SERIAL); /* serials after holders */
 	free(keep);
+	/* Asked for within the hour: as stored. An hour on: the same entries
+	 * signed again as the next version, issued now, so that gates that
+	 * sync stay fresh (VERIFIER.md 3.5); deny.bin follows. */
+	ofp_issuer_set_now(iss, TT_NOW + OFP_ISSUER_DENY_REISSUE - 1);
+	ck_assert_int_eq(ofp_issuer_deny_list(iss, &keep, &len), OFP_ISSUER_OK);
+	ck_assert_int_eq(ofp_deny_list_decode(keep, len, &d, NULL), OFP_FMT_OK);
+	ck_assert_uint_eq(d.version, 4);
+	ck_assert_uint_eq(d.issued_at, TT_NOW);
+	free(keep);
+	ofp_issuer_set_now(iss, TT_NOW + OFP_ISSUER_DENY_REISSUE);
+	ck_assert_int_eq(ofp_issuer_deny_list(iss, &keep, &len), OFP_ISSUER_OK);
+	ck_assert_int_eq(ofp_deny_list_decode(keep, len, &d, NULL), OFP_FMT_OK);
+	ck_assert_uint_eq(d.version, 5);
+	ck_assert_uint_eq(d.issued_at, TT_NOW + OFP_ISSUER_DENY_REISSUE);
+	ck_assert_uint_eq(d.count, 3);
+	free(keep);
+	read_deny(&d, &keep);
+	ck_assert_uint_eq(d.version, 5);
+	free(keep);
+	ofp_issuer_set_now(iss, TT_NOW);
 	/* Unknown names and serials never issued are refused. */
 	ck_assert_int_eq(ofp_issuer_deny_holder(iss, "nobody", &added, &v), OFP_ISSUER_REFUSED);
 	ck_assert_int_eq(ofp_issuer_deny_holder(iss, "0000000000000000", &added, &v), OFP_ISSUER_REFUSED);
