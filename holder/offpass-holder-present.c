@@ -21,6 +21,7 @@ typedef struct present_ctx {
 	const char *png, *svg, *raw;
 	bool terminal, plain, colour, help;
 	uint32_t refresh, count; /* --refresh seconds (0: one code), --count */
+	present_online_t online; /* --issuer, --cacert, --refresh-margin */
 	FILE *info; /* stderr when standard output carries the raw bytes */
 	struct timespec start;
 } present_ctx_t;
@@ -73,6 +74,7 @@ static int present_frame(void *ctx, unsigned index)
 	int rv;
 
 	x->args.now = frame_time(x);
+	present_online_step(x->s, &x->online, x->args.now, x->info);
 	rv = holder_exit(ofp_holder_present(x->s->p, &x->s->key, &x->args, pres, &len, &pr, err, sizeof(err)),
 			 err);
 	if (rv != OFP_EXIT_OK)
@@ -105,6 +107,7 @@ static int present_usage(void)
 {
 	return help("present --amount N [--challenge HEX] [--png F] [--svg F] [--raw F] [--terminal [--plain]]\n"
 		    "                       [--refresh SECONDS [--count N]]\n"
+		    "                       [--issuer URL [--cacert FILE] [--refresh-margin SECONDS]]\n"
 		    "Sign a fresh authorization with the token key and show the presentation as a QR code.\n"
 		    "  --amount N          amount of this operation, in minor units\n"
 		    "  --challenge HEX     the verifier's challenge (two-way channels; 1 to 32 bytes)\n"
@@ -115,18 +118,38 @@ static int present_usage(void)
 		    "  --plain             draw it without colours (also when NO_COLOR is set or TERM=dumb):\n"
 		    "                      right only on a light-on-dark terminal, a negative on a light one\n"
 		    "  --refresh SECONDS   a fresh authorization every SECONDS until Ctrl-C\n"
-		    "  --count N           with --refresh: stop after N codes\n");
+		    "  --count N           with --refresh: stop after N codes\n"
+		    "  --issuer URL        before a code, get the next credential from offpass-issuerd\n"
+		    "                      when the one held ends within the margin (or has ended);\n"
+		    "                      offline, a warning and the code from the credential held\n"
+		    "  --cacert FILE       with --issuer: trust this CA instead of the system's\n"
+		    "  --refresh-margin SECONDS  with --issuer: how long before the end to refresh\n"
+		    "                      (default: the last 10% of the window, at most 3600)\n");
 }
 
 static int parse_present(int argc, char **argv, present_ctx_t *x, uint8_t *challenge)
 {
-	enum { O_AMOUNT = 0x200, O_CHALLENGE, O_PNG, O_SVG, O_RAW, O_TERMINAL, O_PLAIN, O_REFRESH, O_COUNT };
+	enum {
+		O_AMOUNT = 0x200,
+		O_CHALLENGE,
+		O_PNG,
+		O_SVG,
+		O_RAW,
+		O_TERMINAL,
+		O_PLAIN,
+		O_REFRESH,
+		O_COUNT,
+		O_ISSUER,
+		O_CACERT,
+		O_MARGIN
+	};
 	static const struct option opts[] = {
 		{ "amount", required_argument, NULL, O_AMOUNT },   { "challenge", required_argument, NULL, O_CHALLENGE },
 		{ "png", required_argument, NULL, O_PNG },	   { "svg", required_argument, NULL, O_SVG },
 		{ "raw", required_argument, NULL, O_RAW },	   { "terminal", no_argument, NULL, O_TERMINAL },
 		{ "refresh", required_argument, NULL, O_REFRESH }, { "count", required_argument, NULL, O_COUNT },
-		{ "plain", no_argument, NULL, O_PLAIN },
+		{ "plain", no_argument, NULL, O_PLAIN },	   { "issuer", required_argument, NULL, O_ISSUER },
+		{ "cacert", required_argument, NULL, O_CACERT },   { "refresh-margin", required_argument, NULL, O_MARGIN },
 		GLOBAL_OPTIONS,					   { NULL, 0, NULL, 0 }
 	};
 	bool have_amount = false, have_count = false;
@@ -158,6 +181,13 @@ static int parse_present(int argc, char **argv, present_ctx_t *x, uint8_t *chall
 			if (ofp_parse_u32(optarg, 86400, &x->refresh) != 0 || x->refresh == 0)
 				return ofp_usage("present: --refresh: '%s' is not 1 to 86400 seconds", optarg);
 			break;
+		case O_ISSUER: x->online.issuer = optarg; break;
+		case O_CACERT: x->online.cacert = optarg; break;
+		case O_MARGIN:
+			if (ofp_parse_u32(optarg, 30u * 86400u, &x->online.margin) != 0)
+				return ofp_usage("present: --refresh-margin: '%s' is not 0 to 2592000 seconds", optarg);
+			x->online.margin_set = true;
+			break;
 		case O_COUNT:
 			if (ofp_parse_u32(optarg, UINT32_MAX, &x->count) != 0 || x->count == 0)
 				return ofp_usage("present: --count: '%s' is not a positive number", optarg);
@@ -174,6 +204,8 @@ static int parse_present(int argc, char **argv, present_ctx_t *x, uint8_t *chall
 		return ofp_usage("present: --amount is required");
 	if (have_count && x->refresh == 0)
 		return ofp_usage("present: --count needs --refresh");
+	if ((x->online.cacert != NULL || x->online.margin_set) && x->online.issuer == NULL)
+		return ofp_usage("present: --cacert and --refresh-margin need --issuer");
 	if (x->png == NULL && x->svg == NULL && x->raw == NULL)
 		x->terminal = true;
 	if (x->terminal && x->raw != NULL && strcmp(x->raw, "-") == 0)

@@ -6,6 +6,7 @@
 
 #include <getopt.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -79,6 +80,23 @@ void install_report(const session_t *s, const ofp_credential_t *c, const ofp_cre
 /* enroll --issuer: the same code, redeemed online; the credential installed. */
 int enroll_online(const char *issuer, const char *cacert, const uint8_t hid[OFP_ID_LEN],
 		  const uint8_t code[OFP_ENROLL_CODE_LEN]);
+
+/* present --issuer: the refresh step before each code. The credentials
+ * held (the installed one, and the kept next window that follows it) are
+ * refreshed online once they end within the margin (default: the last
+ * 10% of the window, at most 1 h) or have ended. */
+typedef struct present_online {
+	const char *issuer; /* NULL: no online refresh */
+	const char *cacert;
+	bool margin_set;    /* --refresh-margin */
+	uint32_t margin;    /* seconds */
+	uint32_t retry_at;  /* after a failed attempt, none before this time */
+} present_online_t;
+/* Before the code at now: install a kept next credential whose window has
+ * begun; refresh online when due. Never fails: a refresh that fails is one
+ * warning line on stderr, and presenting goes on with what is held.
+ * info gets one line after a refresh. */
+void present_online_step(session_t *s, present_online_t *o, uint32_t now, FILE *info);
 
 /* The commands. */
 int cmd_keygen(int argc, char **argv);
