@@ -26,7 +26,6 @@ trap issuerd_cleanup EXIT
 cd "$WORK"
 init_token issuer
 echo "$USER_PIN" >pin
-NOW=$(date +%s)
 D=$WORK/iss
 iss() { "$ISSUER" --dir "$D" --pin-file "$WORK/pin" "$@"; }
 serial_of() { grep -Eo 'serial [0-9]+' "$1" | head -1 | awk '{ print $2 }'; }
@@ -36,6 +35,8 @@ LIFE=$(awk -F' *= *' '$1 == "credential_lifetime" { print $2 }' "$D/issuer.conf"
 [ "$LIFE" = 86400 ] || fail "credential_lifetime is '$LIFE', this test expects a day"
 PAT=$(iss account open pat --code-file pat.code)
 run iss account credit pat 1000000
+# The clock of the test from here: not before anything the issuer wrote.
+NOW=$(date +%s)
 
 issuerd_start "$D" first --now "$NOW"
 mkdir -p "$WORK/htokens"
