@@ -184,8 +184,10 @@ static int parse_present(int argc, char **argv, present_ctx_t *x, uint8_t *chall
 		case O_ISSUER: x->online.issuer = optarg; break;
 		case O_CACERT: x->online.cacert = optarg; break;
 		case O_MARGIN:
-			if (ofp_parse_u32(optarg, 30u * 86400u, &x->online.margin) != 0)
-				return ofp_usage("present: --refresh-margin: '%s' is not 0 to 2592000 seconds", optarg);
+			/* 0 would wait until the credential has ended, when the
+			 * issuer no longer refreshes it. */
+			if (ofp_parse_u32(optarg, 30u * 86400u, &x->online.margin) != 0 || x->online.margin == 0)
+				return ofp_usage("present: --refresh-margin: '%s' is not 1 to 2592000 seconds", optarg);
 			x->online.margin_set = true;
 			break;
 		case O_COUNT:

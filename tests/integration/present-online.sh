@@ -110,5 +110,7 @@ grep -q '^done after 3 codes' p4.out || { cat p4.out >&2; fail "the loop did not
 expect_fail() { if "$@" >"$WORK/last.log" 2>&1; then fail "succeeded: $*"; fi; }
 expect_fail h present --amount 1 --refresh-margin 60
 expect_log "need --issuer" "--refresh-margin without --issuer"
+expect_fail h present --amount 1 --issuer "$URL_near" --refresh-margin 0
+expect_log "refresh-margin: '0'" "a margin of 0 is refused"
 
 pass "present --issuer refreshes near the end (next window kept, new serial operates once it begins), offline it warns once and still shows a code that operates"
