@@ -13,7 +13,8 @@ static bool same(const gate_conf_t *a, const gate_conf_t *b)
 {
 	return memcmp(a->verifier_id, b->verifier_id, sizeof(a->verifier_id)) == 0 &&
 	       a->resource_class == b->resource_class && a->fare == b->fare && a->clock_skew == b->clock_skew &&
-	       a->freshness == b->freshness;
+	       a->freshness == b->freshness && a->deny_max_age == b->deny_max_age &&
+	       a->stale_operation_max == b->stale_operation_max;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
