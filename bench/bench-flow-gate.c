@@ -533,6 +533,8 @@ static int one_round(gate_ctx_t *g, ossl_ref_t *o, unsigned round, flow_gate_res
 			return -1;
 		keep_max(&r->ossl[t - 1], rate);
 	}
+	if (cfg->settle_only)
+		return 0;
 	if (!g->have_pools && make_pools(g, r->ossl[0]) != 0)
 		return -1;
 	for (int fs = 0; fs < FS_COUNT; fs++)

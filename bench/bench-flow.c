@@ -1,7 +1,7 @@
 /* bench-flow.c - `make bench`, part two: the offline flow's figures that
  * issue 3 asks for, printed after the token table.
  *
- *   bench-flow [--state DIR] [--tmpfs DIR] [--module MODULE]
+ *   bench-flow [--state DIR] [--tmpfs DIR] [--module MODULE] [--only settle]
  *
  * 1. Presentation bytes and QR version: P-256 and Ed25519 holders, with
  *    and without a challenge, encoded by the wire format and drawn by
@@ -18,7 +18,8 @@
  * 3. Settlement records per second: ofp_issuer_settle of a sealed batch on
  *    a real issuer whose keys are on a fresh offpass-p11 token (--module,
  *    default $OFFPASS_P11_MODULE; without one, n/a), ledger under --state
- *    (bench-flow-settle.c).
+ *    (bench-flow-settle.c). `--only settle`: this part alone, after the
+ *    OpenSSL verify reference of part 2 (the ceiling it is compared with).
  *
  * Environment: BENCH_SECONDS (1), BENCH_WARMUP (0.2) and BENCH_ROUNDS (3) as
  * for the token bench; BENCH_SETTLE_RECORDS (10000, at most 100000: one
@@ -354,7 +355,7 @@ static void print_settle(const flow_cfg_t *cfg, const flow_settle_result_t *s, c
 
 static int usage(const char *argv0)
 {
-	fprintf(stderr, "usage: %s [--state DIR] [--tmpfs DIR] [--module MODULE]\n", argv0);
+	fprintf(stderr, "usage: %s [--state DIR] [--tmpfs DIR] [--module MODULE] [--only settle]\n", argv0);
 	return 2;
 }
 
@@ -380,6 +381,10 @@ int main(int argc, char **argv)
 			cfg.dir[FS_TMPFS] = argv[++i];
 		else if (strcmp(argv[i], "--module") == 0)
 			cfg.module = argv[++i];
+		else if (strcmp(argv[i], "--only") == 0 && strcmp(argv[i + 1], "settle") == 0) {
+			cfg.settle_only = true;
+			i++;
+		}
 		else
 			return usage(argv[0]);
 	}
@@ -405,9 +410,10 @@ int main(int argc, char **argv)
 	       "makes the 2-thread figures unreliable); every clock fixed at %u (the API takes the time).\n\n",
 	       cfg.rounds, cfg.run.seconds, cfg.run.warmup, sysconf(_SC_NPROCESSORS_ONLN), load[0][0], load[1][0],
 	       FLOW_NOW);
-	if (print_sizes() != 0)
+	if (!cfg.settle_only && print_sizes() != 0)
 		failed = 1;
-	print_gate(&cfg, &gate);
+	if (!cfg.settle_only)
+		print_gate(&cfg, &gate);
 	print_settle(&cfg, &settle, &gate, failed);
 	return failed;
 }

@@ -31,6 +31,7 @@ typedef struct flow_cfg {
 	const char *module;	    /* offpass-p11.so for the issuer; NULL: no settlement */
 	unsigned long settle_records;
 	unsigned long settle_holders;
+	bool settle_only;	    /* --only settle: no gate checks, the OpenSSL reference stays */
 } flow_cfg_t;
 
 typedef struct flow_gate_result {

@@ -151,6 +151,7 @@ void ofp_issuer_close(ofp_issuer_t *iss)
 		return;
 	ofp_p11_close(iss->p11);
 	ofp_ledger_close(iss->ledger);
+	iss_cred_cache_free(iss->creds);
 	secmem_free(iss->pin, iss->pin_len);
 	free(iss);
 }

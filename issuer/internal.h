@@ -4,11 +4,14 @@
 #define OFFPASS_ISSUER_INTERNAL_H
 
 #include <limits.h>
+#include <openssl/evp.h>
 #include "issuer/issuer.h"
 #include "p11client.h"
 
 #define ISS_ERR_LEN 1024
 #define ISS_PATH_MAX 1024
+
+typedef struct iss_cred_cache iss_cred_cache_t;
 
 struct ofp_issuer {
 	char dir[ISS_PATH_MAX - 64]; /* room for "/<file name>" in a path */
@@ -20,8 +23,55 @@ struct ofp_issuer {
 	size_t pin_len;
 	const char *pin_file; /* the caller's strings; live as long as the handle */
 	const char *pin_env;
+	/* Settlement (settle.c): credentials whose issuer signature verified,
+	 * kept across batches (made on the first settlement); how many
+	 * threads verify a batch (0: one per online CPU, at most
+	 * ISS_SETTLE_THREADS_MAX). */
+	iss_cred_cache_t *creds;
+	size_t cred_cache_slots; /* 0: ISS_CRED_CACHE_SLOTS */
+	unsigned settle_threads;
 	char err[ISS_ERR_LEN];
 };
+
+/* ---- the credential cache (credcache.c) --------------------------------------------
+ *
+ * Credentials whose issuer signature verified, by digest (SHA-256 of all
+ * their bytes, the signature included: equal digests are equal
+ * credentials), with the holder key parsed: a rider's next rides, in this
+ * batch or a later one, cost one verify (the holder's) instead of two.
+ * Direct-mapped, a fixed number of slots: a collision evicts, the memory is
+ * bounded. An entry remembers the issuer key that verified it and counts
+ * only while the ledger still has that key (same key id, same public key):
+ * a key removed from the ledger takes its credentials' verdicts with it.
+ * Safe for the settlement's verify threads; a credential that two threads
+ * meet at once is verified by one of them, the other waits for it. */
+#define ISS_CRED_CACHE_SLOTS 8192u
+#define ISS_SETTLE_THREADS_MAX 4u
+
+typedef struct iss_cred_cache_stats {
+	uint64_t hits;	     /* verdicts taken from the cache */
+	uint64_t verifies;   /* issuer signatures verified through it (misses) */
+	size_t entries;	     /* credentials held now */
+	size_t slots;	     /* the bound */
+} iss_cred_cache_stats_t;
+
+iss_cred_cache_t *iss_cred_cache_new(size_t slots);
+void iss_cred_cache_free(iss_cred_cache_t *c);
+/* The holder key of credential digest if the cache holds it as verified
+ * by the issuer public key pub (the ledger's key today for the
+ * credential's key id): a reference the caller frees. Else NULL, and
+ * *reserved true: the caller verifies and must then call
+ * iss_cred_cache_fill (verified) or iss_cred_cache_release (not), others
+ * asking for it wait meanwhile; false: the slot is another credential's,
+ * being verified: verify without the cache. */
+EVP_PKEY *iss_cred_cache_get(iss_cred_cache_t *c, const uint8_t digest[OFP_HASH_LEN], const uint8_t *pub,
+			     size_t pub_len, bool *reserved);
+/* Fill a reserved slot: the cache takes its own reference to holder. */
+void iss_cred_cache_fill(iss_cred_cache_t *c, const uint8_t digest[OFP_HASH_LEN], const uint8_t *pub, size_t pub_len,
+			 EVP_PKEY *holder);
+void iss_cred_cache_release(iss_cred_cache_t *c, const uint8_t digest[OFP_HASH_LEN]);
+void iss_cred_cache_stats(iss_cred_cache_t *c, iss_cred_cache_stats_t *out);
+
 
 /* A handle with no ledger and no token yet (init builds it step by step). */
 ofp_issuer_rc_t iss_handle_new(const ofp_issuer_args_t *args, ofp_issuer_t **out, char *err, size_t err_len) OFP_WUR;

@@ -625,6 +625,35 @@ int ofp_ledger_account_apply(ofp_ledger_t *l, ofp_account_t *a, int64_t delta, c
 	return history_add(l, a->id, now, kind, delta, balance, ref);
 }
 
+int ofp_ledger_account_apply_held(ofp_ledger_t *l, ofp_account_t *a, int64_t delta, const char *kind,
+				  const char *ref, uint32_t now)
+{
+	int64_t balance;
+	int rc;
+
+	if (__builtin_add_overflow(a->balance, delta, &balance) || balance > OFP_AMOUNT_MAX ||
+	    balance < -OFP_AMOUNT_MAX)
+		return ldg_fail(l, OFP_LEDGER_REFUSED,
+				"account '%s': balance %" PRId64 " %+" PRId64 " leaves the ledger's range (+-%lld)",
+				a->name, a->balance, delta, (long long)OFP_AMOUNT_MAX);
+	rc = history_add(l, a->id, now, kind, delta, balance, ref);
+	if (rc == OFP_LEDGER_OK)
+		a->balance = balance;
+	return rc;
+}
+
+int ofp_ledger_account_store_balance(ofp_ledger_t *l, const ofp_account_t *a)
+{
+	static const char sql[] = "UPDATE accounts SET balance = ?2 WHERE id = ?1";
+	sqlite3_stmt *st = ldg_stmt(l, sql);
+
+	if (st == NULL)
+		return OFP_LEDGER_ERROR;
+	sqlite3_bind_int64(st, 1, a->id);
+	sqlite3_bind_int64(st, 2, a->balance);
+	return ldg_exec(l, st, "balance");
+}
+
 int ofp_ledger_account_flag(ofp_ledger_t *l, ofp_account_t *a)
 {
 	static const char sql[] = "UPDATE accounts SET flagged = 1 WHERE id = ?1";

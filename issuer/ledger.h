@@ -114,6 +114,15 @@ int ofp_ledger_history(ofp_ledger_t *l, const char *name,
  * [-OFP_AMOUNT_MAX, OFP_AMOUNT_MAX]. */
 int ofp_ledger_account_apply(ofp_ledger_t *l, ofp_account_t *a, int64_t delta, const char *kind,
 			     const char *ref, uint32_t now) OFP_WUR;
+/* (In a transaction.) ofp_ledger_account_apply with the account row's
+ * balance held back: the same range check, a->balance changed and the
+ * history entry written (with the balance after the change), but the row
+ * is written by ofp_ledger_account_store_balance, once for several
+ * changes (settlement: one write per account per batch, one history entry
+ * per charge). */
+int ofp_ledger_account_apply_held(ofp_ledger_t *l, ofp_account_t *a, int64_t delta, const char *kind,
+				  const char *ref, uint32_t now) OFP_WUR;
+int ofp_ledger_account_store_balance(ofp_ledger_t *l, const ofp_account_t *a) OFP_WUR;
 /* (In a transaction.) Mark the account: a double use was seen. */
 int ofp_ledger_account_flag(ofp_ledger_t *l, ofp_account_t *a) OFP_WUR;
 /* (In a transaction.) A history entry without a balance change. */

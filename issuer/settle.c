@@ -5,10 +5,18 @@
  * so that a gate can neither invent charges nor charge one authorization
  * twice. A ride is its signed authorization: the same bytes twice are
  * charged once (a copy), the same holder key and counter over other
- * contents are charged each (counter reuse); both flag the account. One
- * batch is one transaction; notes are kept until it commits. */
+ * contents are charged each (counter reuse); both flag the account.
+ *
+ * Two phases (docs/ISSUER.md, "Settlement pipeline"): the verify phase
+ * (settle_verify.c) re-checks every record on a few threads, outside any
+ * transaction; the apply phase, one transaction per batch, reads only its
+ * verdicts and does what needs the ledger: the sequence, copies, counter
+ * reuses, the offline total at the gate, the debits, the chain and gaps.
+ * The apply phase keeps all its state in an apply_t made anew for each
+ * try, so that the transaction can be run again from the start. Notes are
+ * handed out after the commit. */
 #include "config.h"
-#include "issuer/internal.h"
+#include "issuer/settle_int.h"
 #include "format/seal.h"
 #include "format/sig.h"
 
@@ -16,6 +24,40 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* An account the batch charges, looked up once per try: its balance moves
+ * in memory (each charge writes its history entry with the balance after
+ * it), and is written once when the records are done. */
+typedef struct acct {
+	uint8_t holder_id[OFP_ID_LEN];
+	bool known; /* false: no account has this holder id */
+	bool moved; /* the balance changed: write it */
+	ofp_account_t a;
+} acct_t;
+
+/* A credential the batch charges at this gate: the ledger's sum of its
+ * charges from this gate when first met, plus this batch's. */
+typedef struct at_gate {
+	uint64_t serial;
+	int64_t sum;
+} at_gate_t;
+
+/* Open addressing over uint64 keys, the value an index (+ 1) into an
+ * array: the accounts by holder id, the credentials by serial. */
+typedef struct index_map {
+	uint64_t *keys;
+	uint32_t *vals; /* 0: empty */
+	size_t cap;	/* a power of two, at least twice the entries */
+} index_map_t;
+
+/* One try of the apply phase: made from nothing, dropped after. */
+typedef struct apply {
+	acct_t *accts;
+	size_t n_accts;
+	at_gate_t *gates;
+	size_t n_gates;
+	index_map_t by_holder, by_serial;
+} apply_t;
 
 typedef struct settle {
 	ofp_issuer_t *iss;
@@ -25,13 +67,14 @@ typedef struct settle {
 	const ofp_ledger_key_t *seal; /* in keys */
 	ofp_p11_key_t seal_key;
 	bool ecdh_failed;
-	/* The issuer's keys, to re-verify credentials, loaded once. */
+	/* The issuer's keys (the verify phase's credential-signing keys and
+	 * the sealing key), loaded once per batch. */
 	ofp_ledger_key_t *keys;
-	EVP_PKEY **pkeys;
 	size_t n_keys;
-	/* Credentials verified in this batch (a rider's rides share one):
-	 * the issuer signature is checked and the holder key parsed once. */
-	struct cred_slot *creds;
+	/* The verify phase's verdicts, one per record; NULL until it ran. */
+	settle_rec_t *recs;
+	uint32_t n_recs;
+	apply_t *ap; /* the try under way */
 	/* Notes, handed to the caller after the commit. */
 	ofp_settle_note_t *notes;
 	size_t n_notes, cap_notes;
@@ -53,7 +96,7 @@ static ofp_issuer_rc_t add_note(settle_t *s, const ofp_settle_note_t *n)
 }
 
 /* A note about record idx, its text starting with where it is. */
-static void record_note(ofp_settle_note_t *n, ofp_settle_note_kind_t kind, uint32_t idx, const ofp_journal_record_t *r)
+static void record_note(ofp_settle_note_t *n, ofp_settle_note_kind_t kind, uint32_t idx, const settle_rec_t *r)
 {
 	memset(n, 0, sizeof(*n));
 	n->kind = kind;
@@ -145,146 +188,130 @@ static ofp_issuer_rc_t open_batch(settle_t *s, const uint8_t *in, size_t len, ui
 	return rc;
 }
 
-/* ---- re-verifying a record ------------------------------------------------------------- */
+/* ---- the apply phase's look-ups ------------------------------------------------------ */
 
-static EVP_PKEY *issuer_key(settle_t *s, const uint8_t kid[OFP_KEY_ID_LEN], unsigned *alg)
+static uint64_t mix(uint64_t k)
 {
-	for (size_t i = 0; i < s->n_keys; i++) {
-		const ofp_ledger_key_t *k = &s->keys[i];
-		if (k->usage != OFP_USAGE_CREDENTIAL_SIGNING || memcmp(k->kid, kid, OFP_KEY_ID_LEN) != 0)
-			continue;
-		if (s->pkeys[i] == NULL)
-			s->pkeys[i] = ofp_sig_public_key(k->alg, k->pub, k->pub_len);
-		*alg = k->alg;
-		return s->pkeys[i];
+	/* A holder id is random, a serial is not: spread both. */
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdull;
+	k ^= k >> 33;
+	return k;
+}
+
+static bool map_init(index_map_t *m, size_t entries)
+{
+	m->cap = 16;
+	while (m->cap < 2 * entries)
+		m->cap *= 2;
+	m->keys = calloc(m->cap, sizeof(*m->keys));
+	m->vals = calloc(m->cap, sizeof(*m->vals));
+	return m->keys != NULL && m->vals != NULL;
+}
+
+static void map_free(index_map_t *m)
+{
+	free(m->keys);
+	free(m->vals);
+}
+
+/* The slot of key: its own, or the empty one where it would go. */
+static size_t map_slot(const index_map_t *m, uint64_t key)
+{
+	size_t i = mix(key) & (m->cap - 1);
+
+	while (m->vals[i] != 0 && m->keys[i] != key)
+		i = (i + 1) & (m->cap - 1);
+	return i;
+}
+
+static uint64_t holder_key64(const uint8_t id[OFP_ID_LEN])
+{
+	uint64_t k;
+
+	memcpy(&k, id, sizeof(k));
+	return k;
+}
+
+/* A try's state for at most n_recs distinct accounts and credentials
+ * (each record adds at most one of each: the maps never grow). */
+static ofp_issuer_rc_t apply_new(settle_t *s, apply_t *ap)
+{
+	size_t n = s->n_recs;
+
+	memset(ap, 0, sizeof(*ap));
+	ap->accts = calloc(n + 1, sizeof(*ap->accts));
+	ap->gates = calloc(n + 1, sizeof(*ap->gates));
+	if (ap->accts == NULL || ap->gates == NULL || !map_init(&ap->by_holder, n) || !map_init(&ap->by_serial, n))
+		return iss_fail(s->iss, OFP_ISSUER_ERROR, "out of memory");
+	return OFP_ISSUER_OK;
+}
+
+static void apply_free(apply_t *ap)
+{
+	free(ap->accts);
+	free(ap->gates);
+	map_free(&ap->by_holder);
+	map_free(&ap->by_serial);
+}
+
+/* The account of a holder id, from the ledger the first time. */
+static ofp_issuer_rc_t account_of(settle_t *s, const uint8_t holder_id[OFP_ID_LEN], acct_t **out)
+{
+	apply_t *ap = s->ap;
+	size_t i = map_slot(&ap->by_holder, holder_key64(holder_id));
+	acct_t *ac = NULL;
+	int lrc;
+
+	if (ap->by_holder.vals[i] != 0) {
+		*out = &ap->accts[ap->by_holder.vals[i] - 1];
+		return OFP_ISSUER_OK;
 	}
-	return NULL;
+	ac = &ap->accts[ap->n_accts];
+	memcpy(ac->holder_id, holder_id, OFP_ID_LEN);
+	lrc = ofp_ledger_account_by_holder(s->iss->ledger, holder_id, &ac->a);
+	if (lrc != OFP_LEDGER_OK && lrc != OFP_LEDGER_NOT_FOUND)
+		return iss_ledger_fail(s->iss, lrc);
+	ac->known = lrc == OFP_LEDGER_OK;
+	ap->by_holder.keys[i] = holder_key64(holder_id);
+	ap->by_holder.vals[i] = (uint32_t)++ap->n_accts;
+	*out = ac;
+	return OFP_ISSUER_OK;
 }
 
-/* A record that passed the re-checks: its presentation and identity. */
-typedef struct checked {
-	ofp_presentation_t p;
-	uint8_t auth_hash[OFP_HASH_LEN]; /* SHA-256 of the authorization's signed bytes */
-} checked_t;
-
-/* The record's copied fields must be the presentation's: the issuer
- * charges what the holder signed, not what the gate says. */
-static const char *record_matches(const ofp_journal_record_t *r, const ofp_presentation_t *p)
+/* What this gate has charged to credential serial so far, this batch's
+ * charges included; from the ledger the first time. */
+static ofp_issuer_rc_t charged_at_gate(settle_t *s, uint64_t serial, at_gate_t **out)
 {
-	if (memcmp(r->holder_id, p->cred.holder_id, OFP_ID_LEN) != 0)
-		return "the record's holder id is not the credential's";
-	if (r->counter != p->auth.counter || r->amount != p->auth.amount)
-		return "the record's counter or amount is not the authorization's";
-	if (r->serial != p->cred.serial)
-		return "the record's serial is not the credential's";
-	return NULL;
+	apply_t *ap = s->ap;
+	size_t i = map_slot(&ap->by_serial, serial);
+	at_gate_t *g = NULL;
+	ofp_issuer_rc_t rc;
+
+	if (ap->by_serial.vals[i] != 0) {
+		*out = &ap->gates[ap->by_serial.vals[i] - 1];
+		return OFP_ISSUER_OK;
+	}
+	g = &ap->gates[ap->n_gates];
+	g->serial = serial;
+	rc = iss_ledger_fail(s->iss, ofp_ledger_charged_at_gate(s->iss->ledger, serial, s->env.verifier_id, &g->sum));
+	if (rc != OFP_ISSUER_OK)
+		return rc;
+	ap->by_serial.keys[i] = serial;
+	ap->by_serial.vals[i] = (uint32_t)++ap->n_gates;
+	*out = g;
+	return OFP_ISSUER_OK;
 }
 
-/* What needs no gate state (6b): the credential was valid at the record's
- * time, a one-way authorization was fresh then, the amount is within the
- * grant. With the gates' skew and freshness (issuer.conf); a challenge
- * presentation's freshness is its challenge, which only the gate knew. */
-static const char *recheck(settle_t *s, const ofp_journal_record_t *r, const ofp_presentation_t *p)
+/* The balances the records moved, written once each. */
+static ofp_issuer_rc_t store_balances(settle_t *s)
 {
-	uint64_t skew = s->iss->cfg.gate_clock_skew, fresh = s->iss->cfg.gate_freshness, t = r->time;
+	ofp_issuer_rc_t rc = OFP_ISSUER_OK;
 
-	if (t + skew < p->cred.not_before || t > (uint64_t)p->cred.not_after + skew)
-		return "operated outside the credential's validity (not_before..not_after, with the gates' skew)";
-	if (p->auth.challenge_len == 0 && (uint64_t)p->auth.time + fresh + skew < t)
-		return "the one-way authorization was stale when operated (time + freshness + skew < record time)";
-	if (p->auth.challenge_len == 0 && (uint64_t)p->auth.time > t + skew)
-		return "the authorization is dated after the record time + skew";
-	if (p->auth.amount > p->cred.grant.per_op_max)
-		return "the amount is over the credential's per-operation maximum";
-	return NULL;
-}
-
-/* The per-batch cache of verified credentials: direct-mapped by the
- * credential's digest (SHA-256 of all its bytes, the issuer signature
- * included: equal digests are equal credentials, so the verdict carries
- * over). A collision only evicts. */
-#define CRED_SLOTS 4096u
-
-struct cred_slot {
-	uint8_t digest[OFP_HASH_LEN];
-	EVP_PKEY *holder; /* NULL: empty */
-};
-
-static EVP_PKEY *cred_cached(settle_t *s, const uint8_t digest[OFP_HASH_LEN])
-{
-	struct cred_slot *slot = &s->creds[(digest[0] | (unsigned)digest[1] << 8) % CRED_SLOTS];
-	return slot->holder != NULL && memcmp(slot->digest, digest, OFP_HASH_LEN) == 0 ? slot->holder : NULL;
-}
-
-/* Keep hk for the credential (the cache owns it from now on). */
-static void cred_keep(settle_t *s, const uint8_t digest[OFP_HASH_LEN], EVP_PKEY *hk)
-{
-	struct cred_slot *slot = &s->creds[(digest[0] | (unsigned)digest[1] << 8) % CRED_SLOTS];
-
-	EVP_PKEY_free(slot->holder);
-	memcpy(slot->digest, digest, OFP_HASH_LEN);
-	slot->holder = hk;
-}
-
-/* The holder key of a credential whose issuer signature verifies (the
- * cache's, or checked now and cached); NULL with *why otherwise. *lent:
- * the caller frees it (it could not be cached). */
-static EVP_PKEY *verified_holder_key(settle_t *s, const ofp_credential_t *cred, const char **why, bool *lent)
-{
-	uint8_t digest[OFP_HASH_LEN], tbs[OFP_TBS_MAX];
-	size_t tbs_len;
-	unsigned ialg = 0;
-	EVP_PKEY *ik, *hk;
-	bool have_digest = s->creds != NULL && ofp_credential_digest(cred, digest, NULL) == OFP_FMT_OK;
-
-	*lent = false;
-	if (have_digest && (hk = cred_cached(s, digest)) != NULL)
-		return hk;
-	ik = issuer_key(s, cred->issuer_kid, &ialg);
-	*why = "the credential names a key id this issuer never had";
-	if (ik == NULL)
-		return NULL;
-	*why = "the credential's issuer signature does not verify";
-	if (ofp_credential_tbs(cred, tbs, sizeof(tbs), &tbs_len, NULL) != OFP_FMT_OK ||
-	    !ofp_sig_verify(ik, ialg, tbs, tbs_len, cred->issuer_sig))
-		return NULL;
-	*why = "the credential's holder key is not a valid key";
-	hk = ofp_sig_public_key(cred->holder_alg, cred->holder_key, ofp_holder_key_len(cred->holder_alg));
-	if (hk != NULL && have_digest)
-		cred_keep(s, digest, hk);
-	else
-		*lent = hk != NULL;
-	return hk;
-}
-
-/* NULL when the record re-checks, else why not; out gets the decoded
- * presentation and the authorization's hash. */
-static const char *verify_record(settle_t *s, const ofp_journal_record_t *r, checked_t *out)
-{
-	ofp_presentation_t *p = &out->p;
-	uint8_t tbs[OFP_TBS_MAX];
-	size_t tbs_len;
-	EVP_PKEY *hk;
-	const char *why = NULL;
-	bool ok, lent = false;
-
-	if (ofp_presentation_decode(r->presentation, r->presentation_len, p, NULL) != OFP_FMT_OK)
-		return "the presentation does not decode";
-	hk = verified_holder_key(s, &p->cred, &why, &lent);
-	if (hk == NULL)
-		return why;
-	ok = ofp_authorization_tbs(&p->cred, &p->auth, tbs, sizeof(tbs), &tbs_len, NULL) == OFP_FMT_OK &&
-	     ofp_sig_verify(hk, p->cred.holder_alg, tbs, tbs_len, p->auth.holder_sig);
-	if (lent)
-		EVP_PKEY_free(hk);
-	if (!ok)
-		return "the holder signature does not verify";
-	why = record_matches(r, p);
-	if (why == NULL)
-		why = recheck(s, r, p);
-	if (why == NULL && !ofp_sha256(tbs, tbs_len, out->auth_hash))
-		why = "SHA-256 failed";
-	return why;
+	for (size_t i = 0; rc == OFP_ISSUER_OK && i < s->ap->n_accts; i++)
+		if (s->ap->accts[i].moved)
+			rc = iss_ledger_fail(s->iss, ofp_ledger_account_store_balance(s->iss->ledger, &s->ap->accts[i].a));
+	return rc;
 }
 
 /* ---- charging ------------------------------------------------------------------------- */
@@ -292,7 +319,7 @@ static const char *verify_record(settle_t *s, const ofp_journal_record_t *r, che
 /* A copy (the same signed authorization again) is not charged; a counter
  * reuse (the same key and counter, other contents) is, by the caller. Both
  * are recorded and flag the account. */
-static ofp_issuer_rc_t double_use(settle_t *s, uint32_t idx, const ofp_journal_record_t *r, ofp_account_t *a,
+static ofp_issuer_rc_t double_use(settle_t *s, uint32_t idx, const settle_rec_t *r, ofp_account_t *a,
 				  const ofp_charge_t *mine, const ofp_charge_t *first, bool copy)
 {
 	ofp_issuer_t *iss = s->iss;
@@ -332,7 +359,7 @@ static ofp_issuer_rc_t double_use(settle_t *s, uint32_t idx, const ofp_journal_r
 	return rc;
 }
 
-static ofp_issuer_rc_t reject(settle_t *s, uint32_t idx, const ofp_journal_record_t *r, const char *why)
+static ofp_issuer_rc_t reject(settle_t *s, uint32_t idx, const settle_rec_t *r, const char *why)
 {
 	ofp_settle_note_t n;
 	char where[200];
@@ -345,22 +372,9 @@ static ofp_issuer_rc_t reject(settle_t *s, uint32_t idx, const ofp_journal_recor
 	return add_note(s, &n);
 }
 
-static void charge_of(settle_t *s, const ofp_journal_record_t *r, const checked_t *k, ofp_charge_t *c)
-{
-	memset(c, 0, sizeof(*c));
-	memcpy(c->holder_id, k->p.cred.holder_id, OFP_ID_LEN);
-	c->counter = k->p.auth.counter;
-	memcpy(c->verifier_id, s->env.verifier_id, OFP_ID_LEN);
-	c->sequence = s->env.sequence;
-	c->amount = k->p.auth.amount;
-	c->serial = k->p.cred.serial;
-	c->time = r->time;
-	memcpy(c->auth_hash, k->auth_hash, OFP_HASH_LEN);
-	c->holder_key_len = ofp_holder_key_len(k->p.cred.holder_alg);
-	memcpy(c->holder_key, k->p.cred.holder_key, c->holder_key_len);
-}
-
-static ofp_issuer_rc_t debit(settle_t *s, ofp_account_t *a, const ofp_charge_t *c)
+/* The charge row and the history entry now; the balance with the others
+ * when the records are done (store_balances). */
+static ofp_issuer_rc_t debit(settle_t *s, acct_t *ac, at_gate_t *g, const ofp_charge_t *c)
 {
 	char ref[160];
 	ofp_issuer_rc_t rc = iss_ledger_fail(s->iss, ofp_ledger_charge_add(s->iss->ledger, c));
@@ -368,68 +382,69 @@ static ofp_issuer_rc_t debit(settle_t *s, ofp_account_t *a, const ofp_charge_t *
 	snprintf(ref, sizeof(ref), "gate %s batch %" PRIu64 " counter %" PRIu32 " serial %" PRIu64, s->vid,
 		 s->env.sequence, c->counter, c->serial);
 	if (rc == OFP_ISSUER_OK)
-		rc = iss_ledger_fail(s->iss, ofp_ledger_account_apply(s->iss->ledger, a, -(int64_t)c->amount, "charge",
-								       ref, s->iss->now));
+		rc = iss_ledger_fail(s->iss, ofp_ledger_account_apply_held(s->iss->ledger, &ac->a, -(int64_t)c->amount,
+									    "charge", ref, s->iss->now));
 	if (rc == OFP_ISSUER_OK) {
+		ac->moved = true;
+		g->sum += c->amount;
 		s->rep->charged++;
 		s->rep->amount_charged += c->amount;
 	}
 	return rc;
 }
 
-static ofp_issuer_rc_t charge(settle_t *s, uint32_t idx, const ofp_journal_record_t *r, const checked_t *k)
+static ofp_issuer_rc_t charge(settle_t *s, uint32_t idx, const settle_rec_t *r)
 {
 	ofp_issuer_t *iss = s->iss;
-	ofp_charge_t mine, first;
-	ofp_account_t a;
+	ofp_charge_t mine = r->charge, first;
 	ofp_settle_note_t n;
 	char where[200];
-	int64_t at_gate = 0;
-	int lrc = ofp_ledger_account_by_holder(iss->ledger, k->p.cred.holder_id, &a);
-	ofp_issuer_rc_t rc;
+	acct_t *ac = NULL;
+	at_gate_t *g = NULL;
+	int lrc;
+	ofp_issuer_rc_t rc = account_of(s, mine.holder_id, &ac);
 
-	if (lrc == OFP_LEDGER_NOT_FOUND) {
+	if (rc != OFP_ISSUER_OK)
+		return rc;
+	if (!ac->known) {
 		record_note(&n, OFP_SETTLE_UNKNOWN_HOLDER, idx, r);
 		record_where(where, sizeof(where), s, &n);
 		snprintf(n.text, sizeof(n.text), "%s: no account has this holder id; not charged", where);
 		s->rep->unknown_holders++;
 		return add_note(s, &n);
 	}
-	if (lrc != OFP_LEDGER_OK)
-		return iss_ledger_fail(iss, lrc);
-	charge_of(s, r, k, &mine);
+	memcpy(mine.verifier_id, s->env.verifier_id, OFP_ID_LEN);
+	mine.sequence = s->env.sequence;
 	lrc = ofp_ledger_charge_find(iss->ledger, mine.auth_hash, &first);
 	if (lrc == OFP_LEDGER_OK)
-		return double_use(s, idx, r, &a, &mine, &first, true);
+		return double_use(s, idx, r, &ac->a, &mine, &first, true);
 	if (lrc != OFP_LEDGER_NOT_FOUND)
 		return iss_ledger_fail(iss, lrc);
 	/* A gate keeps each credential's offline total: more from one gate is
 	 * the gate's fault, not the holder's. */
-	rc = iss_ledger_fail(iss, ofp_ledger_charged_at_gate(iss->ledger, mine.serial, mine.verifier_id, &at_gate));
+	rc = charged_at_gate(s, mine.serial, &g);
 	if (rc != OFP_ISSUER_OK)
 		return rc;
-	if (at_gate + mine.amount > (int64_t)k->p.cred.grant.offline_total)
+	if (g->sum + mine.amount > (int64_t)r->offline_total)
 		return reject(s, idx, r, "over the credential's offline total at this gate");
 	lrc = ofp_ledger_charge_find_counter(iss->ledger, mine.holder_key, mine.holder_key_len, mine.counter, &first);
 	if (lrc != OFP_LEDGER_OK && lrc != OFP_LEDGER_NOT_FOUND)
 		return iss_ledger_fail(iss, lrc);
-	rc = debit(s, &a, &mine);
+	rc = debit(s, ac, g, &mine);
 	if (rc == OFP_ISSUER_OK && lrc == OFP_LEDGER_OK)
-		rc = double_use(s, idx, r, &a, &mine, &first, false);
+		rc = double_use(s, idx, r, &ac->a, &mine, &first, false);
 	return rc;
 }
 
-static ofp_issuer_rc_t settle_record(settle_t *s, uint32_t idx, const ofp_journal_record_t *r)
+static ofp_issuer_rc_t apply_record(settle_t *s, uint32_t idx)
 {
-	checked_t k;
-	const char *why;
+	const settle_rec_t *r = &s->recs[idx];
 
 	if (r->decision != OFP_DECISION_OPERATE) {
 		s->rep->refused++;
 		return OFP_ISSUER_OK;
 	}
-	why = verify_record(s, r, &k);
-	return why == NULL ? charge(s, idx, r, &k) : reject(s, idx, r, why);
+	return r->why == NULL ? charge(s, idx, r) : reject(s, idx, r, r->why);
 }
 
 /* ---- sequence and chain ---------------------------------------------------------------- */
@@ -536,16 +551,67 @@ static ofp_issuer_rc_t check_sequence(settle_t *s, const ofp_settled_batch_t *me
 			s->vid, s->env.sequence, old.settled_at, a, b);
 }
 
-static ofp_issuer_rc_t settle_records(settle_t *s, const ofp_batch_t *b)
+/* The verify phase, when the batch is not settled yet (a batch sent again
+ * costs no verify). */
+static ofp_issuer_rc_t verify_phase(settle_t *s, const ofp_batch_t *b)
 {
-	ofp_batch_iter_t it;
-	ofp_journal_record_t r;
-	uint32_t idx = 0;
-	ofp_issuer_rc_t rc = OFP_ISSUER_OK;
+	if (s->recs != NULL)
+		return OFP_ISSUER_OK;
+	s->recs = calloc((size_t)b->count + 1, sizeof(*s->recs));
+	if (s->recs == NULL)
+		return iss_fail(s->iss, OFP_ISSUER_ERROR, "out of memory");
+	s->n_recs = b->count;
+	return iss_settle_verify(s->iss, s->keys, s->n_keys, b, s->recs);
+}
 
-	ofp_batch_iter_init(&it, b);
-	while (rc == OFP_ISSUER_OK && ofp_batch_next(&it, &r, NULL, NULL))
-		rc = settle_record(s, idx++, &r);
+/* What one try of the transaction reports and notes starts from nothing. */
+static void try_reset(settle_t *s)
+{
+	ofp_settle_report_t *r = s->rep;
+	ofp_settle_report_t keep = *r;
+
+	memset(r, 0, sizeof(*r));
+	memcpy(r->verifier_id, keep.verifier_id, OFP_ID_LEN);
+	r->sequence = keep.sequence;
+	r->records = keep.records;
+	s->n_notes = 0;
+	s->oom = false;
+}
+
+/* The apply phase: everything that needs the ledger, in the transaction
+ * the caller opened. Runs again from the start after a rollback. */
+static ofp_issuer_rc_t apply_phase(settle_t *s, const ofp_batch_t *b, ofp_settled_batch_t *me)
+{
+	ofp_ledger_t *l = s->iss->ledger;
+	apply_t ap;
+	ofp_issuer_rc_t rc;
+
+	try_reset(s);
+	rc = check_sequence(s, me);
+	if (rc != OFP_ISSUER_OK || s->rep->already_settled)
+		return rc;
+	/* Settled by nobody at the pre-check, by nobody now: verify (a
+	 * no-op when done before the transaction). */
+	rc = verify_phase(s, b);
+	if (rc != OFP_ISSUER_OK)
+		return rc;
+	rc = apply_new(s, &ap);
+	s->ap = &ap;
+	for (uint32_t i = 0; rc == OFP_ISSUER_OK && i < s->n_recs; i++)
+		rc = apply_record(s, i);
+	if (rc == OFP_ISSUER_OK)
+		rc = store_balances(s);
+	s->ap = NULL;
+	apply_free(&ap);
+	if (rc == OFP_ISSUER_OK)
+		rc = iss_ledger_fail(s->iss, ofp_ledger_batch_add(l, me));
+	if (rc == OFP_ISSUER_OK)
+		rc = check_chain(s, me);
+	if (rc == OFP_ISSUER_OK) {
+		rc = iss_ledger_fail(s->iss, ofp_ledger_batch_gaps(l, s->env.verifier_id, gap_found, s));
+		if (rc == OFP_ISSUER_OK && s->oom)
+			rc = iss_fail(s->iss, OFP_ISSUER_ERROR, "out of memory");
+	}
 	return rc;
 }
 
@@ -556,34 +622,35 @@ static ofp_issuer_rc_t settle_tx(settle_t *s, const ofp_batch_t *b, ofp_settled_
 
 	if (rc != OFP_ISSUER_OK)
 		return rc;
-	rc = check_sequence(s, me);
-	if (rc != OFP_ISSUER_OK || s->rep->already_settled)
-		goto out;
-	rc = settle_records(s, b);
-	if (rc == OFP_ISSUER_OK)
-		rc = iss_ledger_fail(s->iss, ofp_ledger_batch_add(l, me));
-	if (rc == OFP_ISSUER_OK)
-		rc = check_chain(s, me);
-	if (rc == OFP_ISSUER_OK) {
-		rc = iss_ledger_fail(s->iss, ofp_ledger_batch_gaps(l, s->env.verifier_id, gap_found, s));
-		if (rc == OFP_ISSUER_OK && s->oom)
-			rc = iss_fail(s->iss, OFP_ISSUER_ERROR, "out of memory");
-	}
-	if (rc == OFP_ISSUER_OK)
+	rc = apply_phase(s, b, me);
+	if (rc == OFP_ISSUER_OK && !s->rep->already_settled)
 		rc = iss_ledger_fail(s->iss, ofp_ledger_commit(l));
-out:
 	ofp_ledger_rollback(l); /* no-op after a commit */
 	return rc;
 }
 
+/* Before the transaction: is this sequence settled already? Then the
+ * transaction says so again (or refuses other records) and nothing needs
+ * verifying; else verify now, with no lock held. */
+static ofp_issuer_rc_t pre_verify(settle_t *s, const ofp_batch_t *b)
+{
+	ofp_settled_batch_t old;
+	int lrc = ofp_ledger_batch_get(s->iss->ledger, s->env.verifier_id, s->env.sequence, &old);
+
+	if (lrc == OFP_LEDGER_OK)
+		return OFP_ISSUER_OK;
+	if (lrc != OFP_LEDGER_NOT_FOUND)
+		return iss_ledger_fail(s->iss, lrc);
+	if (s->iss->creds == NULL)
+		s->iss->creds = iss_cred_cache_new(s->iss->cred_cache_slots != 0 ? s->iss->cred_cache_slots
+										   : ISS_CRED_CACHE_SLOTS);
+	/* NULL (out of memory): every credential verified in full. */
+	return verify_phase(s, b);
+}
+
 static void settle_free(settle_t *s)
 {
-	for (size_t i = 0; s->creds != NULL && i < CRED_SLOTS; i++)
-		EVP_PKEY_free(s->creds[i].holder);
-	free(s->creds);
-	for (size_t i = 0; i < s->n_keys; i++)
-		EVP_PKEY_free(s->pkeys[i]);
-	free(s->pkeys);
+	free(s->recs);
 	free(s->keys);
 	free(s->notes);
 }
@@ -606,12 +673,6 @@ ofp_issuer_rc_t ofp_issuer_settle(ofp_issuer_t *iss, const uint8_t *sealed, size
 	rc = ofp_issuer_keys(iss, &s.keys, &s.n_keys);
 	if (rc != OFP_ISSUER_OK)
 		goto out;
-	s.pkeys = calloc(s.n_keys + 1, sizeof(*s.pkeys));
-	s.creds = calloc(CRED_SLOTS, sizeof(*s.creds)); /* NULL: no cache, every record verified in full */
-	if (s.pkeys == NULL) {
-		rc = iss_fail(iss, OFP_ISSUER_ERROR, "out of memory");
-		goto out;
-	}
 	rc = open_batch(&s, sealed, len, &plain, &plain_len);
 	if (rc != OFP_ISSUER_OK)
 		goto out;
@@ -633,7 +694,9 @@ ofp_issuer_rc_t ofp_issuer_settle(ofp_issuer_t *iss, const uint8_t *sealed, size
 		goto out;
 	}
 	report->records = b.count;
-	rc = settle_tx(&s, &b, &me);
+	rc = pre_verify(&s, &b);
+	if (rc == OFP_ISSUER_OK)
+		rc = settle_tx(&s, &b, &me);
 	if (rc == OFP_ISSUER_OK && note != NULL)
 		for (size_t i = 0; i < s.n_notes; i++)
 			note(ctx, &s.notes[i]);

@@ -1,0 +1,36 @@
+/* settle_int.h - what the two halves of settlement share: settle.c opens
+ * the envelope and applies the records to the ledger in one transaction;
+ * settle_verify.c re-checks every record before, outside the transaction,
+ * on several threads (docs/ISSUER.md, "Settlement pipeline"). */
+#ifndef OFFPASS_ISSUER_SETTLE_INT_H
+#define OFFPASS_ISSUER_SETTLE_INT_H
+
+#include "issuer/internal.h"
+
+/* One record as the apply phase reads it: the verify phase's verdict. */
+typedef struct settle_rec {
+	uint8_t decision;
+	/* The journal's copy, for the notes: what the gate said. */
+	uint32_t time, counter, amount;
+	uint8_t holder_id[OFP_ID_LEN];
+	/* Operate records: NULL when every re-check that needs no ledger
+	 * passed (signatures, the record against the presentation,
+	 * validity, freshness, per-operation maximum), else why not. */
+	const char *why;
+	/* When why is NULL: the credential's offline total (the at-gate
+	 * re-check is the ledger's) and the charge, but for verifier_id and
+	 * sequence, which are the batch's. */
+	uint64_t offline_total;
+	ofp_charge_t charge;
+} settle_rec_t;
+
+/* Re-check every record of b into recs[0 .. b->count - 1], with the
+ * issuer's keys (those of usage credential-signing verify credentials) and
+ * the handle's credential cache (iss->creds, may be NULL), on up to
+ * iss->settle_threads threads. Reads the handle, never the ledger or the
+ * token. OK, or ERROR (the batch does not walk: ofp_batch_check passed, so
+ * this is a bug; out of memory). */
+ofp_issuer_rc_t iss_settle_verify(ofp_issuer_t *iss, const ofp_ledger_key_t *keys, size_t n_keys, const ofp_batch_t *b,
+				  settle_rec_t *recs) OFP_WUR;
+
+#endif
