@@ -5,13 +5,15 @@
 #include "config.h"
 
 #include <check.h>
+#include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sqlite3.h>
 
 #include "atomic_file.h"
-#include "issuer/issuer.h"
+#include "issuer/internal.h"
 #include "issuer/test-kit.h"
 #include "issuer/test-token.h"
 #include "format/sig.h"
@@ -740,6 +742,401 @@ START_TEST(test_gate_keys)
 }
 END_TEST
 
+/* ---- the pipeline: verify threads, the credential cache --------------------------------------- */
+
+/* The settlement knobs (issuer/internal.h): verify threads (0: one per
+ * CPU) and the credential cache's slots, before its first settlement. */
+static void knobs(ofp_issuer_t *i, unsigned threads, size_t slots)
+{
+	i->settle_threads = threads;
+	i->cred_cache_slots = slots;
+}
+
+static iss_cred_cache_stats_t cache_stats(void)
+{
+	iss_cred_cache_stats_t st;
+
+	iss_cred_cache_stats(iss->creds, &st);
+	return st;
+}
+
+/* n rides of h at g, counters from first, amount each; record bad (if
+ * below n) carries a broken holder signature. */
+static void rides(tk_gate_t *g, const tk_holder_t *h, const uint8_t *c, size_t c_len, uint32_t first, uint32_t n,
+		  uint32_t amount, uint32_t bad)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		uint8_t pres[OFP_PRESENTATION_MAX];
+		size_t len;
+		uint32_t t = T0 + first + i;
+
+		ck_assert(tk_presentation(h, c, c_len, t, first + i, amount, pres, &len));
+		if (i == bad)
+			pres[len - 10] ^= 0x40;
+		ck_assert(tk_gate_record(g, true, 0, t, pres, len));
+	}
+}
+
+/* A bad record in the second half of a batch, which the other thread
+ * verifies: refused exactly as the serial path refuses it. */
+START_TEST(test_bad_record_other_thread)
+{
+	ofp_settle_report_t r;
+	uint8_t *b;
+	size_t len;
+
+	TT_NEED_TOKEN(&env);
+	knobs(iss, 2, 0);
+	rides(&gate_a, &alice, cred, cred_len, 1, 256, 1, 200);
+	b = seal(&gate_a, &len);
+	ck_assert_msg(settle(b, len, &r) == OFP_ISSUER_OK, "%s", ofp_issuer_error(iss));
+	ck_assert_uint_eq(r.records, 256);
+	ck_assert_uint_eq(r.charged, 255);
+	ck_assert_uint_eq(r.rejected, 1);
+	ck_assert_uint_eq(notes.count, 1);
+	ck_assert_uint_eq(notes.n[0].kind, OFP_SETTLE_REJECTED);
+	ck_assert_uint_eq(notes.n[0].record, 200);
+	ck_assert_uint_eq(notes.n[0].counter, 201);
+	ck_assert_ptr_nonnull(strstr(notes.n[0].text, "holder signature"));
+	ck_assert_int_eq(balance("alice"), 2000 - 255);
+	/* One credential, one issuer verify, however many threads met it. */
+	ck_assert_uint_eq(cache_stats().verifies, 1);
+	free(b);
+}
+END_TEST
+
+static void ledger_exec(const char *sql)
+{
+	char path[400];
+	sqlite3 *db;
+
+	snprintf(path, sizeof(path), "%s/%s", env.issuer_dir, OFP_ISSUER_LEDGER);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK, "%s: %s", sql, sqlite3_errmsg(db));
+	sqlite3_close(db);
+}
+
+/* The cache keeps a credential across batches, but only while the ledger
+ * keeps the key that verified it: an operator who removes a signing key
+ * (or whose ledger has another key under its id) gets no charge through a
+ * verdict the cache made before. */
+START_TEST(test_cache_follows_the_keys)
+{
+	ofp_settle_report_t r;
+	uint8_t *b, other[OFP_P256_UNCOMPRESSED_LEN];
+	char *sql_hex;
+	size_t len, n;
+	char sql[400];
+	EVP_PKEY *k;
+
+	TT_NEED_TOKEN(&env);
+	rides(&gate_a, &alice, cred, cred_len, 1, 3, 10, UINT32_MAX);
+	b = seal(&gate_a, &len);
+	ck_assert_int_eq(settle(b, len, &r), OFP_ISSUER_OK);
+	free(b);
+	ck_assert_uint_eq(r.charged, 3);
+	ck_assert_uint_eq(cache_stats().verifies, 1);
+	ck_assert_uint_eq(cache_stats().entries, 1);
+	/* The next batch: a hit, no issuer verify. */
+	rides(&gate_a, &alice, cred, cred_len, 4, 2, 10, UINT32_MAX);
+	b = seal(&gate_a, &len);
+	ck_assert_int_eq(settle(b, len, &r), OFP_ISSUER_OK);
+	free(b);
+	ck_assert_uint_eq(r.charged, 2);
+	ck_assert_uint_eq(cache_stats().verifies, 1);
+	ck_assert_uint_eq(cache_stats().hits, 2 + 2); /* batch 1: the rides after the first; batch 2: both */
+	/* Another public key under the signing key's id: not the key that
+	 * verified the cached credential; verified again, and it fails. */
+	k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	ck_assert(ofp_sig_public_raw(k, OFP_ALG_P256, other, &n));
+	EVP_PKEY_free(k);
+	sql_hex = malloc(2 * n + 1);
+	for (size_t i = 0; i < n; i++)
+		snprintf(sql_hex + 2 * i, 3, "%02x", other[i]);
+	snprintf(sql, sizeof(sql), "UPDATE issuer_keys SET public_key = x'%s' WHERE usage = 1", sql_hex);
+	free(sql_hex);
+	ledger_exec(sql);
+	rides(&gate_a, &alice, cred, cred_len, 6, 2, 10, UINT32_MAX);
+	b = seal(&gate_a, &len);
+	ck_assert_int_eq(settle(b, len, &r), OFP_ISSUER_OK);
+	free(b);
+	ck_assert_uint_eq(r.charged, 0);
+	ck_assert_uint_eq(r.rejected, 2);
+	ck_assert_ptr_nonnull(strstr(notes.n[notes.count - 1].text, "issuer signature does not verify"));
+	/* The key removed: its credentials name a key the issuer does not have. */
+	ledger_exec("DELETE FROM issuer_keys WHERE usage = 1");
+	rides(&gate_a, &alice, cred, cred_len, 8, 2, 10, UINT32_MAX);
+	b = seal(&gate_a, &len);
+	ck_assert_int_eq(settle(b, len, &r), OFP_ISSUER_OK);
+	free(b);
+	ck_assert_uint_eq(r.charged, 0);
+	ck_assert_uint_eq(r.rejected, 2);
+	ck_assert_ptr_nonnull(strstr(notes.n[notes.count - 1].text, "names a key id this issuer never had"));
+	ck_assert_int_eq(balance("alice"), 2000 - 50);
+}
+END_TEST
+
+/* The cache holds at most its slots, whatever the batch: more credentials
+ * than slots evict each other and settle all the same. */
+START_TEST(test_cache_bound)
+{
+	ofp_settle_report_t r;
+	tk_holder_t h[6];
+	uint8_t c[6][OFP_CREDENTIAL_MAX], *b;
+	size_t c_len[6], len;
+	char name[16];
+
+	TT_NEED_TOKEN(&env);
+	knobs(iss, 2, 2);
+	for (int i = 0; i < 6; i++) {
+		snprintf(name, sizeof(name), "rider%d", i);
+		open_account(name, 1000, &h[i]);
+		issue_for(&h[i], c[i], &c_len[i]);
+	}
+	for (uint32_t k = 1; k <= 40; k++)
+		rides(&gate_a, &h[k % 6], c[k % 6], c_len[k % 6], k, 1, 7, UINT32_MAX);
+	b = seal(&gate_a, &len);
+	ck_assert_msg(settle(b, len, &r) == OFP_ISSUER_OK, "%s", ofp_issuer_error(iss));
+	free(b);
+	ck_assert_uint_eq(r.charged, 40);
+	ck_assert_uint_eq(cache_stats().slots, 2);
+	ck_assert_uint_le(cache_stats().entries, 2);
+	ck_assert_uint_ge(cache_stats().verifies, 6);
+	for (int i = 0; i < 6; i++) {
+		snprintf(name, sizeof(name), "rider%d", i);
+		/* Rider k % 6 rode at k = 1..40: riders 0 and 5 six times, the others seven. */
+		ck_assert_int_eq(balance(name), 1000 - 7 * (i == 0 || i == 5 ? 6 : 7));
+		tk_holder_free(&h[i]);
+	}
+}
+END_TEST
+
+/* ---- the same ledger, serial or parallel ---------------------------------------------------------- */
+
+typedef struct dump {
+	char *text;
+	size_t len, cap;
+	/* Holder ids are random: the dump names their accounts instead. */
+	char hex[8][2 * OFP_ID_LEN + 1];
+	char name[8][16];
+	size_t n_names;
+} dump_t;
+
+static void dump_put(dump_t *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void dump_put(dump_t *d, const char *fmt, ...)
+{
+	char line[1200], *at;
+	va_list ap;
+	size_t n;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	for (size_t i = 0; i < d->n_names; i++)
+		while ((at = strstr(line, d->hex[i])) != NULL) {
+			size_t hl = strlen(d->hex[i]), nl = strlen(d->name[i]);
+			memmove(at + nl, at + hl, strlen(at + hl) + 1);
+			memcpy(at, d->name[i], nl);
+		}
+	n = strlen(line);
+	if (d->len + n + 1 > d->cap) {
+		d->cap = (d->len + n + 1) * 2;
+		d->text = realloc(d->text, d->cap);
+		ck_assert_ptr_nonnull(d->text);
+	}
+	memcpy(d->text + d->len, line, n + 1);
+	d->len += n;
+}
+
+static void dump_name(dump_t *d, const char *name, const uint8_t id[OFP_ID_LEN])
+{
+	ck_assert_uint_lt(d->n_names, 8);
+	for (size_t i = 0; i < OFP_ID_LEN; i++)
+		snprintf(d->hex[d->n_names] + 2 * i, 3, "%02x", id[i]);
+	snprintf(d->name[d->n_names], sizeof(d->name[0]), "%s", name);
+	d->n_names++;
+}
+
+static void dump_settle(dump_t *d, const char *what, const uint8_t *b, size_t len)
+{
+	ofp_settle_report_t r;
+	ofp_issuer_rc_t rc;
+
+	notes.count = 0;
+	rc = settle(b, len, &r);
+	/* (A refusal's text has the batches' digests: not dumped.) */
+	dump_put(d, "settle %s: rc %d records %u refused %u charged %u (%" PRIu64 ") rejected %u copies %u reuses %u "
+		    "unknown %u gaps %u chain %u already %d\n",
+		 what, (int)rc, r.records,
+		 r.refused, r.charged, r.amount_charged, r.rejected, r.double_uses, r.counter_reuses, r.unknown_holders,
+		 r.gaps, r.chain_breaks, (int)r.already_settled);
+	for (size_t i = 0; i < notes.count; i++)
+		dump_put(d, "  note %d record %u counter %u amount %u first %" PRIu64 " gap %" PRIu64 "..%" PRIu64 ": %s\n",
+			 (int)notes.n[i].kind, notes.n[i].record, notes.n[i].counter, notes.n[i].amount,
+			 notes.n[i].first_sequence, notes.n[i].gap_from, notes.n[i].gap_to, notes.n[i].text);
+}
+
+static void dump_rows(dump_t *d, sqlite3 *db, const char *sql)
+{
+	sqlite3_stmt *st;
+
+	ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK, "%s", sqlite3_errmsg(db));
+	dump_put(d, "%s\n", sql);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		dump_put(d, " ");
+		for (int c = 0; c < sqlite3_column_count(st); c++)
+			dump_put(d, " %s", sqlite3_column_type(st, c) == SQLITE_NULL ? "NULL"
+										  : (const char *)sqlite3_column_text(st, c));
+		dump_put(d, "\n");
+	}
+	sqlite3_finalize(st);
+}
+
+/* Every book settlement writes, in a form that does not depend on the
+ * random keys (no signatures, hashes or holder ids: account names). */
+static void dump_ledger(dump_t *d)
+{
+	char path[400];
+	sqlite3 *db;
+
+	snprintf(path, sizeof(path), "%s/%s", env.issuer_dir, OFP_ISSUER_LEDGER);
+	ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+	dump_rows(d, db, "SELECT name, balance, credit_line, flagged FROM accounts ORDER BY name");
+	dump_rows(d, db,
+		  "SELECT a.name, h.time, h.kind, h.amount, h.balance, h.ref FROM history h JOIN accounts a ON a.id = "
+		  "h.account ORDER BY h.id");
+	dump_rows(d, db,
+		  "SELECT COALESCE(a.name, hex(c.holder_id)), c.counter, hex(c.verifier_id), c.batch, c.amount, c.serial, "
+		  "c.time FROM charges c LEFT JOIN accounts a ON a.holder_id = c.holder_id ORDER BY c.rowid");
+	dump_rows(d, db,
+		  "SELECT COALESCE(a.name, hex(u.holder_id)), u.counter, hex(u.verifier_id), u.batch, u.amount, u.serial, "
+		  "u.time, u.kind, u.found_at FROM double_uses u LEFT JOIN accounts a ON a.holder_id = u.holder_id ORDER "
+		  "BY u.id");
+	dump_rows(d, db,
+		  "SELECT hex(verifier_id), sequence, records, settled_at, period_end FROM batches ORDER BY verifier_id, "
+		  "sequence");
+	sqlite3_close(db);
+}
+
+/* Everything settlement tells apart, in one batch set: charges, refusals,
+ * a forged signature in each half of a long batch, a copy across gates, a
+ * counter reuse, the offline total at a gate, an unknown holder, a batch
+ * late (a gap, then none), the same batch again, other records under a
+ * settled number; the ledger and every report and note dumped. */
+static char *scenario(unsigned threads, size_t slots)
+{
+	dump_t d;
+	tk_holder_t bob, carol, dave;
+	uint8_t bob_c[OFP_CREDENTIAL_MAX], carol_c[OFP_CREDENTIAL_MAX], dave_c[OFP_CREDENTIAL_MAX];
+	uint8_t pres[OFP_PRESENTATION_MAX], *a1, *a2, *a3, *a4, *b1, *b2, *x;
+	size_t bob_l, carol_l, dave_l, plen, l1, l2, l3, l4, m1, m2, lx;
+
+	memset(&d, 0, sizeof(d));
+	knobs(iss, threads, slots);
+	open_account("bob", 5000, &bob);
+	issue_for(&bob, bob_c, &bob_l);
+	open_account("carol", 700, &carol);
+	issue_for(&carol, carol_c, &carol_l);
+	open_account("dave", 600, &dave);
+	issue_for(&dave, dave_c, &dave_l);
+	dump_name(&d, "alice", alice.holder_id);
+	dump_name(&d, "bob", bob.holder_id);
+	dump_name(&d, "carol", carol.holder_id);
+	dump_name(&d, "dave", dave.holder_id);
+	/* Gate A, batch 1: rides, a refusal, a forged one. */
+	ck_assert(tk_presentation(&alice, cred, cred_len, T0 + 1, 1, 100, pres, &plen));
+	ck_assert(tk_gate_record(&gate_a, true, 0, T0 + 1, pres, plen));
+	operate(&gate_a, &bob, bob_c, bob_l, 1, 200);
+	operate(&gate_a, &carol, carol_c, carol_l, 1, 300);
+	ck_assert(tk_gate_record(&gate_a, false, OFP_REASON_REPLAY, T0 + 2, pres, plen));
+	rides(&gate_a, &alice, cred, cred_len, 2, 3, 50, 1);
+	operate(&gate_a, &dave, dave_c, dave_l, 1, 100);
+	a1 = seal(&gate_a, &l1);
+	/* Gate B, batch 1: alice's first code again (a copy), bob's counter
+	 * 1 over another amount (a reuse), carol past her offline total. */
+	ck_assert(tk_gate_record(&gate_b, true, 0, T0 + 9, pres, plen));
+	operate(&gate_b, &bob, bob_c, bob_l, 1, 150);
+	rides(&gate_b, &carol, carol_c, carol_l, 2, 4, 200, UINT32_MAX);
+	b1 = seal(&gate_b, &m1);
+	/* Gate B, batch 2: a long one, forged signatures in both halves. */
+	rides(&gate_b, &bob, bob_c, bob_l, 10, 70, 3, 20);
+	rides(&gate_b, &bob, bob_c, bob_l, 100, 70, 3, 50);
+	b2 = seal(&gate_b, &m2);
+	/* Gate A, batches 2 to 4, 3 arriving before 2. */
+	rides(&gate_a, &alice, cred, cred_len, 10, 2, 400, UINT32_MAX);
+	a2 = seal(&gate_a, &l2);
+	rides(&gate_a, &alice, cred, cred_len, 20, 5, 400, UINT32_MAX);
+	a3 = seal(&gate_a, &l3);
+	rides(&gate_a, &bob, bob_c, bob_l, 400, 2, 10, UINT32_MAX);
+	a4 = seal(&gate_a, &l4);
+	/* Other records under gate A's sequence 1. */
+	rides(&gate_a, &bob, bob_c, bob_l, 500, 1, 10, UINT32_MAX);
+	ck_assert(tk_gate_seal(&gate_a, 1, seal_pub, T0, &x, &lx));
+	ledger_exec("DELETE FROM history WHERE account = (SELECT id FROM accounts WHERE name = 'dave');"
+		    "DELETE FROM accounts WHERE name = 'dave'");
+	dump_settle(&d, "A1", a1, l1);
+	dump_settle(&d, "B1", b1, m1);
+	dump_settle(&d, "B2", b2, m2);
+	dump_settle(&d, "A3", a3, l3);
+	dump_settle(&d, "A2", a2, l2);
+	dump_settle(&d, "A4", a4, l4);
+	dump_settle(&d, "A1 again", a1, l1);
+	dump_settle(&d, "B2 again", b2, m2);
+	dump_settle(&d, "A1 other", x, lx);
+	dump_ledger(&d);
+	free(a1);
+	free(a2);
+	free(a3);
+	free(a4);
+	free(b1);
+	free(b2);
+	free(x);
+	tk_holder_free(&bob);
+	tk_holder_free(&carol);
+	tk_holder_free(&dave);
+	return d.text;
+}
+
+#include "issuer/test-settle-golden.h"
+
+static void same_as_golden(const char *got, const char *what)
+{
+	size_t line = 1, i = 0;
+
+	for (; got[i] != '\0' && got[i] == settle_golden[i]; i++)
+		line += got[i] == '\n';
+	if (got[i] != settle_golden[i])
+		fprintf(stderr, "%s: the ledger differs from the serial settlement's at line %zu:\n%s\n", what, line, got);
+	ck_assert_msg(got[i] == settle_golden[i], "%s: differs at line %zu", what, line);
+}
+
+/* The golden dump is what the serial settlement (one thread, a per-batch
+ * cache, a SELECT and an UPDATE per record) made of the scenario; one
+ * thread and a cache of one slot, four threads and the full cache, must
+ * make exactly that. */
+START_TEST(test_serial_ledger_one_thread)
+{
+	char *got;
+
+	TT_NEED_TOKEN(&env);
+	got = scenario(1, 1);
+	same_as_golden(got, "1 thread, 1 slot");
+	free(got);
+}
+END_TEST
+
+START_TEST(test_serial_ledger_four_threads)
+{
+	char *got;
+
+	TT_NEED_TOKEN(&env);
+	got = scenario(4, 0);
+	same_as_golden(got, "4 threads");
+	free(got);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("issuer-settle");
@@ -770,6 +1167,15 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_unknown_gate_and_wrong_keys);
 	tcase_add_test(tc, test_batch_is_atomic);
 	tcase_add_test(tc, test_gate_keys);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("pipeline");
+	tcase_set_timeout(tc, 120);
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_bad_record_other_thread);
+	tcase_add_test(tc, test_cache_follows_the_keys);
+	tcase_add_test(tc, test_cache_bound);
+	tcase_add_test(tc, test_serial_ledger_one_thread);
+	tcase_add_test(tc, test_serial_ledger_four_threads);
 	suite_add_tcase(s, tc);
 	return s;
 }
