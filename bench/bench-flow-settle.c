@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define TOKEN_LABEL "offpass-bench-issuer"
 #define SO_PIN "bench-so-0000"
@@ -162,13 +163,24 @@ static int build_batch(settle_ctx_t *c, unsigned round, uint8_t **out, size_t *l
 }
 
 /* Settle one batch; anything but every record charged once is an error. */
-static int settle_once(settle_ctx_t *c, const uint8_t *batch, size_t len, double *seconds)
+static double cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Settle one batch: its wall time, and the CPU time of every thread of
+ * the process meanwhile (only settlement runs then). */
+static int settle_once(settle_ctx_t *c, const uint8_t *batch, size_t len, double *seconds, double *cpu)
 {
 	ofp_settle_report_t rep;
-	double t0 = bench_now();
+	double t0 = bench_now(), c0 = cpu_now();
 	ofp_issuer_rc_t rc = ofp_issuer_settle(c->iss, batch, len, NULL, NULL, &rep);
 
 	*seconds = bench_now() - t0;
+	*cpu = cpu_now() - c0;
 	if (rc != OFP_ISSUER_OK)
 		return fail("ofp_issuer_settle", ofp_issuer_error(c->iss));
 	if (rep.already_settled || rep.charged != c->cfg->settle_records || rep.rejected != 0 ||
@@ -217,19 +229,21 @@ int flow_settle(const flow_cfg_t *cfg, flow_settle_result_t *r)
 	for (unsigned k = 0; k < cfg->rounds; k++) {
 		uint8_t *batch = NULL;
 		size_t len = 0;
-		double s = 0;
+		double s = 0, cpu = 0;
 		int st;
 
 		fprintf(stderr, "bench-flow: round %u of %u: settlement of %lu records\n", k + 1, cfg->rounds,
 			cfg->settle_records);
 		if (build_batch(&c, k, &batch, &len) != 0)
 			goto out;
-		st = settle_once(&c, batch, len, &s);
+		st = settle_once(&c, batch, len, &s, &cpu);
 		free(batch);
 		if (st != 0)
 			goto out;
 		if (!r->measured || s < r->best_s)
 			r->best_s = s;
+		if (!r->measured || cpu < r->best_cpu_s)
+			r->best_cpu_s = cpu;
 		r->measured = true;
 		r->batch_bytes = len;
 		r->rounds = k + 1;

@@ -353,6 +353,8 @@ static void print_settle(const flow_cfg_t *cfg, const flow_settle_result_t *s, c
 	       cfg->dir[FS_DISK], type, s->setup_s);
 	printf("records/s %10.0f   (best of %u batches: %.3f s for %lu records, %.2f MB sealed)\n", rate, s->rounds,
 	       s->best_s, s->records, (double)s->batch_bytes / 1e6);
+	printf("CPU       %10.0f   records per CPU-second (the least CPU time of a batch, all threads: %.3f s)\n",
+	       (double)s->records / s->best_cpu_s, s->best_cpu_s);
 	printf("goal      %10.0f   %s\n", SETTLE_GOAL, rate >= SETTLE_GOAL ? "met" : "MISSED");
 	if (two > 0)
 		printf("ceiling   %10.0f   OpenSSL P-256 verify/s, %d threads (one verify per record): settlement at "

@@ -48,6 +48,7 @@ typedef struct flow_settle_result {
 	unsigned long records, holders;
 	size_t batch_bytes;
 	double best_s;	  /* the fastest ofp_issuer_settle of one batch */
+	double best_cpu_s; /* the least CPU time (all threads) one took */
 	double setup_s;	  /* token, issuer, accounts and credentials */
 	unsigned rounds;
 } flow_settle_result_t;
