@@ -223,15 +223,17 @@ typedef struct ofp_settle_report {
 
 /* Settle one sealed batch: decode, find the gate by verifier id and check
  * its key id, check the gate's signature, decrypt with the sealing key on
- * the token, check the batch against its envelope, then in ONE
- * transaction: refuse a different batch under a settled sequence, report
- * the same batch again as already settled (nothing debited), re-check
- * every operate record (issuer and holder signatures, the record's fields
- * against the presentation, validity and freshness at the record's time,
- * the per-operation maximum, the credential's offline total at this gate)
- * and debit it once per signed authorization (docs/FORMAT.md,
- * "Settlement"). note (may be NULL) hears of gaps, chain breaks, rejected
- * records, copies and counter reuses. */
+ * the token, check the batch against its envelope; re-check every operate
+ * record (issuer and holder signatures, the record's fields against the
+ * presentation, validity and freshness at the record's time, the
+ * per-operation maximum) on a few threads; then in ONE transaction:
+ * refuse a different batch under a settled sequence, report the same
+ * batch again as already settled (nothing debited), and debit each
+ * record that re-checked, within the credential's offline total at this
+ * gate, once per signed authorization (docs/FORMAT.md, "Settlement";
+ * docs/ISSUER.md, "Settlement pipeline"). note (may be NULL) hears of
+ * gaps, chain breaks, rejected records, copies and counter reuses. Not
+ * for two threads at once on one handle (no call on a handle is). */
 ofp_issuer_rc_t ofp_issuer_settle(ofp_issuer_t *iss, const uint8_t *sealed, size_t len, ofp_settle_note_fn note,
 				  void *ctx, ofp_settle_report_t *report) OFP_WUR;
 
