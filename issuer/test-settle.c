@@ -993,8 +993,9 @@ static void dump_rows(dump_t *d, sqlite3 *db, const char *sql)
 	sqlite3_finalize(st);
 }
 
-/* Every book settlement writes, in a form that does not depend on the
- * random keys (no signatures, hashes or holder ids: account names). */
+/* Every book settlement writes (of the history, its own entries: the
+ * others are issuance's), in a form that does not depend on the random
+ * keys (no signatures, hashes or holder ids: account names). */
 static void dump_ledger(dump_t *d)
 {
 	char path[400];
@@ -1005,7 +1006,7 @@ static void dump_ledger(dump_t *d)
 	dump_rows(d, db, "SELECT name, balance, credit_line, flagged FROM accounts ORDER BY name");
 	dump_rows(d, db,
 		  "SELECT a.name, h.time, h.kind, h.amount, h.balance, h.ref FROM history h JOIN accounts a ON a.id = "
-		  "h.account ORDER BY h.id");
+		  "h.account WHERE h.kind IN ('charge', 'double-use', 'counter-reuse') ORDER BY h.id");
 	dump_rows(d, db,
 		  "SELECT COALESCE(a.name, hex(c.holder_id)), c.counter, hex(c.verifier_id), c.batch, c.amount, c.serial, "
 		  "c.time FROM charges c LEFT JOIN accounts a ON a.holder_id = c.holder_id ORDER BY c.rowid");
