@@ -15,12 +15,15 @@ static CK_RV open_session_impl(CK_SLOT_ID slot, CK_FLAGS flags, CK_SESSION_HANDL
 		return CKR_ARGUMENTS_BAD;
 	if (!(flags & CKF_SERIAL_SESSION))
 		return CKR_SESSION_PARALLEL_NOT_SUPPORTED;
+	/* The registry's count and the table change together, as fork() sees them. */
+	session_gate_enter();
 	rv = registry_session_opening(slot, flags);
-	if (rv != CKR_OK)
-		return rv;
-	rv = session_open(slot, flags & (CKF_SERIAL_SESSION | CKF_RW_SESSION), out);
-	if (rv != CKR_OK)
-		registry_session_closed(slot, 0, flags);
+	if (rv == CKR_OK) {
+		rv = session_open(slot, flags & (CKF_SERIAL_SESSION | CKF_RW_SESSION), out);
+		if (rv != CKR_OK)
+			registry_session_closed(slot, 0, flags);
+	}
+	session_gate_leave();
 	return rv;
 }
 
@@ -39,10 +42,13 @@ static CK_RV close_session_impl(CK_SESSION_HANDLE h)
 {
 	CK_SLOT_ID slot;
 	CK_FLAGS flags;
-	CK_RV rv = session_close(h, &slot, &flags);
+	CK_RV rv;
 
+	session_gate_enter();
+	rv = session_close(h, &slot, &flags);
 	if (rv == CKR_OK)
 		registry_session_closed(slot, h, flags);
+	session_gate_leave();
 	return rv;
 }
 

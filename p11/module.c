@@ -29,8 +29,9 @@ static struct {
  * promises): a forked child keeps its own copy of the sessions, the login
  * state, the operations in progress and the object handles, and goes on
  * using them without calling C_Initialize. For that copy to be consistent,
- * the prepare handler takes every session's mutex and the module lock
- * before fork() (so no other thread is half-way through a change), and the
+ * the prepare handler takes the session gate (so no session is half-way
+ * opened or closed), every session's mutex and the module lock before
+ * fork() (so no other thread is half-way through a change), and the
  * parent and child handlers release them; the child, which has only the
  * forking thread, can then take them again. A SQLite connection must not
  * be used across fork(), so the child marks its token stores for reopening,
@@ -218,8 +219,11 @@ static CK_RV initialize_impl(const CK_C_INITIALIZE_ARGS *args)
 	rv = lock_new(&module.lock);
 	if (rv != CKR_OK)
 		goto out;
-	rv = registry_open(dir);
+	rv = session_gate_init();
+	if (rv == CKR_OK)
+		rv = registry_open(dir);
 	if (rv != CKR_OK) {
+		session_gate_free();
 		lock_free(module.lock);
 		module.lock = NULL;
 		goto out;
@@ -236,6 +240,7 @@ static void finalize_state(void)
 	session_table_clear();
 	registry_close();
 	crypto_release();
+	session_gate_free();
 	lock_free(module.lock);
 	memset(&module, 0, sizeof(module));
 	inherited = false;

@@ -4,9 +4,11 @@
  * object (in module.c); everything else reaches it through these calls.
  * The module lock protects the slot/token/object registry and the session
  * table; a session's own mutex protects its operation state, so that
- * crypto on two sessions runs in parallel. Lock order: a session mutex
- * first, then the module lock; the registry_* and session_* calls take the
- * module lock inside, and nothing holding it ever waits for a session.
+ * crypto on two sessions runs in parallel. Lock order: the session gate
+ * (session.h: opening and closing sessions, fork), then a session mutex,
+ * then the module lock; the registry_* and session_* calls take the
+ * module lock inside, nothing holding it ever waits for a session, and
+ * nothing holding either waits for the gate.
  */
 #ifndef OFFPASS_P11_MODULE_H
 #define OFFPASS_P11_MODULE_H

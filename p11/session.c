@@ -189,27 +189,37 @@ void session_table_clear(void)
 	memset(&table, 0, sizeof(table));
 }
 
+/* The gate: held by whoever adds a session to the table or removes one
+ * (with the registry's count of it), and by fork()'s prepare handler. */
+static p11_mutex_t *gate;
+
+CK_RV session_gate_init(void)
+{
+	return lock_new(&gate);
+}
+
+void session_gate_free(void)
+{
+	lock_free(gate);
+	gate = NULL;
+}
+
+void session_gate_enter(void)
+{
+	lock_acquire(gate);
+}
+
+void session_gate_leave(void)
+{
+	lock_release(gate);
+}
+
 /* What session_fork_hold took: written and read only by the thread that
- * holds the module lock through the fork. */
+ * holds the gate through the fork. */
 static struct {
 	session_t **held;
 	size_t count;
 } fork_hold;
-
-/* Every session in the table is among held. Both are sorted by handle
- * (held is an earlier copy of the table, less the sessions closed since). */
-static bool table_covered(session_t *const *held, size_t n)
-{
-	size_t k = 0;
-
-	for (size_t i = 0; i < table.count; i++) {
-		while (k < n && held[k]->handle < table.items[i]->handle)
-			k++;
-		if (k == n || held[k] != table.items[i])
-			return false;
-	}
-	return true;
-}
 
 /* The sessions in the table now, each with a reference (caller frees);
  * NULL (and *n 0) without memory. Module lock held. */
@@ -234,28 +244,23 @@ static void release_held(session_t **held, size_t n)
 	free(held);
 }
 
-/* Lock order is a session's mutex before the module lock, so the sessions
- * are listed under the module lock, locked (in handle order, as any two
- * forking threads then agree) without it, and the module lock is taken
- * last. A session opened meanwhile is not held: list again (a few times;
- * after that, one just opened is left unheld rather than wait forever). */
+/* The lock order (gate, session mutexes, module lock) taken whole: with
+ * the gate held no session comes or goes, so the sessions listed under
+ * the module lock are all there are until the release; they are locked
+ * without it (in handle order), and the module lock is taken last. Without
+ * memory for the list the table (and the registry) is still consistent,
+ * but operations on other threads are not waited for. */
 void session_fork_hold(void)
 {
-	session_t **held = NULL;
 	size_t n = 0;
 
-	for (int attempt = 0;; attempt++) {
-		module_lock();
-		held = table_snapshot(&n);
-		module_unlock();
-		for (size_t i = 0; i < n; i++)
-			lock_acquire(held[i]->mutex);
-		module_lock();
-		if (held == NULL || table_covered(held, n) || attempt == 3)
-			break;
-		module_unlock();
-		release_held(held, n);
-	}
+	lock_acquire(gate);
+	module_lock();
+	session_t **held = table_snapshot(&n);
+	module_unlock();
+	for (size_t i = 0; i < n; i++)
+		lock_acquire(held[i]->mutex);
+	module_lock();
 	fork_hold.held = held;
 	fork_hold.count = n;
 }
@@ -268,4 +273,5 @@ void session_fork_release(void)
 	memset(&fork_hold, 0, sizeof(fork_hold));
 	module_unlock();
 	release_held(held, n);
+	lock_release(gate);
 }

@@ -62,10 +62,20 @@ CK_RV session_close(CK_SESSION_HANDLE h, CK_SLOT_ID *slot, CK_FLAGS *flags) OFP_
 CK_RV session_list(CK_SLOT_ID slot, CK_SESSION_HANDLE **out, CK_ULONG *count) OFP_WUR;
 /* Free everything (C_Finalize); no other thread may be inside the module. */
 void session_table_clear(void);
-/* Around fork() (pthread_atfork): hold takes every session's mutex and
- * then the module lock, so that the child copies no half-made change;
- * release gives them back (in the parent, and in the child, where the
- * forking thread still holds them). */
+/* The fork gate. Lock order: the gate, then a session's mutex, then the
+ * module lock; nothing that holds a session mutex or the module lock
+ * waits for the gate. C_OpenSession and C_CloseSession hold it from the
+ * registry's count to the table's change, so that fork() never falls
+ * between the two; init at C_Initialize, free at C_Finalize. */
+CK_RV session_gate_init(void) OFP_WUR;
+void session_gate_free(void);
+void session_gate_enter(void);
+void session_gate_leave(void);
+/* Around fork() (pthread_atfork): hold takes the gate, every session's
+ * mutex and then the module lock, so that the child copies no half-made
+ * change and a session table that agrees with the registry; release gives
+ * them back (in the parent, and in the child, where the forking thread
+ * still holds them). */
 void session_fork_hold(void);
 void session_fork_release(void);
 

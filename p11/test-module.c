@@ -8,6 +8,7 @@
 
 #include <check.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -3493,6 +3494,100 @@ START_TEST(test_fork_while_threads)
 }
 END_TEST
 
+/* Opens and closes sessions until told to stop, publishing each handle
+ * between the return of C_OpenSession and the call of C_CloseSession. */
+typedef struct opener {
+	pthread_t thread;
+	CK_SLOT_ID slot;
+	atomic_bool stop;
+	_Atomic CK_SESSION_HANDLE open; /* 0 when none is published */
+	unsigned long rounds;
+	CK_RV first_error;
+} opener_t;
+
+static void *opener_main(void *arg)
+{
+	opener_t *t = arg;
+	CK_RV rv = CKR_OK;
+
+	while (rv == CKR_OK && !atomic_load(&t->stop)) {
+		CK_FLAGS rw = t->rounds % 2 ? CKF_RW_SESSION : 0;
+		CK_SESSION_HANDLE s;
+		CK_SESSION_INFO si;
+
+		rv = p11->C_OpenSession(t->slot, CKF_SERIAL_SESSION | rw, NULL, NULL, &s);
+		if (rv != CKR_OK)
+			break;
+		atomic_store(&t->open, s);
+		rv = p11->C_GetSessionInfo(s, &si);
+		atomic_store(&t->open, 0);
+		CK_RV closed = p11->C_CloseSession(s);
+		if (rv == CKR_OK)
+			rv = closed;
+		t->rounds++;
+	}
+	t->first_error = rv;
+	return NULL;
+}
+
+/* The child of a fork while another thread opens and closes sessions:
+ * the sessions it had (mine, and the other thread's published one) work,
+ * and the session table agrees with the registry's counts (closing every
+ * session leaves none counted). Calls nothing of Check's. */
+static int fork_child_sessions(CK_SLOT_ID slot, const CK_SESSION_HANDLE *mine, size_t n, CK_SESSION_HANDLE other)
+{
+	CK_SESSION_INFO si;
+	CK_TOKEN_INFO ti;
+	CK_SESSION_HANDLE fresh;
+
+	for (size_t i = 0; i < n; i++)
+		if (p11->C_GetSessionInfo(mine[i], &si) != CKR_OK || si.slotID != slot ||
+		    si.state != (i == 0 ? CKS_RW_USER_FUNCTIONS : CKS_RO_USER_FUNCTIONS))
+			return 1;
+	if (other != 0 && p11->C_GetSessionInfo(other, &si) != CKR_OK)
+		return 2;
+	if (p11->C_GetTokenInfo(slot, &ti) != CKR_OK || ti.ulSessionCount < n || ti.ulRwSessionCount < 1)
+		return 3;
+	if (p11->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &fresh) != CKR_OK ||
+	    p11->C_CloseAllSessions(slot) != CKR_OK)
+		return 4;
+	if (p11->C_GetTokenInfo(slot, &ti) != CKR_OK || ti.ulSessionCount != 0 || ti.ulRwSessionCount != 0)
+		return 5;
+	return p11->C_Finalize(NULL) == CKR_OK ? 0 : 6;
+}
+
+/* Forks 200 times while another thread opens and closes sessions: the
+ * prepare handler holds the session gate, so a fork never falls between
+ * the registry's count of a session and the table's change, nor leaves a
+ * session opened meanwhile unlocked. Each child finds every session it
+ * had, and a table that agrees with the counts. */
+START_TEST(test_fork_while_sessions_open)
+{
+	CK_SLOT_ID slot = tu_init_token(TU_LABEL);
+	CK_SESSION_HANDLE mine[3] = { tu_user_session(slot), tu_open(slot, 0), tu_open(slot, 0) };
+	opener_t opener = { .slot = slot };
+	int failed = 0, code = 0;
+
+	atomic_init(&opener.stop, false);
+	atomic_init(&opener.open, 0);
+	ck_assert_int_eq(pthread_create(&opener.thread, NULL, opener_main, &opener), 0);
+	for (int i = 0; i < 200 && failed == 0; i++) {
+		pid_t pid = fork();
+
+		if (pid == 0)
+			_exit(fork_child_sessions(slot, mine, ARRAY_LEN(mine), atomic_load(&opener.open)));
+		ck_assert_int_ge(pid, 0);
+		code = wait_child(pid);
+		failed = code != 0 ? i + 1 : 0;
+	}
+	atomic_store(&opener.stop, true);
+	ck_assert_int_eq(pthread_join(opener.thread, NULL), 0);
+	ck_assert_msg(failed == 0, "fork %d: child failed at step %d", failed, code);
+	ck_assert_msg(opener.first_error == CKR_OK, "opener: rv 0x%lx", opener.first_error);
+	ck_assert_uint_gt(opener.rounds, 0);
+}
+END_TEST
+
 /* Another process's new token and new objects appear in this one. */
 START_TEST(test_other_process_changes)
 {
@@ -3742,6 +3837,8 @@ static Suite *module_suite(void)
 	 * SizeClassAllocator64::GetFromAllocator under sqlite3_exec). */
 	if (!under_asan)
 		tcase_add_test(tc, test_fork_while_threads);
+	if (!under_asan)
+		tcase_add_test(tc, test_fork_while_sessions_open);
 	tcase_add_test(tc, test_other_process_changes);
 	return su;
 }
