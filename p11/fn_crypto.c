@@ -37,6 +37,27 @@ static const op_kind_info_t op_kinds[OP_COUNT] = {
 	[OP_DECRYPT] = { CRYPTO_DECRYPT, CKO_PRIVATE_KEY, CKA_DECRYPT },
 };
 
+/* The slot's spare, when it was for this key and started over with mech
+ * (a new IV for its keyed context): the key check it passed still stands
+ * (see session_spare_take). False when there is none or it does not fit:
+ * then the caller checks the key and makes a new operation. */
+static bool op_resume(session_t *s, op_slot_t which, const CK_MECHANISM *mech, CK_OBJECT_HANDLE key)
+{
+	unsigned long epoch = 0;
+	crypto_op_t *spare = session_spare_take(s, which, key, &epoch);
+
+	if (spare == NULL)
+		return false;
+	if (crypto_op_restart(spare, op_kinds[which].kind, mech) != CKR_OK) {
+		crypto_op_free(spare);
+		return false;
+	}
+	s->ops[which].op = spare;
+	s->ops[which].key = key;
+	s->ops[which].key_epoch = epoch;
+	return true;
+}
+
 static CK_RV op_init(session_t *s, op_slot_t which, CK_MECHANISM_PTR mech, CK_OBJECT_HANDLE key)
 {
 	const op_kind_info_t *k = &op_kinds[which];
@@ -48,14 +69,22 @@ static CK_RV op_init(session_t *s, op_slot_t which, CK_MECHANISM_PTR mech, CK_OB
 		return CKR_ARGUMENTS_BAD;
 	if (s->ops[which].op != NULL)
 		return CKR_OPERATION_ACTIVE;
+	if (which != OP_DIGEST && op_resume(s, which, mech, key))
+		return CKR_OK;
 	/* Ciphers and MACs take a secret key where RSA takes a private or public one. */
 	CK_OBJECT_CLASS klass = crypto_mechanism_key_class(mech->mechanism, k->kind);
+	/* Read before the key is checked: see session_keys_retired. */
+	unsigned long epoch = session_key_epoch();
 	if (which != OP_DIGEST)
 		rv = registry_key_for(&view, key, klass != 0 ? klass : k->klass, k->usage, mech->mechanism, &use);
 	if (rv == CKR_OK)
 		rv = crypto_op_new(k->kind, mech, use.pkey, use.key_type, &s->ops[which].op);
-	if (rv == CKR_OK)
+	if (rv == CKR_OK) {
 		s->ops[which].needs_login = use.always_authenticate;
+		s->ops[which].always_auth = use.always_authenticate;
+		s->ops[which].key = key;
+		s->ops[which].key_epoch = epoch;
+	}
 	EVP_PKEY_free(use.pkey);
 	return rv;
 }

@@ -62,6 +62,7 @@ static void on_fork_child(void)
 	if (!module.initialized)
 		return;
 	session_fork_release();
+	session_keys_forked();
 	inherited = true;
 	reopen_pending = true;
 }

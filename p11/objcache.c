@@ -2,6 +2,7 @@
 #include "config.h"
 #include "p11/objcache.h"
 #include "p11/module.h"
+#include "p11/session.h"
 #include "p11/crypto/crypto.h"
 #include "p11/object/policy.h"
 
@@ -22,10 +23,43 @@ static uint64_t id_hash(const CK_BYTE *v, CK_ULONG len)
 	return h;
 }
 
+static const struct {
+	CK_ATTRIBUTE_TYPE type;
+	unsigned bit;
+} usages[] = {
+	{ CKA_ENCRYPT, OBJECT_USE_ENCRYPT }, { CKA_DECRYPT, OBJECT_USE_DECRYPT },
+	{ CKA_SIGN, OBJECT_USE_SIGN },       { CKA_VERIFY, OBJECT_USE_VERIFY },
+	{ CKA_WRAP, OBJECT_USE_WRAP },       { CKA_UNWRAP, OBJECT_USE_UNWRAP },
+	{ CKA_DERIVE, OBJECT_USE_DERIVE },
+};
+
+bool object_usage(const object_t *o, CK_ATTRIBUTE_TYPE usage)
+{
+	for (size_t i = 0; i < OFP_ARRAY_LEN(usages); i++)
+		if (usages[i].type == usage)
+			return (o->key.usage & usages[i].bit) != 0;
+	return attr_list_get_bool(&o->attrs, usage, false);
+}
+
+static void key_facts_derive(object_t *o)
+{
+	const attr_t *allowed = attr_list_find(&o->attrs, CKA_ALLOWED_MECHANISMS);
+
+	o->key.key_type = policy_key_type(&o->attrs);
+	o->key.usage = 0;
+	for (size_t i = 0; i < OFP_ARRAY_LEN(usages); i++)
+		if (attr_list_get_bool(&o->attrs, usages[i].type, false))
+			o->key.usage |= usages[i].bit;
+	o->key.always_authenticate = attr_list_get_bool(&o->attrs, CKA_ALWAYS_AUTHENTICATE, false);
+	o->key.mechanisms_listed = allowed != NULL && allowed->len != 0;
+}
+
 /* What is derived from the attributes; after every change to them. */
 static void object_derive(object_t *o)
 {
 	const attr_t *id = attr_list_find(&o->attrs, CKA_ID);
+
+	key_facts_derive(o);
 
 	o->is_private = attr_list_get_bool(&o->attrs, CKA_PRIVATE, true);
 	o->sum.has_class = attr_list_get_ulong(&o->attrs, CKA_CLASS, &o->sum.klass);
@@ -46,12 +80,24 @@ object_t *object_new(attr_list_t *attrs, uint64_t uid, CK_SESSION_HANDLE session
 	return o;
 }
 
+/* Drop the object's key material, and with it every operation a session
+ * keeps keyed for the next use (session_keys_retired): none outlives the
+ * object or a change to it, in memory or in use. */
+static void key_retire(object_t *o)
+{
+	if (o->pkey == NULL)
+		return;
+	session_keys_retired();
+	EVP_PKEY_free(o->pkey);
+	o->pkey = NULL;
+}
+
 void object_free(object_t *o)
 {
 	if (o == NULL)
 		return;
 	attr_list_clear(&o->attrs);
-	EVP_PKEY_free(o->pkey);
+	key_retire(o);
 	free(o);
 }
 
@@ -74,8 +120,7 @@ void object_replace_attrs(object_t *o, attr_list_t *attrs)
 	o->attrs = *attrs;
 	object_derive(o);
 	attr_list_init(attrs);
-	EVP_PKEY_free(o->pkey);
-	o->pkey = NULL;
+	key_retire(o);
 }
 
 static size_t find_index(const objcache_t *c, CK_OBJECT_HANDLE h, bool *found)

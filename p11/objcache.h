@@ -20,12 +20,35 @@ typedef struct object_summary {
 	uint64_t id_hash;           /* of the CKA_ID value, length included */
 } object_summary_t;
 
+/* What the key check of every operation's Init reads (registry_key_for),
+ * derived with the summary so that it costs no attribute search: the key
+ * type, the usage attributes that are TRUE (OBJECT_USE_*), and whether the
+ * key needs a context-specific login or has CKA_ALLOWED_MECHANISMS (then
+ * that list is read). */
+enum {
+	OBJECT_USE_ENCRYPT = 1 << 0,
+	OBJECT_USE_DECRYPT = 1 << 1,
+	OBJECT_USE_SIGN = 1 << 2,
+	OBJECT_USE_VERIFY = 1 << 3,
+	OBJECT_USE_WRAP = 1 << 4,
+	OBJECT_USE_UNWRAP = 1 << 5,
+	OBJECT_USE_DERIVE = 1 << 6,
+};
+
+typedef struct object_key_facts {
+	CK_KEY_TYPE key_type;       /* CK_UNAVAILABLE_INFORMATION when none */
+	unsigned usage;
+	bool always_authenticate;
+	bool mechanisms_listed;     /* a non-empty CKA_ALLOWED_MECHANISMS */
+} object_key_facts_t;
+
 typedef struct object {
 	CK_OBJECT_HANDLE handle;
 	uint64_t uid;               /* store uid; 0 for a session object */
 	CK_SESSION_HANDLE session;  /* creator of a session object */
 	bool is_private;            /* CKA_PRIVATE */
 	object_summary_t sum;
+	object_key_facts_t key;
 	attr_list_t attrs;
 	EVP_PKEY *pkey;             /* key material, built on first use */
 } object_t;
@@ -34,6 +57,9 @@ typedef struct objcache {
 	object_t **items;
 	size_t count, cap;
 } objcache_t;
+
+/* Whether the usage attribute (CKA_ENCRYPT, CKA_SIGN ...) is TRUE. */
+bool object_usage(const object_t *o, CK_ATTRIBUTE_TYPE usage);
 
 /* A new object taking the contents of attrs (left empty); NULL on ENOMEM. */
 object_t *object_new(attr_list_t *attrs, uint64_t uid, CK_SESSION_HANDLE session) OFP_WUR;

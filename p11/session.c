@@ -36,10 +36,79 @@ static void table_remove(session_t **slot)
 	table.count--;
 }
 
+static atomic_ulong key_epoch;
+
+unsigned long session_key_epoch(void)
+{
+	return atomic_load(&key_epoch);
+}
+
+void session_keys_forked(void)
+{
+	atomic_fetch_add(&key_epoch, 1);
+}
+
+/* Free a spare taken out of its slot. */
+static void spare_drop(session_t *s, op_slot_t which)
+{
+	crypto_op_free(atomic_exchange(&s->spare[which], NULL));
+}
+
+/* Keep op as the slot's spare. The epoch is read after publishing it, and
+ * session_keys_retired bumps the epoch before it sweeps: so either the
+ * sweep finds the spare, or this sees the new epoch and drops it itself. */
+static void spare_keep(session_t *s, op_slot_t which, crypto_op_t *op, unsigned long epoch,
+		       CK_OBJECT_HANDLE key)
+{
+	s->spare_of[which].epoch = epoch;
+	s->spare_of[which].key = key;
+	crypto_op_free(atomic_exchange(&s->spare[which], op));
+	if (atomic_load(&key_epoch) != epoch)
+		spare_drop(s, which);
+}
+
+crypto_op_t *session_spare_take(session_t *s, op_slot_t which, CK_OBJECT_HANDLE key, unsigned long *epoch)
+{
+	crypto_op_t *op;
+
+	if (atomic_load_explicit(&s->spare[which], memory_order_relaxed) == NULL)
+		return NULL;
+	op = atomic_exchange(&s->spare[which], NULL);
+	if (op != NULL && (s->spare_of[which].epoch != atomic_load(&key_epoch) || s->spare_of[which].key != key)) {
+		crypto_op_free(op);
+		op = NULL;
+	}
+	*epoch = s->spare_of[which].epoch;
+	return op;
+}
+
+void session_keys_retired(void)
+{
+	atomic_fetch_add(&key_epoch, 1);
+	for (size_t i = 0; i < table.count; i++)
+		for (int k = 0; k < OP_COUNT; k++)
+			spare_drop(table.items[i], (op_slot_t)k);
+}
+
 void session_op_end(session_t *s, op_slot_t which)
 {
-	crypto_op_free(s->ops[which].op);
+	crypto_op_t *op = s->ops[which].op;
+
+	if (op != NULL && !s->ops[which].always_auth && crypto_op_reusable(op))
+		spare_keep(s, which, op, s->ops[which].key_epoch, s->ops[which].key);
+	else
+		crypto_op_free(op);
 	memset(&s->ops[which], 0, sizeof(s->ops[which]));
+}
+
+/* End every operation and search, and drop the spares. */
+static void session_ops_clear(session_t *s)
+{
+	for (int i = 0; i < OP_COUNT; i++) {
+		session_op_end(s, (op_slot_t)i);
+		spare_drop(s, (op_slot_t)i);
+	}
+	session_find_end(s);
 }
 
 void session_find_end(session_t *s)
@@ -50,9 +119,7 @@ void session_find_end(session_t *s)
 
 static void session_free(session_t *s)
 {
-	for (int i = 0; i < OP_COUNT; i++)
-		session_op_end(s, (op_slot_t)i);
-	session_find_end(s);
+	session_ops_clear(s);
 	lock_free(s->mutex);
 	free(s);
 }
@@ -153,9 +220,7 @@ CK_RV session_close(CK_SESSION_HANDLE h, CK_SLOT_ID *slot, CK_FLAGS *flags)
 	if (rv == CKR_OK) {
 		*slot = s->slot;
 		*flags = s->flags;
-		for (int i = 0; i < OP_COUNT; i++)
-			session_op_end(s, (op_slot_t)i);
-		session_find_end(s);
+		session_ops_clear(s);
 	}
 	session_leave(s);
 	return rv;

@@ -31,6 +31,9 @@ typedef struct session_op {
 	bool multipart;   /* an Update has been called: a single-part call is refused */
 	bool single;      /* a single-part call asked for the size: Update/Final are refused */
 	bool needs_login; /* CKA_ALWAYS_AUTHENTICATE key: C_Login(CKU_CONTEXT_SPECIFIC) first */
+	unsigned long key_epoch; /* session_key_epoch() before the key was looked up */
+	CK_OBJECT_HANDLE key;    /* the key's handle; 0 for digests */
+	bool always_auth;        /* the key has CKA_ALWAYS_AUTHENTICATE: never kept */
 } session_op_t;
 
 typedef struct session {
@@ -40,6 +43,15 @@ typedef struct session {
 	p11_mutex_t *mutex;      /* guards ops[] and find */
 	atomic_uint refs;        /* the table's and each caller's inside it */
 	session_op_t ops[OP_COUNT];
+	/* A finished reusable operation (crypto_op_reusable: keyed AES-GCM)
+	 * per slot, kept for the next Init with the same key. Taken and put
+	 * back by the session's user under its mutex, and dropped by
+	 * session_keys_retired under the module lock alone: hence atomic. */
+	_Atomic(crypto_op_t *) spare[OP_COUNT];
+	struct {
+		unsigned long epoch;  /* the key_epoch of its key check */
+		CK_OBJECT_HANDLE key; /* the key's handle */
+	} spare_of[OP_COUNT];         /* the user's alone */
 	struct {
 		bool active;
 		CK_OBJECT_HANDLE *handles;
@@ -79,8 +91,32 @@ void session_gate_leave(void);
 void session_fork_hold(void);
 void session_fork_release(void);
 
-/* End one operation (free its state). Session mutex held. */
+/* End one operation (free its state, or keep a reusable one as the
+ * slot's spare). Session mutex held. */
 void session_op_end(session_t *s, op_slot_t which);
+/* The slot's spare operation for key (a handle), if any, now the
+ * caller's, with the key_epoch of its key check in *epoch. NULL when there
+ * is none, when it was for another key, or when a key was retired since
+ * its key was checked (then it is freed). Session mutex held.
+ *
+ * Keys are checked once per spare: while the epoch stands, the registry's
+ * answer for this session, handle, usage and mechanism stands too. Handles
+ * are never reused; what could change the answer (the object destroyed,
+ * its attributes changed, reloaded from the store, dropped at logout or
+ * session close, the user logged out) drops the object's key material
+ * and so retires it (objcache.c), which moves the epoch. */
+crypto_op_t *session_spare_take(session_t *s, op_slot_t which, CK_OBJECT_HANDLE key, unsigned long *epoch);
+
+/* Keyed operations kept in sessions never outlive their key's object:
+ * the epoch counts key retirements (an object with key material destroyed,
+ * changed, dropped at logout or session close, or reloaded; a logout; a
+ * fork), and session_keys_retired drops every session's spares (module
+ * lock held). An operation whose key was checked before a retirement is
+ * not kept. */
+unsigned long session_key_epoch(void);
+void session_keys_retired(void);
+/* In a forked child: spares are not used again (dropped when next taken). */
+void session_keys_forked(void);
 void session_find_end(session_t *s);
 
 #endif

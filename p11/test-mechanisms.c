@@ -17,6 +17,8 @@
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <openssl/evp.h>
 
 #define CK(want, call)                                                                  \
@@ -389,6 +391,189 @@ START_TEST(test_gcm_kat)
 	p.ulTagBits = 96;
 	ct.n -= 4;
 	cipher_kat(s, &m, k, &pt, &ct, true, v->what);
+}
+END_TEST
+
+/* The GCM specification's test case 14: a 256-bit zero key, zero IV, one
+ * zero block. */
+#define GCM14_KEY "0000000000000000000000000000000000000000000000000000000000000000"
+#define GCM14_CT_TAG "cea7403d4d606b6e074ec5d3baf39d18d0d1c8a799996bf0265b98b5d48ab919"
+
+/* Single-part GCM encryption with a 12-byte IV and a 128-bit tag. */
+static CK_RV gcm_encrypt(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE k, const bytes_t *iv, const bytes_t *aad,
+			 const bytes_t *pt, CK_BYTE *out, CK_ULONG *n)
+{
+	CK_GCM_PARAMS p = { (CK_BYTE_PTR)iv->b, iv->n, iv->n * 8, aad->n ? (CK_BYTE_PTR)aad->b : NULL, aad->n, 128 };
+	CK_MECHANISM m = { CKM_AES_GCM, &p, sizeof(p) };
+	CK_RV rv = p11->C_EncryptInit(s, &m, k);
+
+	return rv != CKR_OK ? rv : p11->C_Encrypt(s, (CK_BYTE_PTR)pt->b, pt->n, out, n);
+}
+
+static void gcm_case(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE k, int which)
+{
+	const struct gcm_kat *v = &gcm_kats[which];
+	bytes_t iv = hx(v->iv), aad = hx(v->aad), pt = hx(v->pt), ct = hx(v->ct_tag);
+	CK_BYTE out[128];
+	CK_ULONG n = sizeof(out);
+
+	OK(gcm_encrypt(s, k, &iv, &aad, &pt, out, &n));
+	eq(out, n, &ct, v->what);
+}
+
+static void gcm_case14(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE k)
+{
+	bytes_t iv = hx("000000000000000000000000"), aad = { .n = 0 }, pt = hx("00000000000000000000000000000000");
+	bytes_t ct = hx(GCM14_CT_TAG);
+	CK_BYTE out[64];
+	CK_ULONG n = sizeof(out);
+
+	OK(gcm_encrypt(s, k, &iv, &aad, &pt, out, &n));
+	eq(out, n, &ct, "GCM test case 14");
+}
+
+#define GCM16 2 /* gcm_kats[2]: test case 16, a 256-bit key with AAD */
+
+/* Another session on s's slot. */
+static CK_SESSION_HANDLE other_session(CK_SESSION_HANDLE s)
+{
+	CK_SESSION_INFO si;
+
+	OK(p11->C_GetSessionInfo(s, &si));
+	return tu_open(si.slotID, CKF_RW_SESSION);
+}
+
+/* A session keeps the keyed context of its last GCM operation for the
+ * next one with the same key: nothing may make it use a stale one. A key
+ * destroyed and another made in its place (the same size, so likely in
+ * the same memory) encrypts as the new key, and the old handle is gone,
+ * whichever session destroyed it. */
+START_TEST(test_gcm_kept_key_replaced)
+{
+	CK_SESSION_HANDLE s = session(), other = other_session(s);
+	CK_OBJECT_HANDLE k1 = secret(s, CKK_AES, gcm_kats[GCM16].key), k2, k3;
+	bytes_t iv = hx("000000000000000000000000"), aad = { .n = 0 }, pt = hx("00");
+	CK_BYTE out[64];
+	CK_ULONG n = sizeof(out);
+
+	gcm_case(s, k1, GCM16);
+	gcm_case(s, k1, GCM16); /* the kept context, with the AAD again */
+	OK(p11->C_DestroyObject(s, k1));
+	CK(CKR_KEY_HANDLE_INVALID, gcm_encrypt(s, k1, &iv, &aad, &pt, out, &n));
+	k2 = secret(s, CKK_AES, GCM14_KEY);
+	gcm_case14(s, k2);
+	gcm_case14(s, k2);
+	/* Destroyed by another session while this one keeps it. */
+	OK(p11->C_DestroyObject(other, k2));
+	CK(CKR_KEY_HANDLE_INVALID, gcm_encrypt(s, k2, &iv, &aad, &pt, out, &n));
+	k3 = secret(other, CKK_AES, gcm_kats[GCM16].key);
+	gcm_case(s, k3, GCM16);
+}
+END_TEST
+
+/* Two keys in turn on one session, and each direction after the other. */
+START_TEST(test_gcm_kept_alternating)
+{
+	CK_SESSION_HANDLE s = session();
+	CK_OBJECT_HANDLE k16 = secret(s, CKK_AES, gcm_kats[GCM16].key), k14 = secret(s, CKK_AES, GCM14_KEY);
+	const struct gcm_kat *v = &gcm_kats[GCM16];
+	bytes_t iv = hx(v->iv), aad = hx(v->aad), pt = hx(v->pt), ct = hx(v->ct_tag);
+	CK_GCM_PARAMS p = { iv.b, iv.n, iv.n * 8, aad.b, aad.n, 128 };
+	CK_MECHANISM m = { CKM_AES_GCM, &p, sizeof(p) };
+	CK_BYTE out[128];
+	CK_ULONG n;
+
+	for (int i = 0; i < 4; i++) {
+		gcm_case(s, k16, GCM16);
+		gcm_case14(s, k14);
+	}
+	for (int i = 0; i < 3; i++) {
+		gcm_case(s, k16, GCM16);
+		OK(p11->C_DecryptInit(s, &m, k16));
+		n = sizeof(out);
+		OK(p11->C_Decrypt(s, ct.b, ct.n, out, &n));
+		eq(out, n, &pt, "decrypt after encrypt");
+		/* A wrong tag on the kept decryption context, then a right one. */
+		ct.b[0] ^= 1;
+		OK(p11->C_DecryptInit(s, &m, k16));
+		n = sizeof(out);
+		CK(CKR_ENCRYPTED_DATA_INVALID, p11->C_Decrypt(s, ct.b, ct.n, out, &n));
+		ct.b[0] ^= 1;
+	}
+	/* Another IV length, then 96 bits again: the same key, the vector. */
+	CK_BYTE iv16[16] = { 1 };
+	CK_GCM_PARAMS p16 = { iv16, 16, 128, NULL, 0, 128 };
+	CK_MECHANISM m16 = { CKM_AES_GCM, &p16, sizeof(p16) };
+	n = sizeof(out);
+	OK(p11->C_EncryptInit(s, &m16, k16));
+	OK(p11->C_Encrypt(s, pt.b, pt.n, out, &n));
+	gcm_case(s, k16, GCM16);
+	/* Parameters the kept context cannot take are still refused. */
+	p.ulTagBits = 130;
+	CK(CKR_MECHANISM_PARAM_INVALID, p11->C_EncryptInit(s, &m, k16));
+	gcm_case(s, k16, GCM16);
+}
+END_TEST
+
+/* Attribute changes: one that leaves the value alone still encrypts as the
+ * key; one that withdraws CKA_ENCRYPT is seen by the next C_EncryptInit;
+ * a logout takes the key with it. */
+START_TEST(test_gcm_kept_attributes)
+{
+	CK_SESSION_HANDLE s = session();
+	CK_OBJECT_HANDLE k = secret(s, CKK_AES, gcm_kats[GCM16].key);
+	CK_ATTRIBUTE label[] = { { CKA_LABEL, "relabelled", 10 } };
+	CK_ATTRIBUTE no_encrypt[] = { ATTR_VAR(CKA_ENCRYPT, no) };
+	bytes_t iv = hx("000000000000000000000000"), aad = { .n = 0 }, pt = hx("00");
+	CK_BYTE out[64];
+	CK_ULONG n = sizeof(out);
+
+	gcm_case(s, k, GCM16);
+	OK(p11->C_SetAttributeValue(s, k, label, 1));
+	gcm_case(s, k, GCM16);
+	gcm_case(s, k, GCM16);
+	OK(p11->C_SetAttributeValue(s, k, no_encrypt, 1));
+	CK(CKR_KEY_FUNCTION_NOT_PERMITTED, gcm_encrypt(s, k, &iv, &aad, &pt, out, &n));
+	k = secret(s, CKK_AES, gcm_kats[GCM16].key);
+	gcm_case(s, k, GCM16);
+	OK(p11->C_Logout(s));
+	CK(CKR_KEY_HANDLE_INVALID, gcm_encrypt(s, k, &iv, &aad, &pt, out, &n));
+}
+END_TEST
+
+/* A forked child encrypts with the parent's kept key as the key. Calls
+ * nothing of Check's in the child. */
+START_TEST(test_gcm_kept_fork)
+{
+	CK_SESSION_HANDLE s = session();
+	CK_OBJECT_HANDLE k = secret(s, CKK_AES, GCM14_KEY);
+	int status = 0;
+	pid_t pid;
+
+	gcm_case14(s, k);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		bytes_t iv = { .n = 12 }, aad = { .n = 0 }, pt = { .n = 16 };
+		static const CK_BYTE want[] = { 0xce, 0xa7, 0x40, 0x3d, 0x4d, 0x60, 0x6b, 0x6e,
+						0x07, 0x4e, 0xc5, 0xd3, 0xba, 0xf3, 0x9d, 0x18 };
+		CK_BYTE out[64];
+		CK_ULONG n = sizeof(out);
+		int code = 0;
+
+		for (int i = 0; i < 2 && code == 0; i++) {
+			n = sizeof(out);
+			if (gcm_encrypt(s, k, &iv, &aad, &pt, out, &n) != CKR_OK)
+				code = 1;
+			else if (n != 32 || memcmp(out, want, sizeof(want)) != 0)
+				code = 2;
+		}
+		_exit(code);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	gcm_case14(s, k);
 }
 END_TEST
 
@@ -1090,6 +1275,10 @@ static Suite *mechanisms_suite(void)
 	tcase_add_test(tc, test_cbc_pad_exact);
 	tcase_add_loop_test(tc, test_gcm_kat, 0, ARRAY_LEN(gcm_kats));
 	tcase_add_test(tc, test_gcm_params);
+	tcase_add_test(tc, test_gcm_kept_key_replaced);
+	tcase_add_test(tc, test_gcm_kept_alternating);
+	tcase_add_test(tc, test_gcm_kept_attributes);
+	tcase_add_test(tc, test_gcm_kept_fork);
 	tcase_add_loop_test(tc, test_keywrap_kat, 0, ARRAY_LEN(kw_kats));
 	tcase_add_test(tc, test_cmac_kat);
 	tcase_add_loop_test(tc, test_hmac_kat, 0, ARRAY_LEN(hmac_kats));

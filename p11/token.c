@@ -3,6 +3,7 @@
  * module lock, calls a static *_locked body and releases it at one exit. */
 #include "config.h"
 #include "p11/token.h"
+#include "p11/session.h"
 #include "p11/token_int.h"
 #include "p11/module.h"
 #include "p11/objcache.h"
@@ -440,6 +441,8 @@ CK_RV registry_session_opening(CK_SLOT_ID slot, CK_FLAGS flags)
 
 static void logout_locked(token_t *t)
 {
+	/* Keys kept keyed in sessions were checked for a logged-in user. */
+	session_keys_retired();
 	token_store_logout(t->store);
 	t->login = LOGIN_NONE;
 	/* Private objects and their key material leave memory with the login;

@@ -354,20 +354,21 @@ static CK_RV key_for_locked(const session_view_t *sv, CK_OBJECT_HANDLE h, CK_OBJ
 		return CKR_KEY_HANDLE_INVALID;
 	if (rv != CKR_OK)
 		return rv;
-	CK_OBJECT_CLASS have = policy_object_class(&o->attrs);
+	/* From what the cache derived of the attributes (objcache.h). */
+	CK_OBJECT_CLASS have = o->sum.has_class ? o->sum.klass : CK_UNAVAILABLE_INFORMATION;
 	if (have != CKO_PRIVATE_KEY && have != CKO_PUBLIC_KEY && have != CKO_SECRET_KEY)
 		return CKR_KEY_HANDLE_INVALID;
-	if (!attr_list_get_bool(&o->attrs, usage, false))
+	if (!object_usage(o, usage))
 		return CKR_KEY_FUNCTION_NOT_PERMITTED;
 	if (have != klass)
 		return CKR_KEY_TYPE_INCONSISTENT;
-	if (!mechanism_allowed(&o->attrs, mech))
+	if (o->key.mechanisms_listed && !mechanism_allowed(&o->attrs, mech))
 		return CKR_MECHANISM_INVALID;
 	rv = object_pkey(o, &out->pkey);
 	if (rv != CKR_OK)
 		return rv;
-	out->key_type = policy_key_type(&o->attrs);
-	out->always_authenticate = attr_list_get_bool(&o->attrs, CKA_ALWAYS_AUTHENTICATE, false);
+	out->key_type = o->key.key_type;
+	out->always_authenticate = o->key.always_authenticate;
 	return CKR_OK;
 }
 

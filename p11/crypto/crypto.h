@@ -77,6 +77,16 @@ typedef struct crypto_op crypto_op_t;
 CK_RV crypto_op_new(crypto_op_kind_t kind, const CK_MECHANISM *mech, EVP_PKEY *key,
 		    CK_KEY_TYPE key_type, crypto_op_t **out) OFP_WUR;
 void crypto_op_free(crypto_op_t *op);
+/* Whether a finished operation can be started again (crypto_op_restart):
+ * AES-GCM with a 96-bit IV, whose keyed context then only takes a new IV,
+ * as an application keeping its EVP_CIPHER_CTX does. */
+bool crypto_op_reusable(const crypto_op_t *op);
+/* Start a finished (or abandoned) reusable operation over, with its key,
+ * for the same kind and mechanism type with mech's parameters (that the
+ * key is still the one wanted, and still allowed, is the caller's). Any
+ * error (another kind or mechanism, parameters it cannot take) means:
+ * free it and use crypto_op_new, which reports bad parameters properly. */
+CK_RV crypto_op_restart(crypto_op_t *op, crypto_op_kind_t kind, const CK_MECHANISM *mech) OFP_WUR;
 /* True when the mechanism allows C_*Update (hash-and-sign and digest). */
 bool crypto_op_multipart(const crypto_op_t *op);
 

@@ -134,6 +134,11 @@ typedef struct sym_op sym_op_t;
 CK_RV sym_op_new(crypto_op_kind_t kind, const mech_def_t *m, const CK_MECHANISM *mech,
 		 EVP_PKEY *key, sym_op_t **out) OFP_WUR;
 void sym_op_free(sym_op_t *op);
+/* Whether a finished operation's keyed context can start over with new
+ * parameters (AES-GCM with a 96-bit IV), and starting it over: CKR_OK, or
+ * an error after which the operation must be freed. */
+bool sym_op_restartable(const sym_op_t *op);
+CK_RV sym_op_restart(sym_op_t *op, const CK_MECHANISM *mech) OFP_WUR;
 bool sym_op_multipart(const sym_op_t *op);
 CK_ULONG sym_op_output_size(const sym_op_t *op, CK_ULONG in_len);
 CK_ULONG sym_op_update_size(const sym_op_t *op, CK_ULONG in_len);

@@ -314,6 +314,18 @@ void crypto_op_free(crypto_op_t *op)
 	free(op);
 }
 
+bool crypto_op_reusable(const crypto_op_t *op)
+{
+	return op->sym != NULL && sym_op_restartable(op->sym);
+}
+
+CK_RV crypto_op_restart(crypto_op_t *op, crypto_op_kind_t kind, const CK_MECHANISM *mech)
+{
+	if (mech == NULL || op->kind != kind || op->m->type != mech->mechanism || !crypto_op_reusable(op))
+		return CKR_OPERATION_NOT_INITIALIZED;
+	return sym_op_restart(op->sym, mech);
+}
+
 bool crypto_op_multipart(const crypto_op_t *op)
 {
 	if (op == NULL)

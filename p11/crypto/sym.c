@@ -323,6 +323,32 @@ void sym_op_free(sym_op_t *op)
 	free(op);
 }
 
+bool sym_op_restartable(const sym_op_t *op)
+{
+	return op->m->mode == SYM_GCM && op->pooled && op->gcm_iv_len == 12;
+}
+
+/* The keyed GCM context of a finished (or abandoned) operation takes the
+ * new IV, which starts GCM over (counter, GHASH, AAD), and the new AAD.
+ * Only for a 96-bit IV, which the context was left with; anything else
+ * (and a failure half-way) is left to sym_op_new. */
+CK_RV sym_op_restart(sym_op_t *op, const CK_MECHANISM *mech)
+{
+	gcm_params_240_t p;
+	int n;
+	CK_RV rv = gcm_params(mech, &p);
+
+	if (rv != CKR_OK || p.ulIvLen != 12 || !sym_op_restartable(op))
+		return rv != CKR_OK ? rv : CKR_MECHANISM_PARAM_INVALID;
+	op->tag_len = p.ulTagBits / 8;
+	op->hold_len = 0;
+	op->pending = 0;
+	if (EVP_CipherInit_ex(op->cctx, NULL, NULL, NULL, p.pIv, encrypting(op)) != 1 ||
+	    (p.ulAADLen != 0 && EVP_CipherUpdate(op->cctx, NULL, &n, p.pAAD, (int)p.ulAADLen) != 1))
+		return crypto_ossl_fail(CKR_FUNCTION_FAILED);
+	return CKR_OK;
+}
+
 bool sym_op_multipart(const sym_op_t *op)
 {
 	return op->m->alg != ALG_KEYWRAP;
