@@ -94,7 +94,7 @@ void session_op_end(session_t *s, op_slot_t which)
 {
 	crypto_op_t *op = s->ops[which].op;
 
-	if (op != NULL && !s->ops[which].always_auth && crypto_op_reusable(op))
+	if (op != NULL && !s->ops[which].always_auth && crypto_op_keep(op))
 		spare_keep(s, which, op, s->ops[which].key_epoch, s->ops[which].key);
 	else
 		crypto_op_free(op);

@@ -43,7 +43,7 @@ typedef struct session {
 	p11_mutex_t *mutex;      /* guards ops[] and find */
 	atomic_uint refs;        /* the table's and each caller's inside it */
 	session_op_t ops[OP_COUNT];
-	/* A finished reusable operation (crypto_op_reusable: keyed AES-GCM)
+	/* A finished reusable operation (crypto_op_keep: keyed AES-GCM)
 	 * per slot, kept for the next Init with the same key. Taken and put
 	 * back by the session's user under its mutex, and dropped by
 	 * session_keys_retired under the module lock alone: hence atomic. */

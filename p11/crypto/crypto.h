@@ -77,10 +77,12 @@ typedef struct crypto_op crypto_op_t;
 CK_RV crypto_op_new(crypto_op_kind_t kind, const CK_MECHANISM *mech, EVP_PKEY *key,
 		    CK_KEY_TYPE key_type, crypto_op_t **out) OFP_WUR;
 void crypto_op_free(crypto_op_t *op);
-/* Whether a finished operation can be started again (crypto_op_restart):
- * AES-GCM with a 96-bit IV, whose keyed context then only takes a new IV,
- * as an application keeping its EVP_CIPHER_CTX does. */
-bool crypto_op_reusable(const crypto_op_t *op);
+/* Whether a finished operation can be kept to start again
+ * (crypto_op_restart): AES-GCM with a 96-bit IV, whose keyed context then
+ * only takes a new IV, as an application keeping its EVP_CIPHER_CTX does.
+ * When it can, it lets go of what it holds besides that context (the input
+ * multi-part GCM decryption collected). */
+bool crypto_op_keep(crypto_op_t *op);
 /* Start a finished (or abandoned) reusable operation over, with its key,
  * for the same kind and mechanism type with mech's parameters (that the
  * key is still the one wanted, and still allowed, is the caller's). Any

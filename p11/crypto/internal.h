@@ -138,6 +138,8 @@ void sym_op_free(sym_op_t *op);
  * parameters (AES-GCM with a 96-bit IV), and starting it over: CKR_OK, or
  * an error after which the operation must be freed. */
 bool sym_op_restartable(const sym_op_t *op);
+/* sym_op_restartable, and when it is, let go of the collected input. */
+bool sym_op_keep(sym_op_t *op);
 CK_RV sym_op_restart(sym_op_t *op, const CK_MECHANISM *mech) OFP_WUR;
 bool sym_op_multipart(const sym_op_t *op);
 CK_ULONG sym_op_output_size(const sym_op_t *op, CK_ULONG in_len);

@@ -314,14 +314,15 @@ void crypto_op_free(crypto_op_t *op)
 	free(op);
 }
 
-bool crypto_op_reusable(const crypto_op_t *op)
+bool crypto_op_keep(crypto_op_t *op)
 {
-	return op->sym != NULL && sym_op_restartable(op->sym);
+	return op->sym != NULL && sym_op_keep(op->sym);
 }
 
 CK_RV crypto_op_restart(crypto_op_t *op, crypto_op_kind_t kind, const CK_MECHANISM *mech)
 {
-	if (mech == NULL || op->kind != kind || op->m->type != mech->mechanism || !crypto_op_reusable(op))
+	if (mech == NULL || op->kind != kind || op->m->type != mech->mechanism || op->sym == NULL ||
+	    !sym_op_restartable(op->sym))
 		return CKR_OPERATION_NOT_INITIALIZED;
 	return sym_op_restart(op->sym, mech);
 }

@@ -328,6 +328,18 @@ bool sym_op_restartable(const sym_op_t *op)
 	return op->m->mode == SYM_GCM && op->pooled && op->gcm_iv_len == 12;
 }
 
+bool sym_op_keep(sym_op_t *op)
+{
+	if (!sym_op_restartable(op))
+		return false;
+	/* What multi-part GCM decryption collected (up to GCM_HOLD_MAX) is
+	 * not kept in an idle session. */
+	free(op->hold);
+	op->hold = NULL;
+	op->hold_len = op->hold_cap = 0;
+	return true;
+}
+
 /* The keyed GCM context of a finished (or abandoned) operation takes the
  * new IV, which starts GCM over (counter, GHASH, AAD), and the new AAD.
  * Only for a 96-bit IV, which the context was left with; anything else
