@@ -3,6 +3,7 @@
  * possession), gate batches and the signed lists. */
 #include "config.h"
 #include "issuer/api.h"
+#include "issuer/committer.h"
 #include "atomic_file.h"
 #include "b64url.h"
 #include "hex.h"
@@ -16,6 +17,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,14 +45,32 @@ typedef struct fail_slot {
 } fail_slot_t;
 
 struct ofp_api {
-	ofp_issuer_t *iss;
 	ofp_api_config_t cfg;
 	char issuer_url[256];
 	uint8_t key[OFP_API_KEY_LEN];
-	uint32_t now;
+	/* Issuer handles requests borrow, one at a time each (a handle's
+	 * ledger connection and token session are not shared). */
+	pthread_mutex_t pool_lock;
+	pthread_cond_t pool_free;
+	ofp_issuer_t *pool[OFP_API_HANDLES_MAX];
+	bool lent[OFP_API_HANDLES_MAX];
+	unsigned handles;
+	/* Refreshes and enrollments commit in groups there (NULL: each on
+	 * the borrowed handle, in its own transaction). */
+	ofp_committer_t *committer;
+	/* The tables every request shares. */
+	pthread_mutex_t lock;
 	used_nonce_t used[USED_SLOTS];
 	fail_slot_t fails[FAIL_SLOTS];
 };
+
+/* One request being answered: the handle it borrowed (NULL once given
+ * back) and its clock. */
+typedef struct call {
+	ofp_api_t *api;
+	ofp_issuer_t *iss;
+	uint32_t now;
+} call_t;
 
 void ofp_api_config_defaults(ofp_api_config_t *cfg)
 {
@@ -90,7 +110,11 @@ int ofp_api_new(ofp_issuer_t *iss, const ofp_api_config_t *cfg, const uint8_t ke
 		snprintf(err, err_len, "out of memory");
 		return -1;
 	}
-	api->iss = iss;
+	pthread_mutex_init(&api->pool_lock, NULL);
+	pthread_cond_init(&api->pool_free, NULL);
+	pthread_mutex_init(&api->lock, NULL);
+	api->pool[0] = iss;
+	api->handles = 1;
 	api->cfg = *cfg;
 	memcpy(api->issuer_url, cfg->issuer_url, n + 1);
 	api->cfg.issuer_url = api->issuer_url;
@@ -104,7 +128,65 @@ void ofp_api_free(ofp_api_t *api)
 	if (api == NULL)
 		return;
 	secmem_wipe(api->key, sizeof(api->key));
+	pthread_mutex_destroy(&api->lock);
+	pthread_cond_destroy(&api->pool_free);
+	pthread_mutex_destroy(&api->pool_lock);
 	free(api);
+}
+
+int ofp_api_add_handle(ofp_api_t *api, ofp_issuer_t *iss)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&api->pool_lock);
+	if (api->handles < OFP_API_HANDLES_MAX) {
+		api->pool[api->handles++] = iss;
+		pthread_cond_signal(&api->pool_free);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&api->pool_lock);
+	return rc;
+}
+
+void ofp_api_set_committer(ofp_api_t *api, ofp_committer_t *committer)
+{
+	api->committer = committer;
+}
+
+/* Borrow a handle for this request (waits while all are lent). */
+static void call_borrow(call_t *cx)
+{
+	ofp_api_t *api = cx->api;
+	unsigned i;
+
+	pthread_mutex_lock(&api->pool_lock);
+	for (;;) {
+		for (i = 0; i < api->handles && api->lent[i]; i++)
+			;
+		if (i < api->handles)
+			break;
+		pthread_cond_wait(&api->pool_free, &api->pool_lock);
+	}
+	api->lent[i] = true;
+	cx->iss = api->pool[i];
+	pthread_mutex_unlock(&api->pool_lock);
+	ofp_issuer_set_now(cx->iss, cx->now);
+}
+
+/* Give it back (before waiting on a grouped commit, and at the end). */
+static void call_return(call_t *cx)
+{
+	ofp_api_t *api = cx->api;
+
+	if (cx->iss == NULL)
+		return;
+	pthread_mutex_lock(&api->pool_lock);
+	for (unsigned i = 0; i < api->handles; i++)
+		if (api->pool[i] == cx->iss)
+			api->lent[i] = false;
+	pthread_cond_signal(&api->pool_free);
+	pthread_mutex_unlock(&api->pool_lock);
+	cx->iss = NULL;
 }
 
 int ofp_api_load_key(const char *dir, uint8_t key[OFP_API_KEY_LEN])
@@ -195,7 +277,7 @@ static void respond_fault(ofp_api_response_t *r, const char *error, const ofp_ap
 
 /* ---- MACs, nonces, failure counts ---------------------------------------------------------- */
 
-static void mac(const ofp_api_t *api, const char *label, const uint8_t *data, size_t len, uint8_t out[MAC_LEN])
+static void mac(const call_t *cx, const char *label, const uint8_t *data, size_t len, uint8_t out[MAC_LEN])
 {
 	uint8_t buf[64], full[EVP_MAX_MD_SIZE];
 	unsigned int full_len = 0;
@@ -203,7 +285,7 @@ static void mac(const ofp_api_t *api, const char *label, const uint8_t *data, si
 
 	memcpy(buf, label, llen); /* the label with its NUL: domains cannot overlap */
 	memcpy(buf + llen, data, len);
-	HMAC(EVP_sha256(), api->key, OFP_API_KEY_LEN, buf, llen + len, full, &full_len);
+	HMAC(EVP_sha256(), cx->api->key, OFP_API_KEY_LEN, buf, llen + len, full, &full_len);
 	memcpy(out, full, MAC_LEN);
 }
 
@@ -220,48 +302,33 @@ static uint32_t get32(const uint8_t *p)
 	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
-static int nonce_new(ofp_api_t *api, char out[B64URL_LEN(NONCE_LEN) + 1])
+static int nonce_new(call_t *cx, char out[B64URL_LEN(NONCE_LEN) + 1])
 {
 	uint8_t n[NONCE_LEN];
 
-	put32(n, api->now);
+	put32(n, cx->now);
 	if (RAND_bytes(n + 4, NONCE_RAND) != 1)
 		return -1;
-	mac(api, "offpass-nonce-v1", n, 4 + NONCE_RAND, n + 4 + NONCE_RAND);
+	mac(cx, "offpass-nonce-v1", n, 4 + NONCE_RAND, n + 4 + NONCE_RAND);
 	b64url_encode(n, sizeof(n), out);
 	return 0;
 }
 
-/* 0: ours and fresh, and now used; -1 otherwise (why says which). */
-static int nonce_use(ofp_api_t *api, const char *text, const char **why)
+/* (Under the lock.) 0 when the nonce of tag was not used yet, and now is. */
+static int nonce_mark_used(call_t *cx, uint32_t h, const uint8_t tag[MAC_LEN], uint32_t t, const char **why)
 {
-	uint8_t n[NONCE_LEN], want[MAC_LEN];
-	size_t len;
-	uint32_t t, h;
-
-	*why = "not a c_nonce of this issuer";
-	if (b64url_decode(text, strlen(text), n, sizeof(n), &len) != 0 || len != NONCE_LEN)
-		return -1;
-	mac(api, "offpass-nonce-v1", n, 4 + NONCE_RAND, want);
-	if (CRYPTO_memcmp(want, n + 4 + NONCE_RAND, MAC_LEN) != 0)
-		return -1;
-	t = get32(n);
-	*why = "expired: ask /nonce for a fresh one";
-	if (t > api->now || api->now - t > api->cfg.nonce_lifetime)
-		return -1;
-	h = get32(want);
 	for (uint32_t i = 0; i < PROBES; i++) {
-		used_nonce_t *u = &api->used[(h + i) % USED_SLOTS];
-		if (u->expires > api->now && memcmp(u->tag, want, MAC_LEN) == 0) {
+		used_nonce_t *u = &cx->api->used[(h + i) % USED_SLOTS];
+		if (u->expires > cx->now && memcmp(u->tag, tag, MAC_LEN) == 0) {
 			*why = "used already: ask /nonce for a fresh one";
 			return -1;
 		}
 	}
 	for (uint32_t i = 0; i < PROBES; i++) {
-		used_nonce_t *u = &api->used[(h + i) % USED_SLOTS];
-		if (u->expires <= api->now) {
-			memcpy(u->tag, want, MAC_LEN);
-			u->expires = t + api->cfg.nonce_lifetime + 1;
+		used_nonce_t *u = &cx->api->used[(h + i) % USED_SLOTS];
+		if (u->expires <= cx->now) {
+			memcpy(u->tag, tag, MAC_LEN);
+			u->expires = t + cx->api->cfg.nonce_lifetime + 1;
 			return 0;
 		}
 	}
@@ -270,24 +337,49 @@ static int nonce_use(ofp_api_t *api, const char *text, const char **why)
 	return -1;
 }
 
+/* 0: ours and fresh, and now used; -1 otherwise (why says which). */
+static int nonce_use(call_t *cx, const char *text, const char **why)
+{
+	uint8_t n[NONCE_LEN], want[MAC_LEN];
+	size_t len;
+	uint32_t t, h;
+	int rc;
+
+	*why = "not a c_nonce of this issuer";
+	if (b64url_decode(text, strlen(text), n, sizeof(n), &len) != 0 || len != NONCE_LEN)
+		return -1;
+	mac(cx, "offpass-nonce-v1", n, 4 + NONCE_RAND, want);
+	if (CRYPTO_memcmp(want, n + 4 + NONCE_RAND, MAC_LEN) != 0)
+		return -1;
+	t = get32(n);
+	*why = "expired: ask /nonce for a fresh one";
+	if (t > cx->now || cx->now - t > cx->api->cfg.nonce_lifetime)
+		return -1;
+	h = get32(want);
+	pthread_mutex_lock(&cx->api->lock);
+	rc = nonce_mark_used(cx, h, want, t, why);
+	pthread_mutex_unlock(&cx->api->lock);
+	return rc;
+}
+
 /* ---- access tokens: expiry || holder id || code tag || MAC --------------------------------- */
 
 #define TOKEN_LEN (4 + OFP_ID_LEN + OFP_CODE_TAG_LEN + MAC_LEN)
 
-static void token_new(ofp_api_t *api, const uint8_t holder_id[OFP_ID_LEN], const uint8_t tag[OFP_CODE_TAG_LEN],
+static void token_new(call_t *cx, const uint8_t holder_id[OFP_ID_LEN], const uint8_t tag[OFP_CODE_TAG_LEN],
 		      char out[B64URL_LEN(TOKEN_LEN) + 1])
 {
 	uint8_t t[TOKEN_LEN];
 
-	put32(t, api->now + api->cfg.token_lifetime);
+	put32(t, cx->now + cx->api->cfg.token_lifetime);
 	memcpy(t + 4, holder_id, OFP_ID_LEN);
 	memcpy(t + 4 + OFP_ID_LEN, tag, OFP_CODE_TAG_LEN);
-	mac(api, "offpass-access-v1", t, TOKEN_LEN - MAC_LEN, t + TOKEN_LEN - MAC_LEN);
+	mac(cx, "offpass-access-v1", t, TOKEN_LEN - MAC_LEN, t + TOKEN_LEN - MAC_LEN);
 	b64url_encode(t, sizeof(t), out);
 }
 
 /* "Bearer TOKEN": 0 with the holder id and code tag, -1 otherwise. */
-static int token_check(ofp_api_t *api, const char *authorization, uint8_t holder_id[OFP_ID_LEN],
+static int token_check(call_t *cx, const char *authorization, uint8_t holder_id[OFP_ID_LEN],
 		       uint8_t tag[OFP_CODE_TAG_LEN], const char **why)
 {
 	uint8_t t[TOKEN_LEN], want[MAC_LEN];
@@ -299,18 +391,18 @@ static int token_check(ofp_api_t *api, const char *authorization, uint8_t holder
 	authorization += 7;
 	if (b64url_decode(authorization, strlen(authorization), t, sizeof(t), &len) != 0 || len != TOKEN_LEN)
 		return -1;
-	mac(api, "offpass-access-v1", t, TOKEN_LEN - MAC_LEN, want);
+	mac(cx, "offpass-access-v1", t, TOKEN_LEN - MAC_LEN, want);
 	if (CRYPTO_memcmp(want, t + TOKEN_LEN - MAC_LEN, MAC_LEN) != 0)
 		return -1;
 	*why = "expired: redeem the code again at /token";
-	if (get32(t) <= api->now)
+	if (get32(t) <= cx->now)
 		return -1;
 	memcpy(holder_id, t + 4, OFP_ID_LEN);
 	memcpy(tag, t + 4 + OFP_ID_LEN, OFP_CODE_TAG_LEN);
 	return 0;
 }
 
-static fail_slot_t *fail_slot(ofp_api_t *api, const char *key, bool create)
+static fail_slot_t *fail_slot(call_t *cx, const char *key, bool create)
 {
 	uint32_t h = 2166136261u;
 	fail_slot_t *free_slot = NULL;
@@ -318,8 +410,8 @@ static fail_slot_t *fail_slot(ofp_api_t *api, const char *key, bool create)
 	for (const char *p = key; *p != '\0'; p++)
 		h = (h ^ (uint8_t)*p) * 16777619u;
 	for (uint32_t i = 0; i < PROBES; i++) {
-		fail_slot_t *s = &api->fails[(h + i) % FAIL_SLOTS];
-		bool live = s->key[0] != '\0' && api->now - s->window_start < api->cfg.attempt_window;
+		fail_slot_t *s = &cx->api->fails[(h + i) % FAIL_SLOTS];
+		bool live = s->key[0] != '\0' && cx->now - s->window_start < cx->api->cfg.attempt_window;
 		if (live && strcmp(s->key, key) == 0)
 			return s;
 		if (!live && free_slot == NULL)
@@ -327,24 +419,34 @@ static fail_slot_t *fail_slot(ofp_api_t *api, const char *key, bool create)
 	}
 	if (create && free_slot != NULL) {
 		snprintf(free_slot->key, sizeof(free_slot->key), "%s", key);
-		free_slot->window_start = api->now;
+		free_slot->window_start = cx->now;
 		free_slot->count = 0;
 	}
 	return create ? free_slot : NULL;
 }
 
 /* True when key may try again; a full table refuses (fail closed). */
-static bool may_try(ofp_api_t *api, const char *key)
+static bool may_try(call_t *cx, const char *key)
 {
-	fail_slot_t *s = fail_slot(api, key, false);
-	return s == NULL ? fail_slot(api, key, true) != NULL : s->count < api->cfg.max_failures;
+	fail_slot_t *s;
+	bool ok;
+
+	pthread_mutex_lock(&cx->api->lock);
+	s = fail_slot(cx, key, false);
+	ok = s == NULL ? fail_slot(cx, key, true) != NULL : s->count < cx->api->cfg.max_failures;
+	pthread_mutex_unlock(&cx->api->lock);
+	return ok;
 }
 
-static void failed(ofp_api_t *api, const char *key)
+static void failed(call_t *cx, const char *key)
 {
-	fail_slot_t *s = fail_slot(api, key, true);
+	fail_slot_t *s;
+
+	pthread_mutex_lock(&cx->api->lock);
+	s = fail_slot(cx, key, true);
 	if (s != NULL && s->count < UINT32_MAX)
 		s->count++;
+	pthread_mutex_unlock(&cx->api->lock);
 }
 
 static void holder_key_name(char *out, size_t len, const uint8_t holder_id[OFP_ID_LEN])
@@ -354,52 +456,52 @@ static void holder_key_name(char *out, size_t len, const uint8_t holder_id[OFP_I
 	snprintf(out, len, "h:%s", hex);
 }
 
-static void respond_limited(ofp_api_t *api, ofp_api_response_t *r, const char *who)
+static void respond_limited(call_t *cx, ofp_api_response_t *r, const char *who)
 {
-	r->retry_after = api->cfg.attempt_window;
+	r->retry_after = cx->api->cfg.attempt_window;
 	respond_error(r, 429, "slow_down", NULL, "too many failed attempts from this %s: retry later", who);
 }
 
 /* ---- metadata ------------------------------------------------------------------------------ */
 
-static json_t *url_of(const ofp_api_t *api, const char *path)
+static json_t *url_of(const call_t *cx, const char *path)
 {
 	char buf[512];
-	snprintf(buf, sizeof(buf), "%s%s", api->issuer_url, path);
+	snprintf(buf, sizeof(buf), "%s%s", cx->api->issuer_url, path);
 	return json_string(buf);
 }
 
-static void issuer_metadata(ofp_api_t *api, ofp_api_response_t *r)
+static void issuer_metadata(call_t *cx, ofp_api_response_t *r)
 {
 	json_t *cfg = json_pack("{s:s, s:[s], s:[s, s], s:{s:{s:[s, s]}}}", "format", OFP_API_FORMAT,
 				"cryptographic_binding_methods_supported", "jwk",
 				"credential_signing_alg_values_supported", "ES256", "EdDSA", "proof_types_supported",
 				"jwt", "proof_signing_alg_values_supported", "ES256", "EdDSA");
-	json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:{s:o}}", "credential_issuer", api->issuer_url,
-			      "credential_endpoint", url_of(api, "/credential"), "nonce_endpoint",
-			      url_of(api, "/nonce"), "offpass_batch_endpoint", url_of(api, "/gate/batch"),
-			      "offpass_trust_list_endpoint", url_of(api, "/trust-list"),
-			      "offpass_deny_list_endpoint", url_of(api, "/deny-list"),
+	json_t *o = json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:{s:o}}", "credential_issuer", cx->api->issuer_url,
+			      "credential_endpoint", url_of(cx, "/credential"), "nonce_endpoint",
+			      url_of(cx, "/nonce"), "offpass_batch_endpoint", url_of(cx, "/gate/batch"),
+			      "offpass_trust_list_endpoint", url_of(cx, "/trust-list"),
+			      "offpass_deny_list_endpoint", url_of(cx, "/deny-list"),
 			      "credential_configurations_supported", OFP_API_CONFIGURATION_ID, cfg);
 	snprintf(r->summary, sizeof(r->summary), "metadata");
 	respond_json(r, 200, o);
 }
 
-static void as_metadata(ofp_api_t *api, ofp_api_response_t *r)
+static void as_metadata(call_t *cx, ofp_api_response_t *r)
 {
-	json_t *o = json_pack("{s:s, s:o, s:[s], s:b}", "issuer", api->issuer_url, "token_endpoint",
-			      url_of(api, "/token"), "grant_types_supported",
+	json_t *o = json_pack("{s:s, s:o, s:[s], s:b}", "issuer", cx->api->issuer_url, "token_endpoint",
+			      url_of(cx, "/token"), "grant_types_supported",
 			      "urn:ietf:params:oauth:grant-type:pre-authorized_code",
 			      "pre-authorized_grant_anonymous_access_supported", 1);
 	snprintf(r->summary, sizeof(r->summary), "metadata");
 	respond_json(r, 200, o);
 }
 
-static void nonce_endpoint(ofp_api_t *api, ofp_api_response_t *r)
+static void nonce_endpoint(call_t *cx, ofp_api_response_t *r)
 {
 	char nonce[B64URL_LEN(NONCE_LEN) + 1];
 
-	if (nonce_new(api, nonce) != 0) {
+	if (nonce_new(cx, nonce) != 0) {
 		respond_error(r, 500, "server_error", NULL, "no randomness");
 		return;
 	}
@@ -414,7 +516,7 @@ static void nonce_endpoint(ofp_api_t *api, ofp_api_response_t *r)
 
 static bool media_type_is(const char *ct, const char *want);
 
-static void token_endpoint(ofp_api_t *api, const ofp_api_request_t *req, ofp_api_response_t *r)
+static void token_endpoint(call_t *cx, const ofp_api_request_t *req, ofp_api_response_t *r)
 {
 	ofp_token_request_t t;
 	ofp_api_fault_t f;
@@ -437,25 +539,25 @@ static void token_endpoint(ofp_api_t *api, const ofp_api_request_t *req, ofp_api
 		respond_error(r, 400, "invalid_grant", "pre-authorized_code", "not a holder id (16 hex digits)");
 	} else if (ofp_enroll_code_parse(t.tx_code, code, &ferr) != OFP_FMT_OK ||
 		   ofp_enroll_code_key(code, holder_id, code_key, &ferr) != OFP_FMT_OK) {
-		failed(api, req->peer);
+		failed(cx, req->peer);
 		respond_error(r, 400, "invalid_grant", "tx_code", "not an enrollment code: %s", ferr.reason);
 	} else {
 		holder_key_name(who, sizeof(who), holder_id);
-		if (!may_try(api, who)) {
-			respond_limited(api, r, "holder");
-		} else if ((rc = ofp_issuer_code_check(api->iss, holder_id, code_key, tag, NULL)) != OFP_ISSUER_OK) {
-			failed(api, req->peer);
-			failed(api, who);
+		if (!may_try(cx, who)) {
+			respond_limited(cx, r, "holder");
+		} else if ((rc = ofp_issuer_code_check(cx->iss, holder_id, code_key, tag, NULL)) != OFP_ISSUER_OK) {
+			failed(cx, req->peer);
+			failed(cx, who);
 			if (rc == OFP_ISSUER_REFUSED)
-				respond_error(r, 400, "invalid_grant", "tx_code", "%s", ofp_issuer_error(api->iss));
+				respond_error(r, 400, "invalid_grant", "tx_code", "%s", ofp_issuer_error(cx->iss));
 			else
 				respond_error(r, 503, "server_error", NULL, "the issuer could not check the code");
 		} else {
-			token_new(api, holder_id, tag, token);
+			token_new(cx, holder_id, tag, token);
 			r->no_store = true;
 			snprintf(r->summary, sizeof(r->summary), "token for holder %.16s", t.code);
 			respond_json(r, 200, json_pack("{s:s, s:s, s:I}", "access_token", token, "token_type", "Bearer",
-						       "expires_in", (json_int_t)api->cfg.token_lifetime));
+						       "expires_in", (json_int_t)cx->api->cfg.token_lifetime));
 		}
 	}
 	secmem_wipe(code, sizeof(code));
@@ -472,21 +574,21 @@ static bool media_type_is(const char *ct, const char *want)
 }
 
 /* The proof's claims beyond its signature: audience, time, nonce. */
-static bool proof_claims(ofp_api_t *api, const ofp_proof_t *p, ofp_api_response_t *r)
+static bool proof_claims(call_t *cx, const ofp_proof_t *p, ofp_api_response_t *r)
 {
 	const char *why;
-	int64_t now = api->now;
+	int64_t now = cx->now;
 
-	if (strcmp(p->aud, api->issuer_url) != 0) {
-		respond_error(r, 400, "invalid_proof", "proof.payload.aud", "must be \"%s\"", api->issuer_url);
+	if (strcmp(p->aud, cx->api->issuer_url) != 0) {
+		respond_error(r, 400, "invalid_proof", "proof.payload.aud", "must be \"%s\"", cx->api->issuer_url);
 		return false;
 	}
-	if (p->iat < now - (int64_t)api->cfg.proof_skew || p->iat > now + (int64_t)api->cfg.proof_skew) {
+	if (p->iat < now - (int64_t)cx->api->cfg.proof_skew || p->iat > now + (int64_t)cx->api->cfg.proof_skew) {
 		respond_error(r, 400, "invalid_proof", "proof.payload.iat", "more than %" PRIu32 " s from the issuer's clock",
-			      api->cfg.proof_skew);
+			      cx->api->cfg.proof_skew);
 		return false;
 	}
-	if (nonce_use(api, p->nonce, &why) != 0) {
+	if (nonce_use(cx, p->nonce, &why) != 0) {
 		respond_error(r, 400, "invalid_nonce", "proof.payload.nonce", "%s", why);
 		return false;
 	}
@@ -507,49 +609,133 @@ static void respond_credential(ofp_api_response_t *r, const uint8_t *cred, size_
 			       "offpass_not_after", (json_int_t)c->not_after));
 }
 
-static void issuer_refusal(ofp_api_t *api, ofp_api_response_t *r, ofp_issuer_rc_t rc)
+static void issuer_refusal(ofp_api_response_t *r, ofp_issuer_rc_t rc, const char *why)
 {
 	if (rc == OFP_ISSUER_REFUSED)
-		respond_error(r, 400, "credential_request_denied", NULL, "%s", ofp_issuer_error(api->iss));
+		respond_error(r, 400, "credential_request_denied", NULL, "%s", why);
 	else
 		respond_error(r, 503, "server_error", NULL, "the issuer could not complete the request");
 }
 
+/* ---- grouped commits: the ledger part of a refresh or an enrollment as a unit ---- */
+
+typedef struct issue_unit {
+	const ofp_credential_t *cur;	   /* refresh: the credential shown */
+	const uint8_t *holder_id, *tag;	   /* enrollment: the access token's */
+	const ofp_proof_t *proof;	   /* enrollment: the key */
+	uint8_t out[OFP_CREDENTIAL_MAX];
+	size_t out_len;
+	ofp_credential_t cred;
+} issue_unit_t;
+
+static ofp_issuer_rc_t refresh_unit(ofp_issuer_t *iss, void *arg)
+{
+	issue_unit_t *u = arg;
+	ofp_issue_opts_t opts;
+
+	memset(&opts, 0, sizeof(opts));
+	opts.in_transaction = true;
+	return ofp_issuer_refresh_opts(iss, u->cur, &opts, u->out, &u->out_len, &u->cred);
+}
+
+static ofp_issuer_rc_t enroll_unit(ofp_issuer_t *iss, void *arg)
+{
+	issue_unit_t *u = arg;
+
+	return ofp_issuer_issue_online_in_tx(iss, u->holder_id, u->proof->alg, u->proof->key, u->proof->key_len,
+					     u->tag, u->out, &u->out_len, &u->cred);
+}
+
+/* Queue the unit and wait for its group's commit: the credential goes
+ * out only once the ledger holds it durably. The borrowed handle goes
+ * back first (it is not needed, and others can read meanwhile). */
+static void issue_grouped(call_t *cx, issue_unit_t *iu, ofp_commit_fn fn, ofp_api_response_t *r, const char *what)
+{
+	ofp_commit_unit_t *u = calloc(1, sizeof(*u));
+
+	if (u == NULL) {
+		respond_error(r, 503, "server_error", NULL, "out of memory");
+		return;
+	}
+	u->fn = fn;
+	u->arg = iu;
+	u->now = cx->now;
+	call_return(cx);
+	if (ofp_committer_run(cx->api->committer, u) != OFP_ISSUER_OK)
+		issuer_refusal(r, u->rc, u->err);
+	else
+		respond_credential(r, iu->out, iu->out_len, &iu->cred, what);
+	free(u);
+}
+
+static void refresh_grouped(call_t *cx, const ofp_credential_t *cur, ofp_api_response_t *r)
+{
+	issue_unit_t *iu = calloc(1, sizeof(*iu));
+
+	if (iu == NULL) {
+		respond_error(r, 503, "server_error", NULL, "out of memory");
+		return;
+	}
+	iu->cur = cur;
+	issue_grouped(cx, iu, refresh_unit, r, "refresh");
+	free(iu);
+}
+
+static void enroll_grouped(call_t *cx, const uint8_t holder_id[OFP_ID_LEN], const uint8_t tag[OFP_CODE_TAG_LEN],
+			   const ofp_proof_t *p, ofp_api_response_t *r)
+{
+	issue_unit_t *iu = calloc(1, sizeof(*iu));
+
+	if (iu == NULL) {
+		respond_error(r, 503, "server_error", NULL, "out of memory");
+		return;
+	}
+	iu->holder_id = holder_id;
+	iu->tag = tag;
+	iu->proof = p;
+	issue_grouped(cx, iu, enroll_unit, r, "enroll");
+	free(iu);
+}
+
 /* Refresh: the holder shows its current credential and proves, with the
  * proof JWT, that it holds the key the credential certifies. */
-static void refresh(ofp_api_t *api, const ofp_api_request_t *req, const ofp_credential_request_t *cr,
+static void refresh(call_t *cx, const ofp_api_request_t *req, const ofp_credential_request_t *cr,
 		    const ofp_proof_t *p, ofp_api_response_t *r)
 {
 	ofp_credential_t cur, next;
 	uint8_t out[OFP_CREDENTIAL_MAX];
 	size_t out_len = 0;
 	char who[64];
-	ofp_issuer_rc_t rc = ofp_issuer_check_credential(api->iss, cr->credential, cr->credential_len, &cur);
+	ofp_issuer_rc_t rc = ofp_issuer_check_credential(cx->iss, cr->credential, cr->credential_len, &cur);
 
 	if (rc != OFP_ISSUER_OK) {
-		failed(api, req->peer);
+		failed(cx, req->peer);
 		if (rc == OFP_ISSUER_REFUSED)
 			respond_error(r, 400, "invalid_credential_request", "offpass_credential", "%s",
-				      ofp_issuer_error(api->iss));
+				      ofp_issuer_error(cx->iss));
 		else
-			issuer_refusal(api, r, rc);
+			issuer_refusal(r, rc, ofp_issuer_error(cx->iss));
 		return;
 	}
 	holder_key_name(who, sizeof(who), cur.holder_id);
-	if (!may_try(api, who)) {
-		respond_limited(api, r, "holder");
+	if (!may_try(cx, who)) {
+		respond_limited(cx, r, "holder");
 		return;
 	}
 	if (cur.holder_alg != p->alg || ofp_holder_key_len(cur.holder_alg) != p->key_len ||
 	    memcmp(cur.holder_key, p->key, p->key_len) != 0) {
-		failed(api, req->peer);
-		failed(api, who);
+		failed(cx, req->peer);
+		failed(cx, who);
 		respond_error(r, 400, "invalid_proof", "proof.header.jwk", "not the key the credential certifies");
 		return;
 	}
-	rc = ofp_issuer_refresh(api->iss, &cur, out, &out_len, &next);
+	if (cx->api->committer != NULL) {
+		refresh_grouped(cx, &cur, r);
+		return;
+	}
+	rc = ofp_issuer_refresh(cx->iss, &cur, out, &out_len, &next);
 	if (rc != OFP_ISSUER_OK) {
-		issuer_refusal(api, r, rc);
+		issuer_refusal(r, rc, ofp_issuer_error(cx->iss));
 		return;
 	}
 	respond_credential(r, out, out_len, &next, "refresh");
@@ -557,7 +743,7 @@ static void refresh(ofp_api_t *api, const ofp_api_request_t *req, const ofp_cred
 
 /* Enrollment: the access token from /token says which holder proved its
  * code; the proof's key becomes the account's holder key. */
-static void enroll(ofp_api_t *api, const ofp_api_request_t *req, const ofp_proof_t *p, ofp_api_response_t *r)
+static void enroll(call_t *cx, const ofp_api_request_t *req, const ofp_proof_t *p, ofp_api_response_t *r)
 {
 	uint8_t holder_id[OFP_ID_LEN], tag[OFP_CODE_TAG_LEN], out[OFP_CREDENTIAL_MAX];
 	size_t out_len = 0;
@@ -565,20 +751,24 @@ static void enroll(ofp_api_t *api, const ofp_api_request_t *req, const ofp_proof
 	const char *why;
 	ofp_issuer_rc_t rc;
 
-	if (token_check(api, req->authorization, holder_id, tag, &why) != 0) {
-		failed(api, req->peer);
+	if (token_check(cx, req->authorization, holder_id, tag, &why) != 0) {
+		failed(cx, req->peer);
 		respond_error(r, 401, "invalid_token", "Authorization", "%s", why);
 		return;
 	}
-	rc = ofp_issuer_issue_online(api->iss, holder_id, p->alg, p->key, p->key_len, tag, out, &out_len, &c);
+	if (cx->api->committer != NULL) {
+		enroll_grouped(cx, holder_id, tag, p, r);
+		return;
+	}
+	rc = ofp_issuer_issue_online(cx->iss, holder_id, p->alg, p->key, p->key_len, tag, out, &out_len, &c);
 	if (rc != OFP_ISSUER_OK) {
-		issuer_refusal(api, r, rc);
+		issuer_refusal(r, rc, ofp_issuer_error(cx->iss));
 		return;
 	}
 	respond_credential(r, out, out_len, &c, "enroll");
 }
 
-static void credential_endpoint(ofp_api_t *api, const ofp_api_request_t *req, ofp_api_response_t *r)
+static void credential_endpoint(call_t *cx, const ofp_api_request_t *req, ofp_api_response_t *r)
 {
 	ofp_credential_request_t *cr;
 	ofp_proof_t p;
@@ -598,16 +788,16 @@ static void credential_endpoint(ofp_api_t *api, const ofp_api_request_t *req, of
 										     : "invalid_credential_request",
 			      &f);
 	} else if (ofp_api_parse_proof(cr->proof_jwt, &p, &f) != 0) {
-		failed(api, req->peer);
+		failed(cx, req->peer);
 		respond_fault(r, "invalid_proof", &f);
 	} else if (!ofp_api_proof_verify(&p)) {
-		failed(api, req->peer);
+		failed(cx, req->peer);
 		respond_error(r, 400, "invalid_proof", "proof.signature", "does not verify with proof.header.jwk");
-	} else if (proof_claims(api, &p, r)) {
+	} else if (proof_claims(cx, &p, r)) {
 		if (cr->has_credential)
-			refresh(api, req, cr, &p, r);
+			refresh(cx, req, cr, &p, r);
 		else if (req->authorization != NULL)
-			enroll(api, req, &p, r);
+			enroll(cx, req, &p, r);
 		else
 			respond_error(r, 401, "invalid_token", "Authorization",
 				      "a Bearer access token from /token (enrollment) or offpass_credential (refresh)");
@@ -617,7 +807,7 @@ static void credential_endpoint(ofp_api_t *api, const ofp_api_request_t *req, of
 
 /* ---- gates ---------------------------------------------------------------------------------- */
 
-static void batch_endpoint(ofp_api_t *api, const ofp_api_request_t *req, ofp_api_response_t *r)
+static void batch_endpoint(call_t *cx, const ofp_api_request_t *req, ofp_api_response_t *r)
 {
 	ofp_settle_report_t rep;
 	char vid[2 * OFP_ID_LEN + 1];
@@ -629,10 +819,10 @@ static void batch_endpoint(ofp_api_t *api, const ofp_api_request_t *req, ofp_api
 		return;
 	}
 	memset(&rep, 0, sizeof(rep));
-	rc = ofp_issuer_settle(api->iss, req->body, req->body_len, NULL, NULL, &rep);
+	rc = ofp_issuer_settle(cx->iss, req->body, req->body_len, NULL, NULL, &rep);
 	if (rc == OFP_ISSUER_REFUSED) {
-		failed(api, req->peer);
-		respond_error(r, 422, "batch_refused", "body", "%s", ofp_issuer_error(api->iss));
+		failed(cx, req->peer);
+		respond_error(r, 422, "batch_refused", "body", "%s", ofp_issuer_error(cx->iss));
 		return;
 	}
 	if (rc != OFP_ISSUER_OK) {
@@ -678,12 +868,12 @@ static bool etag_matches(const char *inm, const char *etag)
 	return false;
 }
 
-static void list_endpoint(ofp_api_t *api, const ofp_api_request_t *req, bool trust, ofp_api_response_t *r)
+static void list_endpoint(call_t *cx, const ofp_api_request_t *req, bool trust, ofp_api_response_t *r)
 {
 	uint8_t *list = NULL, digest[OFP_HASH_LEN];
 	size_t len = 0;
 	char hex[25];
-	ofp_issuer_rc_t rc = trust ? ofp_issuer_trust_list(api->iss, &list, &len) : ofp_issuer_deny_list(api->iss, &list, &len);
+	ofp_issuer_rc_t rc = trust ? ofp_issuer_trust_list(cx->iss, &list, &len) : ofp_issuer_deny_list(cx->iss, &list, &len);
 
 	if (rc != OFP_ISSUER_OK || !ofp_sha256(list, len, digest)) {
 		free(list);
@@ -743,13 +933,32 @@ size_t ofp_api_body_limit(const ofp_api_t *api, const char *method, const char *
 	return rt->kind == R_BATCH ? api->cfg.batch_max : OFP_API_JSON_MAX;
 }
 
+static void dispatch(call_t *cx, const route_t *rt, const ofp_api_request_t *req, ofp_api_response_t *r)
+{
+	switch (rt->kind) {
+	case R_ISSUER_META: issuer_metadata(cx, r); break;
+	case R_AS_META: as_metadata(cx, r); break;
+	case R_TOKEN: token_endpoint(cx, req, r); break;
+	case R_NONCE: nonce_endpoint(cx, r); break;
+	case R_CREDENTIAL: credential_endpoint(cx, req, r); break;
+	case R_BATCH: batch_endpoint(cx, req, r); break;
+	case R_TRUST: list_endpoint(cx, req, true, r); break;
+	case R_DENY: list_endpoint(cx, req, false, r); break;
+	}
+}
+
+/* Routes that need no issuer handle (no ledger, no token). */
+static bool needs_handle(route_kind_t kind)
+{
+	return kind != R_ISSUER_META && kind != R_AS_META && kind != R_NONCE;
+}
+
 void ofp_api_handle(ofp_api_t *api, const ofp_api_request_t *req, uint32_t now, ofp_api_response_t *r)
 {
 	const route_t *rt = route_of(req->path);
+	call_t call = { api, NULL, now }, *cx = &call;
 
 	memset(r, 0, sizeof(*r));
-	api->now = now;
-	ofp_issuer_set_now(api->iss, now);
 	if (rt == NULL) {
 		respond_error(r, 404, "not_found", "path", "no such endpoint");
 		return;
@@ -762,20 +971,14 @@ void ofp_api_handle(ofp_api_t *api, const ofp_api_request_t *req, uint32_t now, 
 		respond_error(r, 413, "invalid_request", "body", "too long for %s", rt->path);
 		return;
 	}
-	if ((rt->kind == R_TOKEN || rt->kind == R_CREDENTIAL || rt->kind == R_BATCH) && !may_try(api, req->peer)) {
-		respond_limited(api, r, "address");
+	if ((rt->kind == R_TOKEN || rt->kind == R_CREDENTIAL || rt->kind == R_BATCH) && !may_try(cx, req->peer)) {
+		respond_limited(cx, r, "address");
 		return;
 	}
-	switch (rt->kind) {
-	case R_ISSUER_META: issuer_metadata(api, r); break;
-	case R_AS_META: as_metadata(api, r); break;
-	case R_TOKEN: token_endpoint(api, req, r); break;
-	case R_NONCE: nonce_endpoint(api, r); break;
-	case R_CREDENTIAL: credential_endpoint(api, req, r); break;
-	case R_BATCH: batch_endpoint(api, req, r); break;
-	case R_TRUST: list_endpoint(api, req, true, r); break;
-	case R_DENY: list_endpoint(api, req, false, r); break;
-	}
+	if (needs_handle(rt->kind))
+		call_borrow(cx);
+	dispatch(cx, rt, req, r);
+	call_return(cx);
 }
 
 void ofp_api_response_free(ofp_api_response_t *r)

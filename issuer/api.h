@@ -73,12 +73,27 @@ typedef struct ofp_api_response {
 } ofp_api_response_t;
 
 typedef struct ofp_api ofp_api_t;
+typedef struct ofp_committer ofp_committer_t;
+
+/* Most issuer handles one API lends to requests answered in parallel. */
+#define OFP_API_HANDLES_MAX 32
 
 /* An API over an open issuer (which it does not own). key: the MAC key
  * shared by every issuerd of this issuer. */
 int ofp_api_new(ofp_issuer_t *iss, const ofp_api_config_t *cfg, const uint8_t key[OFP_API_KEY_LEN],
 		ofp_api_t **out, char *err, size_t err_len) OFP_WUR;
 void ofp_api_free(ofp_api_t *api);
+/* Threads: ofp_api_handle may be called from several threads at once.
+ * Each request borrows one issuer handle for its ledger reads (and its
+ * settlement), waiting while all are lent: add one more (opened and
+ * unlocked on the same directory; not owned) per request to answer in
+ * parallel. 0, or -1 past OFP_API_HANDLES_MAX. */
+int ofp_api_add_handle(ofp_api_t *api, ofp_issuer_t *iss) OFP_WUR;
+/* Issue (refresh, enrollment) through committer (issuer/committer.h):
+ * the issuing transactions of concurrent requests are grouped in one
+ * commit; each response waits for its group's commit. NULL (the
+ * default): each issuance commits on its own on the borrowed handle. */
+void ofp_api_set_committer(ofp_api_t *api, ofp_committer_t *committer);
 /* Change the Credential Issuer Identifier (once the port is known):
  * 0, or -1 for an empty or too long URL, or one ending in '/'. */
 int ofp_api_set_issuer_url(ofp_api_t *api, const char *url) OFP_WUR;

@@ -4,6 +4,7 @@
 #include "issuer/internal.h"
 #include "atomic_file.h"
 #include "secmem.h"
+#include "format/sig.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -149,6 +150,8 @@ void ofp_issuer_close(ofp_issuer_t *iss)
 {
 	if (iss == NULL)
 		return;
+	for (unsigned i = 0; i < iss->verify_keys_n; i++)
+		EVP_PKEY_free(iss->verify_keys[i].pkey);
 	ofp_p11_close(iss->p11);
 	ofp_ledger_close(iss->ledger);
 	iss_cred_cache_free(iss->creds);
@@ -204,6 +207,7 @@ ofp_issuer_rc_t iss_token(ofp_issuer_t *iss)
 	a.uri = iss->cfg.uri[0] != '\0' ? iss->cfg.uri : NULL;
 	a.token_label = iss->cfg.token_label[0] != '\0' ? iss->cfg.token_label : NULL;
 	a.read_write = true;
+	iss->token_keys_n = 0; /* object handles of another session */
 	if (ofp_p11_open(&a, &iss->p11, err, sizeof(err)) != 0)
 		return iss_fail(iss, OFP_ISSUER_ERROR, "issuer token: %s", err);
 	rc = login(iss);
@@ -219,12 +223,39 @@ ofp_issuer_rc_t ofp_issuer_unlock(ofp_issuer_t *iss)
 	return iss_token(iss);
 }
 
+/* The token key found before for this ledger key (object handles stay
+ * valid while the session is open), or NULL. */
+static const ofp_p11_key_t *token_key_cached(const ofp_issuer_t *iss, const ofp_ledger_key_t *lk)
+{
+	for (unsigned i = 0; i < iss->token_keys_n; i++) {
+		const ofp_p11_key_t *k = &iss->token_keys[i].key;
+		if (memcmp(iss->token_keys[i].kid, lk->kid, OFP_KEY_ID_LEN) == 0 && k->id_len == lk->cka_id_len &&
+		    memcmp(k->id, lk->cka_id, k->id_len) == 0)
+			return k;
+	}
+	return NULL;
+}
+
+static void token_key_remember(ofp_issuer_t *iss, const ofp_ledger_key_t *lk, const ofp_p11_key_t *k)
+{
+	iss_token_key_cache_t *e = &iss->token_keys[iss->token_keys_n < ISS_KEY_CACHE ? iss->token_keys_n++ : 0];
+
+	memcpy(e->kid, lk->kid, OFP_KEY_ID_LEN);
+	e->key = *k;
+}
+
 ofp_issuer_rc_t iss_token_key(ofp_issuer_t *iss, const ofp_ledger_key_t *lk, ofp_p11_key_t *out)
 {
+	const ofp_p11_key_t *cached;
 	ofp_issuer_rc_t rc = iss_token(iss);
 
 	if (rc != OFP_ISSUER_OK)
 		return rc;
+	cached = token_key_cached(iss, lk);
+	if (cached != NULL && cached->pub_len == lk->pub_len && memcmp(cached->pub_raw, lk->pub, lk->pub_len) == 0) {
+		*out = *cached;
+		return OFP_ISSUER_OK;
+	}
 	if (ofp_p11_find_key(iss->p11, lk->label, lk->cka_id, lk->cka_id_len, out) != 0)
 		return iss_fail(iss, OFP_ISSUER_ERROR, "issuer key '%s': %s", lk->label, ofp_p11_error(iss->p11));
 	/* Another token with a key of the same label must not sign for us. */
@@ -232,7 +263,33 @@ ofp_issuer_rc_t iss_token_key(ofp_issuer_t *iss, const ofp_ledger_key_t *lk, ofp
 		return iss_fail(iss, OFP_ISSUER_ERROR,
 				"issuer key '%s' on token '%s' is not the key %s records (another token?)", lk->label,
 				ofp_p11_token_label(iss->p11), OFP_ISSUER_LEDGER);
+	token_key_remember(iss, lk, out);
 	return OFP_ISSUER_OK;
+}
+
+EVP_PKEY *iss_verify_key(ofp_issuer_t *iss, const ofp_ledger_key_t *lk)
+{
+	iss_verify_key_cache_t *e;
+	EVP_PKEY *pkey;
+
+	for (unsigned i = 0; i < iss->verify_keys_n; i++) {
+		e = &iss->verify_keys[i];
+		if (memcmp(e->kid, lk->kid, OFP_KEY_ID_LEN) == 0 && e->alg == lk->alg && e->pub_len == lk->pub_len &&
+		    memcmp(e->pub, lk->pub, lk->pub_len) == 0)
+			return e->pkey;
+	}
+	pkey = ofp_sig_public_key(lk->alg, lk->pub, lk->pub_len);
+	if (pkey == NULL)
+		return NULL;
+	e = &iss->verify_keys[iss->verify_keys_n < ISS_KEY_CACHE ? iss->verify_keys_n++ : 0];
+	if (e->pkey != NULL)
+		EVP_PKEY_free(e->pkey);
+	memcpy(e->kid, lk->kid, OFP_KEY_ID_LEN);
+	e->alg = lk->alg;
+	memcpy(e->pub, lk->pub, lk->pub_len);
+	e->pub_len = lk->pub_len;
+	e->pkey = pkey;
+	return pkey;
 }
 
 ofp_issuer_rc_t iss_sign(ofp_issuer_t *iss, const ofp_ledger_key_t *lk, const uint8_t *msg, size_t len,
@@ -243,8 +300,10 @@ ofp_issuer_rc_t iss_sign(ofp_issuer_t *iss, const ofp_ledger_key_t *lk, const ui
 
 	if (rc != OFP_ISSUER_OK)
 		return rc;
-	if (ofp_p11_sign(iss->p11, &key, msg, len, sig) != 0)
+	if (ofp_p11_sign(iss->p11, &key, msg, len, sig) != 0) {
+		iss->token_keys_n = 0; /* find it again next time (a token changed under us?) */
 		return iss_fail(iss, OFP_ISSUER_ERROR, "signing with '%s': %s", lk->label, ofp_p11_error(iss->p11));
+	}
 	return OFP_ISSUER_OK;
 }
 

@@ -13,6 +13,24 @@
 
 typedef struct iss_cred_cache iss_cred_cache_t;
 
+/* Keys the handle found or parsed once (a ledger key's bytes never
+ * change under its kid): the token's object handles for signing, the
+ * parsed public keys for verifying credentials. */
+#define ISS_KEY_CACHE 8
+
+typedef struct iss_token_key_cache {
+	uint8_t kid[OFP_KEY_ID_LEN];
+	ofp_p11_key_t key;
+} iss_token_key_cache_t;
+
+typedef struct iss_verify_key_cache {
+	uint8_t kid[OFP_KEY_ID_LEN];
+	unsigned alg;
+	uint8_t pub[OFP_TRUST_KEY_MAX];
+	size_t pub_len;
+	EVP_PKEY *pkey;
+} iss_verify_key_cache_t;
+
 struct ofp_issuer {
 	char dir[ISS_PATH_MAX - 64]; /* room for "/<file name>" in a path */
 	ofp_issuer_config_t cfg;
@@ -31,6 +49,10 @@ struct ofp_issuer {
 	size_t cred_cache_slots; /* 0: ISS_CRED_CACHE_SLOTS */
 	unsigned settle_threads;
 	char err[ISS_ERR_LEN];
+	iss_token_key_cache_t token_keys[ISS_KEY_CACHE]; /* valid while p11 is open */
+	unsigned token_keys_n;
+	iss_verify_key_cache_t verify_keys[ISS_KEY_CACHE];
+	unsigned verify_keys_n;
 };
 
 /* ---- the credential cache (credcache.c) --------------------------------------------
@@ -86,6 +108,9 @@ ofp_issuer_rc_t iss_ledger_fail(ofp_issuer_t *iss, int ledger_rc);
 ofp_issuer_rc_t iss_token(ofp_issuer_t *iss) OFP_WUR;
 /* The token's key for a ledger key, checked to be the same public key. */
 ofp_issuer_rc_t iss_token_key(ofp_issuer_t *iss, const ofp_ledger_key_t *lk, ofp_p11_key_t *out) OFP_WUR;
+/* The parsed public key of a ledger key (cached in the handle; do not
+ * free it), NULL when it is not a valid key. */
+EVP_PKEY *iss_verify_key(ofp_issuer_t *iss, const ofp_ledger_key_t *lk);
 /* Sign msg with a ledger key (through the token). */
 ofp_issuer_rc_t iss_sign(ofp_issuer_t *iss, const ofp_ledger_key_t *lk, const uint8_t *msg, size_t len,
 			 uint8_t sig[OFP_SIG_LEN]) OFP_WUR;

@@ -314,14 +314,16 @@ ofp_issuer_rc_t iss_issue_checked(ofp_issuer_t *iss, const ofp_enrollment_t *e, 
 		rc = iss_token(iss);
 	if (rc != OFP_ISSUER_OK)
 		return rc;
-	rc = iss_ledger_fail(iss, ofp_ledger_begin(iss->ledger));
+	if (!o->in_transaction)
+		rc = iss_ledger_fail(iss, ofp_ledger_begin(iss->ledger));
 	if (rc != OFP_ISSUER_OK)
 		return rc;
 	rc = issue_tx(iss, e, needs_code, &signer, o, out, out_len, &c);
-	if (rc == OFP_ISSUER_OK)
+	if (rc == OFP_ISSUER_OK && !o->in_transaction)
 		rc = iss_ledger_fail(iss, ofp_ledger_commit(iss->ledger));
 	if (rc != OFP_ISSUER_OK) {
-		ofp_ledger_rollback(iss->ledger);
+		if (!o->in_transaction)
+			ofp_ledger_rollback(iss->ledger);
 		return rc;
 	}
 	if (cred != NULL)

@@ -123,6 +123,10 @@ ofp_issuer_rc_t ofp_issuer_code_check(ofp_issuer_t *iss, const uint8_t holder_id
 ofp_issuer_rc_t ofp_issuer_issue_online(ofp_issuer_t *iss, const uint8_t holder_id[OFP_ID_LEN], unsigned alg,
 					const uint8_t *key, size_t key_len, const uint8_t tag[OFP_CODE_TAG_LEN],
 					uint8_t *out, size_t *out_len, ofp_credential_t *cred) OFP_WUR;
+/* The same inside the caller's transaction (a grouped commit). */
+ofp_issuer_rc_t ofp_issuer_issue_online_in_tx(ofp_issuer_t *iss, const uint8_t holder_id[OFP_ID_LEN], unsigned alg,
+					      const uint8_t *key, size_t key_len, const uint8_t tag[OFP_CODE_TAG_LEN],
+					      uint8_t *out, size_t *out_len, ofp_credential_t *cred) OFP_WUR;
 
 /* ---- issuance (issue.c) -------------------------------------------------------- */
 
@@ -141,6 +145,11 @@ typedef struct ofp_issue_opts {
 	 * is still that code, unused and unexpired. NULL: the request's MAC
 	 * proves the code. */
 	const uint8_t *code_tag;
+	/* A grouped commit (issuer/committer.h): the caller has begun the
+	 * transaction and wrapped this issuance in a savepoint; issue inside
+	 * it, neither begin nor commit, and leave the undo of a failure to the
+	 * caller (rollback to the savepoint). */
+	bool in_transaction;
 } ofp_issue_opts_t;
 
 /* Check an enrollment request (strict decoding, proof of possession, age,
@@ -170,6 +179,9 @@ ofp_issuer_rc_t ofp_issuer_check_credential(ofp_issuer_t *iss, const uint8_t *cr
  * decide as for ofp_issuer_issue. */
 ofp_issuer_rc_t ofp_issuer_refresh(ofp_issuer_t *iss, const ofp_credential_t *c, uint8_t *out, size_t *out_len,
 				   ofp_credential_t *next) OFP_WUR;
+/* The same inside the caller's transaction (opts->in_transaction). */
+ofp_issuer_rc_t ofp_issuer_refresh_opts(ofp_issuer_t *iss, const ofp_credential_t *c, const ofp_issue_opts_t *opts,
+					uint8_t *out, size_t *out_len, ofp_credential_t *next) OFP_WUR;
 
 /* ---- gates (gates.c) ------------------------------------------------------------- */
 

@@ -3,11 +3,16 @@
  * same issuer directory and ledger as offpass-issuer. The HTTP layer only
  * bounds, reads and logs; issuer/api.c decides.
  *
- * One internal polling thread answers every request in turn (the issuer
- * handle, its ledger connection and token session are not shared between
- * threads); run several processes on one ledger to use more cores. */
+ * A thread per connection reads, parses and verifies in parallel (on
+ * every core); requests borrow one of --handles issuer handles (each its
+ * own ledger connection and token session) for their ledger reads and
+ * settlements; refreshes and enrollments issue through one committer
+ * thread that groups the transactions of concurrent requests into one
+ * commit (issuer/committer.h). Several processes may still share one
+ * ledger. */
 #include "config.h"
 #include "issuer/api.h"
+#include "issuer/committer.h"
 #include "atomic_file.h"
 #include "cli.h"
 #include "secmem.h"
@@ -32,10 +37,12 @@
 #define CONNECTION_TIMEOUT 15
 #define CONNECTION_LIMIT 256
 #define PER_IP_LIMIT 32
+#define HANDLES_DEFAULT 4
 
 typedef struct server {
 	ofp_api_t *api;
 	ofp_clock_t clock;
+	pthread_mutex_t log_lock;
 	FILE *log;
 } server_t;
 
@@ -62,6 +69,9 @@ static const char usage_msg[] =
 	"  --port-file FILE     write the port listened on (for tests and scripts)\n"
 	"  --batch-max BYTES    largest sealed batch accepted (default 8 MiB)\n"
 	"  --max-failures N     failed proofs/batches per address and per holder in 10 min (10)\n"
+	"  --handles N          issuer handles (ledger connections, token sessions) requests\n"
+	"                       share for reads and settlement (1..32, default 4)\n"
+	"  --group-max N        most issuances committed in one transaction (1..64, default 64)\n"
 	"  --pin-file FILE, --pin-env VAR   the token's user PIN (read at start)\n"
 	"  --log FILE           append the request log there (default: standard output)\n";
 
@@ -81,9 +91,11 @@ static void log_request(server_t *s, struct MHD_Connection *conn, const char *me
 	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	/* The url is the path we routed on: no query string (none is used)
 	 * and never a body, a code, a token or a proof. */
+	pthread_mutex_lock(&s->log_lock);
 	fprintf(s->log, "%s %s %s %s %u %zu %.1fms %s\n", when, peer, method, url, r->status, r->body_len, ms,
 		r->summary[0] != '\0' ? r->summary : "-");
 	fflush(s->log);
+	pthread_mutex_unlock(&s->log_lock);
 }
 
 static void peer_text(struct MHD_Connection *conn, char *out, size_t len)
@@ -224,12 +236,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 typedef struct options {
 	const char *dir, *listen, *cert, *key, *issuer_url, *port_file, *pin_file, *pin_env, *log;
+	unsigned handles, group_max;
 	ofp_api_config_t api;
 	ofp_clock_t clock;
 } options_t;
 
 enum { OPT_DIR = 256, OPT_LISTEN, OPT_CERT, OPT_KEY, OPT_URL, OPT_PORT_FILE, OPT_BATCH_MAX, OPT_MAX_FAIL,
-       OPT_PIN_FILE, OPT_PIN_ENV, OPT_LOG, OPT_NOW };
+       OPT_PIN_FILE, OPT_PIN_ENV, OPT_LOG, OPT_NOW, OPT_HANDLES, OPT_GROUP_MAX };
 
 static int parse_options(int argc, char **argv, options_t *o)
 {
@@ -241,12 +254,15 @@ static int parse_options(int argc, char **argv, options_t *o)
 		{ "max-failures", required_argument, NULL, OPT_MAX_FAIL },
 		{ "pin-file", required_argument, NULL, OPT_PIN_FILE }, { "pin-env", required_argument, NULL, OPT_PIN_ENV },
 		{ "log", required_argument, NULL, OPT_LOG },	     { "now", required_argument, NULL, OPT_NOW },
+		{ "handles", required_argument, NULL, OPT_HANDLES }, { "group-max", required_argument, NULL, OPT_GROUP_MAX },
 		{ "help", no_argument, NULL, 'h' },		     { 0 }
 	};
 	uint64_t v;
 	int c;
 
 	o->listen = "127.0.0.1:8443";
+	o->handles = HANDLES_DEFAULT;
+	o->group_max = OFP_COMMITTER_GROUP_MAX;
 	ofp_api_config_defaults(&o->api);
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
@@ -269,6 +285,16 @@ static int parse_options(int argc, char **argv, options_t *o)
 			if (ofp_parse_u64(optarg, 1000000, &v) != 0 || v == 0)
 				return ofp_usage("--max-failures: 1..1000000");
 			o->api.max_failures = (uint32_t)v;
+			break;
+		case OPT_HANDLES:
+			if (ofp_parse_u64(optarg, OFP_API_HANDLES_MAX, &v) != 0 || v == 0)
+				return ofp_usage("--handles: 1..%u", OFP_API_HANDLES_MAX);
+			o->handles = (unsigned)v;
+			break;
+		case OPT_GROUP_MAX:
+			if (ofp_parse_u64(optarg, OFP_COMMITTER_GROUP_MAX, &v) != 0 || v == 0)
+				return ofp_usage("--group-max: 1..%u", OFP_COMMITTER_GROUP_MAX);
+			o->group_max = (unsigned)v;
 			break;
 		case OPT_NOW:
 			if (ofp_clock_option(&o->clock, optarg) != OFP_EXIT_OK)
@@ -343,7 +369,10 @@ static char *read_pem(const char *path)
 static struct MHD_Daemon *start_daemon(server_t *s, const options_t *o, const struct sockaddr_storage *ss,
 				       char *cert, char *key)
 {
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | MHD_USE_AUTO;
+	/* A thread per connection: a request waiting for its group's commit
+	 * holds only its own thread. */
+	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+			 MHD_USE_AUTO;
 
 	if (ss->ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
@@ -409,17 +438,78 @@ static int serve(server_t *s, const options_t *o, const struct sockaddr_storage 
 	return OFP_EXIT_OK;
 }
 
+/* One issuer handle on the directory, logged in to its token. */
+static int open_handle(const options_t *o, ofp_issuer_t **iss)
+{
+	ofp_issuer_args_t a = { 0 };
+	char err[1024];
+
+	a.dir = o->dir;
+	a.now = ofp_clock_now(&o->clock);
+	a.pin_file = o->pin_file;
+	a.pin_env = o->pin_env;
+	if (ofp_issuer_open(&a, iss, err, sizeof(err)) != OFP_ISSUER_OK)
+		return ofp_fail("%s", err);
+	if (ofp_issuer_unlock(*iss) != OFP_ISSUER_OK)
+		return ofp_fail("%s", ofp_issuer_error(*iss));
+	return OFP_EXIT_OK;
+}
+
+/* The handles requests borrow (the first is the API's own), and the
+ * committer's. */
+typedef struct handles {
+	ofp_issuer_t *lent[OFP_API_HANDLES_MAX];
+	unsigned n;
+	ofp_issuer_t *committing;
+	ofp_committer_t *committer;
+} handles_t;
+
+static int open_handles(const options_t *o, handles_t *h)
+{
+	int rc = OFP_EXIT_OK;
+
+	for (h->n = 0; rc == OFP_EXIT_OK && h->n < o->handles; h->n++)
+		rc = open_handle(o, &h->lent[h->n]);
+	if (rc == OFP_EXIT_OK)
+		rc = open_handle(o, &h->committing);
+	if (rc == OFP_EXIT_OK && ofp_committer_new(h->committing, o->group_max, &h->committer) != 0)
+		rc = ofp_fail("cannot start the committer thread");
+	return rc;
+}
+
+static int start_api(const options_t *o, const handles_t *h, const uint8_t *mac_key, server_t *s)
+{
+	char err[1024];
+
+	if (ofp_api_new(h->lent[0], &o->api, mac_key, &s->api, err, sizeof(err)) != 0)
+		return ofp_fail("%s", err);
+	for (unsigned i = 1; i < h->n; i++)
+		if (ofp_api_add_handle(s->api, h->lent[i]) != 0)
+			return ofp_fail("too many handles");
+	ofp_api_set_committer(s->api, h->committer);
+	return OFP_EXIT_OK;
+}
+
+static void close_handles(handles_t *h)
+{
+	ofp_committer_free(h->committer);
+	ofp_issuer_close(h->committing);
+	for (unsigned i = 0; i < h->n; i++)
+		ofp_issuer_close(h->lent[i]);
+}
+
 static int run(options_t *o)
 {
 	struct sockaddr_storage ss;
 	bool loopback = false;
-	char *cert = NULL, *key = NULL, url[300], err[1024];
+	char *cert = NULL, *key = NULL, url[300];
 	uint8_t mac_key[OFP_API_KEY_LEN];
-	ofp_issuer_args_t a = { 0 };
-	ofp_issuer_t *iss = NULL;
+	handles_t h;
 	server_t s = { 0 };
 	int rc = OFP_EXIT_FAILURE;
 
+	memset(&h, 0, sizeof(h));
+	pthread_mutex_init(&s.log_lock, NULL);
 	if (parse_listen(o->listen, &ss, &loopback) != 0)
 		return ofp_usage("--listen: ADDR:PORT with a numeric address ('%s')", o->listen);
 	if (o->cert == NULL && !loopback)
@@ -428,18 +518,9 @@ static int run(options_t *o)
 		rc = ofp_fail("cannot read %s", cert == NULL ? o->cert : o->key);
 		goto out;
 	}
-	a.dir = o->dir;
-	a.now = ofp_clock_now(&o->clock);
-	a.pin_file = o->pin_file;
-	a.pin_env = o->pin_env;
-	if (ofp_issuer_open(&a, &iss, err, sizeof(err)) != OFP_ISSUER_OK) {
-		rc = ofp_fail("%s", err);
+	rc = open_handles(o, &h);
+	if (rc != OFP_EXIT_OK)
 		goto out;
-	}
-	if (ofp_issuer_unlock(iss) != OFP_ISSUER_OK) {
-		rc = ofp_fail("%s", ofp_issuer_error(iss));
-		goto out;
-	}
 	if (ofp_api_load_key(o->dir, mac_key) != 0) {
 		rc = ofp_fail("cannot read or create %s/%s", o->dir, OFP_API_KEY_FILE);
 		goto out;
@@ -450,10 +531,9 @@ static int run(options_t *o)
 	} else {
 		o->api.issuer_url = o->issuer_url;
 	}
-	if (ofp_api_new(iss, &o->api, mac_key, &s.api, err, sizeof(err)) != 0) {
-		rc = ofp_fail("%s", err);
+	rc = start_api(o, &h, mac_key, &s);
+	if (rc != OFP_EXIT_OK)
 		goto out;
-	}
 	s.clock = o->clock;
 	s.log = o->log != NULL ? fopen(o->log, "a") : stdout;
 	if (s.log == NULL) {
@@ -465,8 +545,9 @@ out:
 	if (s.log != NULL && s.log != stdout)
 		fclose(s.log);
 	secmem_wipe(mac_key, sizeof(mac_key));
+	close_handles(&h); /* the committer first: it drains its queue */
 	ofp_api_free(s.api);
-	ofp_issuer_close(iss);
+	pthread_mutex_destroy(&s.log_lock);
 	if (key != NULL)
 		secmem_wipe(key, strlen(key));
 	free(key);

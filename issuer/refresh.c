@@ -32,10 +32,9 @@ static ofp_issuer_rc_t check_issuer_signature(ofp_issuer_t *iss, const ofp_crede
 		free(keys);
 		return iss_fail(iss, OFP_ISSUER_REFUSED, "credential: issuer_kid is not a key of this issuer");
 	}
-	pkey = ofp_sig_public_key(k->alg, k->pub, k->pub_len);
+	pkey = iss_verify_key(iss, k); /* the handle's: parsed once */
 	ok = pkey != NULL && ofp_credential_tbs(c, tbs, sizeof(tbs), &tbs_len, &ferr) == OFP_FMT_OK &&
 	     ofp_sig_verify(pkey, k->alg, tbs, tbs_len, c->issuer_sig);
-	EVP_PKEY_free(pkey);
 	free(keys);
 	if (!ok)
 		return iss_fail(iss, OFP_ISSUER_REFUSED, "credential: issuer_signature does not verify");
@@ -73,6 +72,12 @@ ofp_issuer_rc_t ofp_issuer_check_credential(ofp_issuer_t *iss, const uint8_t *cr
 ofp_issuer_rc_t ofp_issuer_refresh(ofp_issuer_t *iss, const ofp_credential_t *c, uint8_t *out, size_t *out_len,
 				   ofp_credential_t *next)
 {
+	return ofp_issuer_refresh_opts(iss, c, NULL, out, out_len, next);
+}
+
+ofp_issuer_rc_t ofp_issuer_refresh_opts(ofp_issuer_t *iss, const ofp_credential_t *c, const ofp_issue_opts_t *opts,
+					uint8_t *out, size_t *out_len, ofp_credential_t *next)
+{
 	ofp_enrollment_t e;
 
 	memset(&e, 0, sizeof(e));
@@ -80,12 +85,12 @@ ofp_issuer_rc_t ofp_issuer_refresh(ofp_issuer_t *iss, const ofp_credential_t *c,
 	memcpy(e.holder_id, c->holder_id, OFP_ID_LEN);
 	memcpy(e.holder_key, c->holder_key, sizeof(e.holder_key));
 	e.time = iss->now;
-	return iss_issue_checked(iss, &e, NULL, out, out_len, next);
+	return iss_issue_checked(iss, &e, opts, out, out_len, next);
 }
 
-ofp_issuer_rc_t ofp_issuer_issue_online(ofp_issuer_t *iss, const uint8_t holder_id[OFP_ID_LEN], unsigned alg,
-					const uint8_t *key, size_t key_len, const uint8_t tag[OFP_CODE_TAG_LEN],
-					uint8_t *out, size_t *out_len, ofp_credential_t *cred)
+static ofp_issuer_rc_t issue_online(ofp_issuer_t *iss, const uint8_t holder_id[OFP_ID_LEN], unsigned alg,
+				    const uint8_t *key, size_t key_len, const uint8_t tag[OFP_CODE_TAG_LEN], bool in_tx,
+				    uint8_t *out, size_t *out_len, ofp_credential_t *cred)
 {
 	ofp_issue_opts_t opts;
 	ofp_enrollment_t e;
@@ -94,10 +99,25 @@ ofp_issuer_rc_t ofp_issuer_issue_online(ofp_issuer_t *iss, const uint8_t holder_
 		return iss_fail(iss, OFP_ISSUER_REFUSED, "holder key: %zu bytes is not a key of its algorithm", key_len);
 	memset(&opts, 0, sizeof(opts));
 	opts.code_tag = tag;
+	opts.in_transaction = in_tx;
 	memset(&e, 0, sizeof(e));
 	e.holder_alg = (uint8_t)alg;
 	memcpy(e.holder_id, holder_id, OFP_ID_LEN);
 	memcpy(e.holder_key, key, key_len);
 	e.time = iss->now;
 	return iss_issue_checked(iss, &e, &opts, out, out_len, cred);
+}
+
+ofp_issuer_rc_t ofp_issuer_issue_online(ofp_issuer_t *iss, const uint8_t holder_id[OFP_ID_LEN], unsigned alg,
+					const uint8_t *key, size_t key_len, const uint8_t tag[OFP_CODE_TAG_LEN],
+					uint8_t *out, size_t *out_len, ofp_credential_t *cred)
+{
+	return issue_online(iss, holder_id, alg, key, key_len, tag, false, out, out_len, cred);
+}
+
+ofp_issuer_rc_t ofp_issuer_issue_online_in_tx(ofp_issuer_t *iss, const uint8_t holder_id[OFP_ID_LEN], unsigned alg,
+					      const uint8_t *key, size_t key_len, const uint8_t tag[OFP_CODE_TAG_LEN],
+					      uint8_t *out, size_t *out_len, ofp_credential_t *cred)
+{
+	return issue_online(iss, holder_id, alg, key, key_len, tag, true, out, out_len, cred);
 }
