@@ -237,3 +237,14 @@ void ofp_committer_stats(ofp_committer_t *c, ofp_committer_stats_t *out)
 	*out = c->stats;
 	pthread_mutex_unlock(&c->lock);
 }
+
+unsigned ofp_committer_queued(ofp_committer_t *c)
+{
+	unsigned n = 0;
+
+	pthread_mutex_lock(&c->lock);
+	for (const ofp_commit_unit_t *u = c->head; u != NULL; u = u->next)
+		n++;
+	pthread_mutex_unlock(&c->lock);
+	return n;
+}

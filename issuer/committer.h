@@ -60,5 +60,7 @@ void ofp_committer_free(ofp_committer_t *c);
  * how it went (OK only when its changes are durable). */
 ofp_issuer_rc_t ofp_committer_run(ofp_committer_t *c, ofp_commit_unit_t *u);
 void ofp_committer_stats(ofp_committer_t *c, ofp_committer_stats_t *out);
+/* Units waiting for the next group (not the one running). */
+unsigned ofp_committer_queued(ofp_committer_t *c);
 
 #endif

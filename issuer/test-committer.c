@@ -1,0 +1,339 @@
+/* test-committer.c - grouped commits (issuer/committer.h) on a real
+ * ledger and token: parallel refreshes of one holder get exactly one
+ * next window, parallel refreshes of different holders all succeed, a
+ * unit that fails is undone alone while the rest of its group commits,
+ * and a unit's caller hears back only once another connection can read
+ * what it committed. */
+#include "config.h"
+
+#include <check.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "issuer/committer.h"
+#include "issuer/issuer.h"
+#include "issuer/test-kit.h"
+#include "issuer/test-token.h"
+
+#define HOLDERS 8
+#define REFRESH_AT (TT_NOW + 60)
+
+static tt_env_t env;
+static ofp_issuer_t *iss, *committing;
+static ofp_committer_t *committer;
+static ofp_issuer_config_t cfg;
+static char ledger_path[512];
+
+typedef struct holder {
+	tk_holder_t h;
+	char name[32];
+	ofp_credential_t cred;
+} holder_t;
+
+static holder_t holders[HOLDERS];
+
+static void holder_enroll(holder_t *hd, unsigned i)
+{
+	ofp_account_t a;
+	uint8_t req[OFP_ENROLLMENT_MAX], out[OFP_CREDENTIAL_MAX];
+	size_t len, out_len;
+	uint8_t code[OFP_ENROLL_CODE_LEN];
+	uint32_t expires;
+
+	snprintf(hd->name, sizeof(hd->name), "rider-%u", i);
+	ck_assert_msg(ofp_issuer_account_open(iss, hd->name, &a, code, &expires) == OFP_ISSUER_OK, "%s",
+		      ofp_issuer_error(iss));
+	ck_assert_int_eq(ofp_ledger_credit(ofp_issuer_ledger(iss), hd->name, 1000000, TT_NOW, NULL), OFP_LEDGER_OK);
+	ck_assert(tk_holder_new(&hd->h, OFP_ALG_P256, a.holder_id, NULL));
+	hd->h.has_code = true;
+	memcpy(hd->h.code, code, sizeof(code));
+	ofp_issuer_set_now(iss, TT_NOW);
+	ck_assert(tk_enrollment(&hd->h, TT_NOW, req, &len));
+	ck_assert_msg(ofp_issuer_issue(iss, req, len, NULL, out, &out_len, &hd->cred) == OFP_ISSUER_OK, "%s",
+		      ofp_issuer_error(iss));
+}
+
+static void setup(void)
+{
+	if (!tt_setup(&env, true))
+		return;
+	tt_config(&env, &cfg);
+	iss = tt_issuer_init(&env, &cfg, TT_NOW);
+	for (unsigned i = 0; i < HOLDERS; i++)
+		holder_enroll(&holders[i], i);
+	committing = tt_issuer_open(&env, TT_NOW);
+	ck_assert_int_eq(ofp_committer_new(committing, OFP_COMMITTER_GROUP_MAX, &committer), 0);
+	ofp_issuer_path(iss, OFP_ISSUER_LEDGER, ledger_path, sizeof(ledger_path));
+}
+
+static void teardown(void)
+{
+	ofp_committer_free(committer);
+	committer = NULL;
+	ofp_issuer_close(committing);
+	committing = NULL;
+	for (unsigned i = 0; i < HOLDERS; i++)
+		tk_holder_free(&holders[i].h);
+	memset(holders, 0, sizeof(holders));
+	ofp_issuer_close(iss);
+	iss = NULL;
+	tt_teardown(&env);
+}
+
+/* ---- units ------------------------------------------------------------------------------------ */
+
+typedef struct refresh_arg {
+	const ofp_credential_t *cur;
+	uint8_t out[OFP_CREDENTIAL_MAX];
+	size_t out_len;
+	ofp_credential_t next;
+	ofp_commit_unit_t unit;
+	bool visible; /* another connection saw the serial when run returned */
+} refresh_arg_t;
+
+static ofp_issuer_rc_t refresh_fn(ofp_issuer_t *h, void *arg)
+{
+	refresh_arg_t *r = arg;
+	ofp_issue_opts_t opts = { .in_transaction = true };
+
+	return ofp_issuer_refresh_opts(h, r->cur, &opts, r->out, &r->out_len, &r->next);
+}
+
+/* Whether a fresh connection (another reader) finds the serial. */
+static bool serial_visible(uint64_t serial)
+{
+	ofp_ledger_t *l = NULL;
+	char err[256];
+	bool found;
+
+	ck_assert_int_eq(ofp_ledger_open(ledger_path, false, &l, err, sizeof(err)), OFP_LEDGER_OK);
+	found = ofp_ledger_credential_exists(l, serial) == OFP_LEDGER_OK;
+	ofp_ledger_close(l);
+	return found;
+}
+
+static void *refresh_thread(void *arg)
+{
+	refresh_arg_t *r = arg;
+
+	r->unit.fn = refresh_fn;
+	r->unit.arg = r;
+	r->unit.now = REFRESH_AT;
+	if (ofp_committer_run(committer, &r->unit) == OFP_ISSUER_OK)
+		r->visible = serial_visible(r->next.serial);
+	return NULL;
+}
+
+static void run_parallel(refresh_arg_t *args, unsigned n)
+{
+	pthread_t t[HOLDERS];
+
+	for (unsigned i = 0; i < n; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, refresh_thread, &args[i]), 0);
+	for (unsigned i = 0; i < n; i++)
+		pthread_join(t[i], NULL);
+}
+
+/* ---- tests ------------------------------------------------------------------------------------ */
+
+/* A holder refreshing from several requests at once gets exactly one next window. */
+START_TEST(test_same_holder_once)
+{
+	static refresh_arg_t args[HOLDERS];
+	unsigned ok = 0, covered = 0;
+
+	TT_NEED_TOKEN(&env);
+	memset(args, 0, sizeof(args));
+	for (unsigned i = 0; i < HOLDERS; i++)
+		args[i].cur = &holders[0].cred;
+	run_parallel(args, HOLDERS);
+	for (unsigned i = 0; i < HOLDERS; i++) {
+		if (args[i].unit.rc == OFP_ISSUER_OK) {
+			ok++;
+			ck_assert(args[i].visible);
+			ck_assert_uint_eq(args[i].next.not_before, holders[0].cred.not_after);
+		} else {
+			ck_assert_int_eq(args[i].unit.rc, OFP_ISSUER_REFUSED);
+			ck_assert_msg(strstr(args[i].unit.err, "covered already") != NULL, "%s", args[i].unit.err);
+			covered++;
+		}
+	}
+	ck_assert_uint_eq(ok, 1);
+	ck_assert_uint_eq(covered, HOLDERS - 1);
+}
+END_TEST
+
+/* Different holders at once: every one gets its next window, each serial its own. */
+START_TEST(test_holders_all)
+{
+	static refresh_arg_t args[HOLDERS];
+	ofp_committer_stats_t st;
+
+	TT_NEED_TOKEN(&env);
+	memset(args, 0, sizeof(args));
+	for (unsigned i = 0; i < HOLDERS; i++)
+		args[i].cur = &holders[i].cred;
+	run_parallel(args, HOLDERS);
+	for (unsigned i = 0; i < HOLDERS; i++) {
+		ck_assert_msg(args[i].unit.rc == OFP_ISSUER_OK, "holder %u: %s", i, args[i].unit.err);
+		ck_assert(args[i].visible);
+		ck_assert(memcmp(args[i].next.holder_id, holders[i].cred.holder_id, OFP_ID_LEN) == 0);
+		for (unsigned j = 0; j < i; j++)
+			ck_assert_uint_ne(args[i].next.serial, args[j].next.serial);
+	}
+	ofp_committer_stats(committer, &st);
+	ck_assert_uint_eq(st.units, HOLDERS);
+	ck_assert_uint_le(st.groups, HOLDERS);
+	ck_assert_uint_eq(st.failed, 0);
+}
+END_TEST
+
+/* A unit that holds the committer until the test lets it go, so that
+ * the next units queue up and run as one group. */
+typedef struct gate_unit {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool running, release;
+	ofp_commit_unit_t unit;
+} gate_unit_t;
+
+static ofp_issuer_rc_t gate_fn(ofp_issuer_t *h, void *arg)
+{
+	gate_unit_t *g = arg;
+
+	(void)h;
+	pthread_mutex_lock(&g->lock);
+	g->running = true;
+	pthread_cond_broadcast(&g->cond);
+	while (!g->release)
+		pthread_cond_wait(&g->cond, &g->lock);
+	pthread_mutex_unlock(&g->lock);
+	return OFP_ISSUER_OK;
+}
+
+static void *gate_thread(void *arg)
+{
+	gate_unit_t *g = arg;
+
+	g->unit.fn = gate_fn;
+	g->unit.arg = g;
+	g->unit.now = REFRESH_AT;
+	(void)ofp_committer_run(committer, &g->unit);
+	return NULL;
+}
+
+/* Credits an account, then refuses: its credit must not stay. */
+typedef struct bad_unit {
+	const char *name;
+	ofp_commit_unit_t unit;
+} bad_unit_t;
+
+static ofp_issuer_rc_t bad_fn(ofp_issuer_t *h, void *arg)
+{
+	bad_unit_t *b = arg;
+	ofp_account_t a;
+
+	ck_assert_int_eq(ofp_ledger_account_get(ofp_issuer_ledger(h), b->name, &a), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_account_apply(ofp_issuer_ledger(h), &a, 777, "credit", "unit test", REFRESH_AT),
+			 OFP_LEDGER_OK);
+	return OFP_ISSUER_REFUSED;
+}
+
+static void *bad_thread(void *arg)
+{
+	bad_unit_t *b = arg;
+
+	b->unit.fn = bad_fn;
+	b->unit.arg = b;
+	b->unit.now = REFRESH_AT;
+	(void)ofp_committer_run(committer, &b->unit);
+	return NULL;
+}
+
+/* One group: a refresh, a unit that writes then fails, another refresh.
+ * The failing one is undone alone; both refreshes commit. */
+START_TEST(test_failing_unit_alone)
+{
+	static refresh_arg_t args[2];
+	static gate_unit_t g;
+	static bad_unit_t bad;
+	pthread_t tg, tb, ta[2];
+	ofp_committer_stats_t st;
+	ofp_account_t before, after;
+
+	TT_NEED_TOKEN(&env);
+	memset(args, 0, sizeof(args));
+	memset(&g, 0, sizeof(g));
+	memset(&bad, 0, sizeof(bad));
+	pthread_mutex_init(&g.lock, NULL);
+	pthread_cond_init(&g.cond, NULL);
+	bad.name = holders[2].name;
+	args[0].cur = &holders[0].cred;
+	args[1].cur = &holders[1].cred;
+	ck_assert_int_eq(ofp_ledger_account_get(ofp_issuer_ledger(iss), bad.name, &before), OFP_LEDGER_OK);
+
+	ck_assert_int_eq(pthread_create(&tg, NULL, gate_thread, &g), 0);
+	pthread_mutex_lock(&g.lock);
+	while (!g.running)
+		pthread_cond_wait(&g.cond, &g.lock);
+	pthread_mutex_unlock(&g.lock);
+	ck_assert_int_eq(pthread_create(&ta[0], NULL, refresh_thread, &args[0]), 0);
+	while (ofp_committer_queued(committer) < 1)
+		usleep(1000);
+	ck_assert_int_eq(pthread_create(&tb, NULL, bad_thread, &bad), 0);
+	while (ofp_committer_queued(committer) < 2)
+		usleep(1000);
+	ck_assert_int_eq(pthread_create(&ta[1], NULL, refresh_thread, &args[1]), 0);
+	while (ofp_committer_queued(committer) < 3)
+		usleep(1000);
+	pthread_mutex_lock(&g.lock);
+	g.release = true;
+	pthread_cond_broadcast(&g.cond);
+	pthread_mutex_unlock(&g.lock);
+	pthread_join(tg, NULL);
+	pthread_join(ta[0], NULL);
+	pthread_join(tb, NULL);
+	pthread_join(ta[1], NULL);
+
+	ck_assert_int_eq(g.unit.rc, OFP_ISSUER_OK);
+	ck_assert_msg(args[0].unit.rc == OFP_ISSUER_OK, "%s", args[0].unit.err);
+	ck_assert_msg(args[1].unit.rc == OFP_ISSUER_OK, "%s", args[1].unit.err);
+	ck_assert(args[0].visible && args[1].visible);
+	ck_assert_int_eq(bad.unit.rc, OFP_ISSUER_REFUSED);
+	ck_assert_int_eq(ofp_ledger_account_get(ofp_issuer_ledger(iss), bad.name, &after), OFP_LEDGER_OK);
+	ck_assert_int_eq(after.balance, before.balance);
+	ofp_committer_stats(committer, &st);
+	ck_assert_uint_eq(st.largest, 3); /* the three queued behind the gate: one group */
+	ck_assert_uint_eq(st.failed, 1);
+	pthread_cond_destroy(&g.cond);
+	pthread_mutex_destroy(&g.lock);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+	Suite *s = suite_create("committer");
+	TCase *tc = tcase_create("grouped");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, test_same_holder_once);
+	tcase_add_test(tc, test_holders_all);
+	tcase_add_test(tc, test_failing_unit_alone);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
