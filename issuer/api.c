@@ -425,7 +425,24 @@ static fail_slot_t *fail_slot(call_t *cx, const char *key, bool create)
 	return create ? free_slot : NULL;
 }
 
-/* True when key may try again; a full table refuses (fail closed). */
+/* (Under the lock.) Whether a slot for key could be made now. */
+static bool fail_slot_room(const call_t *cx, const char *key)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *p = key; *p != '\0'; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	for (uint32_t i = 0; i < PROBES; i++) {
+		const fail_slot_t *s = &cx->api->fails[(h + i) % FAIL_SLOTS];
+		if (s->key[0] == '\0' || cx->now - s->window_start >= cx->api->cfg.attempt_window)
+			return true;
+	}
+	return false;
+}
+
+/* True when key may try again; a table too full to count its failures
+ * refuses (fail closed). Only failures take a slot: a key that has not
+ * failed (every holder that refreshes) must not fill the table. */
 static bool may_try(call_t *cx, const char *key)
 {
 	fail_slot_t *s;
@@ -433,7 +450,7 @@ static bool may_try(call_t *cx, const char *key)
 
 	pthread_mutex_lock(&cx->api->lock);
 	s = fail_slot(cx, key, false);
-	ok = s == NULL ? fail_slot(cx, key, true) != NULL : s->count < cx->api->cfg.max_failures;
+	ok = s == NULL ? fail_slot_room(cx, key) : s->count < cx->api->cfg.max_failures;
 	pthread_mutex_unlock(&cx->api->lock);
 	return ok;
 }
