@@ -15,7 +15,8 @@
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -48,6 +49,11 @@ struct ofp_api {
 	ofp_api_config_t cfg;
 	char issuer_url[256];
 	uint8_t key[OFP_API_KEY_LEN];
+	/* HMAC-SHA256 keyed with key, fetched and set up once: each MAC
+	 * works on a copy (an implicit fetch per call costs more than the
+	 * MAC itself in OpenSSL 3, and takes a global lock). */
+	EVP_MAC *hmac;
+	EVP_MAC_CTX *mac_ctx;
 	/* Issuer handles requests borrow, one at a time each (a handle's
 	 * ledger connection and token session are not shared). */
 	pthread_mutex_t pool_lock;
@@ -99,6 +105,8 @@ int ofp_api_new(ofp_issuer_t *iss, const ofp_api_config_t *cfg, const uint8_t ke
 {
 	ofp_api_t *api;
 	size_t n = strlen(cfg->issuer_url);
+	OSSL_PARAM digest_params[] = { OSSL_PARAM_construct_utf8_string("digest", (char *)"SHA256", 0),
+				       OSSL_PARAM_construct_end() };
 
 	*out = NULL;
 	if (n == 0 || n >= sizeof(api->issuer_url) || cfg->issuer_url[n - 1] == '/') {
@@ -108,6 +116,15 @@ int ofp_api_new(ofp_issuer_t *iss, const ofp_api_config_t *cfg, const uint8_t ke
 	api = calloc(1, sizeof(*api));
 	if (api == NULL) {
 		snprintf(err, err_len, "out of memory");
+		return -1;
+	}
+	api->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	api->mac_ctx = api->hmac != NULL ? EVP_MAC_CTX_new(api->hmac) : NULL;
+	if (api->mac_ctx == NULL || EVP_MAC_init(api->mac_ctx, key, OFP_API_KEY_LEN, digest_params) != 1) {
+		EVP_MAC_CTX_free(api->mac_ctx);
+		EVP_MAC_free(api->hmac);
+		free(api);
+		snprintf(err, err_len, "HMAC-SHA256 is not available (OpenSSL)");
 		return -1;
 	}
 	pthread_mutex_init(&api->pool_lock, NULL);
@@ -128,6 +145,8 @@ void ofp_api_free(ofp_api_t *api)
 	if (api == NULL)
 		return;
 	secmem_wipe(api->key, sizeof(api->key));
+	EVP_MAC_CTX_free(api->mac_ctx);
+	EVP_MAC_free(api->hmac);
 	pthread_mutex_destroy(&api->lock);
 	pthread_cond_destroy(&api->pool_free);
 	pthread_mutex_destroy(&api->pool_lock);
@@ -277,16 +296,21 @@ static void respond_fault(ofp_api_response_t *r, const char *error, const ofp_ap
 
 /* ---- MACs, nonces, failure counts ---------------------------------------------------------- */
 
-static void mac(const call_t *cx, const char *label, const uint8_t *data, size_t len, uint8_t out[MAC_LEN])
+/* False when OpenSSL fails: the caller refuses (fail closed). */
+static bool mac(const call_t *cx, const char *label, const uint8_t *data, size_t len, uint8_t out[MAC_LEN])
 {
 	uint8_t buf[64], full[EVP_MAX_MD_SIZE];
-	unsigned int full_len = 0;
-	size_t llen = strlen(label) + 1;
+	size_t llen = strlen(label) + 1, full_len = 0;
+	EVP_MAC_CTX *ctx = EVP_MAC_CTX_dup(cx->api->mac_ctx);
+	bool ok;
 
 	memcpy(buf, label, llen); /* the label with its NUL: domains cannot overlap */
 	memcpy(buf + llen, data, len);
-	HMAC(EVP_sha256(), cx->api->key, OFP_API_KEY_LEN, buf, llen + len, full, &full_len);
+	ok = ctx != NULL && EVP_MAC_update(ctx, buf, llen + len) == 1 &&
+	     EVP_MAC_final(ctx, full, &full_len, sizeof(full)) == 1 && full_len >= MAC_LEN;
+	EVP_MAC_CTX_free(ctx);
 	memcpy(out, full, MAC_LEN);
+	return ok;
 }
 
 static void put32(uint8_t *p, uint32_t v)
@@ -309,7 +333,8 @@ static int nonce_new(call_t *cx, char out[B64URL_LEN(NONCE_LEN) + 1])
 	put32(n, cx->now);
 	if (RAND_bytes(n + 4, NONCE_RAND) != 1)
 		return -1;
-	mac(cx, "offpass-nonce-v1", n, 4 + NONCE_RAND, n + 4 + NONCE_RAND);
+	if (!mac(cx, "offpass-nonce-v1", n, 4 + NONCE_RAND, n + 4 + NONCE_RAND))
+		return -1;
 	b64url_encode(n, sizeof(n), out);
 	return 0;
 }
@@ -348,8 +373,7 @@ static int nonce_use(call_t *cx, const char *text, const char **why)
 	*why = "not a c_nonce of this issuer";
 	if (b64url_decode(text, strlen(text), n, sizeof(n), &len) != 0 || len != NONCE_LEN)
 		return -1;
-	mac(cx, "offpass-nonce-v1", n, 4 + NONCE_RAND, want);
-	if (CRYPTO_memcmp(want, n + 4 + NONCE_RAND, MAC_LEN) != 0)
+	if (!mac(cx, "offpass-nonce-v1", n, 4 + NONCE_RAND, want) || CRYPTO_memcmp(want, n + 4 + NONCE_RAND, MAC_LEN) != 0)
 		return -1;
 	t = get32(n);
 	*why = "expired: ask /nonce for a fresh one";
@@ -366,7 +390,7 @@ static int nonce_use(call_t *cx, const char *text, const char **why)
 
 #define TOKEN_LEN (4 + OFP_ID_LEN + OFP_CODE_TAG_LEN + MAC_LEN)
 
-static void token_new(call_t *cx, const uint8_t holder_id[OFP_ID_LEN], const uint8_t tag[OFP_CODE_TAG_LEN],
+static bool token_new(call_t *cx, const uint8_t holder_id[OFP_ID_LEN], const uint8_t tag[OFP_CODE_TAG_LEN],
 		      char out[B64URL_LEN(TOKEN_LEN) + 1])
 {
 	uint8_t t[TOKEN_LEN];
@@ -374,8 +398,10 @@ static void token_new(call_t *cx, const uint8_t holder_id[OFP_ID_LEN], const uin
 	put32(t, cx->now + cx->api->cfg.token_lifetime);
 	memcpy(t + 4, holder_id, OFP_ID_LEN);
 	memcpy(t + 4 + OFP_ID_LEN, tag, OFP_CODE_TAG_LEN);
-	mac(cx, "offpass-access-v1", t, TOKEN_LEN - MAC_LEN, t + TOKEN_LEN - MAC_LEN);
+	if (!mac(cx, "offpass-access-v1", t, TOKEN_LEN - MAC_LEN, t + TOKEN_LEN - MAC_LEN))
+		return false;
 	b64url_encode(t, sizeof(t), out);
+	return true;
 }
 
 /* "Bearer TOKEN": 0 with the holder id and code tag, -1 otherwise. */
@@ -391,8 +417,7 @@ static int token_check(call_t *cx, const char *authorization, uint8_t holder_id[
 	authorization += 7;
 	if (b64url_decode(authorization, strlen(authorization), t, sizeof(t), &len) != 0 || len != TOKEN_LEN)
 		return -1;
-	mac(cx, "offpass-access-v1", t, TOKEN_LEN - MAC_LEN, want);
-	if (CRYPTO_memcmp(want, t + TOKEN_LEN - MAC_LEN, MAC_LEN) != 0)
+	if (!mac(cx, "offpass-access-v1", t, TOKEN_LEN - MAC_LEN, want) || CRYPTO_memcmp(want, t + TOKEN_LEN - MAC_LEN, MAC_LEN) != 0)
 		return -1;
 	*why = "expired: redeem the code again at /token";
 	if (get32(t) <= cx->now)
@@ -569,8 +594,9 @@ static void token_endpoint(call_t *cx, const ofp_api_request_t *req, ofp_api_res
 				respond_error(r, 400, "invalid_grant", "tx_code", "%s", ofp_issuer_error(cx->iss));
 			else
 				respond_error(r, 503, "server_error", NULL, "the issuer could not check the code");
+		} else if (!token_new(cx, holder_id, tag, token)) {
+			respond_error(r, 500, "server_error", NULL, "no access token (OpenSSL)");
 		} else {
-			token_new(cx, holder_id, tag, token);
 			r->no_store = true;
 			snprintf(r->summary, sizeof(r->summary), "token for holder %.16s", t.code);
 			respond_json(r, 200, json_pack("{s:s, s:s, s:I}", "access_token", token, "token_type", "Bearer",
