@@ -850,10 +850,53 @@ static void credential_endpoint(call_t *cx, const ofp_api_request_t *req, ofp_ap
 
 /* ---- gates ---------------------------------------------------------------------------------- */
 
+typedef struct settle_unit {
+	const ofp_api_request_t *req;
+	ofp_settle_report_t rep;
+} settle_unit_t;
+
+static ofp_issuer_rc_t settle_unit(ofp_issuer_t *iss, void *arg)
+{
+	settle_unit_t *u = arg;
+
+	memset(&u->rep, 0, sizeof(u->rep));
+	return ofp_issuer_settle(iss, u->req->body, u->req->body_len, NULL, NULL, &u->rep);
+}
+
+/* Settle on the committer's thread, between two groups (a settlement is
+ * a transaction of its own): this process's writers never wait for each
+ * other in SQLite's busy handler. Without a committer, on the borrowed
+ * handle. why gets the refusal's reason. */
+static ofp_issuer_rc_t settle(call_t *cx, const ofp_api_request_t *req, ofp_settle_report_t *rep, char *why,
+			      size_t why_len)
+{
+	settle_unit_t su;
+	ofp_commit_unit_t u;
+	ofp_issuer_rc_t rc;
+
+	memset(&su, 0, sizeof(su));
+	su.req = req;
+	if (cx->api->committer == NULL) {
+		rc = settle_unit(cx->iss, &su);
+		snprintf(why, why_len, "%s", rc != OFP_ISSUER_OK ? ofp_issuer_error(cx->iss) : "");
+	} else {
+		memset(&u, 0, sizeof(u));
+		u.fn = settle_unit;
+		u.arg = &su;
+		u.now = cx->now;
+		u.alone = true;
+		call_return(cx);
+		rc = ofp_committer_run(cx->api->committer, &u);
+		snprintf(why, why_len, "%s", u.err);
+	}
+	*rep = su.rep;
+	return rc;
+}
+
 static void batch_endpoint(call_t *cx, const ofp_api_request_t *req, ofp_api_response_t *r)
 {
 	ofp_settle_report_t rep;
-	char vid[2 * OFP_ID_LEN + 1];
+	char vid[2 * OFP_ID_LEN + 1], why[OFP_COMMITTER_ERR_LEN];
 	ofp_issuer_rc_t rc;
 	const char *result;
 
@@ -861,11 +904,10 @@ static void batch_endpoint(call_t *cx, const ofp_api_request_t *req, ofp_api_res
 		respond_error(r, 415, "invalid_request", "Content-Type", "must be application/octet-stream");
 		return;
 	}
-	memset(&rep, 0, sizeof(rep));
-	rc = ofp_issuer_settle(cx->iss, req->body, req->body_len, NULL, NULL, &rep);
+	rc = settle(cx, req, &rep, why, sizeof(why));
 	if (rc == OFP_ISSUER_REFUSED) {
 		failed(cx, req->peer);
-		respond_error(r, 422, "batch_refused", "body", "%s", ofp_issuer_error(cx->iss));
+		respond_error(r, 422, "batch_refused", "body", "%s", why);
 		return;
 	}
 	if (rc != OFP_ISSUER_OK) {

@@ -95,10 +95,26 @@ static int run_group_once(ofp_committer_t *c, ofp_commit_unit_t *g)
 	return 0;
 }
 
+/* A unit that makes its own transaction. */
+static void run_alone(ofp_committer_t *c, ofp_commit_unit_t *u)
+{
+	ofp_issuer_set_now(c->iss, u->now);
+	u->rc = u->fn(c->iss, u->arg);
+	c->pending.units++;
+	if (u->rc != OFP_ISSUER_OK) {
+		unit_fail(u, u->rc, ofp_issuer_error(c->iss));
+		c->pending.failed++;
+	}
+}
+
 static void run_group(ofp_committer_t *c, ofp_commit_unit_t *g)
 {
 	struct timespec pause = { 0, 2000000 };
 
+	if (g->alone) {
+		run_alone(c, g);
+		return;
+	}
 	for (int tries = 0; tries < GROUP_TRIES; tries++) {
 		if (tries > 0) {
 			c->pending.retries++;
@@ -116,8 +132,11 @@ static ofp_commit_unit_t *take_group(ofp_committer_t *c, unsigned *n)
 {
 	ofp_commit_unit_t *g = c->head, *last = NULL;
 
+	/* A unit alone is a group of its own; a group ends before one. */
 	*n = 0;
 	for (ofp_commit_unit_t *u = g; u != NULL && *n < c->group_max; u = u->next) {
+		if (*n > 0 && (u->alone || g->alone))
+			break;
 		last = u;
 		(*n)++;
 	}

@@ -33,6 +33,11 @@ typedef struct ofp_commit_unit {
 	ofp_commit_fn fn;
 	void *arg;
 	uint32_t now;
+	/* Run fn alone, between two groups and outside any transaction: fn
+	 * makes its own (a settlement, ofp_issuer_settle). The process's
+	 * writes stay on one thread, so they never wait for one another in
+	 * SQLite's busy handler (which sleeps). */
+	bool alone;
 	/* Filled in once the group committed (or failed). */
 	ofp_issuer_rc_t rc;
 	char err[OFP_COMMITTER_ERR_LEN]; /* ofp_issuer_error() of a failed unit */

@@ -313,6 +313,99 @@ START_TEST(test_failing_unit_alone)
 }
 END_TEST
 
+/* A unit alone (a settlement) runs outside any transaction, between two
+ * groups: it can begin and commit its own, and the units queued around
+ * it are not grouped with it. */
+typedef struct own_tx_unit {
+	const char *name;
+	ofp_commit_unit_t unit;
+} own_tx_unit_t;
+
+static ofp_issuer_rc_t own_tx_fn(ofp_issuer_t *h, void *arg)
+{
+	own_tx_unit_t *o = arg;
+	ofp_ledger_t *l = ofp_issuer_ledger(h);
+	ofp_account_t a;
+
+	if (ofp_ledger_begin(l) != OFP_LEDGER_OK)
+		return OFP_ISSUER_ERROR; /* inside a group's transaction */
+	if (ofp_ledger_account_get(l, o->name, &a) != OFP_LEDGER_OK ||
+	    ofp_ledger_account_apply(l, &a, 5, "credit", "alone", REFRESH_AT) != OFP_LEDGER_OK ||
+	    ofp_ledger_commit(l) != OFP_LEDGER_OK) {
+		ofp_ledger_rollback(l);
+		return OFP_ISSUER_ERROR;
+	}
+	return OFP_ISSUER_OK;
+}
+
+static void *own_tx_thread(void *arg)
+{
+	own_tx_unit_t *o = arg;
+
+	o->unit.fn = own_tx_fn;
+	o->unit.arg = o;
+	o->unit.now = REFRESH_AT;
+	o->unit.alone = true;
+	(void)ofp_committer_run(committer, &o->unit);
+	return NULL;
+}
+
+START_TEST(test_alone_between_groups)
+{
+	static refresh_arg_t args[2];
+	static gate_unit_t g;
+	static own_tx_unit_t own;
+	pthread_t tg, to, ta[2];
+	ofp_committer_stats_t st;
+	ofp_account_t before, after;
+
+	TT_NEED_TOKEN(&env);
+	memset(args, 0, sizeof(args));
+	memset(&g, 0, sizeof(g));
+	memset(&own, 0, sizeof(own));
+	pthread_mutex_init(&g.lock, NULL);
+	pthread_cond_init(&g.cond, NULL);
+	own.name = holders[4].name;
+	args[0].cur = &holders[5].cred;
+	args[1].cur = &holders[6].cred;
+	ck_assert_int_eq(ofp_ledger_account_get(ofp_issuer_ledger(iss), own.name, &before), OFP_LEDGER_OK);
+
+	ck_assert_int_eq(pthread_create(&tg, NULL, gate_thread, &g), 0);
+	pthread_mutex_lock(&g.lock);
+	while (!g.running)
+		pthread_cond_wait(&g.cond, &g.lock);
+	pthread_mutex_unlock(&g.lock);
+	ck_assert_int_eq(pthread_create(&ta[0], NULL, refresh_thread, &args[0]), 0);
+	while (ofp_committer_queued(committer) < 1)
+		usleep(1000);
+	ck_assert_int_eq(pthread_create(&to, NULL, own_tx_thread, &own), 0);
+	while (ofp_committer_queued(committer) < 2)
+		usleep(1000);
+	ck_assert_int_eq(pthread_create(&ta[1], NULL, refresh_thread, &args[1]), 0);
+	while (ofp_committer_queued(committer) < 3)
+		usleep(1000);
+	pthread_mutex_lock(&g.lock);
+	g.release = true;
+	pthread_cond_broadcast(&g.cond);
+	pthread_mutex_unlock(&g.lock);
+	pthread_join(tg, NULL);
+	pthread_join(ta[0], NULL);
+	pthread_join(to, NULL);
+	pthread_join(ta[1], NULL);
+
+	ck_assert_msg(own.unit.rc == OFP_ISSUER_OK, "%s", own.unit.err);
+	ck_assert_msg(args[0].unit.rc == OFP_ISSUER_OK, "%s", args[0].unit.err);
+	ck_assert_msg(args[1].unit.rc == OFP_ISSUER_OK, "%s", args[1].unit.err);
+	ck_assert_int_eq(ofp_ledger_account_get(ofp_issuer_ledger(iss), own.name, &after), OFP_LEDGER_OK);
+	ck_assert_int_eq(after.balance, before.balance + 5);
+	ofp_committer_stats(committer, &st);
+	ck_assert_uint_eq(st.largest, 1); /* gate, refresh, alone, refresh: four runs of one */
+	ck_assert_uint_eq(st.groups, 3); /* the gate's and the two refreshes' transactions */
+	pthread_cond_destroy(&g.cond);
+	pthread_mutex_destroy(&g.lock);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("committer");
@@ -323,6 +416,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_same_holder_once);
 	tcase_add_test(tc, test_holders_all);
 	tcase_add_test(tc, test_failing_unit_alone);
+	tcase_add_test(tc, test_alone_between_groups);
 	suite_add_tcase(s, tc);
 	return s;
 }
