@@ -8,10 +8,14 @@
  *
  * Bounded: BENCH_ISSUERD_HOLDERS refreshes (each holder once: a holder
  * gets the next window once), BENCH_ISSUERD_BATCHES batches of
- * BENCH_ISSUERD_RECORDS records, BENCH_ISSUERD_INFLIGHT requests in flight,
+ * BENCH_ISSUERD_RECORDS records, BENCH_ISSUERD_INFLIGHT requests in flight
+ * (16; at most 32, issuerd's connection limit per address: a load test uses
+ * the fewest connections that keep the service busy, more only queue),
  * and every run stops after BENCH_ISSUERD_SECONDS whatever is left. The
  * driver signs proofs in software (OpenSSL, P-256) on the same two cores as
- * the service: the figures include that cost.
+ * the service: the figures include that cost. The CPU each operation cost
+ * the service and the driver (from /proc) is printed too: unlike the rates
+ * it does not depend on what else runs on the machine.
  *
  *   bench-issuerd --module offpass-p11.so --issuerd PATH
  *
@@ -563,7 +567,7 @@ static int parse(int argc, char **argv, cfg_t *c)
 		else
 			return -1;
 	}
-	c->holders = env_ul("BENCH_ISSUERD_HOLDERS", 2000);
+	c->holders = env_ul("BENCH_ISSUERD_HOLDERS", 4000); /* 2,000 refreshes per column: a second or more each */
 	c->batches = env_ul("BENCH_ISSUERD_BATCHES", 40);
 	c->records = env_ul("BENCH_ISSUERD_RECORDS", 500);
 	c->inflight = env_ul("BENCH_ISSUERD_INFLIGHT", 16);
