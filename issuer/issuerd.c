@@ -417,10 +417,8 @@ static int serve(server_t *s, const options_t *o, const struct sockaddr_storage 
 	if (d == NULL)
 		return ofp_fail("cannot listen on %s (in use? TLS files valid?)", o->listen);
 	di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-	if (o->port_file != NULL && (di == NULL || write_port(o->port_file, di->port) != 0)) {
-		MHD_stop_daemon(d);
-		return ofp_fail("cannot write %s", o->port_file);
-	}
+	/* The URL with the port picked (port 0) is set before the port is
+	 * told to anyone: requests run on their own threads meanwhile. */
 	if (o->issuer_url == NULL && di != NULL) {
 		char url[300], host[128];
 		const char *colon = strrchr(o->listen, ':');
@@ -430,6 +428,10 @@ static int serve(server_t *s, const options_t *o, const struct sockaddr_storage 
 			MHD_stop_daemon(d);
 			return ofp_fail("issuer URL '%s' too long", url);
 		}
+	}
+	if (o->port_file != NULL && (di == NULL || write_port(o->port_file, di->port) != 0)) {
+		MHD_stop_daemon(d);
+		return ofp_fail("cannot write %s", o->port_file);
 	}
 	fprintf(stderr, "%s: serving %s on %s port %u\n", PROG, scheme, o->listen, di != NULL ? (unsigned)di->port : 0u);
 	sigwait(&set, &sig);
