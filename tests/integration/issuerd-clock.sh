@@ -4,7 +4,10 @@
 # gets a 400 JSON error naming the code and the clock (not a 503); two
 # offpass-issuerd processes on one ledger asked for a deny list due for
 # re-signing by many clients at once bump its version once, every client
-# gets the same list, and none a lower version than one already served.
+# gets the same list, and none a lower version than one already served;
+# a gate refuses a deny list issued a year ahead of its clock (it would
+# keep the gate "fresh" for a year without a sync), its sync fails and
+# keeps no ETag for that list.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -eu
 # shellcheck source=tests/integration/lib.sh
@@ -16,7 +19,8 @@ need pkcs11-tool curl
 B=${top_builddir:-.}
 ISSUER=$B/issuer/offpass-issuer
 HOLDER=$B/holder/offpass-holder
-for p in "$ISSUER" "$ISSUERD" "$HOLDER"; do
+GATE=$B/verifier/gate/offpass-gate
+for p in "$ISSUER" "$ISSUERD" "$HOLDER" "$GATE"; do
 	[ -x "$p" ] || fail "$p not built"
 done
 trap issuerd_cleanup EXIT
@@ -88,4 +92,25 @@ expect_status 304 "the other process: not modified for the same list"
 issuerd_stop "$PID_a"
 issuerd_stop "$PID_b"
 
-pass "a code used with the issuer's clock before its making: 400 invalid_grant naming tx_code and the clock; two issuerds re-sign a due deny list once for 16 clients at once, one version, one list, ETag shared"
+# An issuer whose clock is a year ahead: its re-signed deny list is not
+# installed; sync says why and fails, and fetches it again next time.
+G=e4e4e4e4e4e4e4e4
+g() { "$GATE" --dir "$WORK/gate" "$@"; }
+run g --id "$G" --now "$LATE" init --fare 120 --trust "$D/trust.bin" --deny "$D/deny.bin"
+expect_log '^deny list: version 2$' "the gate starts with version 2"
+AHEAD=$((NOW + 365 * 86400))
+issuerd_start "$D" ahead --now "$AHEAD"
+for i in 1 2; do
+	if g --now "$LATE" sync --issuer "$URL_ahead" >"$WORK/last.log" 2>&1; then
+		cat "$WORK/last.log" >&2
+		fail "sync $i succeeded with a deny list a year ahead"
+	fi
+	expect_log 'deny-list: not installed: .*deny_list.issued_at: [0-9]+ is more than clock_skew' \
+		"sync $i names the list's issued_at"
+done
+[ "$(grep -c 'GET /deny-list 200' ahead.log)" = 2 ] || fail "the refused list's ETag was kept (not fetched again)"
+run g --now "$LATE" status
+expect_log '^deny list: +version 2$' "the gate kept its deny list"
+issuerd_stop "$PID_ahead"
+
+pass "a code used with the issuer's clock before its making: 400 invalid_grant naming tx_code and the clock; two issuerds re-sign a due deny list once for 16 clients at once, one version, one list, ETag shared; a deny list a year ahead of the gate is refused and sync fails"
