@@ -161,14 +161,16 @@ ofp_issuer_rc_t ofp_issuer_deny_serial(ofp_issuer_t *iss, uint64_t serial, bool 
 }
 
 /* Whether the list as stored is recent enough to hand out: issued less
- * than OFP_ISSUER_DENY_REISSUE ago (and decodable). */
+ * than OFP_ISSUER_DENY_REISSUE ago and at most OFP_ISSUER_DENY_AHEAD
+ * after now (and decodable). */
 static bool deny_list_recent(const ofp_issuer_t *iss, const uint8_t *list, size_t len)
 {
 	ofp_deny_list_t d;
 
 	if (ofp_deny_list_decode(list, len, &d, NULL) != OFP_FMT_OK)
 		return false;
-	return iss->now < (uint64_t)d.issued_at + OFP_ISSUER_DENY_REISSUE;
+	return iss->now < (uint64_t)d.issued_at + OFP_ISSUER_DENY_REISSUE &&
+	       (uint64_t)iss->now + OFP_ISSUER_DENY_AHEAD >= d.issued_at;
 }
 
 /* The same entries under the next version, signed now: gates measure the
