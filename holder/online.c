@@ -120,6 +120,20 @@ out:
 	return rc;
 }
 
+/* The issuer's text (error, field, description) as the holder may print
+ * it: printable ASCII only, anything else '?', so that an issuer cannot
+ * write terminal escapes or lines of its own to the holder's screen. */
+static const char *printable(json_t *v, char *out, size_t cap)
+{
+	const char *s = json_is_string(v) ? json_string_value(v) : "";
+	size_t i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < cap; i++)
+		out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	out[i] = '\0';
+	return out;
+}
+
 /* An HTTP exchange whose answer is a JSON object; *obj set on status 200.
  * Another status: REFUSED with the server's error description. */
 static int exchange(const ofp_http_opts_t *http, const ofp_http_req_t *req, json_t **obj, char *err, size_t err_len)
@@ -137,10 +151,12 @@ static int exchange(const ofp_http_opts_t *http, const ofp_http_req_t *req, json
 		rc = OFP_HOLDER_OK;
 	} else if (json_is_object(o) && json_is_string(json_object_get(o, "error"))) {
 		json_t *d = json_object_get(o, "error_description"), *f = json_object_get(o, "field");
+		char error[64], field[64], desc[512];
+
 		rc = say(err, err_len, resp.status >= 500 ? OFP_HOLDER_FAILED : OFP_HOLDER_REFUSED,
-			 "issuer: %s (HTTP %ld%s%s): %s", json_string_value(json_object_get(o, "error")), resp.status,
-			 json_is_string(f) ? ", field " : "", json_is_string(f) ? json_string_value(f) : "",
-			 json_is_string(d) ? json_string_value(d) : "no description");
+			 "issuer: %s (HTTP %ld%s%s): %s", printable(json_object_get(o, "error"), error, sizeof(error)),
+			 resp.status, json_is_string(f) ? ", field " : "", printable(f, field, sizeof(field)),
+			 json_is_string(d) ? printable(d, desc, sizeof(desc)) : "no description");
 		json_decref(o);
 	} else {
 		rc = say(err, err_len, OFP_HOLDER_FAILED, "%s: HTTP %ld, not a JSON answer", req->url, resp.status);

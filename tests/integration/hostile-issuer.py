@@ -9,6 +9,8 @@ and on POST /credential, by MODE:
   garbage       bytes that are no credential
   huge          a 4 MiB body
   fail          HTTP 500 for every request
+  escape        a 400 whose error_description carries terminal escapes and a
+                line of its own
   slow          every answer after 6 s (a valid-looking but wrong credential)
 The port it listens on (127.0.0.1, chosen by the system) goes to PORTFILE.
 """
@@ -68,6 +70,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.answer(500, b'{"error":"server_error"}')
         if self.path == "/nonce":
             return self.answer(200, b'{"c_nonce":"hostile-nonce"}')
+        if MODE == "escape":
+            return self.answer(400, json.dumps({
+                "error": "invalid_proof\u001b[31m",
+                "error_description": "\u001b[2J\u001b]0;owned\u0007\nwarning: refresh at x succeeded"}).encode())
         if MODE == "huge":
             return self.answer(200, b'{"credentials":[{"credential":"' + b"A" * (4 << 20) + b'"}]}')
         body = {"credentials": [{"credential": b64url(crafted())}]}

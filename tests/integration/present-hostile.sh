@@ -2,7 +2,8 @@
 # present-hostile.sh - `offpass-holder present --issuer URL` against an
 # issuer that lies (tests/integration/hostile-issuer.py): a credential for
 # another holder id, one that ends before the one held, bytes that are no
-# credential, a 4 MiB body, HTTP 500 for everything, and an issuer that
+# credential, a 4 MiB body, HTTP 500 for everything, an error text with
+# terminal escapes and a line break, and an issuer that
 # answers each request after 6 s. Each time present warns once, installs
 # nothing, keeps the credential it had (same serial, same end), and the
 # code it shows operates at a gate; the slow issuer costs at most the 10 s
@@ -61,7 +62,7 @@ HELD=$(grep -E '^(credential|validity):' "$WORK/last.log")
 LIFE=$(awk -F' *= *' '$1 == "credential_lifetime" { print $2 }' "$D/issuer.conf")
 T=$((NOW + LIFE - 600))
 n=0
-for mode in other-holder shorter garbage huge fail slow; do
+for mode in other-holder shorter garbage huge fail escape slow; do
 	n=$((n + 1))
 	rm -f "$WORK/hostile.port"
 	python3 "$HOSTILE" "$WORK/hostile.port" "$mode" "$CRED" 2>>"$WORK/hostile.log" &
@@ -80,6 +81,9 @@ for mode in other-holder shorter garbage huge fail slow; do
 	case $mode in
 	other-holder) grep -q 'is for holder .*, not this holder' "h$n.err" || { cat "h$n.err" >&2; fail "$mode: no reason"; } ;;
 	shorter) grep -q 'not after the one held' "h$n.err" || { cat "h$n.err" >&2; fail "$mode: no reason"; } ;;
+	escape)
+		grep -q "$(printf '\033')" "h$n.err" && fail "$mode: the issuer's escape sequences reached the terminal"
+		[ "$(wc -l <"h$n.err")" = 1 ] || { cat -v "h$n.err" >&2; fail "$mode: the issuer's text made a line of its own"; } ;;
 	slow) [ "$took" -le 14 ] || fail "$mode: present took $took s, the refresh is allowed 10 s in all" ;;
 	esac
 	ls "$WORK/hstate"/credential-next-* >/dev/null 2>&1 && fail "$mode: a next window was kept"
@@ -90,4 +94,4 @@ for mode in other-holder shorter garbage huge fail slow; do
 	expect_log '^OPERATE' "$mode: the code shown operates"
 done
 
-pass "present --issuer against a lying issuer (another holder id, a shorter window, garbage, 4 MiB, HTTP 500, 6 s per answer): one warning, nothing installed, the credential held kept and its code operates; the slow issuer costs at most the 10 s budget"
+pass "present --issuer against a lying issuer (another holder id, a shorter window, garbage, 4 MiB, HTTP 500, terminal escapes, 6 s per answer): one warning, nothing installed, the credential held kept and its code operates; the slow issuer costs at most the 10 s budget"
