@@ -3,6 +3,7 @@
 #include "config.h"
 #include "holder/online.h"
 #include "b64url.h"
+#include "cli.h"
 #include "hex.h"
 
 #include <inttypes.h>
@@ -121,17 +122,10 @@ out:
 }
 
 /* The issuer's text (error, field, description) as the holder may print
- * it: printable ASCII only, anything else '?', so that an issuer cannot
- * write terminal escapes or lines of its own to the holder's screen. */
+ * it (ofp_printable): no terminal escapes or lines of its own. */
 static const char *printable(json_t *v, char *out, size_t cap)
 {
-	const char *s = json_is_string(v) ? json_string_value(v) : "";
-	size_t i;
-
-	for (i = 0; s[i] != '\0' && i + 1 < cap; i++)
-		out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
-	out[i] = '\0';
-	return out;
+	return ofp_printable(json_is_string(v) ? json_string_value(v) : NULL, out, cap);
 }
 
 /* An HTTP exchange whose answer is a JSON object; *obj set on status 200.

@@ -107,10 +107,12 @@ static int upload_one(offpass_verifier_t *v, const ofp_http_opts_t *http, const 
 			rv = OFP_EXIT_OK;
 		}
 	} else if (resp.status == 422) {
+		const char *why = json_string_value(json_object_get(o, "error_description"));
+		char text[512];
+
+		/* The issuer's text, printable only (no terminal escapes). */
 		ofp_fail("batch %llu refused by the issuer: %s (kept, not confirmed: tell the operator)",
-			 (unsigned long long)seq, json_string_value(json_object_get(o, "error_description")) != NULL
-							  ? json_string_value(json_object_get(o, "error_description"))
-							  : "no reason given");
+			 (unsigned long long)seq, why != NULL ? ofp_printable(why, text, sizeof(text)) : "no reason given");
 		rv = OFP_EXIT_REFUSED;
 	} else {
 		rv = ofp_fail("batch %llu: the issuer answered HTTP %ld (it will be sent again)", (unsigned long long)seq,
