@@ -117,3 +117,15 @@ uint32_t ofp_clock_now(const ofp_clock_t *c)
 {
 	return c->set ? c->now : (uint32_t)time(NULL);
 }
+
+const char *ofp_printable(const char *in, char *out, size_t cap)
+{
+	size_t i = 0;
+
+	if (cap == 0)
+		return out;
+	for (; in != NULL && in[i] != '\0' && i + 1 < cap; i++)
+		out[i] = in[i] >= 0x20 && in[i] < 0x7f ? in[i] : '?';
+	out[i] = '\0';
+	return out;
+}

@@ -67,4 +67,10 @@ int ofp_clock_option(ofp_clock_t *c, const char *arg) OFP_WUR;
 /* The --now time when one was given, else the system clock. */
 uint32_t ofp_clock_now(const ofp_clock_t *c);
 
+/* Text from another party (an issuer's error description) as a CLI may
+ * print it: printable ASCII only, every other byte '?', cut to cap - 1
+ * bytes, so that it cannot write terminal escapes or lines of its own.
+ * NULL in: "". Returns out. */
+const char *ofp_printable(const char *in, char *out, size_t cap);
+
 #endif

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define DEFAULT_TIMEOUT 60L
 #define DEFAULT_MAX (1024u * 1024u)
@@ -106,6 +107,34 @@ static struct curl_slist *request_headers(const ofp_http_req_t *req)
 	return t != NULL ? t : h;
 }
 
+static uint64_t monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+uint64_t ofp_http_deadline(long seconds)
+{
+	return monotonic_ms() + (uint64_t)(seconds > 0 ? seconds : 0) * 1000u;
+}
+
+/* Milliseconds this exchange may take: the time-out, cut to what is left
+ * before the deadline; 0 when the deadline has passed. */
+static long exchange_ms(const ofp_http_opts_t *o)
+{
+	long ms = (o->timeout != 0 ? o->timeout : DEFAULT_TIMEOUT) * 1000L;
+	uint64_t now;
+
+	if (o->deadline_ms == 0)
+		return ms;
+	now = monotonic_ms();
+	if (now >= o->deadline_ms)
+		return 0;
+	return o->deadline_ms - now < (uint64_t)ms ? (long)(o->deadline_ms - now) : ms;
+}
+
 int ofp_http_do(const ofp_http_opts_t *o, const ofp_http_req_t *req, ofp_http_resp_t *resp, char *err,
 		size_t err_len)
 {
@@ -113,12 +142,18 @@ int ofp_http_do(const ofp_http_opts_t *o, const ofp_http_req_t *req, ofp_http_re
 	struct curl_slist *headers = NULL;
 	char cerr[CURL_ERROR_SIZE] = "";
 	const char *ct = NULL;
+	long time_ms;
 	CURLcode rc;
 	CURL *c;
 
 	memset(resp, 0, sizeof(*resp));
 	if (!ofp_http_url_allowed(req->url)) {
 		snprintf(err, err_len, "%s: https only (plain http to 127.0.0.1, [::1] or localhost)", req->url);
+		return -1;
+	}
+	time_ms = exchange_ms(o);
+	if (time_ms == 0) {
+		snprintf(err, err_len, "%s: not asked, the time allowed for the exchange is spent", req->url);
 		return -1;
 	}
 	pthread_once(&curl_once, curl_init);
@@ -136,7 +171,7 @@ int ofp_http_do(const ofp_http_opts_t *o, const ofp_http_req_t *req, ofp_http_re
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 10L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT, o->timeout != 0 ? o->timeout : DEFAULT_TIMEOUT);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, time_ms);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
 	curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);

@@ -13,6 +13,11 @@ typedef struct ofp_http_opts {
 	const char *cacert;    /* a CA bundle (PEM) to trust instead of the system's; NULL: system */
 	long timeout;	       /* seconds for the whole exchange; 0: 60 */
 	size_t max_response;   /* bytes; 0: 1 MiB */
+	/* CLOCK_MONOTONIC milliseconds (ofp_http_deadline) by which every
+	 * exchange made with these options must be over; 0: none. A client
+	 * that makes several exchanges in a row (discovery, nonce, credential)
+	 * is then bounded as a whole, not once per exchange. */
+	uint64_t deadline_ms;
 } ofp_http_opts_t;
 
 typedef struct ofp_http_req {
@@ -41,5 +46,7 @@ bool ofp_http_url_allowed(const char *url);
 int ofp_http_do(const ofp_http_opts_t *o, const ofp_http_req_t *req, ofp_http_resp_t *resp, char *err,
 		size_t err_len) OFP_WUR;
 void ofp_http_resp_free(ofp_http_resp_t *resp);
+/* The deadline_ms seconds from now. */
+uint64_t ofp_http_deadline(long seconds);
 
 #endif

@@ -608,6 +608,20 @@ static int clock_option_stderr(ofp_clock_t *c, const char *arg, char *out, size_
 	return rv;
 }
 
+/* Another party's text loses every byte that is not printable ASCII
+ * (escapes, line breaks, UTF-8), and is cut to the buffer. */
+START_TEST(printable_text)
+{
+	char out[16];
+
+	ck_assert_str_eq(ofp_printable("ok: fine", out, sizeof(out)), "ok: fine");
+	ck_assert_str_eq(ofp_printable("\x1b[2J\nx\x7f\xc3\xa9", out, sizeof(out)), "?[2J?x???");
+	ck_assert_str_eq(ofp_printable("0123456789abcdefXYZ", out, sizeof(out)), "0123456789abcde");
+	ck_assert_str_eq(ofp_printable(NULL, out, sizeof(out)), "");
+	ck_assert_str_eq(ofp_printable("abc", out, 1), "");
+}
+END_TEST
+
 START_TEST(clock_option_and_now)
 {
 	ofp_clock_t c = { 0 };
@@ -661,6 +675,7 @@ int main(void)
 	tc = tcase_create("cli");
 	tcase_add_test(tc, parse_numbers_strict);
 	tcase_add_test(tc, clock_option_and_now);
+	tcase_add_test(tc, printable_text);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -91,6 +91,8 @@ void present_online_step(session_t *s, present_online_t *o, uint32_t now, FILE *
 		return;
 	http.cacert = o->cacert;
 	http.timeout = PRESENT_HTTP_TIMEOUT;
+	/* The whole refresh (discovery, nonce, credential), not each step. */
+	http.deadline_ms = ofp_http_deadline(PRESENT_HTTP_TIMEOUT);
 	if (ofp_holder_refresh_online(s->p, &s->key, s->dir, o->issuer, &http, now, &c, &place, err, sizeof(err)) !=
 	    OFP_HOLDER_OK) {
 		o->retry_at = now + PRESENT_RETRY;

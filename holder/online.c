@@ -3,7 +3,10 @@
 #include "config.h"
 #include "holder/online.h"
 #include "b64url.h"
+#include "cli.h"
+#include "hex.h"
 
+#include <inttypes.h>
 #include <jansson.h>
 #include <openssl/crypto.h>
 #include <stdarg.h>
@@ -118,6 +121,13 @@ out:
 	return rc;
 }
 
+/* The issuer's text (error, field, description) as the holder may print
+ * it (ofp_printable): no terminal escapes or lines of its own. */
+static const char *printable(json_t *v, char *out, size_t cap)
+{
+	return ofp_printable(json_is_string(v) ? json_string_value(v) : NULL, out, cap);
+}
+
 /* An HTTP exchange whose answer is a JSON object; *obj set on status 200.
  * Another status: REFUSED with the server's error description. */
 static int exchange(const ofp_http_opts_t *http, const ofp_http_req_t *req, json_t **obj, char *err, size_t err_len)
@@ -135,10 +145,12 @@ static int exchange(const ofp_http_opts_t *http, const ofp_http_req_t *req, json
 		rc = OFP_HOLDER_OK;
 	} else if (json_is_object(o) && json_is_string(json_object_get(o, "error"))) {
 		json_t *d = json_object_get(o, "error_description"), *f = json_object_get(o, "field");
+		char error[64], field[64], desc[512];
+
 		rc = say(err, err_len, resp.status >= 500 ? OFP_HOLDER_FAILED : OFP_HOLDER_REFUSED,
-			 "issuer: %s (HTTP %ld%s%s): %s", json_string_value(json_object_get(o, "error")), resp.status,
-			 json_is_string(f) ? ", field " : "", json_is_string(f) ? json_string_value(f) : "",
-			 json_is_string(d) ? json_string_value(d) : "no description");
+			 "issuer: %s (HTTP %ld%s%s): %s", printable(json_object_get(o, "error"), error, sizeof(error)),
+			 resp.status, json_is_string(f) ? ", field " : "", printable(f, field, sizeof(field)),
+			 json_is_string(d) ? printable(d, desc, sizeof(desc)) : "no description");
 		json_decref(o);
 	} else {
 		rc = say(err, err_len, OFP_HOLDER_FAILED, "%s: HTTP %ld, not a JSON answer", req->url, resp.status);
@@ -242,6 +254,36 @@ static int request_credential(const endpoints_t *ep, const ofp_http_opts_t *http
 	return rc;
 }
 
+/* What a refresh may bring, beyond the checks of every install (the
+ * token's key, not expired): a credential for the same holder id that
+ * ends after the one held. Anything else (another holder's, a shorter or
+ * an earlier window, from a confused or hostile issuer) would replace a
+ * credential that works with one that does not, or for less long. */
+static int check_refreshed(const ofp_credential_t *cur, const uint8_t *next, size_t next_len, ofp_credential_t *nc,
+			   char *err, size_t err_len)
+{
+	char want[2 * OFP_ID_LEN + 1], got[2 * OFP_ID_LEN + 1];
+	ofp_fmt_error_t fe;
+
+	if (ofp_credential_decode(next, next_len, nc, &fe) != OFP_FMT_OK)
+		return say(err, err_len, OFP_HOLDER_REFUSED, "credential endpoint: not a credential (%s)", fe.reason);
+	if (memcmp(nc->holder_id, cur->holder_id, OFP_ID_LEN) != 0) {
+		hex_encode(cur->holder_id, OFP_ID_LEN, want);
+		hex_encode(nc->holder_id, OFP_ID_LEN, got);
+		return say(err, err_len, OFP_HOLDER_REFUSED,
+			   "credential endpoint: the credential (serial %llu) is for holder %s, not this holder's %s; "
+			   "nothing installed",
+			   (unsigned long long)nc->serial, got, want);
+	}
+	if (nc->not_after <= cur->not_after)
+		return say(err, err_len, OFP_HOLDER_REFUSED,
+			   "credential endpoint: the credential (serial %llu) ends at %" PRIu32
+			   ", not after the one held (serial %llu, until %" PRIu32 "); nothing installed",
+			   (unsigned long long)nc->serial, nc->not_after, (unsigned long long)cur->serial,
+			   cur->not_after);
+	return OFP_HOLDER_OK;
+}
+
 int ofp_holder_refresh_online(ofp_p11_t *p, const ofp_p11_key_t *key, const char *dir, const char *issuer_url,
 			      const ofp_http_opts_t *http, uint32_t now, ofp_credential_t *out, ofp_cred_place_t *place,
 			      char *err, size_t err_len)
@@ -273,10 +315,12 @@ int ofp_holder_refresh_online(ofp_p11_t *p, const ofp_p11_key_t *key, const char
 	if (rc == OFP_HOLDER_OK)
 		rc = request_credential(&ep, http, jwt, cur_bytes, cur_len, NULL, next, &next_len, err, err_len);
 	free(jwt);
+	if (rc == OFP_HOLDER_OK)
+		rc = check_refreshed(&cur, next, next_len, &nc, err, err_len);
 	if (rc != OFP_HOLDER_OK)
 		return rc;
 	/* The next window: the current credential stays in use until it ends. */
-	if (ofp_credential_decode(next, next_len, &nc, NULL) == OFP_FMT_OK && nc.not_before > now && dir != NULL)
+	if (nc.not_before > now && dir != NULL)
 		return ofp_holder_next_keep(key, dir, next, next_len, out, place, err, err_len);
 	return ofp_holder_install_dir(p, key, dir, next, next_len, now, out, place, err, err_len);
 }

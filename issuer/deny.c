@@ -161,32 +161,45 @@ ofp_issuer_rc_t ofp_issuer_deny_serial(ofp_issuer_t *iss, uint64_t serial, bool 
 }
 
 /* Whether the list as stored is recent enough to hand out: issued less
- * than OFP_ISSUER_DENY_REISSUE ago (and decodable). */
+ * than OFP_ISSUER_DENY_REISSUE ago and at most OFP_ISSUER_DENY_AHEAD
+ * after now (and decodable). */
 static bool deny_list_recent(const ofp_issuer_t *iss, const uint8_t *list, size_t len)
 {
 	ofp_deny_list_t d;
 
 	if (ofp_deny_list_decode(list, len, &d, NULL) != OFP_FMT_OK)
 		return false;
-	return iss->now < (uint64_t)d.issued_at + OFP_ISSUER_DENY_REISSUE;
+	return iss->now < (uint64_t)d.issued_at + OFP_ISSUER_DENY_REISSUE &&
+	       (uint64_t)iss->now + OFP_ISSUER_DENY_AHEAD >= d.issued_at;
 }
 
 /* The same entries under the next version, signed now: gates measure the
  * deny list's age from issued_at (VERIFIER.md 3.5), so an unchanged list
- * must still be re-signed for a gate that syncs to stay fresh. */
+ * must still be re-signed for a gate that syncs to stay fresh. The list
+ * is read again in the transaction: when another process (issuerd, the
+ * CLI) re-signed it since the first look, that one is the answer, so
+ * concurrent requests bump the version once, not once each. */
 static ofp_issuer_rc_t deny_reissue(ofp_issuer_t *iss, uint8_t **out, size_t *len)
 {
 	int64_t version = 0;
+	bool resigned = false;
 	ofp_issuer_rc_t rc = iss_token(iss);
 
+	*out = NULL;
 	if (rc != OFP_ISSUER_OK)
 		return rc;
 	rc = iss_ledger_fail(iss, ofp_ledger_begin(iss->ledger));
 	if (rc != OFP_ISSUER_OK)
 		return rc;
-	rc = iss_ledger_fail(iss, ofp_ledger_meta_get(iss->ledger, DENY_VERSION, &version));
-	if (rc == OFP_ISSUER_OK)
-		rc = iss_deny_publish(iss, (uint64_t)version + 1, out, len);
+	rc = iss_ledger_fail(iss, ofp_ledger_blob_get(iss->ledger, DENY_BLOB, out, len));
+	if (rc == OFP_ISSUER_OK && !deny_list_recent(iss, *out, *len)) {
+		free(*out);
+		*out = NULL;
+		resigned = true;
+		rc = iss_ledger_fail(iss, ofp_ledger_meta_get(iss->ledger, DENY_VERSION, &version));
+		if (rc == OFP_ISSUER_OK)
+			rc = iss_deny_publish(iss, (uint64_t)version + 1, out, len);
+	}
 	if (rc == OFP_ISSUER_OK)
 		rc = iss_ledger_fail(iss, ofp_ledger_commit(iss->ledger));
 	if (rc != OFP_ISSUER_OK) {
@@ -195,6 +208,8 @@ static ofp_issuer_rc_t deny_reissue(ofp_issuer_t *iss, uint8_t **out, size_t *le
 		*out = NULL;
 		return rc;
 	}
+	if (!resigned)
+		return OFP_ISSUER_OK;
 	rc = iss_write_file(iss, OFP_ISSUER_DENY, *out, *len);
 	if (rc != OFP_ISSUER_OK) {
 		free(*out);
@@ -212,9 +227,14 @@ ofp_issuer_rc_t ofp_issuer_deny_list(ofp_issuer_t *iss, uint8_t **out, size_t *l
 	if (rc != OFP_ISSUER_OK || deny_list_recent(iss, *out, *len))
 		return rc;
 	/* Not re-signed (no token, another process holds the ledger): the
-	 * stored list is still the truth, only older. */
-	if (deny_reissue(iss, &fresh, &fresh_len) != OFP_ISSUER_OK)
-		return OFP_ISSUER_OK;
+	 * stored list is still the truth, only older. Read again: another
+	 * process may have stored a newer version since the first look, and
+	 * a client must never be handed a lower version than one already
+	 * handed out. */
+	if (deny_reissue(iss, &fresh, &fresh_len) != OFP_ISSUER_OK) {
+		if (ofp_ledger_blob_get(iss->ledger, DENY_BLOB, &fresh, &fresh_len) != OFP_LEDGER_OK)
+			return OFP_ISSUER_OK;
+	}
 	free(*out);
 	*out = fresh;
 	*len = fresh_len;

@@ -97,6 +97,13 @@ static ofp_issuer_rc_t code_usable(ofp_issuer_t *iss, const ofp_account_t *a, co
 				"account '%s': the enrollment code was used at %" PRIu32
 				" and works once (a new key needs a new code: account code %s)",
 				a->name, c->used_at, a->name);
+	/* A clock behind the code's making (a wrong --now, a clock set
+	 * back) is the caller's problem to fix, not an internal error. */
+	if (iss->now < c->created)
+		return iss_fail(iss, OFP_ISSUER_REFUSED,
+				"account '%s': the enrollment code was made at %" PRIu32
+				", after the issuer's clock now (%" PRIu32 "): set the clock right and ask again",
+				a->name, c->created, iss->now);
 	if (iss->now >= c->expires)
 		return iss_fail(iss, OFP_ISSUER_REFUSED,
 				"account '%s': the enrollment code expired at %" PRIu32 " (a new one: account code %s)",

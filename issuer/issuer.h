@@ -263,6 +263,10 @@ ofp_issuer_rc_t ofp_issuer_deny_serial(ofp_issuer_t *iss, uint64_t serial, bool 
  * entries (gates refuse once their deny list is too old, VERIFIER.md
  * 3.5); when that fails, the stored one. */
 #define OFP_ISSUER_DENY_REISSUE 3600u
+/* A stored list issued more than this after now (a clock that ran ahead
+ * and was set right) is re-signed too: gates refuse a list from their
+ * future (VERIFIER.md 3.5). Less is another process's clock, served. */
+#define OFP_ISSUER_DENY_AHEAD 60u
 ofp_issuer_rc_t ofp_issuer_deny_list(ofp_issuer_t *iss, uint8_t **out, size_t *len) OFP_WUR;
 
 #endif

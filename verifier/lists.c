@@ -134,6 +134,16 @@ static bool has_signing_key(const ofp_trust_list_t *t)
 	return false;
 }
 
+/* A list issued more than clock_skew after the gate's now: the issuer's
+ * clock or the gate's is wrong. Installed, it would keep the deny list's
+ * age (VERIFIER.md 3.5) at 0 until the gate's clock passed its issued_at,
+ * so a gate that never syncs again would stay open to holders revoked
+ * since for as long as the list is ahead. */
+static bool issued_ahead(const offpass_verifier_t *v, uint32_t issued_at, uint32_t now)
+{
+	return issued_at > now && issued_at - now > v->cfg.clock_skew;
+}
+
 /* Under v->lock: the key that must have signed a new trust list. The
  * first list signs itself (it is the anchor); later ones are signed by a
  * key of the installed list. A reference to free, or NULL with *why. */
@@ -149,6 +159,13 @@ static EVP_PKEY *trust_signer(offpass_verifier_t *v, const ofp_trust_state_t *ne
 	if (v->trust.installed && next->list.version <= v->trust.list.version) {
 		snprintf(why, why_len, "trust_list.version: %llu is not newer than the installed %llu",
 			 (unsigned long long)next->list.version, (unsigned long long)v->trust.list.version);
+		return NULL;
+	}
+	if (issued_ahead(v, next->list.issued_at, now)) {
+		snprintf(why, why_len,
+			 "trust_list.issued_at: %u is more than clock_skew %u s after this gate's clock (%u); "
+			 "the issuer's clock or this gate's is wrong",
+			 next->list.issued_at, v->cfg.clock_skew, now);
 		return NULL;
 	}
 	e = signing_entry(v, by, next->list.signer_kid, now, &key);
@@ -263,6 +280,11 @@ static offpass_status_t check_deny(offpass_verifier_t *v, const ofp_deny_list_t 
 				(unsigned long long)d->version, (unsigned long long)v->deny.list.version);
 	else if (!v->trust.installed)
 		st = ofp_v_fail(v, OFFPASS_STATUS_REJECTED, "deny list refused: no trust list installed to check it");
+	else if (issued_ahead(v, d->issued_at, now))
+		st = ofp_v_fail(v, OFFPASS_STATUS_REJECTED,
+				"deny list refused: deny_list.issued_at: %u is more than clock_skew %u s after this "
+				"gate's clock (%u); the issuer's clock or this gate's is wrong",
+				d->issued_at, v->cfg.clock_skew, now);
 	signer = st == OFFPASS_STATUS_OK ? ofp_trust_signing_key(v, d->signer_kid, now, &e) : NULL;
 	if (st == OFFPASS_STATUS_OK && signer == NULL)
 		st = ofp_v_fail(v, OFFPASS_STATUS_REJECTED,

@@ -67,13 +67,19 @@ void tu_trust_entry(ofp_trust_entry_t *e, unsigned k, unsigned usage, uint32_t n
 size_t tu_trust_list(uint8_t *out, uint64_t version, unsigned signer, const ofp_trust_entry_t *entries,
 		     unsigned count)
 {
+	return tu_trust_list_at(out, version, signer, entries, count, T_NOW - 60);
+}
+
+size_t tu_trust_list_at(uint8_t *out, uint64_t version, unsigned signer, const ofp_trust_entry_t *entries,
+			unsigned count, uint32_t issued_at)
+{
 	ofp_trust_list_t t;
 	size_t n;
 	ofp_fmt_error_t err;
 
 	memset(&t, 0, sizeof(t));
 	t.version = version;
-	t.issued_at = T_NOW - 60;
+	t.issued_at = issued_at;
 	t.count = (uint8_t)count;
 	memcpy(t.entries, entries, count * sizeof(*entries));
 	ck_assert_msg(ofp_tk_sign_trust_list(&t, &tu_keys[signer], &err) == OFP_FMT_OK, "%s", err.reason);

@@ -46,6 +46,9 @@ void tu_trust_entry(ofp_trust_entry_t *e, unsigned k, unsigned usage, uint32_t n
  * `signer`; returns its length into out (OFP_TRUST_LIST_MAX). */
 size_t tu_trust_list(uint8_t *out, uint64_t version, unsigned signer, const ofp_trust_entry_t *entries,
 		     unsigned count);
+/* The same, issued at issued_at. */
+size_t tu_trust_list_at(uint8_t *out, uint64_t version, unsigned signer, const ofp_trust_entry_t *entries,
+			unsigned count, uint32_t issued_at);
 /* The usual list: TK_SEALING, TK_ISSUER, TK_ISSUER_ED25519, signed by
  * TK_ISSUER. */
 size_t tu_default_trust(uint8_t *out, uint64_t version);

@@ -1420,12 +1420,18 @@ START_TEST(test_deny_age_no_deny_list)
 }
 END_TEST
 
-/* A list issued after the gate's now (its clock is behind the issuer's)
- * is of age 0, and goes stale deny_max_age after its issued_at. */
+/* A list issued after the gate's now by at most clock_skew (its clock is
+ * a little behind the issuer's) is of age 0, and goes stale deny_max_age
+ * after its issued_at. One issued further ahead is refused at install:
+ * installed, it would keep a gate that never syncs "fresh" until the
+ * gate's clock passes issued_at + deny_max_age (a year ahead: a year). */
 START_TEST(test_deny_age_future_list)
 {
-	const uint32_t issued = T_NOW + 1000;
+	const uint32_t issued = T_NOW + 120;
+	uint8_t entry[OFP_DENY_ENTRY_LEN], *list;
+	uint32_t since = 0;
 	int stale = -1;
+	size_t n;
 
 	install_deny_at(1, issued, T_NOW);
 	ck_assert_int_eq(offpass_verifier_deny_age(v, T_NOW, NULL, &stale), OFFPASS_STATUS_OK);
@@ -1433,6 +1439,57 @@ START_TEST(test_deny_age_future_list)
 	ck_assert_int_eq(check_at(1, T_FARE, T_NOW), OFFPASS_REASON_OK);
 	ck_assert_int_eq(check_at(2, T_FARE, issued + T_MAX_AGE), OFFPASS_REASON_OK);
 	ck_assert_int_eq(check_at(3, T_FARE, issued + T_MAX_AGE + 1), OFFPASS_REASON_DENY_LIST_STALE);
+
+	/* One second past the skew, and a year ahead: refused, the
+	 * installed list and its age unchanged. */
+	ofp_deny_entry_serial(entry, 4242);
+	n = tu_deny_list_at(&list, 2, TK_ISSUER, entry, 1, issued + T_MAX_AGE + 1 + 121);
+	ck_assert_int_eq(offpass_verifier_install_deny_list(v, list, n, issued + T_MAX_AGE + 1),
+			 OFFPASS_STATUS_REJECTED);
+	ck_assert_ptr_nonnull(strstr(offpass_verifier_error(v), "deny_list.issued_at"));
+	free(list);
+	n = tu_deny_list_at(&list, 3, TK_ISSUER, entry, 1, issued + 365 * 86400);
+	ck_assert_int_eq(offpass_verifier_install_deny_list(v, list, n, issued + T_MAX_AGE + 1),
+			 OFFPASS_STATUS_REJECTED);
+	free(list);
+	ck_assert_uint_eq(offpass_verifier_deny_version(v), 1);
+	ck_assert_int_eq(offpass_verifier_deny_age(v, issued + T_MAX_AGE + 1, &since, &stale), OFFPASS_STATUS_OK);
+	ck_assert_uint_eq(since, issued);
+	ck_assert_int_eq(stale, 1);
+	ck_assert_int_eq(check_at(3, T_FARE, issued + T_MAX_AGE + 2), OFFPASS_REASON_DENY_LIST_STALE);
+	/* The same list is taken once the gate's clock has come near it. */
+	n = tu_deny_list_at(&list, 3, TK_ISSUER, entry, 1, issued + 365 * 86400);
+	ck_assert_msg(offpass_verifier_install_deny_list(v, list, n, issued + 365 * 86400 - 120) == OFFPASS_STATUS_OK,
+		      "%s", offpass_verifier_error(v));
+	free(list);
+}
+END_TEST
+
+/* Without a deny list the age counts from the trust list's issued_at, so
+ * a trust list issued far after the gate's now is refused the same way:
+ * it would keep a gate without a deny list "fresh" for as long. */
+START_TEST(test_deny_age_future_trust_list)
+{
+	uint8_t list[OFP_TRUST_LIST_MAX];
+	ofp_trust_entry_t e[3];
+	uint32_t since = 0;
+	int stale = -1;
+	size_t n;
+
+	tu_trust_entry(&e[0], TK_SEALING, OFP_USAGE_SEALING, T_LIST_FROM, T_LIST_UNTIL);
+	tu_trust_entry(&e[1], TK_ISSUER, OFP_USAGE_CREDENTIAL_SIGNING, T_LIST_FROM, T_LIST_UNTIL);
+	tu_trust_entry(&e[2], TK_ISSUER_ED25519, OFP_USAGE_CREDENTIAL_SIGNING, T_LIST_FROM, T_LIST_UNTIL);
+	n = tu_trust_list_at(list, 2, TK_ISSUER, e, 3, T_NOW + 365 * 86400);
+	ck_assert_int_eq(offpass_verifier_install_trust_list(v, list, n, T_NOW), OFFPASS_STATUS_REJECTED);
+	ck_assert_ptr_nonnull(strstr(offpass_verifier_error(v), "trust_list.issued_at"));
+	ck_assert_uint_eq(offpass_verifier_trust_version(v), 1);
+	ck_assert_int_eq(offpass_verifier_deny_age(v, T_NOW - 60 + T_MAX_AGE + 1, &since, &stale), OFFPASS_STATUS_OK);
+	ck_assert_uint_eq(since, T_NOW - 60);
+	ck_assert_int_eq(stale, 1);
+	/* Within the skew: taken. */
+	n = tu_trust_list_at(list, 2, TK_ISSUER, e, 3, T_NOW + 120);
+	ck_assert_msg(offpass_verifier_install_trust_list(v, list, n, T_NOW) == OFFPASS_STATUS_OK, "%s",
+		      offpass_verifier_error(v));
 }
 END_TEST
 
@@ -1550,6 +1607,7 @@ static Suite *verify_suite(void)
 	tcase_add_test(tc, test_deny_age_lower_amount);
 	tcase_add_test(tc, test_deny_age_no_deny_list);
 	tcase_add_test(tc, test_deny_age_future_list);
+	tcase_add_test(tc, test_deny_age_future_trust_list);
 	tcase_add_test(tc, test_deny_age_order);
 	tcase_add_test(tc, test_deny_age_config);
 	suite_add_tcase(s, tc);

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "atomic_file.h"
+#include "format/format.h"
 #include "http.h"
 
 #define LIST_MAX (85u + 9u * 1048576u)
@@ -106,10 +107,12 @@ static int upload_one(offpass_verifier_t *v, const ofp_http_opts_t *http, const 
 			rv = OFP_EXIT_OK;
 		}
 	} else if (resp.status == 422) {
+		const char *why = json_string_value(json_object_get(o, "error_description"));
+		char text[512];
+
+		/* The issuer's text, printable only (no terminal escapes). */
 		ofp_fail("batch %llu refused by the issuer: %s (kept, not confirmed: tell the operator)",
-			 (unsigned long long)seq, json_string_value(json_object_get(o, "error_description")) != NULL
-							  ? json_string_value(json_object_get(o, "error_description"))
-							  : "no reason given");
+			 (unsigned long long)seq, why != NULL ? ofp_printable(why, text, sizeof(text)) : "no reason given");
 		rv = OFP_EXIT_REFUSED;
 	} else {
 		rv = ofp_fail("batch %llu: the issuer answered HTTP %ld (it will be sent again)", (unsigned long long)seq,
@@ -169,7 +172,21 @@ static void etag_read(const char *name, char *etag, size_t len)
 	free(data);
 }
 
-/* Fetch one list; install it when the issuer has a newer one. */
+/* The version a fetched list claims (0 when it does not decode). */
+static uint64_t served_version(bool trust, const uint8_t *body, size_t len)
+{
+	ofp_trust_list_t t;
+	ofp_deny_list_t d;
+
+	if (trust)
+		return ofp_trust_list_decode(body, len, &t, NULL) == OFP_FMT_OK ? t.version : 0;
+	return ofp_deny_list_decode(body, len, &d, NULL) == OFP_FMT_OK ? d.version : 0;
+}
+
+/* Fetch one list; install it when the issuer has a newer one. Only a list
+ * no newer than the installed one is "current"; any other refusal (a bad
+ * signature, a list issued ahead of this gate's clock) fails the sync and
+ * keeps no ETag, so the next sync fetches it again. */
 static int fetch_list(offpass_verifier_t *v, const ofp_http_opts_t *http, const char *issuer, bool trust)
 {
 	const char *name = trust ? "trust-list" : "deny-list";
@@ -196,10 +213,11 @@ static int fetch_list(offpass_verifier_t *v, const ofp_http_opts_t *http, const 
 		st = trust ? offpass_verifier_install_trust_list(v, resp.body, resp.len, gate_now())
 			   : offpass_verifier_install_deny_list(v, resp.body, resp.len, gate_now());
 		uint64_t after = trust ? offpass_verifier_trust_version(v) : offpass_verifier_deny_version(v);
+		uint64_t served = served_version(trust, resp.body, resp.len);
 		if (st == OFFPASS_STATUS_OK)
 			printf("%s: installed version %llu (was %llu)\n", name, (unsigned long long)after,
 			       (unsigned long long)before);
-		else if (st == OFFPASS_STATUS_REJECTED && after >= before && after != 0)
+		else if (st == OFFPASS_STATUS_REJECTED && served != 0 && served <= after)
 			printf("%s: version %llu is current\n", name, (unsigned long long)after);
 		else
 			rv = ofp_fail("%s: not installed: %s", name, offpass_verifier_error(v));
