@@ -33,6 +33,27 @@ ofp_issuer_rc_t iss_ledger_fail(ofp_issuer_t *iss, int ledger_rc)
 	return ledger_rc == OFP_LEDGER_ERROR ? OFP_ISSUER_ERROR : OFP_ISSUER_REFUSED;
 }
 
+ofp_issuer_rc_t iss_transact(ofp_issuer_t *iss, ofp_issuer_rc_t (*body)(ofp_issuer_t *iss, void *ctx), void *ctx)
+{
+	ofp_issuer_rc_t rc = OFP_ISSUER_ERROR;
+
+	for (unsigned attempt = 0; attempt < OFP_LEDGER_TRIES; attempt++) {
+		if (attempt > 0)
+			ofp_ledger_backoff(attempt - 1);
+		rc = iss_ledger_fail(iss, ofp_ledger_begin(iss->ledger));
+		if (rc == OFP_ISSUER_OK)
+			rc = body(iss, ctx);
+		if (rc == OFP_ISSUER_OK)
+			rc = iss_ledger_fail(iss, ofp_ledger_commit(iss->ledger));
+		if (rc == OFP_ISSUER_OK)
+			return rc;
+		ofp_ledger_rollback(iss->ledger);
+		if (!ofp_ledger_retryable(iss->ledger))
+			return rc;
+	}
+	return rc;
+}
+
 const char *ofp_issuer_error(const ofp_issuer_t *iss)
 {
 	return iss != NULL ? iss->err : "no issuer";

@@ -73,57 +73,69 @@ out:
 
 /* Add one entry and publish the next version; the file is written after
  * the commit (the ledger keeps the list, `deny-list -o` writes it again). */
+struct deny_tx {
+	const uint8_t *entry;
+	uint64_t serial;
+	int64_t version; /* before */
+	bool already;	 /* on the list before: nothing published */
+	uint8_t *list;
+	size_t list_len;
+};
+
+/* Re-runnable: each try reads the version again and signs its own list. */
+static ofp_issuer_rc_t deny_body(ofp_issuer_t *iss, void *ctx)
+{
+	struct deny_tx *t = ctx;
+	int lrc;
+	ofp_issuer_rc_t rc;
+
+	free(t->list);
+	t->list = NULL;
+	t->already = false;
+	rc = iss_ledger_fail(iss, ofp_ledger_meta_get(iss->ledger, DENY_VERSION, &t->version));
+	if (rc != OFP_ISSUER_OK)
+		return rc;
+	lrc = ofp_ledger_deny_add(iss->ledger, t->entry, iss->now);
+	if (lrc == OFP_LEDGER_REFUSED) { /* already denied: nothing to publish */
+		t->already = true;
+		return OFP_ISSUER_OK;
+	}
+	rc = iss_ledger_fail(iss, lrc);
+	if (rc == OFP_ISSUER_OK && t->entry[0] == OFP_DENY_SERIAL)
+		rc = iss_ledger_fail(iss, ofp_ledger_key_revoke(iss->ledger, t->serial, iss->now));
+	if (rc == OFP_ISSUER_OK)
+		rc = iss_deny_publish(iss, (uint64_t)t->version + 1, &t->list, &t->list_len);
+	return rc;
+}
+
 static ofp_issuer_rc_t deny_entry(ofp_issuer_t *iss, const uint8_t entry[OFP_DENY_ENTRY_LEN], uint64_t serial,
 				  bool *added, uint64_t *version)
 {
-	uint8_t *list = NULL;
-	size_t list_len = 0;
-	int64_t v = 0;
-	int lrc;
+	struct deny_tx t = { .entry = entry, .serial = serial };
 	ofp_issuer_rc_t rc = iss_token(iss);
 
 	if (added != NULL)
 		*added = false;
-	if (rc != OFP_ISSUER_OK)
-		return rc;
-	rc = iss_ledger_fail(iss, ofp_ledger_begin(iss->ledger));
-	if (rc != OFP_ISSUER_OK)
-		return rc;
-	rc = iss_ledger_fail(iss, ofp_ledger_meta_get(iss->ledger, DENY_VERSION, &v));
+	if (rc == OFP_ISSUER_OK)
+		rc = iss_transact(iss, deny_body, &t);
 	if (rc != OFP_ISSUER_OK)
 		goto out;
-	lrc = ofp_ledger_deny_add(iss->ledger, entry, iss->now);
-	if (lrc == OFP_LEDGER_REFUSED) { /* already denied: nothing to publish */
-		ofp_ledger_rollback(iss->ledger);
-		if (version != NULL)
-			*version = (uint64_t)v;
-		return OFP_ISSUER_OK;
-	}
-	rc = iss_ledger_fail(iss, lrc);
-	if (rc == OFP_ISSUER_OK && entry[0] == OFP_DENY_SERIAL)
-		rc = iss_ledger_fail(iss, ofp_ledger_key_revoke(iss->ledger, serial, iss->now));
-	if (rc == OFP_ISSUER_OK)
-		rc = iss_deny_publish(iss, (uint64_t)v + 1, &list, &list_len);
-	if (rc == OFP_ISSUER_OK)
-		rc = iss_ledger_fail(iss, ofp_ledger_commit(iss->ledger));
-	if (rc != OFP_ISSUER_OK)
+	if (version != NULL)
+		*version = (uint64_t)t.version + (t.already ? 0 : 1);
+	if (t.already)
 		goto out;
 	if (added != NULL)
 		*added = true;
-	if (version != NULL)
-		*version = (uint64_t)v + 1;
-	rc = iss_write_file(iss, OFP_ISSUER_DENY, list, list_len);
+	rc = iss_write_file(iss, OFP_ISSUER_DENY, t.list, t.list_len);
 	if (rc != OFP_ISSUER_OK) {
 		char why[ISS_ERR_LEN];
 		snprintf(why, sizeof(why), "%s", iss->err);
 		rc = iss_fail(iss, OFP_ISSUER_ERROR,
 			      "deny list version %" PRId64 " is in the ledger but not written (%.600s): run 'deny-list -o FILE'",
-			      v + 1, why);
+			      t.version + 1, why);
 	}
 out:
-	if (rc != OFP_ISSUER_OK)
-		ofp_ledger_rollback(iss->ledger);
-	free(list);
+	free(t.list);
 	return rc;
 }
 

@@ -36,50 +36,49 @@ static ofp_issuer_rc_t new_code(ofp_issuer_t *iss, const ofp_account_t *a, uint8
 	return rc;
 }
 
-ofp_issuer_rc_t ofp_issuer_account_open(ofp_issuer_t *iss, const char *name, ofp_account_t *out,
-					uint8_t code[OFP_ENROLL_CODE_LEN], uint32_t *expires)
-{
+struct code_tx {
+	const char *name;
+	bool open; /* a new account, else an existing one */
 	ofp_account_t a;
-	ofp_issuer_rc_t rc = iss_ledger_fail(iss, ofp_ledger_begin(iss->ledger));
+	uint8_t *code;
+	uint32_t *expires;
+};
 
-	if (rc != OFP_ISSUER_OK)
-		return rc;
-	rc = iss_ledger_fail(iss, ofp_ledger_account_create(iss->ledger, name, iss->now, &a));
-	if (rc == OFP_ISSUER_OK)
-		rc = new_code(iss, &a, code, expires);
-	if (rc == OFP_ISSUER_OK)
-		rc = iss_ledger_fail(iss, ofp_ledger_commit(iss->ledger));
+/* Re-runnable: a retry draws a new code (the failed one was never shown). */
+static ofp_issuer_rc_t code_body(ofp_issuer_t *iss, void *ctx)
+{
+	struct code_tx *t = ctx;
+	ofp_issuer_rc_t rc = iss_ledger_fail(iss, t->open ? ofp_ledger_account_create(iss->ledger, t->name, iss->now, &t->a)
+							  : ofp_ledger_account_get(iss->ledger, t->name, &t->a));
+
+	return rc == OFP_ISSUER_OK ? new_code(iss, &t->a, t->code, t->expires) : rc;
+}
+
+static ofp_issuer_rc_t code_run(ofp_issuer_t *iss, const char *name, bool open, ofp_account_t *out,
+				uint8_t code[OFP_ENROLL_CODE_LEN], uint32_t *expires)
+{
+	struct code_tx t = { .name = name, .open = open, .code = code, .expires = expires };
+	ofp_issuer_rc_t rc = iss_transact(iss, code_body, &t);
+
 	if (rc != OFP_ISSUER_OK) {
-		ofp_ledger_rollback(iss->ledger);
 		OPENSSL_cleanse(code, OFP_ENROLL_CODE_LEN);
 		return rc;
 	}
 	if (out != NULL)
-		*out = a;
+		*out = t.a;
 	return OFP_ISSUER_OK;
+}
+
+ofp_issuer_rc_t ofp_issuer_account_open(ofp_issuer_t *iss, const char *name, ofp_account_t *out,
+					uint8_t code[OFP_ENROLL_CODE_LEN], uint32_t *expires)
+{
+	return code_run(iss, name, true, out, code, expires);
 }
 
 ofp_issuer_rc_t ofp_issuer_enroll_code(ofp_issuer_t *iss, const char *name, ofp_account_t *out,
 				       uint8_t code[OFP_ENROLL_CODE_LEN], uint32_t *expires)
 {
-	ofp_account_t a;
-	ofp_issuer_rc_t rc = iss_ledger_fail(iss, ofp_ledger_begin(iss->ledger));
-
-	if (rc != OFP_ISSUER_OK)
-		return rc;
-	rc = iss_ledger_fail(iss, ofp_ledger_account_get(iss->ledger, name, &a));
-	if (rc == OFP_ISSUER_OK)
-		rc = new_code(iss, &a, code, expires);
-	if (rc == OFP_ISSUER_OK)
-		rc = iss_ledger_fail(iss, ofp_ledger_commit(iss->ledger));
-	if (rc != OFP_ISSUER_OK) {
-		ofp_ledger_rollback(iss->ledger);
-		OPENSSL_cleanse(code, OFP_ENROLL_CODE_LEN);
-		return rc;
-	}
-	if (out != NULL)
-		*out = a;
-	return OFP_ISSUER_OK;
+	return code_run(iss, name, false, out, code, expires);
 }
 
 /* The code is usable: there is one, unused, unexpired, not locked. */
@@ -121,21 +120,29 @@ static ofp_issuer_rc_t code_usable(ofp_issuer_t *iss, const ofp_account_t *a, co
  * guesser gets no answer without spending a try, even by killing the
  * process (the PIN counter's rule). A +1 re-checks the code in the
  * transaction, so concurrent guesses cannot pass the limit. */
+struct try_tx {
+	const ofp_account_t *a;
+	int delta;
+	ofp_enroll_code_t *c;
+};
+
+static ofp_issuer_rc_t count_try_body(ofp_issuer_t *iss, void *ctx)
+{
+	struct try_tx *t = ctx;
+	ofp_issuer_rc_t rc = OFP_ISSUER_OK;
+
+	if (t->delta > 0)
+		rc = code_usable(iss, t->a, t->c, ofp_ledger_enroll_code_get(iss->ledger, t->a->id, t->c));
+	if (rc == OFP_ISSUER_OK)
+		rc = iss_ledger_fail(iss, ofp_ledger_enroll_code_try(iss->ledger, t->a->id, t->delta));
+	return rc;
+}
+
 static ofp_issuer_rc_t count_try(ofp_issuer_t *iss, const ofp_account_t *a, int delta, ofp_enroll_code_t *c)
 {
-	ofp_issuer_rc_t rc = iss_ledger_fail(iss, ofp_ledger_begin(iss->ledger));
+	struct try_tx t = { a, delta, c };
 
-	if (rc != OFP_ISSUER_OK)
-		return rc;
-	if (delta > 0)
-		rc = code_usable(iss, a, c, ofp_ledger_enroll_code_get(iss->ledger, a->id, c));
-	if (rc == OFP_ISSUER_OK)
-		rc = iss_ledger_fail(iss, ofp_ledger_enroll_code_try(iss->ledger, a->id, delta));
-	if (rc == OFP_ISSUER_OK)
-		rc = iss_ledger_fail(iss, ofp_ledger_commit(iss->ledger));
-	if (rc != OFP_ISSUER_OK)
-		ofp_ledger_rollback(iss->ledger);
-	return rc;
+	return iss_transact(iss, count_try_body, &t);
 }
 
 ofp_issuer_rc_t iss_enroll_check(ofp_issuer_t *iss, const ofp_enrollment_t *e, const ofp_account_t *a,

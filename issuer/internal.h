@@ -103,6 +103,12 @@ ofp_issuer_rc_t iss_fail(ofp_issuer_t *iss, ofp_issuer_rc_t rc, const char *fmt,
 /* The ledger's error as the issuer's: OK stays OK, REFUSED and NOT_FOUND
  * become REFUSED, anything else ERROR. */
 ofp_issuer_rc_t iss_ledger_fail(ofp_issuer_t *iss, int ledger_rc);
+/* Begin, body, commit; on failure roll back, and when the database refused
+ * the transaction for a concurrent one (ofp_ledger_retryable) run it all
+ * again, at most OFP_LEDGER_TRIES times with a jittered backoff. body must
+ * be re-runnable: it starts each try from the state before the first. */
+ofp_issuer_rc_t iss_transact(ofp_issuer_t *iss, ofp_issuer_rc_t (*body)(ofp_issuer_t *iss, void *ctx),
+			     void *ctx) OFP_WUR;
 
 /* Open the token and log in (once). */
 ofp_issuer_rc_t iss_token(ofp_issuer_t *iss) OFP_WUR;

@@ -294,6 +294,25 @@ static ofp_issuer_rc_t issue_tx(ofp_issuer_t *iss, const ofp_enrollment_t *e, bo
 	return rc;
 }
 
+struct issue_tx {
+	const ofp_enrollment_t *e;
+	bool needs_code;
+	const ofp_ledger_key_t *signer;
+	const ofp_issue_opts_t *o;
+	uint8_t *out;
+	size_t *out_len;
+	ofp_credential_t *c;
+};
+
+/* Re-runnable: every try reads the account again and signs a new
+ * credential (deliver may hear more than once; the last one counts). */
+static ofp_issuer_rc_t issue_body(ofp_issuer_t *iss, void *ctx)
+{
+	struct issue_tx *t = ctx;
+
+	return issue_tx(iss, t->e, t->needs_code, t->signer, t->o, t->out, t->out_len, t->c);
+}
+
 ofp_issuer_rc_t iss_issue_checked(ofp_issuer_t *iss, const ofp_enrollment_t *e, const ofp_issue_opts_t *opts,
 				  uint8_t *out, size_t *out_len, ofp_credential_t *cred)
 {
@@ -314,18 +333,16 @@ ofp_issuer_rc_t iss_issue_checked(ofp_issuer_t *iss, const ofp_enrollment_t *e, 
 		rc = iss_token(iss);
 	if (rc != OFP_ISSUER_OK)
 		return rc;
-	if (!o->in_transaction)
-		rc = iss_ledger_fail(iss, ofp_ledger_begin(iss->ledger));
+	if (o->in_transaction) {
+		/* The caller's transaction (a grouped commit): it rolls back
+		 * and runs again as a whole. */
+		rc = issue_tx(iss, e, needs_code, &signer, o, out, out_len, &c);
+	} else {
+		struct issue_tx t = { e, needs_code, &signer, o, out, out_len, &c };
+		rc = iss_transact(iss, issue_body, &t);
+	}
 	if (rc != OFP_ISSUER_OK)
 		return rc;
-	rc = issue_tx(iss, e, needs_code, &signer, o, out, out_len, &c);
-	if (rc == OFP_ISSUER_OK && !o->in_transaction)
-		rc = iss_ledger_fail(iss, ofp_ledger_commit(iss->ledger));
-	if (rc != OFP_ISSUER_OK) {
-		if (!o->in_transaction)
-			ofp_ledger_rollback(iss->ledger);
-		return rc;
-	}
 	if (cred != NULL)
 		*cred = c;
 	return OFP_ISSUER_OK;

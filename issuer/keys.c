@@ -153,31 +153,46 @@ static bool trust_list_current(ofp_issuer_t *iss, const uint8_t *stored, size_t 
 	return true;
 }
 
+struct trust_tx {
+	const ofp_ledger_key_t *add; /* a key to record first, or NULL */
+	uint8_t *list;
+	size_t list_len;
+};
+
+/* Re-runnable: each try reads the version again and signs its own list. */
+static ofp_issuer_rc_t trust_body(ofp_issuer_t *iss, void *ctx)
+{
+	struct trust_tx *t = ctx;
+	int64_t version = 0;
+	ofp_issuer_rc_t rc = OFP_ISSUER_OK;
+
+	free(t->list);
+	t->list = NULL;
+	if (t->add != NULL)
+		rc = iss_ledger_fail(iss, ofp_ledger_key_add(iss->ledger, t->add));
+	if (rc == OFP_ISSUER_OK)
+		rc = iss_ledger_fail(iss, ofp_ledger_meta_get(iss->ledger, TRUST_VERSION, &version));
+	if (rc == OFP_ISSUER_OK)
+		rc = iss_trust_publish(iss, (uint64_t)version + 1, &t->list, &t->list_len);
+	return rc;
+}
+
 /* A new version of the list, stored and written, in one transaction. */
 static ofp_issuer_rc_t trust_republish(ofp_issuer_t *iss, uint8_t **out, size_t *len)
 {
-	int64_t version = 0;
+	struct trust_tx t = { 0 };
 	ofp_issuer_rc_t rc = iss_token(iss);
 
-	if (rc != OFP_ISSUER_OK)
-		return rc;
-	rc = iss_ledger_fail(iss, ofp_ledger_begin(iss->ledger));
-	if (rc != OFP_ISSUER_OK)
-		return rc;
-	rc = iss_ledger_fail(iss, ofp_ledger_meta_get(iss->ledger, TRUST_VERSION, &version));
 	if (rc == OFP_ISSUER_OK)
-		rc = iss_trust_publish(iss, (uint64_t)version + 1, out, len);
+		rc = iss_transact(iss, trust_body, &t);
 	if (rc == OFP_ISSUER_OK)
-		rc = iss_ledger_fail(iss, ofp_ledger_commit(iss->ledger));
+		rc = iss_write_file(iss, OFP_ISSUER_TRUST, t.list, t.list_len);
 	if (rc != OFP_ISSUER_OK) {
-		ofp_ledger_rollback(iss->ledger);
+		free(t.list);
 		return rc;
 	}
-	rc = iss_write_file(iss, OFP_ISSUER_TRUST, *out, *len);
-	if (rc != OFP_ISSUER_OK) {
-		free(*out);
-		*out = NULL;
-	}
+	*out = t.list;
+	*len = t.list_len;
 	return rc;
 }
 
@@ -266,10 +281,9 @@ ofp_issuer_rc_t ofp_issuer_rollover(ofp_issuer_t *iss, ofp_ledger_key_t *new_key
 	char label[64];
 	ofp_p11_key_t pk = { .priv = CK_INVALID_HANDLE, .pub = CK_INVALID_HANDLE };
 	ofp_ledger_key_t lk;
-	int64_t n_max = 0, version = 0;
+	int64_t n_max = 0;
 	size_t n, live = 0;
-	uint8_t *list = NULL;
-	size_t list_len = 0;
+	struct trust_tx t = { 0 };
 	bool generated = false;
 	ofp_issuer_rc_t rc = ofp_issuer_keys(iss, &keys, &n);
 
@@ -294,27 +308,18 @@ ofp_issuer_rc_t ofp_issuer_rollover(ofp_issuer_t *iss, ofp_ledger_key_t *new_key
 	if (rc != OFP_ISSUER_OK)
 		goto out;
 	generated = true;
-	rc = iss_ledger_fail(iss, ofp_ledger_begin(iss->ledger));
-	if (rc == OFP_ISSUER_OK)
-		rc = iss_ledger_fail(iss, ofp_ledger_key_add(iss->ledger, &lk));
-	if (rc == OFP_ISSUER_OK)
-		rc = iss_ledger_fail(iss, ofp_ledger_meta_get(iss->ledger, TRUST_VERSION, &version));
-	if (rc == OFP_ISSUER_OK)
-		rc = iss_trust_publish(iss, (uint64_t)version + 1, &list, &list_len);
-	if (rc == OFP_ISSUER_OK)
-		rc = iss_ledger_fail(iss, ofp_ledger_commit(iss->ledger));
+	t.add = &lk;
+	rc = iss_transact(iss, trust_body, &t);
 	if (rc != OFP_ISSUER_OK)
 		goto out;
 	generated = false; /* the ledger has it now: keep it whatever happens */
 	if (new_key != NULL)
 		*new_key = lk;
-	rc = iss_write_file(iss, OFP_ISSUER_TRUST, list, list_len);
+	rc = iss_write_file(iss, OFP_ISSUER_TRUST, t.list, t.list_len);
 out:
-	if (rc != OFP_ISSUER_OK)
-		ofp_ledger_rollback(iss->ledger);
 	if (generated)
 		destroy_token_key(iss, &pk);
-	free(list);
+	free(t.list);
 	free(keys);
 	return rc;
 }

@@ -1,138 +1,20 @@
-/* ledger.c - the SQLite file: opening, schema, transactions, the
+/* ledger.c - the ledger's handle over its database driver (SQLite or
+ * PostgreSQL, ledger_db.h): opening, transactions and their retry, the
  * statement cache, meta values, accounts and their history. */
 #include "config.h"
 #include "issuer/ledger_int.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <time.h>
 #include <openssl/rand.h>
-
-#define SCHEMA_VERSION 2
-#define BUSY_TIMEOUT_MS 10000
-
-/* Bounds are also CHECK constraints, so that no code path (nor a hand
- * edit through sqlite3) stores an amount the code would not. */
-static const char schema[] =
-	"CREATE TABLE meta(name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
-	"CREATE TABLE blobs(name TEXT PRIMARY KEY, value BLOB NOT NULL);"
-	"CREATE TABLE accounts("
-	" id INTEGER PRIMARY KEY,"
-	" name TEXT NOT NULL UNIQUE,"
-	" holder_id BLOB NOT NULL UNIQUE CHECK(length(holder_id) = 8),"
-	" balance INTEGER NOT NULL CHECK(balance BETWEEN -1000000000000000 AND 1000000000000000),"
-	" credit_line INTEGER NOT NULL CHECK(credit_line BETWEEN 0 AND 1000000000000000),"
-	" flagged INTEGER NOT NULL DEFAULT 0,"
-	" opened INTEGER NOT NULL);"
-	"CREATE TABLE history("
-	" id INTEGER PRIMARY KEY,"
-	" account INTEGER NOT NULL REFERENCES accounts(id),"
-	" time INTEGER NOT NULL,"
-	" kind TEXT NOT NULL,"
-	" amount INTEGER NOT NULL,"
-	" balance INTEGER NOT NULL,"
-	" ref TEXT NOT NULL);"
-	"CREATE INDEX history_account ON history(account, id);"
-	"CREATE TABLE issuer_keys("
-	" n INTEGER NOT NULL,"
-	" usage INTEGER NOT NULL CHECK(usage IN (1, 2)),"
-	" label TEXT NOT NULL UNIQUE,"
-	" cka_id BLOB NOT NULL,"
-	" kid BLOB NOT NULL UNIQUE CHECK(length(kid) = 4),"
-	" alg INTEGER NOT NULL,"
-	" public_key BLOB NOT NULL,"
-	" not_before INTEGER NOT NULL,"
-	" not_after INTEGER NOT NULL CHECK(not_after > not_before),"
-	" PRIMARY KEY(usage, n));"
-	"CREATE TABLE credentials("
-	" serial INTEGER PRIMARY KEY AUTOINCREMENT,"
-	" holder_id BLOB NOT NULL,"
-	" holder_alg INTEGER NOT NULL,"
-	" holder_key BLOB NOT NULL,"
-	" issuer_kid BLOB NOT NULL,"
-	" not_before INTEGER NOT NULL,"
-	" not_after INTEGER NOT NULL,"
-	" issued_at INTEGER NOT NULL,"
-	" offline_total INTEGER NOT NULL CHECK(offline_total >= 0),"
-	" replaced INTEGER NOT NULL DEFAULT 0,"
-	" credential BLOB);"
-	"CREATE INDEX credentials_holder ON credentials(holder_id, not_after);"
-	/* One code per account at a time, kept as its HKDF key (FORMAT.md):
-	 * never the code itself. */
-	"CREATE TABLE enrollment_codes("
-	" account INTEGER PRIMARY KEY REFERENCES accounts(id),"
-	" code_key BLOB NOT NULL CHECK(length(code_key) = 32),"
-	" created INTEGER NOT NULL,"
-	" expires INTEGER NOT NULL,"
-	" tries INTEGER NOT NULL DEFAULT 0 CHECK(tries >= 0),"
-	" used INTEGER);"
-	/* Keys a code has enrolled: each belongs to one account for good. */
-	"CREATE TABLE holder_keys("
-	" holder_key BLOB PRIMARY KEY,"
-	" account INTEGER NOT NULL REFERENCES accounts(id),"
-	" alg INTEGER NOT NULL,"
-	" enrolled INTEGER NOT NULL);"
-	"CREATE TABLE revoked_keys("
-	" holder_key BLOB PRIMARY KEY,"
-	" serial INTEGER NOT NULL,"
-	" added INTEGER NOT NULL);"
-	"CREATE TABLE gates("
-	" verifier_id BLOB PRIMARY KEY CHECK(length(verifier_id) = 8),"
-	" alg INTEGER NOT NULL,"
-	" public_key BLOB NOT NULL,"
-	" kid BLOB NOT NULL CHECK(length(kid) = 4),"
-	" added INTEGER NOT NULL);"
-	"CREATE TABLE batches("
-	" verifier_id BLOB NOT NULL,"
-	" sequence INTEGER NOT NULL CHECK(sequence >= 1),"
-	" digest BLOB NOT NULL,"
-	" first_prev BLOB NOT NULL,"
-	" last_hash BLOB NOT NULL,"
-	" records INTEGER NOT NULL,"
-	" settled_at INTEGER NOT NULL,"
-	" period_end INTEGER NOT NULL,"
-	" PRIMARY KEY(verifier_id, sequence));"
-	/* A ride is its signed authorization: one charge per auth_hash. */
-	"CREATE TABLE charges("
-	" holder_id BLOB NOT NULL,"
-	" counter INTEGER NOT NULL,"
-	" verifier_id BLOB NOT NULL,"
-	" batch INTEGER NOT NULL,"
-	" amount INTEGER NOT NULL CHECK(amount >= 0),"
-	" serial INTEGER NOT NULL,"
-	" time INTEGER NOT NULL,"
-	" auth_hash BLOB NOT NULL UNIQUE CHECK(length(auth_hash) = 32),"
-	" holder_key BLOB NOT NULL);"
-	"CREATE INDEX charges_key ON charges(holder_key, counter);"
-	"CREATE INDEX charges_serial ON charges(serial, verifier_id);"
-	/* copy: the same authorization again (not charged); counter-reuse: the
-	 * same key and counter over other contents (charged, flagged). */
-	"CREATE TABLE double_uses("
-	" id INTEGER PRIMARY KEY,"
-	" holder_id BLOB NOT NULL,"
-	" counter INTEGER NOT NULL,"
-	" verifier_id BLOB NOT NULL,"
-	" batch INTEGER NOT NULL,"
-	" amount INTEGER NOT NULL,"
-	" serial INTEGER NOT NULL,"
-	" time INTEGER NOT NULL,"
-	" auth_hash BLOB NOT NULL,"
-	" holder_key BLOB NOT NULL,"
-	" kind TEXT NOT NULL CHECK(kind IN ('copy', 'counter-reuse')),"
-	" found_at INTEGER NOT NULL);"
-	"CREATE INDEX double_uses_holder ON double_uses(holder_id);"
-	"CREATE TABLE denied("
-	" entry BLOB PRIMARY KEY CHECK(length(entry) = 9),"
-	" added INTEGER NOT NULL);"
-	"PRAGMA user_version = 2;";
 
 int ldg_fail(ofp_ledger_t *l, int code, const char *fmt, ...)
 {
-	char msg[400];
+	char msg[640];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -144,7 +26,7 @@ int ldg_fail(ofp_ledger_t *l, int code, const char *fmt, ...)
 
 int ldg_sql_fail(ofp_ledger_t *l, const char *what)
 {
-	return ldg_fail(l, OFP_LEDGER_ERROR, "%s: %s", what, l->db != NULL ? sqlite3_errmsg(l->db) : "no database");
+	return ldg_fail(l, OFP_LEDGER_ERROR, "%s: %s", what, l->db != NULL ? l->db->drv->errmsg(l->db) : "no database");
 }
 
 const char *ofp_ledger_error(const ofp_ledger_t *l)
@@ -152,14 +34,13 @@ const char *ofp_ledger_error(const ofp_ledger_t *l)
 	return l != NULL ? l->err : "no ledger";
 }
 
-sqlite3_stmt *ldg_stmt(ofp_ledger_t *l, const char *sql)
+ldb_stmt_t *ldg_stmt(ofp_ledger_t *l, const char *sql)
 {
 	size_t i;
 
 	for (i = 0; i < LEDGER_STMT_CACHE && l->cache[i].sql != NULL; i++) {
 		if (l->cache[i].sql == sql) {
-			sqlite3_reset(l->cache[i].stmt);
-			sqlite3_clear_bindings(l->cache[i].stmt);
+			ldb_reset(l->cache[i].stmt);
 			return l->cache[i].stmt;
 		}
 	}
@@ -167,7 +48,7 @@ sqlite3_stmt *ldg_stmt(ofp_ledger_t *l, const char *sql)
 		ldg_fail(l, OFP_LEDGER_ERROR, "statement cache full");
 		return NULL;
 	}
-	if (sqlite3_prepare_v3(l->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &l->cache[i].stmt, NULL) != SQLITE_OK) {
+	if (l->db->drv->prepare(l->db, sql, &l->cache[i].stmt) != LDB_OK) {
 		ldg_sql_fail(l, "prepare");
 		return NULL;
 	}
@@ -175,39 +56,34 @@ sqlite3_stmt *ldg_stmt(ofp_ledger_t *l, const char *sql)
 	return l->cache[i].stmt;
 }
 
-int ldg_exec(ofp_ledger_t *l, sqlite3_stmt *st, const char *what)
+int ldg_exec(ofp_ledger_t *l, ldb_stmt_t *st, const char *what)
 {
-	int rc = sqlite3_step(st);
+	int rc = ldb_step(st);
 
-	if (rc == SQLITE_DONE || rc == SQLITE_ROW) {
-		sqlite3_reset(st);
+	ldb_reset(st);
+	if (rc == LDB_DONE || rc == LDB_ROW)
 		return OFP_LEDGER_OK;
-	}
-	if (rc == SQLITE_CONSTRAINT) {
-		ldg_fail(l, OFP_LEDGER_REFUSED, "%s: %s", what, sqlite3_errmsg(l->db));
-		sqlite3_reset(st);
-		return OFP_LEDGER_REFUSED;
-	}
-	ldg_sql_fail(l, what);
-	sqlite3_reset(st);
-	return OFP_LEDGER_ERROR;
+	if (rc == LDB_CONSTRAINT)
+		return ldg_fail(l, OFP_LEDGER_REFUSED, "%s: %s", what, l->db->drv->errmsg(l->db));
+	return ldg_sql_fail(l, what);
 }
 
-bool ldg_col_blob(sqlite3_stmt *st, int col, uint8_t *out, size_t len)
+bool ldg_col_blob(ldb_stmt_t *st, int col, uint8_t *out, size_t len)
 {
-	const void *p = sqlite3_column_blob(st, col);
+	size_t n = 0;
+	const void *p = ldb_col_blob(st, col, &n);
 
-	if ((size_t)sqlite3_column_bytes(st, col) != len || (p == NULL && len != 0))
+	if (n != len || (p == NULL && len != 0))
 		return false;
 	if (len != 0)
 		memcpy(out, p, len);
 	return true;
 }
 
-bool ldg_col_blob_var(sqlite3_stmt *st, int col, uint8_t *out, size_t cap, size_t *len)
+bool ldg_col_blob_var(ldb_stmt_t *st, int col, uint8_t *out, size_t cap, size_t *len)
 {
-	const void *p = sqlite3_column_blob(st, col);
-	size_t n = (size_t)sqlite3_column_bytes(st, col);
+	size_t n = 0;
+	const void *p = ldb_col_blob(st, col, &n);
 
 	if (n > cap || (p == NULL && n != 0))
 		return false;
@@ -219,81 +95,53 @@ bool ldg_col_blob_var(sqlite3_stmt *st, int col, uint8_t *out, size_t cap, size_
 
 /* ---- open and close ----------------------------------------------------------- */
 
-static int configure(ofp_ledger_t *l, bool create)
+bool ldb_is_postgresql(const char *target)
 {
-	char *msg = NULL;
-	int version = -1;
-	sqlite3_stmt *st = NULL;
-	int rc = OFP_LEDGER_ERROR;
-
-	sqlite3_busy_timeout(l->db, BUSY_TIMEOUT_MS);
-	/* WAL so that readers never block the writer; FULL so that a commit
-	 * that returned is on disk (a debit must not vanish in a crash). */
-	if (sqlite3_exec(l->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;", NULL,
-			 NULL, &msg) != SQLITE_OK) {
-		rc = ldg_fail(l, OFP_LEDGER_ERROR, "setting up: %s", msg != NULL ? msg : "?");
-		goto out;
-	}
-	if (sqlite3_prepare_v2(l->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW) {
-		rc = ldg_sql_fail(l, "reading the schema version");
-		goto out;
-	}
-	version = sqlite3_column_int(st, 0);
-	if (version == 0 && create) {
-		if (sqlite3_exec(l->db, "BEGIN IMMEDIATE;", NULL, NULL, &msg) != SQLITE_OK ||
-		    sqlite3_exec(l->db, schema, NULL, NULL, &msg) != SQLITE_OK ||
-		    sqlite3_exec(l->db, "COMMIT;", NULL, NULL, &msg) != SQLITE_OK) {
-			rc = ldg_fail(l, OFP_LEDGER_ERROR, "creating the schema: %s", msg != NULL ? msg : "?");
-			sqlite3_exec(l->db, "ROLLBACK;", NULL, NULL, NULL);
-			goto out;
-		}
-	} else if (version != SCHEMA_VERSION) {
-		rc = ldg_fail(l, OFP_LEDGER_ERROR, "schema version %d, this program knows %d%s", version,
-			      SCHEMA_VERSION, version == 0 ? " (not an issuer ledger)" : "");
-		goto out;
-	}
-	rc = OFP_LEDGER_OK;
-out:
-	sqlite3_finalize(st);
-	sqlite3_free(msg);
-	return rc;
+	return strncmp(target, "postgresql://", 13) == 0 || strncmp(target, "postgres://", 11) == 0;
 }
 
-int ofp_ledger_open(const char *path, bool create, ofp_ledger_t **out, char *err, size_t err_len)
+/* The target as messages show it: a URL without its password (user:pw@)
+ * and without its parameters (password=...). */
+static void display_name(const char *target, char *out, size_t len)
 {
+	const char *scheme_end, *at, *slash, *colon;
+
+	snprintf(out, len, "%s", target);
+	if (!ldb_is_postgresql(target))
+		return;
+	out[strcspn(out, "?")] = '\0';
+	scheme_end = strstr(out, "://") + 3;
+	slash = strchr(scheme_end, '/');
+	at = strchr(scheme_end, '@');
+	if (at == NULL || (slash != NULL && at > slash))
+		return;
+	colon = memchr(scheme_end, ':', (size_t)(at - scheme_end));
+	if (colon != NULL)
+		memmove(out + (colon - out), at, strlen(at) + 1);
+}
+
+int ofp_ledger_open(const char *target, bool create, ofp_ledger_t **out, char *err, size_t err_len)
+{
+	const ldb_driver_t *drv = ldb_is_postgresql(target) ? &ldb_pg_driver : &ldb_sqlite_driver;
 	ofp_ledger_t *l = calloc(1, sizeof(*l));
-	int flags = SQLITE_OPEN_READWRITE | (create ? SQLITE_OPEN_CREATE : 0);
-	struct stat st;
-	int rc = OFP_LEDGER_ERROR;
+	char why[600];
+	int orc;
 
 	*out = NULL;
 	if (l == NULL) {
-		snprintf(err, err_len, "%s: out of memory", path);
+		snprintf(err, err_len, "out of memory");
 		return OFP_LEDGER_ERROR;
 	}
-	snprintf(l->path, sizeof(l->path), "%s", path);
-	if (!create && stat(path, &st) != 0) {
-		rc = ldg_fail(l, OFP_LEDGER_NOT_FOUND, "%s", strerror(errno));
-		goto out;
-	}
-	if (sqlite3_open_v2(path, &l->db, flags, NULL) != SQLITE_OK) {
-		rc = ldg_sql_fail(l, "open");
-		goto out;
-	}
-	rc = configure(l, create);
-	if (rc != OFP_LEDGER_OK)
-		goto out;
-	if (create)
-		(void)chmod(path, 0600);
-	*out = l;
-	l = NULL;
-out:
-	if (l != NULL) {
+	display_name(target, l->path, sizeof(l->path));
+	orc = drv->open(target, create, &l->db, why, sizeof(why));
+	if (orc != LDB_OPEN_OK) {
+		ldg_fail(l, OFP_LEDGER_ERROR, "%s", why);
 		snprintf(err, err_len, "%s", l->err);
-		ofp_ledger_close(l);
+		free(l);
+		return orc == LDB_OPEN_MISSING ? OFP_LEDGER_NOT_FOUND : OFP_LEDGER_ERROR;
 	}
-	return rc;
+	*out = l;
+	return OFP_LEDGER_OK;
 }
 
 void ofp_ledger_close(ofp_ledger_t *l)
@@ -301,68 +149,121 @@ void ofp_ledger_close(ofp_ledger_t *l)
 	if (l == NULL)
 		return;
 	for (size_t i = 0; i < LEDGER_STMT_CACHE; i++)
-		sqlite3_finalize(l->cache[i].stmt);
-	sqlite3_close(l->db);
+		if (l->cache[i].stmt != NULL)
+			l->db->drv->finalize(l->cache[i].stmt);
+	if (l->db != NULL)
+		l->db->drv->close(l->db);
 	free(l);
+}
+
+const char *ofp_ledger_backend(const ofp_ledger_t *l)
+{
+	return l->db->drv->name;
 }
 
 /* ---- transactions ----------------------------------------------------------------- */
 
 int ofp_ledger_begin(ofp_ledger_t *l)
 {
-	static const char sql[] = "BEGIN IMMEDIATE";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
-
-	return st == NULL ? OFP_LEDGER_ERROR : ldg_exec(l, st, "begin");
+	l->retry_pending = false;
+	l->db->drv->clear_error(l->db);
+	if (l->db->drv->begin(l->db) != LDB_OK)
+		return ldg_sql_fail(l, "begin");
+	return OFP_LEDGER_OK;
 }
 
 int ofp_ledger_commit(ofp_ledger_t *l)
 {
-	static const char sql[] = "COMMIT";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
-	int rc = st == NULL ? OFP_LEDGER_ERROR : ldg_exec(l, st, "commit");
+	int rc = l->db->drv->exec(l->db, "COMMIT");
 
-	if (rc != OFP_LEDGER_OK)
-		ofp_ledger_rollback(l);
+	if (rc == LDB_OK)
+		return OFP_LEDGER_OK;
+	rc = rc == LDB_CONSTRAINT ? ldg_fail(l, OFP_LEDGER_REFUSED, "commit: %s", l->db->drv->errmsg(l->db))
+				  : ldg_sql_fail(l, "commit");
+	ofp_ledger_rollback(l);
 	return rc;
 }
 
 void ofp_ledger_rollback(ofp_ledger_t *l)
 {
-	if (sqlite3_get_autocommit(l->db) == 0)
-		sqlite3_exec(l->db, "ROLLBACK", NULL, NULL, NULL);
+	if (l->db->drv->in_transaction(l->db)) {
+		/* Keep the failure that led here (its retryable flag and text). */
+		bool again = l->db->drv->retryable(l->db);
+		(void)l->db->drv->exec(l->db, "ROLLBACK");
+		if (again)
+			l->retry_pending = true;
+	}
+}
+
+static int unit_exec(ofp_ledger_t *l, const char *sql, const char *what)
+{
+	int rc = l->db->drv->exec(l->db, sql);
+
+	if (rc == LDB_OK)
+		return OFP_LEDGER_OK;
+	return rc == LDB_CONSTRAINT ? ldg_fail(l, OFP_LEDGER_REFUSED, "%s: %s", what, l->db->drv->errmsg(l->db))
+				    : ldg_sql_fail(l, what);
 }
 
 int ofp_ledger_savepoint(ofp_ledger_t *l)
 {
-	static const char sql[] = "SAVEPOINT unit";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
-
-	return st == NULL ? OFP_LEDGER_ERROR : ldg_exec(l, st, "savepoint");
+	return unit_exec(l, "SAVEPOINT unit", "savepoint");
 }
 
 int ofp_ledger_release(ofp_ledger_t *l)
 {
-	static const char sql[] = "RELEASE unit";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
-
-	return st == NULL ? OFP_LEDGER_ERROR : ldg_exec(l, st, "release savepoint");
+	return unit_exec(l, "RELEASE unit", "release savepoint");
 }
 
 int ofp_ledger_rollback_to(ofp_ledger_t *l)
 {
-	static const char rollback[] = "ROLLBACK TO unit";
-	sqlite3_stmt *st = ldg_stmt(l, rollback);
-	int rc = st == NULL ? OFP_LEDGER_ERROR : ldg_exec(l, st, "rollback to savepoint");
+	int rc = unit_exec(l, "ROLLBACK TO unit", "rollback to savepoint");
 
 	return rc == OFP_LEDGER_OK ? ofp_ledger_release(l) : rc;
 }
 
 bool ofp_ledger_retryable(const ofp_ledger_t *l)
 {
-	int code = sqlite3_extended_errcode(l->db) & 0xff;
+	return l->retry_pending || l->db->drv->retryable(l->db);
+}
 
-	return code == SQLITE_BUSY || code == SQLITE_LOCKED;
+void ofp_ledger_backoff(unsigned attempt)
+{
+	/* 1, 2, 4 ... 64 ms, times a random factor in [0.5, 1.5): the
+	 * transactions that collided do not collide again in step. */
+	unsigned base_us = 1000u << (attempt < 6 ? attempt : 6);
+	uint16_t r = 0;
+	struct timespec ts;
+	unsigned us;
+
+	if (RAND_bytes((unsigned char *)&r, sizeof(r)) != 1)
+		r = 0x8000;
+	us = base_us / 2 + (unsigned)(((uint64_t)base_us * r) >> 16);
+	ts.tv_sec = us / 1000000;
+	ts.tv_nsec = (long)(us % 1000000) * 1000;
+	nanosleep(&ts, NULL);
+}
+
+int ofp_ledger_transact(ofp_ledger_t *l, int (*body)(ofp_ledger_t *l, void *ctx), void *ctx)
+{
+	int rc = OFP_LEDGER_ERROR;
+
+	for (unsigned attempt = 0; attempt < OFP_LEDGER_TRIES; attempt++) {
+		if (attempt > 0)
+			ofp_ledger_backoff(attempt - 1);
+		l->retry_pending = false;
+		rc = ofp_ledger_begin(l);
+		if (rc == OFP_LEDGER_OK)
+			rc = body(l, ctx);
+		if (rc == OFP_LEDGER_OK)
+			rc = ofp_ledger_commit(l);
+		if (rc == OFP_LEDGER_OK)
+			return rc;
+		ofp_ledger_rollback(l);
+		if (!ofp_ledger_retryable(l))
+			return rc;
+	}
+	return rc;
 }
 
 /* ---- meta values and blobs -------------------------------------------------------- */
@@ -370,56 +271,57 @@ bool ofp_ledger_retryable(const ofp_ledger_t *l)
 int ofp_ledger_meta_get(ofp_ledger_t *l, const char *name, int64_t *value)
 {
 	static const char sql[] = "SELECT value FROM meta WHERE name = ?1";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 	int rc;
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	*value = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? OFP_LEDGER_OK : ldg_sql_fail(l, name);
+	ldb_bind_text(st, 1, name);
+	rc = ldb_step(st);
+	*value = rc == LDB_ROW ? ldb_col_int64(st, 0) : 0;
+	ldb_reset(st);
+	return rc == LDB_ROW || rc == LDB_DONE ? OFP_LEDGER_OK : ldg_sql_fail(l, name);
 }
 
 int ofp_ledger_meta_set(ofp_ledger_t *l, const char *name, int64_t value)
 {
 	static const char sql[] = "INSERT INTO meta(name, value) VALUES(?1, ?2) "
 				  "ON CONFLICT(name) DO UPDATE SET value = excluded.value";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, value);
+	ldb_bind_text(st, 1, name);
+	ldb_bind_int64(st, 2, value);
 	return ldg_exec(l, st, name);
 }
 
 int ofp_ledger_blob_get(ofp_ledger_t *l, const char *name, uint8_t **value, size_t *len)
 {
 	static const char sql[] = "SELECT value FROM blobs WHERE name = ?1";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
+	const void *p;
 	int rc;
 
 	*value = NULL;
 	*len = 0;
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_DONE) {
-		sqlite3_reset(st);
+	ldb_bind_text(st, 1, name);
+	rc = ldb_step(st);
+	if (rc == LDB_DONE) {
+		ldb_reset(st);
 		return ldg_fail(l, OFP_LEDGER_NOT_FOUND, "%s: none stored", name);
 	}
-	if (rc != SQLITE_ROW) {
-		sqlite3_reset(st);
+	if (rc != LDB_ROW) {
+		ldb_reset(st);
 		return ldg_sql_fail(l, name);
 	}
-	*len = (size_t)sqlite3_column_bytes(st, 0);
+	p = ldb_col_blob(st, 0, len);
 	*value = malloc(*len + 1);
 	if (*value != NULL && *len > 0)
-		memcpy(*value, sqlite3_column_blob(st, 0), *len);
-	sqlite3_reset(st);
+		memcpy(*value, p, *len);
+	ldb_reset(st);
 	return *value != NULL ? OFP_LEDGER_OK : ldg_fail(l, OFP_LEDGER_ERROR, "%s: out of memory", name);
 }
 
@@ -427,12 +329,12 @@ int ofp_ledger_blob_set(ofp_ledger_t *l, const char *name, const uint8_t *value,
 {
 	static const char sql[] = "INSERT INTO blobs(name, value) VALUES(?1, ?2) "
 				  "ON CONFLICT(name) DO UPDATE SET value = excluded.value";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 2, value, (int)len, SQLITE_STATIC);
+	ldb_bind_text(st, 1, name);
+	ldb_bind_blob(st, 2, value, len);
 	return ldg_exec(l, st, name);
 }
 
@@ -457,29 +359,29 @@ bool ofp_account_name_valid(const char *name)
 
 #define ACCOUNT_COLUMNS "id, name, holder_id, balance, credit_line, flagged, opened"
 
-static void account_row(sqlite3_stmt *st, ofp_account_t *a)
+static void account_row(ldb_stmt_t *st, ofp_account_t *a)
 {
 	memset(a, 0, sizeof(*a));
-	a->id = sqlite3_column_int64(st, 0);
-	snprintf(a->name, sizeof(a->name), "%s", (const char *)sqlite3_column_text(st, 1));
+	a->id = ldb_col_int64(st, 0);
+	snprintf(a->name, sizeof(a->name), "%s", ldb_col_text(st, 1));
 	(void)ldg_col_blob(st, 2, a->holder_id, OFP_ID_LEN);
-	a->balance = sqlite3_column_int64(st, 3);
-	a->credit_line = sqlite3_column_int64(st, 4);
-	a->flagged = sqlite3_column_int(st, 5) != 0;
-	a->opened = (uint32_t)sqlite3_column_int64(st, 6);
+	a->balance = ldb_col_int64(st, 3);
+	a->credit_line = ldb_col_int64(st, 4);
+	a->flagged = ldb_col_int64(st, 5) != 0;
+	a->opened = (uint32_t)ldb_col_int64(st, 6);
 }
 
 /* One account row from a statement with bound parameters; what names it. */
-static int account_fetch(ofp_ledger_t *l, sqlite3_stmt *st, const char *what, ofp_account_t *out)
+static int account_fetch(ofp_ledger_t *l, ldb_stmt_t *st, const char *what, ofp_account_t *out)
 {
-	int rc = sqlite3_step(st);
+	int rc = ldb_step(st);
 
-	if (rc == SQLITE_ROW)
+	if (rc == LDB_ROW)
 		account_row(st, out);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
+	ldb_reset(st);
+	if (rc == LDB_ROW)
 		return OFP_LEDGER_OK;
-	if (rc == SQLITE_DONE)
+	if (rc == LDB_DONE)
 		return ldg_fail(l, OFP_LEDGER_NOT_FOUND, "%s: no such account", what);
 	return ldg_sql_fail(l, what);
 }
@@ -487,27 +389,27 @@ static int account_fetch(ofp_ledger_t *l, sqlite3_stmt *st, const char *what, of
 int ofp_ledger_account_get(ofp_ledger_t *l, const char *name, ofp_account_t *out)
 {
 	static const char sql[] = "SELECT " ACCOUNT_COLUMNS " FROM accounts WHERE name = ?1";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 	char what[OFP_ACCOUNT_NAME_MAX + 16];
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
 	snprintf(what, sizeof(what), "account '%.64s'", name);
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+	ldb_bind_text(st, 1, name);
 	return account_fetch(l, st, what, out);
 }
 
 int ofp_ledger_account_by_holder(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID_LEN], ofp_account_t *out)
 {
 	static const char sql[] = "SELECT " ACCOUNT_COLUMNS " FROM accounts WHERE holder_id = ?1";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 	char what[64] = "holder ";
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
 	for (size_t i = 0; i < OFP_ID_LEN; i++)
 		snprintf(what + 7 + 2 * i, 3, "%02x", holder_id[i]);
-	sqlite3_bind_blob(st, 1, holder_id, OFP_ID_LEN, SQLITE_STATIC);
+	ldb_bind_blob(st, 1, holder_id, OFP_ID_LEN);
 	return account_fetch(l, st, what, out);
 }
 
@@ -515,13 +417,13 @@ static int insert_account(ofp_ledger_t *l, const char *name, const uint8_t holde
 {
 	static const char sql[] = "INSERT INTO accounts(name, holder_id, balance, credit_line, opened) "
 				  "VALUES(?1, ?2, 0, 0, ?3)";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 2, holder_id, OFP_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, now);
+	ldb_bind_text(st, 1, name);
+	ldb_bind_blob(st, 2, holder_id, OFP_ID_LEN);
+	ldb_bind_int64(st, 3, now);
 	return ldg_exec(l, st, "new account");
 }
 
@@ -557,20 +459,28 @@ int ofp_ledger_account_create(ofp_ledger_t *l, const char *name, uint32_t now, o
 	return rc;
 }
 
+/* The arguments of an account change run by ofp_ledger_transact. */
+typedef struct account_tx {
+	const char *name;
+	int64_t amount;
+	uint32_t now;
+	ofp_account_t a; /* the account after the change */
+} account_tx_t;
+
+static int account_open_body(ofp_ledger_t *l, void *ctx)
+{
+	account_tx_t *t = ctx;
+
+	return ofp_ledger_account_create(l, t->name, t->now, &t->a);
+}
+
 int ofp_ledger_account_open(ofp_ledger_t *l, const char *name, uint32_t now, ofp_account_t *out)
 {
-	ofp_account_t a;
-	int rc = ofp_ledger_begin(l);
+	account_tx_t t = { .name = name, .now = now };
+	int rc = ofp_ledger_transact(l, account_open_body, &t);
 
-	if (rc != OFP_LEDGER_OK)
-		return rc;
-	rc = ofp_ledger_account_create(l, name, now, &a);
-	if (rc == OFP_LEDGER_OK)
-		rc = ofp_ledger_commit(l);
-	if (rc != OFP_LEDGER_OK)
-		ofp_ledger_rollback(l);
-	else if (out != NULL)
-		*out = a;
+	if (rc == OFP_LEDGER_OK && out != NULL)
+		*out = t.a;
 	return rc;
 }
 
@@ -579,16 +489,16 @@ static int history_add(ofp_ledger_t *l, int64_t account, uint32_t now, const cha
 {
 	static const char sql[] = "INSERT INTO history(account, time, kind, amount, balance, ref) "
 				  "VALUES(?1, ?2, ?3, ?4, ?5, ?6)";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_int64(st, 1, account);
-	sqlite3_bind_int64(st, 2, now);
-	sqlite3_bind_text(st, 3, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, amount);
-	sqlite3_bind_int64(st, 5, balance);
-	sqlite3_bind_text(st, 6, ref != NULL ? ref : "", -1, SQLITE_STATIC);
+	ldb_bind_int64(st, 1, account);
+	ldb_bind_int64(st, 2, now);
+	ldb_bind_text(st, 3, kind);
+	ldb_bind_int64(st, 4, amount);
+	ldb_bind_int64(st, 5, balance);
+	ldb_bind_text(st, 6, ref != NULL ? ref : "");
 	return ldg_exec(l, st, "history");
 }
 
@@ -602,7 +512,7 @@ int ofp_ledger_account_apply(ofp_ledger_t *l, ofp_account_t *a, int64_t delta, c
 			     uint32_t now)
 {
 	static const char sql[] = "UPDATE accounts SET balance = ?2 WHERE id = ?1";
-	sqlite3_stmt *st;
+	ldb_stmt_t *st;
 	int64_t balance;
 	int rc;
 
@@ -616,8 +526,8 @@ int ofp_ledger_account_apply(ofp_ledger_t *l, ofp_account_t *a, int64_t delta, c
 	st = ldg_stmt(l, sql);
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_int64(st, 1, a->id);
-	sqlite3_bind_int64(st, 2, balance);
+	ldb_bind_int64(st, 1, a->id);
+	ldb_bind_int64(st, 2, balance);
 	rc = ldg_exec(l, st, "balance");
 	if (rc != OFP_LEDGER_OK)
 		return rc;
@@ -645,88 +555,84 @@ int ofp_ledger_account_apply_held(ofp_ledger_t *l, ofp_account_t *a, int64_t del
 int ofp_ledger_account_store_balance(ofp_ledger_t *l, const ofp_account_t *a)
 {
 	static const char sql[] = "UPDATE accounts SET balance = ?2 WHERE id = ?1";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_int64(st, 1, a->id);
-	sqlite3_bind_int64(st, 2, a->balance);
+	ldb_bind_int64(st, 1, a->id);
+	ldb_bind_int64(st, 2, a->balance);
 	return ldg_exec(l, st, "balance");
 }
 
 int ofp_ledger_account_flag(ofp_ledger_t *l, ofp_account_t *a)
 {
 	static const char sql[] = "UPDATE accounts SET flagged = 1 WHERE id = ?1";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 	int rc;
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_int64(st, 1, a->id);
+	ldb_bind_int64(st, 1, a->id);
 	rc = ldg_exec(l, st, "flag");
 	if (rc == OFP_LEDGER_OK)
 		a->flagged = true;
 	return rc;
 }
 
+static int credit_body(ofp_ledger_t *l, void *ctx)
+{
+	account_tx_t *t = ctx;
+	int rc = ofp_ledger_account_get(l, t->name, &t->a);
+
+	return rc == OFP_LEDGER_OK ? ofp_ledger_account_apply(l, &t->a, t->amount, "credit", "", t->now) : rc;
+}
+
 int ofp_ledger_credit(ofp_ledger_t *l, const char *name, int64_t amount, uint32_t now, ofp_account_t *out)
 {
-	ofp_account_t a;
+	account_tx_t t = { .name = name, .amount = amount, .now = now };
 	int rc;
 
 	if (amount < 1 || amount > OFP_AMOUNT_MAX)
 		return ldg_fail(l, OFP_LEDGER_REFUSED, "credit of %" PRId64 ": amounts are 1..%lld", amount,
 				(long long)OFP_AMOUNT_MAX);
-	rc = ofp_ledger_begin(l);
+	rc = ofp_ledger_transact(l, credit_body, &t);
+	if (rc == OFP_LEDGER_OK && out != NULL)
+		*out = t.a;
+	return rc;
+}
+
+static int credit_line_body(ofp_ledger_t *l, void *ctx)
+{
+	static const char sql[] = "UPDATE accounts SET credit_line = ?2 WHERE id = ?1";
+	account_tx_t *t = ctx;
+	ldb_stmt_t *st;
+	int rc = ofp_ledger_account_get(l, t->name, &t->a);
+
 	if (rc != OFP_LEDGER_OK)
 		return rc;
-	rc = ofp_ledger_account_get(l, name, &a);
-	if (rc == OFP_LEDGER_OK)
-		rc = ofp_ledger_account_apply(l, &a, amount, "credit", "", now);
-	if (rc == OFP_LEDGER_OK)
-		rc = ofp_ledger_commit(l);
+	st = ldg_stmt(l, sql);
+	if (st == NULL)
+		return OFP_LEDGER_ERROR;
+	ldb_bind_int64(st, 1, t->a.id);
+	ldb_bind_int64(st, 2, t->amount);
+	rc = ldg_exec(l, st, "credit line");
 	if (rc != OFP_LEDGER_OK)
-		ofp_ledger_rollback(l);
-	else if (out != NULL)
-		*out = a;
-	return rc;
+		return rc;
+	t->a.credit_line = t->amount;
+	return ofp_ledger_note(l, &t->a, "credit-line", t->amount, "", t->now);
 }
 
 int ofp_ledger_set_credit_line(ofp_ledger_t *l, const char *name, int64_t amount, uint32_t now, ofp_account_t *out)
 {
-	static const char sql[] = "UPDATE accounts SET credit_line = ?2 WHERE id = ?1";
-	sqlite3_stmt *st;
-	ofp_account_t a;
+	account_tx_t t = { .name = name, .amount = amount, .now = now };
 	int rc;
 
 	if (amount < 0 || amount > OFP_AMOUNT_MAX)
 		return ldg_fail(l, OFP_LEDGER_REFUSED, "credit line of %" PRId64 ": must be 0..%lld", amount,
 				(long long)OFP_AMOUNT_MAX);
-	rc = ofp_ledger_begin(l);
-	if (rc != OFP_LEDGER_OK)
-		return rc;
-	rc = ofp_ledger_account_get(l, name, &a);
-	if (rc != OFP_LEDGER_OK)
-		goto out;
-	st = ldg_stmt(l, sql);
-	if (st == NULL) {
-		rc = OFP_LEDGER_ERROR;
-		goto out;
-	}
-	sqlite3_bind_int64(st, 1, a.id);
-	sqlite3_bind_int64(st, 2, amount);
-	rc = ldg_exec(l, st, "credit line");
-	if (rc != OFP_LEDGER_OK)
-		goto out;
-	a.credit_line = amount;
-	rc = ofp_ledger_note(l, &a, "credit-line", amount, "", now);
-	if (rc == OFP_LEDGER_OK)
-		rc = ofp_ledger_commit(l);
-out:
-	if (rc != OFP_LEDGER_OK)
-		ofp_ledger_rollback(l);
-	else if (out != NULL)
-		*out = a;
+	rc = ofp_ledger_transact(l, credit_line_body, &t);
+	if (rc == OFP_LEDGER_OK && out != NULL)
+		*out = t.a;
 	return rc;
 }
 
@@ -737,7 +643,7 @@ int ofp_ledger_history(ofp_ledger_t *l, const char *name, int (*cb)(void *ctx, c
 				  "WHERE account = ?1 ORDER BY id";
 	ofp_history_entry_t e;
 	ofp_account_t a;
-	sqlite3_stmt *st;
+	ldb_stmt_t *st;
 	int rc = ofp_ledger_account_get(l, name, &a);
 
 	if (rc != OFP_LEDGER_OK)
@@ -745,19 +651,19 @@ int ofp_ledger_history(ofp_ledger_t *l, const char *name, int (*cb)(void *ctx, c
 	st = ldg_stmt(l, sql);
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_int64(st, 1, a.id);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	ldb_bind_int64(st, 1, a.id);
+	while ((rc = ldb_step(st)) == LDB_ROW) {
 		memset(&e, 0, sizeof(e));
-		e.time = (uint32_t)sqlite3_column_int64(st, 0);
-		snprintf(e.kind, sizeof(e.kind), "%s", (const char *)sqlite3_column_text(st, 1));
-		e.amount = sqlite3_column_int64(st, 2);
-		e.balance = sqlite3_column_int64(st, 3);
-		snprintf(e.ref, sizeof(e.ref), "%s", (const char *)sqlite3_column_text(st, 4));
+		e.time = (uint32_t)ldb_col_int64(st, 0);
+		snprintf(e.kind, sizeof(e.kind), "%s", ldb_col_text(st, 1));
+		e.amount = ldb_col_int64(st, 2);
+		e.balance = ldb_col_int64(st, 3);
+		snprintf(e.ref, sizeof(e.ref), "%s", ldb_col_text(st, 4));
 		if (cb(ctx, &e) != 0) {
-			rc = SQLITE_DONE;
+			rc = LDB_DONE;
 			break;
 		}
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? OFP_LEDGER_OK : ldg_sql_fail(l, "history");
+	ldb_reset(st);
+	return rc == LDB_DONE ? OFP_LEDGER_OK : ldg_sql_fail(l, "history");
 }

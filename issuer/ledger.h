@@ -1,4 +1,4 @@
-/* ledger.h - the issuer's books in SQLite: accounts and their history,
+/* ledger.h - the issuer's books, in SQLite or PostgreSQL: accounts and their history,
  * the issuer's keys, enrollment codes and enrolled holder keys, issued
  * credentials, registered gates, settled batches, charges (one per signed
  * authorization) and the deny list.
@@ -6,8 +6,10 @@
  * Every change is one transaction: the account functions below open and
  * commit their own; the functions marked "(in a transaction)" are the
  * pieces settlement and issuance put together between ofp_ledger_begin and
- * ofp_ledger_commit. WAL, synchronous=FULL, a busy timeout, prepared
- * statements only. Amounts are integers in minor units, bounded by
+ * ofp_ledger_commit (or ofp_ledger_transact, which also runs them again
+ * when the database refused the transaction for a concurrent one).
+ * SQLite: WAL, synchronous=FULL, a busy timeout; PostgreSQL: SERIALIZABLE
+ * transactions (docs/ISSUER.md). Prepared statements only. Amounts are integers in minor units, bounded by
  * OFP_AMOUNT_MAX (issuer/conf.h); a change that would leave the bounds is
  * refused and changes nothing.
  *
@@ -34,14 +36,21 @@ enum {
 
 #define OFP_ACCOUNT_NAME_MAX 64
 
-/* Open path; create (with the schema) only when create is true, else a
- * missing file is an error. On failure *out is NULL and err says why. */
-int ofp_ledger_open(const char *path, bool create, ofp_ledger_t **out, char *err, size_t err_len) OFP_WUR;
+/* Open target: a PostgreSQL URL (postgresql://... or postgres://...), else
+ * an SQLite file. Create the schema only when create is true and the
+ * database has none; else a missing file is NOT_FOUND and a database
+ * without the ledger's tables an error. Another schema version is refused.
+ * On failure *out is NULL and err says why (never a password). */
+int ofp_ledger_open(const char *target, bool create, ofp_ledger_t **out, char *err, size_t err_len) OFP_WUR;
 void ofp_ledger_close(ofp_ledger_t *l);
 const char *ofp_ledger_error(const ofp_ledger_t *l);
+/* "sqlite" or "postgresql". */
+const char *ofp_ledger_backend(const ofp_ledger_t *l);
 
-/* BEGIN IMMEDIATE (the write lock now, so two settlements queue rather than
- * fail half way), COMMIT, ROLLBACK. Rollback is a no-op outside one. */
+/* Begin (SQLite: BEGIN IMMEDIATE, the write lock now, so two settlements
+ * queue rather than fail half way; PostgreSQL: BEGIN ISOLATION LEVEL
+ * SERIALIZABLE, reconnecting first when the connection was lost), COMMIT,
+ * ROLLBACK. Rollback is a no-op outside one. */
 int ofp_ledger_begin(ofp_ledger_t *l) OFP_WUR;
 int ofp_ledger_commit(ofp_ledger_t *l) OFP_WUR;
 void ofp_ledger_rollback(ofp_ledger_t *l);
@@ -58,6 +67,18 @@ int ofp_ledger_rollback_to(ofp_ledger_t *l) OFP_WUR;
  * for a concurrent one (PostgreSQL: serialization failure or deadlock;
  * SQLite: busy): roll back and run the whole transaction again. */
 bool ofp_ledger_retryable(const ofp_ledger_t *l);
+
+/* How often ofp_ledger_transact runs a transaction the database refused
+ * for a concurrent one. */
+#define OFP_LEDGER_TRIES 8
+/* Sleep before retry attempt (0, 1, ...): 1, 2, 4 .. 64 ms, jittered. */
+void ofp_ledger_backoff(unsigned attempt);
+/* Begin, body, commit; on failure roll back, and when the failure was
+ * retryable run it all again (at most OFP_LEDGER_TRIES times, with
+ * ofp_ledger_backoff between). body returns OFP_LEDGER_OK to commit, else
+ * a ledger code that is returned; it must be re-runnable (keep nothing
+ * from a failed try). */
+int ofp_ledger_transact(ofp_ledger_t *l, int (*body)(ofp_ledger_t *l, void *ctx), void *ctx) OFP_WUR;
 
 /* Named counters (trust_version, deny_version) and blobs (the signed lists
  * as last written); absent ones read as 0 / NOT_FOUND. (In a transaction.) */

@@ -19,14 +19,14 @@ int ofp_ledger_enroll_code_set(ofp_ledger_t *l, int64_t account, const uint8_t c
 				  "VALUES(?1, ?2, ?3, ?4, 0, NULL) ON CONFLICT(account) DO UPDATE SET "
 				  "code_key = excluded.code_key, created = excluded.created, "
 				  "expires = excluded.expires, tries = 0, used = NULL";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_int64(st, 1, account);
-	sqlite3_bind_blob(st, 2, code_key, OFP_HASH_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 3, now);
-	sqlite3_bind_int64(st, 4, expires);
+	ldb_bind_int64(st, 1, account);
+	ldb_bind_blob(st, 2, code_key, OFP_HASH_LEN);
+	ldb_bind_int64(st, 3, now);
+	ldb_bind_int64(st, 4, expires);
 	return ldg_exec(l, st, "enrollment code");
 }
 
@@ -34,57 +34,58 @@ int ofp_ledger_enroll_code_get(ofp_ledger_t *l, int64_t account, ofp_enroll_code
 {
 	static const char sql[] = "SELECT code_key, created, expires, tries, used FROM enrollment_codes "
 				  "WHERE account = ?1";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 	int rc;
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
 	memset(out, 0, sizeof(*out));
-	sqlite3_bind_int64(st, 1, account);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
-		out->created = (uint32_t)sqlite3_column_int64(st, 1);
-		out->expires = (uint32_t)sqlite3_column_int64(st, 2);
-		out->tries = (uint32_t)sqlite3_column_int64(st, 3);
-		out->used = sqlite3_column_type(st, 4) != SQLITE_NULL;
-		out->used_at = out->used ? (uint32_t)sqlite3_column_int64(st, 4) : 0;
+	ldb_bind_int64(st, 1, account);
+	rc = ldb_step(st);
+	if (rc == LDB_ROW) {
+		out->created = (uint32_t)ldb_col_int64(st, 1);
+		out->expires = (uint32_t)ldb_col_int64(st, 2);
+		out->tries = (uint32_t)ldb_col_int64(st, 3);
+		out->used = !ldb_col_null(st, 4);
+		out->used_at = out->used ? (uint32_t)ldb_col_int64(st, 4) : 0;
 		if (!ldg_col_blob(st, 0, out->code_key, OFP_HASH_LEN))
-			rc = SQLITE_CORRUPT;
+			rc = LDB_CORRUPT;
 	}
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
+	ldb_reset(st);
+	if (rc == LDB_ROW)
 		return OFP_LEDGER_OK;
-	if (rc == SQLITE_DONE)
+	if (rc == LDB_DONE)
 		return ldg_fail(l, OFP_LEDGER_NOT_FOUND, "account %" PRId64 ": no enrollment code", account);
-	if (rc == SQLITE_CORRUPT)
+	if (rc == LDB_CORRUPT)
 		return ldg_fail(l, OFP_LEDGER_ERROR, "enrollment code: damaged row");
 	return ldg_sql_fail(l, "enrollment code");
 }
 
 int ofp_ledger_enroll_code_try(ofp_ledger_t *l, int64_t account, int delta)
 {
-	static const char sql[] = "UPDATE enrollment_codes SET tries = max(0, tries + ?2) WHERE account = ?1";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	static const char sql[] = "UPDATE enrollment_codes SET tries = CASE WHEN tries + ?2 < 0 THEN 0 "
+				  "ELSE tries + ?2 END WHERE account = ?1";
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_int64(st, 1, account);
-	sqlite3_bind_int(st, 2, delta);
+	ldb_bind_int64(st, 1, account);
+	ldb_bind_int64(st, 2, delta);
 	return ldg_exec(l, st, "enrollment code");
 }
 
 int ofp_ledger_enroll_code_use(ofp_ledger_t *l, int64_t account, uint32_t now)
 {
 	static const char sql[] = "UPDATE enrollment_codes SET used = ?2 WHERE account = ?1 AND used IS NULL";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 	int rc;
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_int64(st, 1, account);
-	sqlite3_bind_int64(st, 2, now);
+	ldb_bind_int64(st, 1, account);
+	ldb_bind_int64(st, 2, now);
 	rc = ldg_exec(l, st, "enrollment code");
-	if (rc == OFP_LEDGER_OK && sqlite3_changes(l->db) != 1)
+	if (rc == OFP_LEDGER_OK && l->db->drv->changes(l->db) != 1)
 		rc = ldg_fail(l, OFP_LEDGER_REFUSED, "account %" PRId64 ": the enrollment code was used already",
 			      account);
 	return rc;
@@ -95,26 +96,26 @@ int ofp_ledger_enroll_code_use(ofp_ledger_t *l, int64_t account, uint32_t now)
 int ofp_ledger_holder_key_account(ofp_ledger_t *l, const uint8_t *key, size_t len, int64_t *account)
 {
 	static const char sql[] = "SELECT account FROM holder_keys WHERE holder_key = ?1";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 	int rc;
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_blob(st, 1, key, (int)len, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*account = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
+	ldb_bind_blob(st, 1, key, len);
+	rc = ldb_step(st);
+	if (rc == LDB_ROW)
+		*account = ldb_col_int64(st, 0);
+	ldb_reset(st);
+	if (rc == LDB_ROW)
 		return OFP_LEDGER_OK;
-	return rc == SQLITE_DONE ? OFP_LEDGER_NOT_FOUND : ldg_sql_fail(l, "holder keys");
+	return rc == LDB_DONE ? OFP_LEDGER_NOT_FOUND : ldg_sql_fail(l, "holder keys");
 }
 
 int ofp_ledger_holder_key_add(ofp_ledger_t *l, int64_t account, unsigned alg, const uint8_t *key, size_t len,
 			      uint32_t now)
 {
 	static const char sql[] = "INSERT INTO holder_keys(holder_key, account, alg, enrolled) VALUES(?1, ?2, ?3, ?4)";
-	sqlite3_stmt *st;
+	ldb_stmt_t *st;
 	int64_t owner = 0;
 	int rc = ofp_ledger_holder_key_account(l, key, len, &owner);
 
@@ -126,10 +127,10 @@ int ofp_ledger_holder_key_add(ofp_ledger_t *l, int64_t account, unsigned alg, co
 	st = ldg_stmt(l, sql);
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_blob(st, 1, key, (int)len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, account);
-	sqlite3_bind_int(st, 3, (int)alg);
-	sqlite3_bind_int64(st, 4, now);
+	ldb_bind_blob(st, 1, key, len);
+	ldb_bind_int64(st, 2, account);
+	ldb_bind_int64(st, 3, (int)alg);
+	ldb_bind_int64(st, 4, now);
 	return ldg_exec(l, st, "holder key");
 }
 
@@ -139,43 +140,43 @@ int ofp_ledger_credentials_of(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID_LE
 			      int (*cb)(void *ctx, const ofp_ledger_cred_t *c), void *ctx)
 {
 	static const char sql[] = "SELECT c.serial, c.not_before, c.not_after, c.offline_total, c.replaced, "
-				  "(SELECT COALESCE(SUM(amount), 0) FROM charges WHERE serial = c.serial) "
+				  "(SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM charges WHERE serial = c.serial) "
 				  "FROM credentials c WHERE c.holder_id = ?1 AND c.not_after >= ?2 "
 				  "AND c.credential IS NOT NULL ORDER BY c.serial";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 	ofp_ledger_cred_t c;
 	int rc;
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_blob(st, 1, holder_id, OFP_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, since);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	ldb_bind_blob(st, 1, holder_id, OFP_ID_LEN);
+	ldb_bind_int64(st, 2, since);
+	while ((rc = ldb_step(st)) == LDB_ROW) {
 		memset(&c, 0, sizeof(c));
-		c.serial = (uint64_t)sqlite3_column_int64(st, 0);
-		c.not_before = (uint32_t)sqlite3_column_int64(st, 1);
-		c.not_after = (uint32_t)sqlite3_column_int64(st, 2);
-		c.offline_total = sqlite3_column_int64(st, 3);
-		c.replaced = sqlite3_column_int(st, 4) != 0;
-		c.charged = sqlite3_column_int64(st, 5);
+		c.serial = (uint64_t)ldb_col_int64(st, 0);
+		c.not_before = (uint32_t)ldb_col_int64(st, 1);
+		c.not_after = (uint32_t)ldb_col_int64(st, 2);
+		c.offline_total = ldb_col_int64(st, 3);
+		c.replaced = ldb_col_int64(st, 4) != 0;
+		c.charged = ldb_col_int64(st, 5);
 		if (cb(ctx, &c) != 0) {
-			rc = SQLITE_DONE;
+			rc = LDB_DONE;
 			break;
 		}
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? OFP_LEDGER_OK : ldg_sql_fail(l, "credentials");
+	ldb_reset(st);
+	return rc == LDB_DONE ? OFP_LEDGER_OK : ldg_sql_fail(l, "credentials");
 }
 
 int ofp_ledger_credentials_replace(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID_LEN], uint32_t now)
 {
 	static const char sql[] = "UPDATE credentials SET replaced = 1 WHERE holder_id = ?1 AND not_after > ?2";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_blob(st, 1, holder_id, OFP_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, now);
+	ldb_bind_blob(st, 1, holder_id, OFP_ID_LEN);
+	ldb_bind_int64(st, 2, now);
 	return ldg_exec(l, st, "credentials");
 }
 
@@ -183,26 +184,26 @@ int ofp_ledger_credentials_replace(ofp_ledger_t *l, const uint8_t holder_id[OFP_
 static int gate_through(ofp_ledger_t *l, const void *vid, int vid_len, uint32_t *through)
 {
 	static const char sql[] = "SELECT sequence, period_end FROM batches WHERE verifier_id = ?1 ORDER BY sequence";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 	uint64_t expect = 1;
 	int rc;
 
 	*through = 0;
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_blob(st, 1, vid, vid_len, SQLITE_TRANSIENT);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		uint32_t end = (uint32_t)sqlite3_column_int64(st, 1);
-		if ((uint64_t)sqlite3_column_int64(st, 0) != expect) {
-			rc = SQLITE_DONE;
+	ldb_bind_blob(st, 1, vid, vid_len);
+	while ((rc = ldb_step(st)) == LDB_ROW) {
+		uint32_t end = (uint32_t)ldb_col_int64(st, 1);
+		if ((uint64_t)ldb_col_int64(st, 0) != expect) {
+			rc = LDB_DONE;
 			break;
 		}
 		if (end > *through)
 			*through = end;
 		expect++;
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? OFP_LEDGER_OK : ldg_sql_fail(l, "batches");
+	ldb_reset(st);
+	return rc == LDB_DONE ? OFP_LEDGER_OK : ldg_sql_fail(l, "batches");
 }
 
 int ofp_ledger_gates_settled_through(ofp_ledger_t *l, uint32_t *through, size_t *gates)
@@ -210,31 +211,31 @@ int ofp_ledger_gates_settled_through(ofp_ledger_t *l, uint32_t *through, size_t 
 	static const char sql[] = "SELECT verifier_id FROM gates ORDER BY verifier_id";
 	uint8_t (*ids)[OFP_ID_LEN] = NULL;
 	size_t n = 0, cap = 0;
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 	int rc;
 
 	*through = UINT32_MAX;
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
 	/* Read the ids first: gate_through uses the statement cache too. */
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = ldb_step(st)) == LDB_ROW) {
 		if (n == cap) {
 			void *grown = reallocarray(ids, cap * 2 + 8, sizeof(*ids));
 			if (grown == NULL) {
-				rc = SQLITE_NOMEM;
+				rc = LDB_NOMEM;
 				break;
 			}
 			ids = grown;
 			cap = cap * 2 + 8;
 		}
 		if (!ldg_col_blob(st, 0, ids[n], OFP_ID_LEN)) {
-			rc = SQLITE_CORRUPT;
+			rc = LDB_CORRUPT;
 			break;
 		}
 		n++;
 	}
-	sqlite3_reset(st);
-	rc = rc == SQLITE_DONE ? OFP_LEDGER_OK : ldg_fail(l, OFP_LEDGER_ERROR, "gates: cannot list them");
+	ldb_reset(st);
+	rc = rc == LDB_DONE ? OFP_LEDGER_OK : ldg_fail(l, OFP_LEDGER_ERROR, "gates: cannot list them");
 	for (size_t i = 0; i < n && rc == OFP_LEDGER_OK; i++) {
 		uint32_t t;
 		rc = gate_through(l, ids[i], OFP_ID_LEN, &t);

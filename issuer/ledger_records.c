@@ -20,19 +20,19 @@ int ofp_ledger_key_add(ofp_ledger_t *l, const ofp_ledger_key_t *k)
 {
 	static const char sql[] = "INSERT INTO issuer_keys(n, usage, label, cka_id, kid, alg, public_key, "
 				  "not_before, not_after) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_int64(st, 1, k->n);
-	sqlite3_bind_int(st, 2, (int)k->usage);
-	sqlite3_bind_text(st, 3, k->label, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 4, k->cka_id, (int)k->cka_id_len, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 5, k->kid, OFP_KEY_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_int(st, 6, (int)k->alg);
-	sqlite3_bind_blob(st, 7, k->pub, (int)k->pub_len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 8, k->not_before);
-	sqlite3_bind_int64(st, 9, k->not_after);
+	ldb_bind_int64(st, 1, k->n);
+	ldb_bind_int64(st, 2, (int)k->usage);
+	ldb_bind_text(st, 3, k->label);
+	ldb_bind_blob(st, 4, k->cka_id, k->cka_id_len);
+	ldb_bind_blob(st, 5, k->kid, OFP_KEY_ID_LEN);
+	ldb_bind_int64(st, 6, (int)k->alg);
+	ldb_bind_blob(st, 7, k->pub, k->pub_len);
+	ldb_bind_int64(st, 8, k->not_before);
+	ldb_bind_int64(st, 9, k->not_after);
 	return ldg_exec(l, st, "issuer key");
 }
 
@@ -40,7 +40,7 @@ int ofp_ledger_keys(ofp_ledger_t *l, ofp_ledger_key_t **out, size_t *n)
 {
 	static const char sql[] = "SELECT n, usage, label, cka_id, kid, alg, public_key, not_before, not_after "
 				  "FROM issuer_keys ORDER BY usage, n";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 	ofp_ledger_key_t *keys = NULL, *k;
 	size_t cap = 0;
 	int rc;
@@ -49,7 +49,7 @@ int ofp_ledger_keys(ofp_ledger_t *l, ofp_ledger_key_t **out, size_t *n)
 	*n = 0;
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while ((rc = ldb_step(st)) == LDB_ROW) {
 		if (*n == cap) {
 			ofp_ledger_key_t *grown = reallocarray(keys, cap * 2 + 4, sizeof(*keys));
 			if (grown == NULL) {
@@ -61,12 +61,12 @@ int ofp_ledger_keys(ofp_ledger_t *l, ofp_ledger_key_t **out, size_t *n)
 		}
 		k = &keys[*n];
 		memset(k, 0, sizeof(*k));
-		k->n = sqlite3_column_int64(st, 0);
-		k->usage = (unsigned)sqlite3_column_int(st, 1);
-		snprintf(k->label, sizeof(k->label), "%s", (const char *)sqlite3_column_text(st, 2));
-		k->alg = (unsigned)sqlite3_column_int(st, 5);
-		k->not_before = (uint32_t)sqlite3_column_int64(st, 7);
-		k->not_after = (uint32_t)sqlite3_column_int64(st, 8);
+		k->n = ldb_col_int64(st, 0);
+		k->usage = (unsigned)ldb_col_int64(st, 1);
+		snprintf(k->label, sizeof(k->label), "%s", ldb_col_text(st, 2));
+		k->alg = (unsigned)ldb_col_int64(st, 5);
+		k->not_before = (uint32_t)ldb_col_int64(st, 7);
+		k->not_after = (uint32_t)ldb_col_int64(st, 8);
 		if (!ldg_col_blob_var(st, 3, k->cka_id, sizeof(k->cka_id), &k->cka_id_len) ||
 		    !ldg_col_blob(st, 4, k->kid, OFP_KEY_ID_LEN) ||
 		    !ldg_col_blob_var(st, 6, k->pub, sizeof(k->pub), &k->pub_len)) {
@@ -75,9 +75,9 @@ int ofp_ledger_keys(ofp_ledger_t *l, ofp_ledger_key_t **out, size_t *n)
 		}
 		(*n)++;
 	}
-	rc = rc == SQLITE_DONE ? OFP_LEDGER_OK : ldg_sql_fail(l, "issuer keys");
+	rc = rc == LDB_DONE ? OFP_LEDGER_OK : ldg_sql_fail(l, "issuer keys");
 out:
-	sqlite3_reset(st);
+	ldb_reset(st);
 	if (rc != OFP_LEDGER_OK) {
 		free(keys);
 		*n = 0;
@@ -92,54 +92,62 @@ out:
 int ofp_ledger_credential_new(ofp_ledger_t *l, const ofp_credential_t *c, uint32_t now, uint64_t *serial)
 {
 	static const char sql[] = "INSERT INTO credentials(holder_id, holder_alg, holder_key, issuer_kid, "
-				  "not_before, not_after, issued_at, offline_total) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+				  "not_before, not_after, issued_at, offline_total) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+				  "RETURNING serial";
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 	int rc;
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_blob(st, 1, c->holder_id, OFP_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, c->holder_alg);
-	sqlite3_bind_blob(st, 3, c->holder_key, (int)ofp_holder_key_len(c->holder_alg), SQLITE_STATIC);
-	sqlite3_bind_blob(st, 4, c->issuer_kid, OFP_KEY_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, c->not_before);
-	sqlite3_bind_int64(st, 6, c->not_after);
-	sqlite3_bind_int64(st, 7, now);
-	sqlite3_bind_int64(st, 8, c->grant.offline_total);
-	rc = ldg_exec(l, st, "credential");
-	if (rc == OFP_LEDGER_OK)
-		*serial = (uint64_t)sqlite3_last_insert_rowid(l->db);
-	return rc;
+	ldb_bind_blob(st, 1, c->holder_id, OFP_ID_LEN);
+	ldb_bind_int64(st, 2, c->holder_alg);
+	ldb_bind_blob(st, 3, c->holder_key, ofp_holder_key_len(c->holder_alg));
+	ldb_bind_blob(st, 4, c->issuer_kid, OFP_KEY_ID_LEN);
+	ldb_bind_int64(st, 5, c->not_before);
+	ldb_bind_int64(st, 6, c->not_after);
+	ldb_bind_int64(st, 7, now);
+	ldb_bind_int64(st, 8, c->grant.offline_total);
+	rc = ldb_step(st);
+	if (rc == LDB_ROW) {
+		*serial = (uint64_t)ldb_col_int64(st, 0);
+		rc = ldb_step(st); /* to the end: the insert is complete */
+	}
+	ldb_reset(st);
+	if (rc == LDB_DONE)
+		return OFP_LEDGER_OK;
+	if (rc == LDB_CONSTRAINT)
+		return ldg_fail(l, OFP_LEDGER_REFUSED, "credential: %s", l->db->drv->errmsg(l->db));
+	return ldg_sql_fail(l, "credential");
 }
 
 int ofp_ledger_credential_store(ofp_ledger_t *l, uint64_t serial, const uint8_t *cred, size_t len)
 {
 	static const char sql[] = "UPDATE credentials SET credential = ?2 WHERE serial = ?1";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)serial);
-	sqlite3_bind_blob(st, 2, cred, (int)len, SQLITE_STATIC);
+	ldb_bind_int64(st, 1, (int64_t)serial);
+	ldb_bind_blob(st, 2, cred, len);
 	return ldg_exec(l, st, "credential");
 }
 
 int ofp_ledger_credential_exists(ofp_ledger_t *l, uint64_t serial)
 {
 	static const char sql[] = "SELECT 1 FROM credentials WHERE serial = ?1";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 	int rc;
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
 	if (serial > INT64_MAX)
 		return ldg_fail(l, OFP_LEDGER_NOT_FOUND, "serial %" PRIu64 ": never issued", serial);
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)serial);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
+	ldb_bind_int64(st, 1, (int64_t)serial);
+	rc = ldb_step(st);
+	ldb_reset(st);
+	if (rc == LDB_ROW)
 		return OFP_LEDGER_OK;
-	if (rc == SQLITE_DONE)
+	if (rc == LDB_DONE)
 		return ldg_fail(l, OFP_LEDGER_NOT_FOUND, "serial %" PRIu64 ": never issued", serial);
 	return ldg_sql_fail(l, "credential");
 }
@@ -149,138 +157,140 @@ int ofp_ledger_key_revoke(ofp_ledger_t *l, uint64_t serial, uint32_t now)
 	static const char sql[] = "INSERT INTO revoked_keys(holder_key, serial, added) "
 				  "SELECT holder_key, serial, ?2 FROM credentials WHERE serial = ?1 "
 				  "ON CONFLICT(holder_key) DO NOTHING";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)serial);
-	sqlite3_bind_int64(st, 2, now);
+	ldb_bind_int64(st, 1, (int64_t)serial);
+	ldb_bind_int64(st, 2, now);
 	return ldg_exec(l, st, "revoked key");
 }
 
 int ofp_ledger_key_revoked(ofp_ledger_t *l, const uint8_t *holder_key, size_t len, uint64_t *serial)
 {
 	static const char sql[] = "SELECT serial FROM revoked_keys WHERE holder_key = ?1";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 	int rc;
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_blob(st, 1, holder_key, (int)len, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*serial = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
+	ldb_bind_blob(st, 1, holder_key, len);
+	rc = ldb_step(st);
+	if (rc == LDB_ROW)
+		*serial = (uint64_t)ldb_col_int64(st, 0);
+	ldb_reset(st);
+	if (rc == LDB_ROW)
 		return OFP_LEDGER_OK;
-	return rc == SQLITE_DONE ? OFP_LEDGER_NOT_FOUND : ldg_sql_fail(l, "revoked keys");
+	return rc == LDB_DONE ? OFP_LEDGER_NOT_FOUND : ldg_sql_fail(l, "revoked keys");
 }
+
+struct gate_add {
+	const ofp_gate_t *g;
+	bool replace;
+};
 
 /* ---- gates ------------------------------------------------------------------- */
 
 int ofp_ledger_gate_get(ofp_ledger_t *l, const uint8_t verifier_id[OFP_ID_LEN], ofp_gate_t *out)
 {
 	static const char sql[] = "SELECT alg, public_key, kid, added FROM gates WHERE verifier_id = ?1";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 	char hex[17];
 	int rc;
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
 	hex8(hex, verifier_id);
-	sqlite3_bind_blob(st, 1, verifier_id, OFP_ID_LEN, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW) {
+	ldb_bind_blob(st, 1, verifier_id, OFP_ID_LEN);
+	rc = ldb_step(st);
+	if (rc == LDB_ROW) {
 		memset(out, 0, sizeof(*out));
 		memcpy(out->verifier_id, verifier_id, OFP_ID_LEN);
-		out->alg = (unsigned)sqlite3_column_int(st, 0);
-		out->added = (uint32_t)sqlite3_column_int64(st, 3);
+		out->alg = (unsigned)ldb_col_int64(st, 0);
+		out->added = (uint32_t)ldb_col_int64(st, 3);
 		if (!ldg_col_blob_var(st, 1, out->key, sizeof(out->key), &out->key_len) ||
 		    !ldg_col_blob(st, 2, out->kid, OFP_KEY_ID_LEN))
-			rc = SQLITE_CORRUPT;
+			rc = LDB_CORRUPT;
 	}
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
+	ldb_reset(st);
+	if (rc == LDB_ROW)
 		return OFP_LEDGER_OK;
-	if (rc == SQLITE_DONE)
+	if (rc == LDB_DONE)
 		return ldg_fail(l, OFP_LEDGER_NOT_FOUND, "gate %s: not registered (gate add --id %s --key FILE)", hex,
 				hex);
-	if (rc == SQLITE_CORRUPT)
+	if (rc == LDB_CORRUPT)
 		return ldg_fail(l, OFP_LEDGER_ERROR, "gate %s: damaged row", hex);
 	return ldg_sql_fail(l, "gate");
 }
 
-int ofp_ledger_gate_add(ofp_ledger_t *l, const ofp_gate_t *g, bool replace)
+/* Inside the transaction: OK after an insert or a replacement, or when
+ * the gate has this key already (nothing written). */
+static int gate_add_body(ofp_ledger_t *l, void *ctx)
 {
 	static const char sql[] = "INSERT INTO gates(verifier_id, alg, public_key, kid, added) "
 				  "VALUES(?1, ?2, ?3, ?4, ?5) ON CONFLICT(verifier_id) DO UPDATE SET "
 				  "alg = excluded.alg, public_key = excluded.public_key, kid = excluded.kid, "
 				  "added = excluded.added";
+	const struct gate_add *t = ctx;
+	const ofp_gate_t *g = t->g;
 	ofp_gate_t old;
-	sqlite3_stmt *st;
+	ldb_stmt_t *st;
 	char hex[17];
-	int rc = ofp_ledger_begin(l);
+	int rc;
 
-	if (rc != OFP_LEDGER_OK)
-		return rc;
 	hex8(hex, g->verifier_id);
 	rc = ofp_ledger_gate_get(l, g->verifier_id, &old);
-	if (rc == OFP_LEDGER_OK && old.key_len == g->key_len && memcmp(old.key, g->key, g->key_len) == 0) {
-		ofp_ledger_rollback(l);
+	if (rc == OFP_LEDGER_OK && old.key_len == g->key_len && memcmp(old.key, g->key, g->key_len) == 0)
 		return OFP_LEDGER_OK; /* registered already, with this key */
-	}
-	if (rc == OFP_LEDGER_OK && !replace) {
-		rc = ldg_fail(l, OFP_LEDGER_REFUSED, "gate %s: registered with another key (use --replace)", hex);
-		goto out;
-	}
+	if (rc == OFP_LEDGER_OK && !t->replace)
+		return ldg_fail(l, OFP_LEDGER_REFUSED, "gate %s: registered with another key (use --replace)", hex);
 	if (rc != OFP_LEDGER_OK && rc != OFP_LEDGER_NOT_FOUND)
-		goto out;
+		return rc;
 	st = ldg_stmt(l, sql);
-	if (st == NULL) {
-		rc = OFP_LEDGER_ERROR;
-		goto out;
-	}
-	sqlite3_bind_blob(st, 1, g->verifier_id, OFP_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_int(st, 2, (int)g->alg);
-	sqlite3_bind_blob(st, 3, g->key, (int)g->key_len, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 4, g->kid, OFP_KEY_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 5, g->added);
-	rc = ldg_exec(l, st, "gate");
-	if (rc == OFP_LEDGER_OK)
-		rc = ofp_ledger_commit(l);
-out:
-	if (rc != OFP_LEDGER_OK)
-		ofp_ledger_rollback(l);
-	return rc;
+	if (st == NULL)
+		return OFP_LEDGER_ERROR;
+	ldb_bind_blob(st, 1, g->verifier_id, OFP_ID_LEN);
+	ldb_bind_int64(st, 2, (int)g->alg);
+	ldb_bind_blob(st, 3, g->key, g->key_len);
+	ldb_bind_blob(st, 4, g->kid, OFP_KEY_ID_LEN);
+	ldb_bind_int64(st, 5, g->added);
+	return ldg_exec(l, st, "gate");
+}
+
+int ofp_ledger_gate_add(ofp_ledger_t *l, const ofp_gate_t *g, bool replace)
+{
+	struct gate_add t = { g, replace };
+
+	return ofp_ledger_transact(l, gate_add_body, &t);
 }
 
 /* ---- batches ------------------------------------------------------------------ */
 
 #define BATCH_COLUMNS "sequence, digest, first_prev, last_hash, records, settled_at, period_end"
 
-static int batch_fetch(ofp_ledger_t *l, sqlite3_stmt *st, const uint8_t verifier_id[OFP_ID_LEN],
+static int batch_fetch(ofp_ledger_t *l, ldb_stmt_t *st, const uint8_t verifier_id[OFP_ID_LEN],
 		       ofp_settled_batch_t *out)
 {
-	int rc = sqlite3_step(st);
+	int rc = ldb_step(st);
 
-	if (rc == SQLITE_ROW) {
+	if (rc == LDB_ROW) {
 		memset(out, 0, sizeof(*out));
 		memcpy(out->verifier_id, verifier_id, OFP_ID_LEN);
-		out->sequence = (uint64_t)sqlite3_column_int64(st, 0);
-		out->records = (uint32_t)sqlite3_column_int64(st, 4);
-		out->settled_at = (uint32_t)sqlite3_column_int64(st, 5);
-		out->period_end = (uint32_t)sqlite3_column_int64(st, 6);
+		out->sequence = (uint64_t)ldb_col_int64(st, 0);
+		out->records = (uint32_t)ldb_col_int64(st, 4);
+		out->settled_at = (uint32_t)ldb_col_int64(st, 5);
+		out->period_end = (uint32_t)ldb_col_int64(st, 6);
 		if (!ldg_col_blob(st, 1, out->digest, OFP_HASH_LEN) ||
 		    !ldg_col_blob(st, 2, out->first_prev, OFP_HASH_LEN) ||
 		    !ldg_col_blob(st, 3, out->last_hash, OFP_HASH_LEN))
-			rc = SQLITE_CORRUPT;
+			rc = LDB_CORRUPT;
 	}
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
+	ldb_reset(st);
+	if (rc == LDB_ROW)
 		return OFP_LEDGER_OK;
-	if (rc == SQLITE_DONE)
+	if (rc == LDB_DONE)
 		return OFP_LEDGER_NOT_FOUND;
-	if (rc == SQLITE_CORRUPT)
+	if (rc == LDB_CORRUPT)
 		return ldg_fail(l, OFP_LEDGER_ERROR, "settled batch: damaged row");
 	return ldg_sql_fail(l, "batches");
 }
@@ -289,12 +299,12 @@ int ofp_ledger_batch_get(ofp_ledger_t *l, const uint8_t verifier_id[OFP_ID_LEN],
 			 ofp_settled_batch_t *out)
 {
 	static const char sql[] = "SELECT " BATCH_COLUMNS " FROM batches WHERE verifier_id = ?1 AND sequence = ?2";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_blob(st, 1, verifier_id, OFP_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)sequence);
+	ldb_bind_blob(st, 1, verifier_id, OFP_ID_LEN);
+	ldb_bind_int64(st, 2, (int64_t)sequence);
 	return batch_fetch(l, st, verifier_id, out);
 }
 
@@ -305,12 +315,12 @@ int ofp_ledger_batch_neighbour(ofp_ledger_t *l, const uint8_t verifier_id[OFP_ID
 					"AND sequence < ?2 ORDER BY sequence DESC LIMIT 1";
 	static const char sql_above[] = "SELECT " BATCH_COLUMNS " FROM batches WHERE verifier_id = ?1 "
 					"AND sequence > ?2 ORDER BY sequence ASC LIMIT 1";
-	sqlite3_stmt *st = ldg_stmt(l, below ? sql_below : sql_above);
+	ldb_stmt_t *st = ldg_stmt(l, below ? sql_below : sql_above);
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_blob(st, 1, verifier_id, OFP_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)sequence);
+	ldb_bind_blob(st, 1, verifier_id, OFP_ID_LEN);
+	ldb_bind_int64(st, 2, (int64_t)sequence);
 	return batch_fetch(l, st, verifier_id, out);
 }
 
@@ -318,18 +328,18 @@ int ofp_ledger_batch_add(ofp_ledger_t *l, const ofp_settled_batch_t *b)
 {
 	static const char sql[] = "INSERT INTO batches(verifier_id, " BATCH_COLUMNS
 				  ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_blob(st, 1, b->verifier_id, OFP_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, (sqlite3_int64)b->sequence);
-	sqlite3_bind_blob(st, 3, b->digest, OFP_HASH_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 4, b->first_prev, OFP_HASH_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 5, b->last_hash, OFP_HASH_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 6, b->records);
-	sqlite3_bind_int64(st, 7, b->settled_at);
-	sqlite3_bind_int64(st, 8, b->period_end);
+	ldb_bind_blob(st, 1, b->verifier_id, OFP_ID_LEN);
+	ldb_bind_int64(st, 2, (int64_t)b->sequence);
+	ldb_bind_blob(st, 3, b->digest, OFP_HASH_LEN);
+	ldb_bind_blob(st, 4, b->first_prev, OFP_HASH_LEN);
+	ldb_bind_blob(st, 5, b->last_hash, OFP_HASH_LEN);
+	ldb_bind_int64(st, 6, b->records);
+	ldb_bind_int64(st, 7, b->settled_at);
+	ldb_bind_int64(st, 8, b->period_end);
 	return ldg_exec(l, st, "settled batch");
 }
 
@@ -337,49 +347,49 @@ int ofp_ledger_batch_gaps(ofp_ledger_t *l, const uint8_t verifier_id[OFP_ID_LEN]
 			  void (*cb)(void *ctx, uint64_t from, uint64_t to), void *ctx)
 {
 	static const char sql[] = "SELECT sequence FROM batches WHERE verifier_id = ?1 ORDER BY sequence";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 	uint64_t expect = 1;
 	int rc;
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_blob(st, 1, verifier_id, OFP_ID_LEN, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		uint64_t s = (uint64_t)sqlite3_column_int64(st, 0);
+	ldb_bind_blob(st, 1, verifier_id, OFP_ID_LEN);
+	while ((rc = ldb_step(st)) == LDB_ROW) {
+		uint64_t s = (uint64_t)ldb_col_int64(st, 0);
 		if (s > expect)
 			cb(ctx, expect, s - 1);
 		expect = s + 1;
 	}
-	sqlite3_reset(st);
-	return rc == SQLITE_DONE ? OFP_LEDGER_OK : ldg_sql_fail(l, "batches");
+	ldb_reset(st);
+	return rc == LDB_DONE ? OFP_LEDGER_OK : ldg_sql_fail(l, "batches");
 }
 
 /* ---- charges ------------------------------------------------------------------ */
 
 #define CHARGE_COLUMNS "holder_id, counter, verifier_id, batch, amount, serial, time, auth_hash, holder_key"
 
-static int charge_fetch(ofp_ledger_t *l, sqlite3_stmt *st, ofp_charge_t *out)
+static int charge_fetch(ofp_ledger_t *l, ldb_stmt_t *st, ofp_charge_t *out)
 {
-	int rc = sqlite3_step(st);
+	int rc = ldb_step(st);
 
-	if (rc == SQLITE_ROW) {
+	if (rc == LDB_ROW) {
 		memset(out, 0, sizeof(*out));
-		out->counter = (uint32_t)sqlite3_column_int64(st, 1);
-		out->sequence = (uint64_t)sqlite3_column_int64(st, 3);
-		out->amount = (uint32_t)sqlite3_column_int64(st, 4);
-		out->serial = (uint64_t)sqlite3_column_int64(st, 5);
-		out->time = (uint32_t)sqlite3_column_int64(st, 6);
+		out->counter = (uint32_t)ldb_col_int64(st, 1);
+		out->sequence = (uint64_t)ldb_col_int64(st, 3);
+		out->amount = (uint32_t)ldb_col_int64(st, 4);
+		out->serial = (uint64_t)ldb_col_int64(st, 5);
+		out->time = (uint32_t)ldb_col_int64(st, 6);
 		if (!ldg_col_blob(st, 0, out->holder_id, OFP_ID_LEN) || !ldg_col_blob(st, 2, out->verifier_id, OFP_ID_LEN) ||
 		    !ldg_col_blob(st, 7, out->auth_hash, OFP_HASH_LEN) ||
 		    !ldg_col_blob_var(st, 8, out->holder_key, sizeof(out->holder_key), &out->holder_key_len))
-			rc = SQLITE_CORRUPT;
+			rc = LDB_CORRUPT;
 	}
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
+	ldb_reset(st);
+	if (rc == LDB_ROW)
 		return OFP_LEDGER_OK;
-	if (rc == SQLITE_DONE)
+	if (rc == LDB_DONE)
 		return OFP_LEDGER_NOT_FOUND;
-	if (rc == SQLITE_CORRUPT)
+	if (rc == LDB_CORRUPT)
 		return ldg_fail(l, OFP_LEDGER_ERROR, "charges: damaged row");
 	return ldg_sql_fail(l, "charges");
 }
@@ -387,11 +397,11 @@ static int charge_fetch(ofp_ledger_t *l, sqlite3_stmt *st, ofp_charge_t *out)
 int ofp_ledger_charge_find(ofp_ledger_t *l, const uint8_t auth_hash[OFP_HASH_LEN], ofp_charge_t *first)
 {
 	static const char sql[] = "SELECT " CHARGE_COLUMNS " FROM charges WHERE auth_hash = ?1";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_blob(st, 1, auth_hash, OFP_HASH_LEN, SQLITE_STATIC);
+	ldb_bind_blob(st, 1, auth_hash, OFP_HASH_LEN);
 	return charge_fetch(l, st, first);
 }
 
@@ -400,51 +410,52 @@ int ofp_ledger_charge_find_counter(ofp_ledger_t *l, const uint8_t *holder_key, s
 {
 	static const char sql[] = "SELECT " CHARGE_COLUMNS " FROM charges WHERE holder_key = ?1 AND counter = ?2 "
 				  "ORDER BY rowid LIMIT 1";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_blob(st, 1, holder_key, (int)key_len, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, counter);
+	ldb_bind_blob(st, 1, holder_key, key_len);
+	ldb_bind_int64(st, 2, counter);
 	return charge_fetch(l, st, first);
 }
 
 int ofp_ledger_charged_at_gate(ofp_ledger_t *l, uint64_t serial, const uint8_t verifier_id[OFP_ID_LEN], int64_t *sum)
 {
-	static const char sql[] = "SELECT COALESCE(SUM(amount), 0) FROM charges WHERE serial = ?1 AND verifier_id = ?2";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	static const char sql[] = "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM charges "
+				  "WHERE serial = ?1 AND verifier_id = ?2";
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 	int rc;
 
 	*sum = 0;
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_int64(st, 1, (sqlite3_int64)serial);
-	sqlite3_bind_blob(st, 2, verifier_id, OFP_ID_LEN, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*sum = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? OFP_LEDGER_OK : ldg_sql_fail(l, "charges");
+	ldb_bind_int64(st, 1, (int64_t)serial);
+	ldb_bind_blob(st, 2, verifier_id, OFP_ID_LEN);
+	rc = ldb_step(st);
+	if (rc == LDB_ROW)
+		*sum = ldb_col_int64(st, 0);
+	ldb_reset(st);
+	return rc == LDB_ROW ? OFP_LEDGER_OK : ldg_sql_fail(l, "charges");
 }
 
 /* A charge and a double use share their first nine columns, in this order. */
-static void bind_charge(sqlite3_stmt *st, const ofp_charge_t *c)
+static void bind_charge(ldb_stmt_t *st, const ofp_charge_t *c)
 {
-	sqlite3_bind_blob(st, 1, c->holder_id, OFP_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, c->counter);
-	sqlite3_bind_blob(st, 3, c->verifier_id, OFP_ID_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)c->sequence);
-	sqlite3_bind_int64(st, 5, c->amount);
-	sqlite3_bind_int64(st, 6, (sqlite3_int64)c->serial);
-	sqlite3_bind_int64(st, 7, c->time);
-	sqlite3_bind_blob(st, 8, c->auth_hash, OFP_HASH_LEN, SQLITE_STATIC);
-	sqlite3_bind_blob(st, 9, c->holder_key, (int)c->holder_key_len, SQLITE_STATIC);
+	ldb_bind_blob(st, 1, c->holder_id, OFP_ID_LEN);
+	ldb_bind_int64(st, 2, c->counter);
+	ldb_bind_blob(st, 3, c->verifier_id, OFP_ID_LEN);
+	ldb_bind_int64(st, 4, (int64_t)c->sequence);
+	ldb_bind_int64(st, 5, c->amount);
+	ldb_bind_int64(st, 6, (int64_t)c->serial);
+	ldb_bind_int64(st, 7, c->time);
+	ldb_bind_blob(st, 8, c->auth_hash, OFP_HASH_LEN);
+	ldb_bind_blob(st, 9, c->holder_key, c->holder_key_len);
 }
 
 int ofp_ledger_charge_add(ofp_ledger_t *l, const ofp_charge_t *c)
 {
 	static const char sql[] = "INSERT INTO charges(" CHARGE_COLUMNS ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
@@ -456,29 +467,29 @@ int ofp_ledger_double_use_add(ofp_ledger_t *l, const ofp_charge_t *c, const char
 {
 	static const char sql[] = "INSERT INTO double_uses(" CHARGE_COLUMNS ", kind, found_at) "
 				  "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
 	bind_charge(st, c);
-	sqlite3_bind_text(st, 10, kind, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 11, now);
+	ldb_bind_text(st, 10, kind);
+	ldb_bind_int64(st, 11, now);
 	return ldg_exec(l, st, "double use");
 }
 
 int ofp_ledger_double_use_count(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID_LEN], int64_t *n)
 {
 	static const char sql[] = "SELECT count(*) FROM double_uses WHERE holder_id = ?1";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 	int rc;
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_blob(st, 1, holder_id, OFP_ID_LEN, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	*n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	return rc == SQLITE_ROW ? OFP_LEDGER_OK : ldg_sql_fail(l, "double uses");
+	ldb_bind_blob(st, 1, holder_id, OFP_ID_LEN);
+	rc = ldb_step(st);
+	*n = rc == LDB_ROW ? ldb_col_int64(st, 0) : 0;
+	ldb_reset(st);
+	return rc == LDB_ROW ? OFP_LEDGER_OK : ldg_sql_fail(l, "double uses");
 }
 
 /* ---- deny list ---------------------------------------------------------------- */
@@ -486,15 +497,15 @@ int ofp_ledger_double_use_count(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID_
 int ofp_ledger_deny_add(ofp_ledger_t *l, const uint8_t entry[OFP_DENY_ENTRY_LEN], uint32_t now)
 {
 	static const char sql[] = "INSERT INTO denied(entry, added) VALUES(?1, ?2) ON CONFLICT(entry) DO NOTHING";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 	int rc;
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_blob(st, 1, entry, OFP_DENY_ENTRY_LEN, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, now);
+	ldb_bind_blob(st, 1, entry, OFP_DENY_ENTRY_LEN);
+	ldb_bind_int64(st, 2, now);
 	rc = ldg_exec(l, st, "deny list");
-	if (rc == OFP_LEDGER_OK && sqlite3_changes(l->db) == 0)
+	if (rc == OFP_LEDGER_OK && l->db->drv->changes(l->db) == 0)
 		return ldg_fail(l, OFP_LEDGER_REFUSED, "already on the deny list");
 	return rc;
 }
@@ -502,17 +513,17 @@ int ofp_ledger_deny_add(ofp_ledger_t *l, const uint8_t entry[OFP_DENY_ENTRY_LEN]
 int ofp_ledger_denied(ofp_ledger_t *l, const uint8_t entry[OFP_DENY_ENTRY_LEN])
 {
 	static const char sql[] = "SELECT 1 FROM denied WHERE entry = ?1";
-	sqlite3_stmt *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st = ldg_stmt(l, sql);
 	int rc;
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	sqlite3_bind_blob(st, 1, entry, OFP_DENY_ENTRY_LEN, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
+	ldb_bind_blob(st, 1, entry, OFP_DENY_ENTRY_LEN);
+	rc = ldb_step(st);
+	ldb_reset(st);
+	if (rc == LDB_ROW)
 		return OFP_LEDGER_OK;
-	return rc == SQLITE_DONE ? OFP_LEDGER_NOT_FOUND : ldg_sql_fail(l, "deny list");
+	return rc == LDB_DONE ? OFP_LEDGER_NOT_FOUND : ldg_sql_fail(l, "deny list");
 }
 
 int ofp_ledger_deny_entries(ofp_ledger_t *l, uint8_t **entries, size_t *count)
@@ -520,7 +531,7 @@ int ofp_ledger_deny_entries(ofp_ledger_t *l, uint8_t **entries, size_t *count)
 	static const char sql_count[] = "SELECT count(*) FROM denied";
 	/* BLOB comparison is memcmp: the list's own order (FORMAT.md 12). */
 	static const char sql[] = "SELECT entry FROM denied ORDER BY entry";
-	sqlite3_stmt *st = ldg_stmt(l, sql_count);
+	ldb_stmt_t *st = ldg_stmt(l, sql_count);
 	size_t n = 0, cap;
 	int rc;
 
@@ -528,10 +539,10 @@ int ofp_ledger_deny_entries(ofp_ledger_t *l, uint8_t **entries, size_t *count)
 	*count = 0;
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	rc = sqlite3_step(st);
-	cap = rc == SQLITE_ROW ? (size_t)sqlite3_column_int64(st, 0) : 0;
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW)
+	rc = ldb_step(st);
+	cap = rc == LDB_ROW ? (size_t)ldb_col_int64(st, 0) : 0;
+	ldb_reset(st);
+	if (rc != LDB_ROW)
 		return ldg_sql_fail(l, "deny list");
 	*entries = malloc(cap * OFP_DENY_ENTRY_LEN + 1);
 	st = ldg_stmt(l, sql);
@@ -540,18 +551,18 @@ int ofp_ledger_deny_entries(ofp_ledger_t *l, uint8_t **entries, size_t *count)
 		*entries = NULL;
 		return st == NULL ? OFP_LEDGER_ERROR : ldg_fail(l, OFP_LEDGER_ERROR, "deny list: out of memory");
 	}
-	while (n < cap && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+	while (n < cap && (rc = ldb_step(st)) == LDB_ROW) {
 		if (!ldg_col_blob(st, 0, *entries + n * OFP_DENY_ENTRY_LEN, OFP_DENY_ENTRY_LEN)) {
-			rc = SQLITE_CORRUPT;
+			rc = LDB_CORRUPT;
 			break;
 		}
 		n++;
 	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+	ldb_reset(st);
+	if (rc != LDB_ROW && rc != LDB_DONE) {
 		free(*entries);
 		*entries = NULL;
-		return rc == SQLITE_CORRUPT ? ldg_fail(l, OFP_LEDGER_ERROR, "deny list: damaged entry")
+		return rc == LDB_CORRUPT ? ldg_fail(l, OFP_LEDGER_ERROR, "deny list: damaged entry")
 					    : ldg_sql_fail(l, "deny list");
 	}
 	*count = n;

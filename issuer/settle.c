@@ -615,18 +615,27 @@ static ofp_issuer_rc_t apply_phase(settle_t *s, const ofp_batch_t *b, ofp_settle
 	return rc;
 }
 
+struct settle_tx {
+	settle_t *s;
+	const ofp_batch_t *b;
+	ofp_settled_batch_t *me;
+};
+
+static ofp_issuer_rc_t settle_body(ofp_issuer_t *iss, void *ctx)
+{
+	struct settle_tx *t = ctx;
+
+	(void)iss;
+	return apply_phase(t->s, t->b, t->me);
+}
+
+/* One batch, one transaction, run again (apply_phase from the start) when
+ * a concurrent settlement or issuance made the database refuse it. */
 static ofp_issuer_rc_t settle_tx(settle_t *s, const ofp_batch_t *b, ofp_settled_batch_t *me)
 {
-	ofp_ledger_t *l = s->iss->ledger;
-	ofp_issuer_rc_t rc = iss_ledger_fail(s->iss, ofp_ledger_begin(l));
+	struct settle_tx t = { s, b, me };
 
-	if (rc != OFP_ISSUER_OK)
-		return rc;
-	rc = apply_phase(s, b, me);
-	if (rc == OFP_ISSUER_OK && !s->rep->already_settled)
-		rc = iss_ledger_fail(s->iss, ofp_ledger_commit(l));
-	ofp_ledger_rollback(l); /* no-op after a commit */
-	return rc;
+	return iss_transact(s->iss, settle_body, &t);
 }
 
 /* Before the transaction: is this sequence settled already? Then the
