@@ -20,6 +20,9 @@ struct cli_globals g;
 const char global_help[] =
 	"Options (before or after the command):\n"
 	"  --dir DIR        the issuer directory (default: $OFFPASS_ISSUER_DIR)\n"
+	"  --ledger URL     the ledger: a PostgreSQL URL (postgresql://...) or an SQLite file\n"
+	"                   (default: issuer.conf's ledger, else ledger.db in DIR; at init:\n"
+	"                   kept in issuer.conf)\n"
 	"  --pin-file FILE  the issuer token's user PIN from the first line of FILE\n"
 	"  --pin-env VAR    the PIN from the environment variable VAR\n"
 	"                   (neither: the URI's pin-source (or pin-value in a --config file; never\n"
@@ -37,6 +40,9 @@ int global_option(int c, const char *arg)
 	switch (c) {
 	case OPT_DIR:
 		g.dir = arg;
+		return 0;
+	case OPT_LEDGER:
+		g.ledger = arg;
 		return 0;
 	case OPT_NOW:
 		return ofp_clock_option(&g.clock, arg);
@@ -85,7 +91,7 @@ int report(ofp_issuer_rc_t rc, const char *msg)
 
 int open_issuer(ofp_issuer_t **iss)
 {
-	ofp_issuer_args_t a = { .dir = g.dir, .now = now(), .pin_file = g.pin_file, .pin_env = g.pin_env };
+	ofp_issuer_args_t a = { .dir = g.dir, .now = now(), .pin_file = g.pin_file, .pin_env = g.pin_env, .ledger = g.ledger };
 	char err[1024];
 
 	*iss = NULL;

@@ -14,16 +14,17 @@
 
 /* Options every command takes, before or after the command name. */
 struct cli_globals {
-	const char *dir, *pin_file, *pin_env;
+	const char *dir, *pin_file, *pin_env, *ledger;
 	ofp_clock_t clock; /* --now */
 };
 extern struct cli_globals g;
 
-enum { OPT_DIR = 0x100, OPT_NOW, OPT_PIN_FILE, OPT_PIN_ENV, OPT_MODULE, OPT_TOKEN_LABEL, OPT_URI, OPT_CONFIG,
+enum { OPT_DIR = 0x100, OPT_LEDGER, OPT_NOW, OPT_PIN_FILE, OPT_PIN_ENV, OPT_MODULE, OPT_TOKEN_LABEL, OPT_URI, OPT_CONFIG,
        OPT_ID, OPT_KEY, OPT_REPLACE };
 
 #define GLOBAL_OPTIONS                                         \
 	{ "dir", required_argument, NULL, OPT_DIR },           \
+	{ "ledger", required_argument, NULL, OPT_LEDGER },     \
 	{ "now", required_argument, NULL, OPT_NOW },           \
 	{ "pin-file", required_argument, NULL, OPT_PIN_FILE }, \
 	{ "pin-env", required_argument, NULL, OPT_PIN_ENV },   \

@@ -29,6 +29,9 @@ typedef struct ofp_issuer_config {
 	char module[OFP_CONF_STR_MAX];
 	char uri[OFP_CONF_STR_MAX];
 	char token_label[33];
+	/* The ledger: "" for ledger.db in the issuer directory, or a
+	 * PostgreSQL URL (postgresql://...). */
+	char ledger[OFP_CONF_STR_MAX];
 	unsigned signing_alg; /* OFP_ALG_P256 or OFP_ALG_ED25519 */
 	/* Claim 22: a credential only when balance + credit line >= threshold. */
 	int64_t threshold;

@@ -30,6 +30,8 @@ static const conf_key_t keys[] = {
 	STR(module, "PKCS#11 module holding the issuer keys (empty: $OFFPASS_PKCS11_MODULE, else offpass-p11.so)"),
 	STR(uri, "PKCS#11 URI of the issuer token (RFC 7512), or empty"),
 	STR(token_label, "label of the issuer token when no URI is given, or empty"),
+	STR(ledger, "the ledger: empty for ledger.db in this directory, or a PostgreSQL URL "
+		    "(postgresql://...; no password here: use ~/.pgpass, peer or certificate authentication)"),
 	{ "signing_alg", KEY_ALG, offsetof(ofp_issuer_config_t, signing_alg), sizeof(unsigned), 0, 0,
 	  "algorithm of new credential-signing keys: p256 or ed25519" },
 	INT("threshold", threshold, 0, OFP_AMOUNT_MAX,
@@ -207,6 +209,9 @@ int ofp_issuer_config_check(const ofp_issuer_config_t *c, char *err, size_t err_
 	if (c->grant.per_op_max > c->grant.offline_total)
 		return conf_err(err, err_len, "per_op_max (%" PRIu32 ") is above offline_total (%" PRIu32 ")",
 				c->grant.per_op_max, c->grant.offline_total);
+	if (c->ledger[0] != '\0' && strncmp(c->ledger, "postgresql://", 13) != 0 &&
+	    strncmp(c->ledger, "postgres://", 11) != 0)
+		return conf_err(err, err_len, "ledger: '%.64s' is not a postgresql:// URL (empty: ledger.db)", c->ledger);
 	if (c->uri[0] != '\0' && strncmp(c->uri, "pkcs11:", 7) != 0)
 		return conf_err(err, err_len, "uri: '%.64s' does not start with 'pkcs11:'", c->uri);
 	return 0;

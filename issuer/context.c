@@ -91,6 +91,16 @@ void iss_hex(char *out, const uint8_t *id, size_t len)
 	out[2 * len] = '\0';
 }
 
+void iss_ledger_target(const ofp_issuer_t *iss, char *buf, size_t len)
+{
+	if (iss->ledger_arg != NULL && iss->ledger_arg[0] != '\0')
+		snprintf(buf, len, "%s", iss->ledger_arg);
+	else if (iss->cfg.ledger[0] != '\0')
+		snprintf(buf, len, "%s", iss->cfg.ledger);
+	else
+		ofp_issuer_path(iss, OFP_ISSUER_LEDGER, buf, len);
+}
+
 /* A handle without ledger or token: the shared part of open and init. */
 static ofp_issuer_rc_t handle_new(const ofp_issuer_args_t *args, ofp_issuer_t **out, char *err, size_t err_len)
 {
@@ -114,6 +124,7 @@ static ofp_issuer_rc_t handle_new(const ofp_issuer_args_t *args, ofp_issuer_t **
 	iss->now = args->now;
 	iss->pin_file = args->pin_file;
 	iss->pin_env = args->pin_env;
+	iss->ledger_arg = args->ledger;
 	if (args->pin != NULL) {
 		iss->pin_len = strlen(args->pin) + 1;
 		iss->pin = secmem_dup(args->pin, iss->pin_len);
@@ -147,7 +158,7 @@ ofp_issuer_rc_t ofp_issuer_open(const ofp_issuer_args_t *args, ofp_issuer_t **ou
 		rc = OFP_ISSUER_ERROR;
 		goto out;
 	}
-	ofp_issuer_path(iss, OFP_ISSUER_LEDGER, path, sizeof(path));
+	iss_ledger_target(iss, path, sizeof(path));
 	if (ofp_ledger_open(path, false, &iss->ledger, iss->err, sizeof(iss->err)) != OFP_LEDGER_OK) {
 		rc = OFP_ISSUER_ERROR;
 		goto out;

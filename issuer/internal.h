@@ -48,12 +48,17 @@ struct ofp_issuer {
 	iss_cred_cache_t *creds;
 	size_t cred_cache_slots; /* 0: ISS_CRED_CACHE_SLOTS */
 	unsigned settle_threads;
+	const char *ledger_arg; /* args->ledger: overrides the cfg's */
 	char err[ISS_ERR_LEN];
 	iss_token_key_cache_t token_keys[ISS_KEY_CACHE]; /* valid while p11 is open */
 	unsigned token_keys_n;
 	iss_verify_key_cache_t verify_keys[ISS_KEY_CACHE];
 	unsigned verify_keys_n;
 };
+
+/* Where the ledger is: args->ledger, else issuer.conf's ledger, else
+ * <dir>/ledger.db. */
+void iss_ledger_target(const ofp_issuer_t *iss, char *buf, size_t len);
 
 /* ---- the credential cache (credcache.c) --------------------------------------------
  *

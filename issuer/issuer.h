@@ -53,6 +53,9 @@ typedef struct ofp_issuer_args {
 	const char *pin;
 	const char *pin_file;
 	const char *pin_env;
+	/* The ledger, overriding issuer.conf's `ledger` (NULL: that one, else
+	 * ledger.db in dir): a PostgreSQL URL or an SQLite file. */
+	const char *ledger;
 } ofp_issuer_args_t;
 
 /* Open an initialised issuer directory. */

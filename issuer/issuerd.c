@@ -60,6 +60,8 @@ static const char usage_msg[] =
 	"refresh, gate batch settlement, the trust and deny lists (docs/ISSUER.md).\n"
 	"\n"
 	"  --dir DIR            the issuer directory (offpass-issuer init)\n"
+	"  --ledger URL         the ledger (default: issuer.conf's ledger, else DIR/ledger.db);\n"
+	"                       several processes may share one PostgreSQL ledger\n"
 	"  --listen ADDR:PORT   address to listen on (default 127.0.0.1:8443; [::1]:PORT for IPv6;\n"
 	"                       port 0 picks a free one, see --port-file)\n"
 	"  --cert FILE --key FILE  TLS certificate chain and key (PEM); without them only a\n"
@@ -235,14 +237,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 /* ---- start-up ------------------------------------------------------------------------------- */
 
 typedef struct options {
-	const char *dir, *listen, *cert, *key, *issuer_url, *port_file, *pin_file, *pin_env, *log;
+	const char *dir, *listen, *cert, *key, *issuer_url, *port_file, *pin_file, *pin_env, *log, *ledger;
 	unsigned handles, group_max;
 	ofp_api_config_t api;
 	ofp_clock_t clock;
 } options_t;
 
 enum { OPT_DIR = 256, OPT_LISTEN, OPT_CERT, OPT_KEY, OPT_URL, OPT_PORT_FILE, OPT_BATCH_MAX, OPT_MAX_FAIL,
-       OPT_PIN_FILE, OPT_PIN_ENV, OPT_LOG, OPT_NOW, OPT_HANDLES, OPT_GROUP_MAX };
+       OPT_PIN_FILE, OPT_PIN_ENV, OPT_LOG, OPT_NOW, OPT_HANDLES, OPT_GROUP_MAX, OPT_LEDGER };
 
 static int parse_options(int argc, char **argv, options_t *o)
 {
@@ -255,6 +257,7 @@ static int parse_options(int argc, char **argv, options_t *o)
 		{ "pin-file", required_argument, NULL, OPT_PIN_FILE }, { "pin-env", required_argument, NULL, OPT_PIN_ENV },
 		{ "log", required_argument, NULL, OPT_LOG },	     { "now", required_argument, NULL, OPT_NOW },
 		{ "handles", required_argument, NULL, OPT_HANDLES }, { "group-max", required_argument, NULL, OPT_GROUP_MAX },
+		{ "ledger", required_argument, NULL, OPT_LEDGER },
 		{ "help", no_argument, NULL, 'h' },		     { 0 }
 	};
 	uint64_t v;
@@ -276,6 +279,7 @@ static int parse_options(int argc, char **argv, options_t *o)
 		case OPT_PIN_FILE: o->pin_file = optarg; break;
 		case OPT_PIN_ENV: o->pin_env = optarg; break;
 		case OPT_LOG: o->log = optarg; break;
+		case OPT_LEDGER: o->ledger = optarg; break;
 		case OPT_BATCH_MAX:
 			if (ofp_parse_u64(optarg, OFP_BATCH_MAX + OFP_SEALED_BATCH_OVERHEAD, &v) != 0 || v == 0)
 				return ofp_usage("--batch-max: 1..%u bytes", OFP_BATCH_MAX + OFP_SEALED_BATCH_OVERHEAD);
@@ -450,6 +454,7 @@ static int open_handle(const options_t *o, ofp_issuer_t **iss)
 	a.now = ofp_clock_now(&o->clock);
 	a.pin_file = o->pin_file;
 	a.pin_env = o->pin_env;
+	a.ledger = o->ledger;
 	if (ofp_issuer_open(&a, iss, err, sizeof(err)) != OFP_ISSUER_OK)
 		return ofp_fail("%s", err);
 	if (ofp_issuer_unlock(*iss) != OFP_ISSUER_OK)

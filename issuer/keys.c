@@ -368,11 +368,20 @@ static ofp_issuer_rc_t init_ledger(ofp_issuer_t *iss, const ofp_ledger_key_t *se
 				   uint8_t **trust, size_t *trust_len, uint8_t **deny, size_t *deny_len)
 {
 	char path[ISS_PATH_MAX];
+	ofp_ledger_key_t *had = NULL;
+	size_t n_had = 0;
 	ofp_issuer_rc_t rc;
 
-	ofp_issuer_path(iss, OFP_ISSUER_LEDGER, path, sizeof(path));
+	iss_ledger_target(iss, path, sizeof(path));
 	if (ofp_ledger_open(path, true, &iss->ledger, iss->err, sizeof(iss->err)) != OFP_LEDGER_OK)
 		return OFP_ISSUER_ERROR;
+	/* A shared database may hold another issuer's ledger already. */
+	rc = iss_ledger_fail(iss, ofp_ledger_keys(iss->ledger, &had, &n_had));
+	free(had);
+	if (rc != OFP_ISSUER_OK)
+		return rc;
+	if (n_had != 0)
+		return iss_fail(iss, OFP_ISSUER_REFUSED, "%s: holds an issuer's ledger already", path);
 	rc = iss_ledger_fail(iss, ofp_ledger_begin(iss->ledger));
 	if (rc == OFP_ISSUER_OK)
 		rc = iss_ledger_fail(iss, ofp_ledger_key_add(iss->ledger, seal));
@@ -444,6 +453,12 @@ ofp_issuer_rc_t ofp_issuer_init(const ofp_issuer_args_t *args, const ofp_issuer_
 	if (rc != OFP_ISSUER_OK)
 		return rc;
 	iss->cfg = *cfg;
+	/* --ledger at init is where the ledger lives from now on: issuer.conf. */
+	if (args->ledger != NULL && snprintf(iss->cfg.ledger, sizeof(iss->cfg.ledger), "%s", args->ledger) >=
+					    (int)sizeof(iss->cfg.ledger)) {
+		rc = iss_fail(iss, OFP_ISSUER_ERROR, "--ledger: longer than %zu characters", sizeof(iss->cfg.ledger) - 1);
+		goto out;
+	}
 	if (ofp_issuer_config_check(cfg, iss->err, sizeof(iss->err)) != 0) {
 		rc = OFP_ISSUER_ERROR;
 		goto out;

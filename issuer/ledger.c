@@ -167,6 +167,10 @@ int ofp_ledger_begin(ofp_ledger_t *l)
 {
 	l->retry_pending = false;
 	l->db->drv->clear_error(l->db);
+	/* PostgreSQL only warns about a BEGIN inside a transaction: a nested
+	 * begin is a caller's error on both. */
+	if (l->db->drv->in_transaction(l->db))
+		return ldg_fail(l, OFP_LEDGER_ERROR, "begin: a transaction is open already");
 	if (l->db->drv->begin(l->db) != LDB_OK)
 		return ldg_sql_fail(l, "begin");
 	return OFP_LEDGER_OK;

@@ -14,7 +14,10 @@
  * refused and changes nothing.
  *
  * Return values: OFP_LEDGER_OK, or one of the codes below with the reason
- * in ofp_ledger_error() ("account 'alice': not found"). */
+ * in ofp_ledger_error() ("account 'alice': not found"). A statement that a
+ * constraint refused (REFUSED) ends the transaction on PostgreSQL (SQLite
+ * undoes only the statement): roll back, or set a savepoint before a
+ * statement whose refusal the transaction should survive. */
 #ifndef OFFPASS_ISSUER_LEDGER_H
 #define OFFPASS_ISSUER_LEDGER_H
 

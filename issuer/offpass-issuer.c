@@ -91,6 +91,7 @@ static int cmd_init(int argc, char **argv)
 	a.now = now();
 	a.pin_file = g.pin_file;
 	a.pin_env = g.pin_env;
+	a.ledger = g.ledger;
 	rc = report(ofp_issuer_init(&a, &cfg, &iss, err, sizeof(err)), err);
 	if (rc != OFP_EXIT_OK)
 		return rc;

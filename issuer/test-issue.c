@@ -594,7 +594,11 @@ START_TEST(test_issue_output_fails_nothing_changes)
 	ck_assert_int_eq(ofp_ledger_enroll_code_get(ofp_issuer_ledger(iss), a.id, &code), OFP_LEDGER_OK);
 	ck_assert(!code.used);
 	ck_assert_msg(issue(&h, TT_NOW, &c) == OFP_ISSUER_OK, "%s", ofp_issuer_error(iss));
-	ck_assert_uint_eq(c.serial, 1);
+	/* SQLite hands out the serial again; a PostgreSQL identity never
+	 * does (sequences are not rolled back): a gap, never a reuse. */
+	ck_assert_uint_eq(c.serial, env.pg ? 2 : 1);
+	if (env.pg)
+		ck_assert_int_eq(ofp_ledger_credential_exists(ofp_issuer_ledger(iss), 1), OFP_LEDGER_NOT_FOUND);
 	tk_holder_free(&h);
 }
 END_TEST

@@ -1,11 +1,14 @@
-/* test-ledger.c - issuer.conf parsing and the SQLite ledger: accounts,
- * bounds, history, transactions, charges. No token needed. */
+/* test-ledger.c - issuer.conf parsing and the ledger: accounts, bounds,
+ * history, transactions, charges. No token needed. The same suite runs on
+ * SQLite (ledger.db in a temp directory) and, under
+ * tests/integration/ledger-pg.sh, on PostgreSQL ($OFFPASS_TEST_LEDGER). */
 #include "config.h"
 
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sqlite3.h>
 
 #include "issuer/conf.h"
@@ -13,7 +16,6 @@
 #include "issuer/test-token.h"
 
 static tt_env_t env;
-static char db_path[400];
 static ofp_ledger_t *L;
 
 static void setup(void)
@@ -21,8 +23,10 @@ static void setup(void)
 	char err[512];
 
 	(void)tt_setup(&env, false); /* a temp directory, no token */
-	snprintf(db_path, sizeof(db_path), "%s/ledger.db", env.root);
-	ck_assert_msg(ofp_ledger_open(db_path, true, &L, err, sizeof(err)) == OFP_LEDGER_OK, "%s", err);
+	if (!env.pg)
+		ck_assert_int_eq(mkdir(env.issuer_dir, 0700), 0);
+	ck_assert_msg(ofp_ledger_open(env.ledger, true, &L, err, sizeof(err)) == OFP_LEDGER_OK, "%s", err);
+	ck_assert_str_eq(ofp_ledger_backend(L), env.pg ? "postgresql" : "sqlite");
 }
 
 static void teardown(void)
@@ -313,18 +317,123 @@ START_TEST(test_persistence_and_wal)
 	ck_assert_int_eq(ofp_ledger_credit(L, "alice", 42, 2, NULL), OFP_LEDGER_OK);
 	ofp_ledger_close(L);
 	L = NULL;
-	ck_assert_int_eq(ofp_ledger_open(db_path, false, &L, err, sizeof(err)), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_open(env.ledger, false, &L, err, sizeof(err)), OFP_LEDGER_OK);
 	ck_assert_int_eq(ofp_ledger_account_get(L, "alice", &a), OFP_LEDGER_OK);
 	ck_assert_int_eq(a.balance, 42);
+	/* The CHECK and UNIQUE constraints hold even against direct SQL. */
+	ck_assert(!tt_ledger_sql(&env, "UPDATE accounts SET balance = 1000000000000001"));
+	ck_assert(!tt_ledger_sql(&env, "UPDATE accounts SET credit_line = -1"));
+	ck_assert(!tt_ledger_sql(&env, "INSERT INTO accounts(name, holder_id, balance, credit_line, opened) "
+				       "SELECT 'bob', holder_id, 0, 0, 1 FROM accounts WHERE name = 'alice'"));
+	ck_assert(tt_ledger_sql(&env, "UPDATE accounts SET balance = 43"));
+	if (env.pg)
+		return;
 	/* The settings of the file, as another process sees them. */
-	ck_assert_int_eq(sqlite3_open(db_path, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_open(env.ledger, &db), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
 	ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
 	ck_assert_str_eq((const char *)sqlite3_column_text(st, 0), "wal");
 	sqlite3_finalize(st);
-	/* The CHECK constraints hold even against direct SQL. */
-	ck_assert_int_ne(sqlite3_exec(db, "UPDATE accounts SET balance = 1000000000000001", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
+}
+END_TEST
+
+/* Another schema version is refused on both backends; PostgreSQL: a
+ * database without the ledger's tables is NOT_FOUND unless creating. */
+START_TEST(test_schema_version)
+{
+	char err[512] = "";
+	ofp_ledger_t *l = NULL;
+
+	ofp_ledger_close(L);
+	L = NULL;
+	ck_assert(tt_ledger_sql(&env, env.pg ? "UPDATE meta SET value = 3 WHERE name = 'schema_version'"
+					    : "PRAGMA user_version = 3"));
+	ck_assert_int_eq(ofp_ledger_open(env.ledger, false, &l, err, sizeof(err)), OFP_LEDGER_ERROR);
+	ck_assert_ptr_null(l);
+	ck_assert_msg(strstr(err, "schema version 3, this program knows 2") != NULL, "%s", err);
+	ck_assert_int_eq(ofp_ledger_open(env.ledger, true, &l, err, sizeof(err)), OFP_LEDGER_ERROR);
+	if (!env.pg)
+		return;
+	ck_assert(tt_ledger_sql(&env, "SET client_min_messages = warning; DROP SCHEMA public CASCADE; CREATE SCHEMA public"));
+	ck_assert_int_eq(ofp_ledger_open(env.ledger, false, &l, err, sizeof(err)), OFP_LEDGER_NOT_FOUND);
+	ck_assert_ptr_nonnull(strstr(err, "no ledger in this database"));
+	ck_assert_int_eq(ofp_ledger_open(env.ledger, true, &l, err, sizeof(err)), OFP_LEDGER_OK);
+	ofp_ledger_close(l);
+}
+END_TEST
+
+/* A URL's password never reaches a message. */
+START_TEST(test_url_password_hidden)
+{
+	char err[512] = "";
+	ofp_ledger_t *l = NULL;
+
+	ck_assert_int_eq(ofp_ledger_open("postgresql://offpass:s3cret-pw@/nodb?host=/nonexistent/dir", false, &l, err,
+					 sizeof(err)),
+			 OFP_LEDGER_ERROR);
+	ck_assert_ptr_null(l);
+	ck_assert_msg(strstr(err, "s3cret-pw") == NULL, "%s", err);
+	ck_assert_msg(strstr(err, "postgresql://offpass@/nodb") != NULL, "%s", err);
+}
+END_TEST
+
+struct race {
+	ofp_ledger_t *other;
+	int tries;
+};
+
+/* Read alice, let another connection change her in between, then write:
+ * the first try is a lost update that the database must refuse. */
+static int racing_credit(ofp_ledger_t *l, void *ctx)
+{
+	struct race *r = ctx;
+	ofp_account_t a;
+	int rc = ofp_ledger_account_get(l, "alice", &a);
+
+	r->tries++;
+	if (rc == OFP_LEDGER_OK && r->tries == 1)
+		ck_assert_int_eq(ofp_ledger_credit(r->other, "alice", 100, 3, NULL), OFP_LEDGER_OK);
+	return rc == OFP_LEDGER_OK ? ofp_ledger_account_apply(l, &a, 5, "credit", "race", 3) : rc;
+}
+
+static int failing_body(ofp_ledger_t *l, void *ctx)
+{
+	(*(int *)ctx)++;
+	return ofp_ledger_account_apply(l, &(ofp_account_t){ .balance = OFP_AMOUNT_MAX }, 1, "credit", "", 3);
+}
+
+/* ofp_ledger_transact runs a body again only when the database refused
+ * it for a concurrent transaction, and then nothing is lost. */
+START_TEST(test_transact_retry)
+{
+	struct race r = { 0 };
+	char err[512];
+	ofp_account_t a;
+	int runs = 0;
+
+	ck_assert_int_eq(ofp_ledger_account_open(L, "alice", 1, NULL), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_transact(L, failing_body, &runs), OFP_LEDGER_REFUSED);
+	ck_assert_int_eq(runs, 1);
+	ck_assert(!ofp_ledger_retryable(L));
+	if (!env.pg)
+		return; /* SQLite's BEGIN IMMEDIATE makes the other writer wait instead */
+	ck_assert_msg(ofp_ledger_open(env.ledger, false, &r.other, err, sizeof(err)) == OFP_LEDGER_OK, "%s", err);
+	ck_assert_msg(ofp_ledger_transact(L, racing_credit, &r) == OFP_LEDGER_OK, "%s", ofp_ledger_error(L));
+	ck_assert_int_eq(r.tries, 2);
+	ck_assert_int_eq(ofp_ledger_account_get(L, "alice", &a), OFP_LEDGER_OK);
+	ck_assert_int_eq(a.balance, 105);
+	/* The same race without the helper: the database says "again". */
+	ck_assert_int_eq(ofp_ledger_begin(L), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_account_get(L, "alice", &a), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_credit(r.other, "alice", 1, 4, NULL), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_account_apply(L, &a, 5, "credit", "lost", 4), OFP_LEDGER_ERROR);
+	ck_assert(ofp_ledger_retryable(L));
+	ofp_ledger_rollback(L);
+	ck_assert(ofp_ledger_retryable(L));
+	ofp_ledger_close(r.other);
+	ck_assert_int_eq(ofp_ledger_account_get(L, "alice", &a), OFP_LEDGER_OK);
+	ck_assert_int_eq(a.balance, 106);
 }
 END_TEST
 
@@ -348,6 +457,15 @@ START_TEST(test_open_errors)
 	ck_assert_ptr_nonnull(strstr(err, "junk.db"));
 }
 END_TEST
+
+/* A statement a constraint refused, in the savepoint just set: undone
+ * alone (PostgreSQL ends the whole transaction at a refused statement,
+ * SQLite only the statement; under a savepoint both keep the rest). */
+static void refused_alone(int rc)
+{
+	ck_assert_int_eq(rc, OFP_LEDGER_REFUSED);
+	ck_assert_int_eq(ofp_ledger_rollback_to(L), OFP_LEDGER_OK);
+}
 
 START_TEST(test_charges_unique)
 {
@@ -376,7 +494,8 @@ START_TEST(test_charges_unique)
 	/* The same authorization from another gate: the UNIQUE constraint
 	 * refuses it. */
 	memset(c.verifier_id, 2, OFP_ID_LEN);
-	ck_assert_int_eq(ofp_ledger_charge_add(L, &c), OFP_LEDGER_REFUSED);
+	ck_assert_int_eq(ofp_ledger_savepoint(L), OFP_LEDGER_OK);
+	refused_alone(ofp_ledger_charge_add(L, &c));
 	/* The same key and counter over other contents is another charge. */
 	memset(c.auth_hash, 0xa2, OFP_HASH_LEN);
 	ck_assert_int_eq(ofp_ledger_charge_find_counter(L, c.holder_key, c.holder_key_len, 5, &first), OFP_LEDGER_OK);
@@ -384,7 +503,8 @@ START_TEST(test_charges_unique)
 	ck_assert_int_eq(ofp_ledger_charged_at_gate(L, 3, c.verifier_id, &sum), OFP_LEDGER_OK);
 	ck_assert_int_eq(sum, 100);
 	ck_assert_int_eq(ofp_ledger_double_use_add(L, &c, "counter-reuse", 1), OFP_LEDGER_OK);
-	ck_assert_int_eq(ofp_ledger_double_use_add(L, &c, "other", 1), OFP_LEDGER_REFUSED);
+	ck_assert_int_eq(ofp_ledger_savepoint(L), OFP_LEDGER_OK);
+	refused_alone(ofp_ledger_double_use_add(L, &c, "other", 1));
 	ck_assert_int_eq(ofp_ledger_commit(L), OFP_LEDGER_OK);
 }
 END_TEST
@@ -447,7 +567,8 @@ START_TEST(test_batches_gaps)
 		b.digest[0] = (uint8_t)s;
 		ck_assert_int_eq(ofp_ledger_batch_add(L, &b), OFP_LEDGER_OK);
 	}
-	ck_assert_int_eq(ofp_ledger_batch_add(L, &b), OFP_LEDGER_REFUSED); /* 7 again */
+	ck_assert_int_eq(ofp_ledger_savepoint(L), OFP_LEDGER_OK);
+	refused_alone(ofp_ledger_batch_add(L, &b)); /* 7 again */
 	ck_assert_int_eq(ofp_ledger_commit(L), OFP_LEDGER_OK);
 	ck_assert_int_eq(ofp_ledger_batch_get(L, vid, 3, &got), OFP_LEDGER_OK);
 	ck_assert_uint_eq(got.digest[0], 3);
@@ -550,6 +671,9 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_savepoint_units);
 	tcase_add_test(tc, test_persistence_and_wal);
 	tcase_add_test(tc, test_open_errors);
+	tcase_add_test(tc, test_schema_version);
+	tcase_add_test(tc, test_url_password_hidden);
+	tcase_add_test(tc, test_transact_retry);
 	tcase_add_test(tc, test_charges_unique);
 	tcase_add_test(tc, test_enroll_codes);
 	tcase_add_test(tc, test_batches_gaps);

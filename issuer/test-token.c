@@ -5,11 +5,56 @@
 
 #include <check.h>
 #include <ftw.h>
+#include <libpq-fe.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+static bool pg_run(const char *url, const char *sql)
+{
+	PGconn *c = PQconnectdb(url);
+	PGresult *r;
+	bool ok;
+
+	ck_assert_msg(PQstatus(c) == CONNECTION_OK, "%s: %s", url, PQerrorMessage(c));
+	r = PQexec(c, sql);
+	ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+	PQclear(r);
+	PQfinish(c);
+	return ok;
+}
+
+/* The ledger of this run: a PostgreSQL database, emptied, or a file. */
+static void tt_ledger_choose(tt_env_t *env)
+{
+	const char *url = getenv("OFFPASS_TEST_LEDGER");
+
+	if (url != NULL && url[0] != '\0') {
+		env->pg = true;
+		snprintf(env->ledger, sizeof(env->ledger), "%s", url);
+		ck_assert(pg_run(url, "SET client_min_messages = warning; DROP SCHEMA IF EXISTS public CASCADE; "
+				      "CREATE SCHEMA public"));
+		return;
+	}
+	snprintf(env->ledger, sizeof(env->ledger), "%s/%s", env->issuer_dir, OFP_ISSUER_LEDGER);
+}
+
+bool tt_ledger_sql(const tt_env_t *env, const char *sql)
+{
+	sqlite3 *db = NULL;
+	bool ok;
+
+	if (env->pg)
+		return pg_run(env->ledger, sql);
+	ck_assert_int_eq(sqlite3_open(env->ledger, &db), SQLITE_OK);
+	sqlite3_busy_timeout(db, 5000);
+	ok = sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK;
+	sqlite3_close(db);
+	return ok;
+}
 
 bool tt_setup(tt_env_t *env, bool token)
 {
@@ -23,6 +68,7 @@ bool tt_setup(tt_env_t *env, bool token)
 	snprintf(env->issuer_dir, sizeof(env->issuer_dir), "%s/issuer", env->root);
 	snprintf(env->tokens, sizeof(env->tokens), "%s/tokens", env->root);
 	ck_assert_int_eq(mkdir(env->tokens, 0700), 0);
+	tt_ledger_choose(env);
 	if (!token || module == NULL || module[0] == '\0')
 		return false;
 	env->module = module;
@@ -53,6 +99,8 @@ void tt_config(const tt_env_t *env, ofp_issuer_config_t *cfg)
 	if (env->module != NULL)
 		snprintf(cfg->module, sizeof(cfg->module), "%s", env->module);
 	snprintf(cfg->token_label, sizeof(cfg->token_label), "%s", TT_LABEL);
+	if (env->pg)
+		snprintf(cfg->ledger, sizeof(cfg->ledger), "%s", env->ledger);
 	cfg->threshold = 500;
 	cfg->grant.resource_class = 1;
 	cfg->grant.per_op_max = 500;
