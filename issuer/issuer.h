@@ -272,4 +272,13 @@ ofp_issuer_rc_t ofp_issuer_deny_serial(ofp_issuer_t *iss, uint64_t serial, bool 
 #define OFP_ISSUER_DENY_AHEAD 60u
 ofp_issuer_rc_t ofp_issuer_deny_list(ofp_issuer_t *iss, uint8_t **out, size_t *len) OFP_WUR;
 
+/* ---- moving the ledger (migrate.c) ---------------------------------------------- */
+
+/* Copy the issuer's ledger into the empty PostgreSQL database at url
+ * (ofp_ledger_migrate: REFUSED when it holds anything), then make it the
+ * issuer's ledger: issuer.conf gets `ledger = url` (atomically; the old
+ * file stays as it was, a backup). A URL with a password is refused:
+ * issuer.conf would keep it (use ~/.pgpass or PGPASSFILE). */
+ofp_issuer_rc_t ofp_issuer_migrate(ofp_issuer_t *iss, const char *url, ofp_ledger_migration_t *out) OFP_WUR;
+
 #endif

@@ -100,6 +100,11 @@ bool ldb_is_postgresql(const char *target)
 	return strncmp(target, "postgresql://", 13) == 0 || strncmp(target, "postgres://", 11) == 0;
 }
 
+bool ofp_ledger_is_postgresql(const char *target)
+{
+	return ldb_is_postgresql(target);
+}
+
 /* The target as messages show it: a URL without its password (user:pw@)
  * and without its parameters (password=...). */
 static void display_name(const char *target, char *out, size_t len)

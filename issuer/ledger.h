@@ -47,6 +47,8 @@ enum {
 int ofp_ledger_open(const char *target, bool create, ofp_ledger_t **out, char *err, size_t err_len) OFP_WUR;
 void ofp_ledger_close(ofp_ledger_t *l);
 const char *ofp_ledger_error(const ofp_ledger_t *l);
+/* True for a PostgreSQL URL (postgresql:// or postgres://). */
+bool ofp_ledger_is_postgresql(const char *target);
 /* "sqlite" or "postgresql". */
 const char *ofp_ledger_backend(const ofp_ledger_t *l);
 
@@ -89,6 +91,24 @@ int ofp_ledger_meta_get(ofp_ledger_t *l, const char *name, int64_t *value) OFP_W
 int ofp_ledger_meta_set(ofp_ledger_t *l, const char *name, int64_t value) OFP_WUR;
 int ofp_ledger_blob_get(ofp_ledger_t *l, const char *name, uint8_t **value, size_t *len) OFP_WUR;
 int ofp_ledger_blob_set(ofp_ledger_t *l, const char *name, const uint8_t *value, size_t len) OFP_WUR;
+
+/* What ofp_ledger_migrate copied: tables, rows, and the money it checked
+ * to be the same on both sides. */
+typedef struct ofp_ledger_migration {
+	size_t tables;
+	int64_t rows;
+	int64_t accounts, balance_sum;
+	int64_t charges, charge_sum;
+} ofp_ledger_migration_t;
+
+/* Copy every row of from into to, which must hold the schema and nothing
+ * else (REFUSED otherwise): table by table in one transaction on each side
+ * (from's is a consistent snapshot; to commits all or nothing), ids and
+ * serials kept, charges in their order. Before to commits, every table's
+ * count and the money (accounts and the sum of balances, charges and their
+ * sum, history entries and their sum) must be the same on both sides.
+ * The error is ofp_ledger_error(to). */
+int ofp_ledger_migrate(ofp_ledger_t *from, ofp_ledger_t *to, ofp_ledger_migration_t *out) OFP_WUR;
 
 /* ---- accounts ------------------------------------------------------------ */
 

@@ -46,6 +46,7 @@ struct ldb_driver {
 	void (*bind_int64)(ldb_stmt_t *st, int i, int64_t v);
 	void (*bind_blob)(ldb_stmt_t *st, int i, const void *p, size_t len);
 	void (*bind_text)(ldb_stmt_t *st, int i, const char *s);
+	void (*bind_null)(ldb_stmt_t *st, int i);
 	int (*step)(ldb_stmt_t *st);
 	int64_t (*col_int64)(ldb_stmt_t *st, int col);
 	const void *(*col_blob)(ldb_stmt_t *st, int col, size_t *len);
@@ -82,6 +83,7 @@ static inline void ldb_reset(ldb_stmt_t *st) { st->drv->reset(st); }
 static inline void ldb_bind_int64(ldb_stmt_t *st, int i, int64_t v) { st->drv->bind_int64(st, i, v); }
 static inline void ldb_bind_blob(ldb_stmt_t *st, int i, const void *p, size_t len) { st->drv->bind_blob(st, i, p, len); }
 static inline void ldb_bind_text(ldb_stmt_t *st, int i, const char *s) { st->drv->bind_text(st, i, s); }
+static inline void ldb_bind_null(ldb_stmt_t *st, int i) { st->drv->bind_null(st, i); }
 static inline int ldb_step(ldb_stmt_t *st) { return st->drv->step(st); }
 static inline int64_t ldb_col_int64(ldb_stmt_t *st, int col) { return st->drv->col_int64(st, col); }
 static inline const void *ldb_col_blob(ldb_stmt_t *st, int col, size_t *len) { return st->drv->col_blob(st, col, len); }
@@ -94,8 +96,16 @@ static inline bool ldb_col_null(ldb_stmt_t *st, int col) { return st->drv->col_n
 #define LDB_SCHEMA_VERSION 2
 extern const char ldb_sqlite_schema[];
 extern const char ldb_pg_schema[];
-/* The tables in dependency order (for migrate and emptiness checks). */
-extern const char *const ldb_tables[];
+/* Every table in dependency order, for migrate: its columns, one type
+ * letter per column (i int64, b blob, t text; any may be NULL where the
+ * schema allows) and the order rows are copied in. */
+typedef struct ldb_table {
+	const char *name;
+	const char *columns;
+	const char *types;
+	const char *order;
+} ldb_table_t;
+extern const ldb_table_t ldb_tables[];
 extern const size_t ldb_n_tables;
 
 #endif

@@ -326,6 +326,18 @@ static void pg_bind_text(ldb_stmt_t *st, int i, const char *str)
 	s->formats[i - 1] = 0;
 }
 
+/* NULL: the type stays what an earlier bind (or the server) said. */
+static void pg_bind_null(ldb_stmt_t *st, int i)
+{
+	pg_stmt_t *s = ST(st);
+
+	if (!param_ok(s, i))
+		return;
+	s->values[i - 1] = NULL;
+	s->lengths[i - 1] = 0;
+	s->formats[i - 1] = 1;
+}
+
 /* Prepare on this connection, once, with the types of the first binds. */
 static int ensure_prepared(pg_stmt_t *s)
 {
@@ -488,6 +500,7 @@ const ldb_driver_t ldb_pg_driver = {
 	.bind_int64 = pg_bind_int64,
 	.bind_blob = pg_bind_blob,
 	.bind_text = pg_bind_text,
+	.bind_null = pg_bind_null,
 	.step = pg_step,
 	.col_int64 = pg_col_int64,
 	.col_blob = pg_col_blob,

@@ -242,8 +242,31 @@ const char ldb_pg_schema[] =
 	" added BIGINT NOT NULL);"
 	"INSERT INTO meta(name, value) VALUES('schema_version', 2);";
 
-/* Parents before children: the order migrate copies in. */
-const char *const ldb_tables[] = { "meta",	   "blobs",	  "accounts", "history",   "issuer_keys",
-				   "credentials",  "enrollment_codes", "holder_keys", "revoked_keys", "gates",
-				   "batches",	   "charges",	  "double_uses", "denied" };
+/* Parents before children: the order migrate copies in. charges go in
+ * insertion order (rowid on both), so that "the first charge of this
+ * counter" stays the first. */
+const ldb_table_t ldb_tables[] = {
+	{ "meta", "name, value", "ti", "name" },
+	{ "blobs", "name, value", "tb", "name" },
+	{ "accounts", "id, name, holder_id, balance, credit_line, flagged, opened", "itbiiii", "id" },
+	{ "history", "id, account, time, kind, amount, balance, ref", "iiitiit", "id" },
+	{ "issuer_keys", "n, usage, label, cka_id, kid, alg, public_key, not_before, not_after", "iitbbibii",
+	  "usage, n" },
+	{ "credentials",
+	  "serial, holder_id, holder_alg, holder_key, issuer_kid, not_before, not_after, issued_at, offline_total, "
+	  "replaced, credential",
+	  "ibibbiiiiib", "serial" },
+	{ "enrollment_codes", "account, code_key, created, expires, tries, used", "ibiiii", "account" },
+	{ "holder_keys", "holder_key, account, alg, enrolled", "biii", "holder_key" },
+	{ "revoked_keys", "holder_key, serial, added", "bii", "holder_key" },
+	{ "gates", "verifier_id, alg, public_key, kid, added", "bibbi", "verifier_id" },
+	{ "batches", "verifier_id, sequence, digest, first_prev, last_hash, records, settled_at, period_end",
+	  "bibbbiii", "verifier_id, sequence" },
+	{ "charges", "holder_id, counter, verifier_id, batch, amount, serial, time, auth_hash, holder_key",
+	  "bibiiiibb", "rowid" },
+	{ "double_uses",
+	  "id, holder_id, counter, verifier_id, batch, amount, serial, time, auth_hash, holder_key, kind, found_at",
+	  "ibibiiiibbti", "id" },
+	{ "denied", "entry, added", "bi", "entry" },
+};
 const size_t ldb_n_tables = sizeof(ldb_tables) / sizeof(ldb_tables[0]);

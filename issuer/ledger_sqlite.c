@@ -198,6 +198,11 @@ static void sq_bind_text(ldb_stmt_t *st, int i, const char *s)
 	sqlite3_bind_text(ST(st)->st, i, s, -1, SQLITE_STATIC);
 }
 
+static void sq_bind_null(ldb_stmt_t *st, int i)
+{
+	sqlite3_bind_null(ST(st)->st, i);
+}
+
 static int sq_step(ldb_stmt_t *st)
 {
 	return result(ST(st)->db, sqlite3_step(ST(st)->st));
@@ -269,6 +274,7 @@ const ldb_driver_t ldb_sqlite_driver = {
 	.bind_int64 = sq_bind_int64,
 	.bind_blob = sq_bind_blob,
 	.bind_text = sq_bind_text,
+	.bind_null = sq_bind_null,
 	.step = sq_step,
 	.col_int64 = sq_col_int64,
 	.col_blob = sq_col_blob,

@@ -227,10 +227,50 @@ static int cmd_status(int argc, char **argv)
 	}
 	print_list_version(iss, "trust list", true);
 	print_list_version(iss, "deny list", false);
+	printf("%-14s %s\n", "ledger", ofp_ledger_backend(ofp_issuer_ledger(iss)));
 	printf("%-14s %" PRId64 " (balance + credit line needed to issue)\n", "threshold",
 	       ofp_issuer_config(iss)->threshold);
 out:
 	free(keys);
+	ofp_issuer_close(iss);
+	return rc;
+}
+
+static const char migrate_help[] =
+	"Usage: " PROG " --dir DIR migrate --to URL\n"
+	"Copy the SQLite ledger into the empty PostgreSQL database URL (postgresql://...) in one\n"
+	"transaction, check every table's rows and the money on both sides, then make it the\n"
+	"issuer's ledger (issuer.conf: ledger = URL; ledger.db stays as it was). Stop every\n"
+	"offpass-issuerd of this issuer first. A database that holds anything is refused.\n";
+
+static int cmd_migrate(int argc, char **argv)
+{
+	static const struct option opts[] = { GLOBAL_OPTIONS, { "to", required_argument, NULL, 'T' }, { 0 } };
+	const char *to = NULL;
+	ofp_issuer_t *iss = NULL;
+	ofp_ledger_migration_t m;
+	int c, rc;
+
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		if (c == 'h')
+			return usage_text(migrate_help);
+		if (c == 'T') {
+			to = optarg;
+			continue;
+		}
+		rc = global_option(c, optarg);
+		if (rc != 0)
+			return rc;
+	}
+	if (to == NULL || optind != argc)
+		return ofp_usage("migrate: give --to URL and nothing else");
+	rc = open_issuer(&iss);
+	if (rc == OFP_EXIT_OK)
+		rc = report(ofp_issuer_migrate(iss, to, &m), ofp_issuer_error(iss));
+	if (rc == OFP_EXIT_OK)
+		printf("migrated %zu tables, %" PRId64 " rows: %" PRId64 " accounts (balances %" PRId64 "), %" PRId64
+		       " charges (%" PRId64 "); issuer.conf now names the PostgreSQL ledger\n",
+		       m.tables, m.rows, m.accounts, m.balance_sum, m.charges, m.charge_sum);
 	ofp_issuer_close(iss);
 	return rc;
 }
@@ -248,6 +288,7 @@ static const ofp_cmd_t commands[] = {
 	{ "gate", "add --id HEX --key FILE: register a gate", cmd_gate },
 	{ "settle", "BATCH...: settle sealed batches", cmd_settle },
 	{ "deny", "holder NAME|HEX | serial N: a new deny list", cmd_deny },
+	{ "migrate", "--to URL: move the ledger into PostgreSQL", cmd_migrate },
 };
 
 /* Global options before the command; the rest goes to the table. */
