@@ -434,6 +434,14 @@ START_TEST(test_transact_retry)
 	ofp_ledger_close(r.other);
 	ck_assert_int_eq(ofp_ledger_account_get(L, "alice", &a), OFP_LEDGER_OK);
 	ck_assert_int_eq(a.balance, 106);
+	/* The server drops the connection: the next transaction fails to
+	 * start, reconnects, prepares again and runs. */
+	ck_assert(tt_ledger_sql(&env, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+				      "WHERE datname = current_database() AND pid <> pg_backend_pid()"));
+	ck_assert_msg(ofp_ledger_credit(L, "alice", 10, 5, &a) == OFP_LEDGER_OK, "%s", ofp_ledger_error(L));
+	ck_assert_int_eq(a.balance, 116);
+	ck_assert_int_eq(ofp_ledger_account_get(L, "alice", &a), OFP_LEDGER_OK);
+	ck_assert_int_eq(a.balance, 116);
 }
 END_TEST
 

@@ -127,7 +127,7 @@ library_sources() {
 # Compile every source, in parallel, then archive them.
 build_all() {
 	local pc
-	pc=$(pkg-config --cflags p11-kit-1 libpng zbar sqlite3 jansson 2>/dev/null) || pc="-I/usr/include/p11-kit-1 -I/usr/include/libpng16"
+	pc=$(pkg-config --cflags p11-kit-1 libpng zbar sqlite3 jansson libpq 2>/dev/null) || pc="-I/usr/include/p11-kit-1 -I/usr/include/libpng16 -I/usr/include/postgresql"
 	# shellcheck disable=SC2206 # pkg-config's flags are words
 	cflags=(-g -O1 -pthread "-fsanitize=address,undefined" "-fno-sanitize-recover=undefined" -fno-omit-frame-pointer
 		"-I$top" "-I$top/common" "-I$build" $pc "-DOFP_VECTORS_DIR=\"$top/tests/vectors\""
@@ -135,7 +135,7 @@ build_all() {
 	ldflags=(-g -pthread "-fsanitize=fuzzer,address,undefined" "-Wl,--as-needed")
 	# shellcheck disable=SC2207 # pkg-config's flags are words
 	libs=(-lcrypto -lsqlite3 -lzbar -lpng16 -ljansson -lp11-kit
-		$(pkg-config --libs tss2-esys tss2-tctildr tss2-mu tss2-sys tss2-rc libcurl) -lpthread)
+		$(pkg-config --libs tss2-esys tss2-tctildr tss2-mu tss2-sys tss2-rc libcurl libpq) -lpthread)
 	out=$build/tests/fuzz
 	rm -rf "$out/obj"
 	mkdir -p "$out/obj/lib" "$out/obj/targets"
