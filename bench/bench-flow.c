@@ -17,9 +17,11 @@
  *    /dev/shm: the flush is free, what remains is the CPU cost).
  * 3. Settlement records per second: ofp_issuer_settle of a sealed batch on
  *    a real issuer whose keys are on a fresh offpass-p11 token (--module,
- *    default $OFFPASS_P11_MODULE; without one, n/a), ledger under --state
- *    (bench-flow-settle.c). `--only settle`: this part alone, after the
- *    OpenSSL verify reference of part 2 (the ceiling it is compared with).
+ *    default $OFFPASS_P11_MODULE; without one, n/a), ledger under --state,
+ *    or in the empty PostgreSQL database BENCH_LEDGER names (a URL;
+ *    scripts/pg.sh start DIR prints one) (bench-flow-settle.c).
+ *    `--only settle`: this part alone, after the OpenSSL verify reference
+ *    of part 2 (the ceiling it is compared with).
  *
  * Environment: BENCH_SECONDS (1), BENCH_WARMUP (0.2) and BENCH_ROUNDS (3) as
  * for the token bench; BENCH_SETTLE_RECORDS (10000, at most 100000: one
