@@ -185,6 +185,37 @@ static bool deny_list_recent(const ofp_issuer_t *iss, const uint8_t *list, size_
 	       (uint64_t)iss->now + OFP_ISSUER_DENY_AHEAD >= d.issued_at;
 }
 
+struct reissue_tx {
+	uint8_t *list;
+	size_t len;
+	bool fresh; /* another process re-signed it meanwhile: nothing to write */
+};
+
+/* Re-runnable: each try looks again whether the stored list became recent
+ * (another issuerd re-signed it), else signs the next version. */
+static ofp_issuer_rc_t reissue_body(ofp_issuer_t *iss, void *ctx)
+{
+	struct reissue_tx *t = ctx;
+	int64_t version = 0;
+	ofp_issuer_rc_t rc;
+
+	free(t->list);
+	t->list = NULL;
+	t->fresh = false;
+	rc = iss_ledger_fail(iss, ofp_ledger_blob_get(iss->ledger, DENY_BLOB, &t->list, &t->len));
+	if (rc == OFP_ISSUER_OK && deny_list_recent(iss, t->list, t->len)) {
+		t->fresh = true;
+		return OFP_ISSUER_OK;
+	}
+	free(t->list);
+	t->list = NULL;
+	if (rc == OFP_ISSUER_OK)
+		rc = iss_ledger_fail(iss, ofp_ledger_meta_get(iss->ledger, DENY_VERSION, &version));
+	if (rc == OFP_ISSUER_OK)
+		rc = iss_deny_publish(iss, (uint64_t)version + 1, &t->list, &t->len);
+	return rc;
+}
+
 /* The same entries under the next version, signed now: gates measure the
  * deny list's age from issued_at (VERIFIER.md 3.5), so an unchanged list
  * must still be re-signed for a gate that syncs to stay fresh. The list
@@ -193,40 +224,20 @@ static bool deny_list_recent(const ofp_issuer_t *iss, const uint8_t *list, size_
  * concurrent requests bump the version once, not once each. */
 static ofp_issuer_rc_t deny_reissue(ofp_issuer_t *iss, uint8_t **out, size_t *len)
 {
-	int64_t version = 0;
-	bool resigned = false;
+	struct reissue_tx t = { 0 };
 	ofp_issuer_rc_t rc = iss_token(iss);
 
-	*out = NULL;
-	if (rc != OFP_ISSUER_OK)
-		return rc;
-	rc = iss_ledger_fail(iss, ofp_ledger_begin(iss->ledger));
-	if (rc != OFP_ISSUER_OK)
-		return rc;
-	rc = iss_ledger_fail(iss, ofp_ledger_blob_get(iss->ledger, DENY_BLOB, out, len));
-	if (rc == OFP_ISSUER_OK && !deny_list_recent(iss, *out, *len)) {
-		free(*out);
-		*out = NULL;
-		resigned = true;
-		rc = iss_ledger_fail(iss, ofp_ledger_meta_get(iss->ledger, DENY_VERSION, &version));
-		if (rc == OFP_ISSUER_OK)
-			rc = iss_deny_publish(iss, (uint64_t)version + 1, out, len);
-	}
 	if (rc == OFP_ISSUER_OK)
-		rc = iss_ledger_fail(iss, ofp_ledger_commit(iss->ledger));
+		rc = iss_transact(iss, reissue_body, &t);
+	if (rc == OFP_ISSUER_OK && !t.fresh)
+		rc = iss_write_file(iss, OFP_ISSUER_DENY, t.list, t.len);
 	if (rc != OFP_ISSUER_OK) {
-		ofp_ledger_rollback(iss->ledger);
-		free(*out);
+		free(t.list);
 		*out = NULL;
 		return rc;
 	}
-	if (!resigned)
-		return OFP_ISSUER_OK;
-	rc = iss_write_file(iss, OFP_ISSUER_DENY, *out, *len);
-	if (rc != OFP_ISSUER_OK) {
-		free(*out);
-		*out = NULL;
-	}
+	*out = t.list;
+	*len = t.len;
 	return rc;
 }
 
