@@ -36,8 +36,9 @@ enum { LDB_OPEN_OK = 0, LDB_OPEN_ERROR = -1, LDB_OPEN_MISSING = 1 };
 
 struct ldb_driver {
 	const char *name;
-	/* Open target; create the schema (version version, text schema) when
-	 * create is true and the database has none. */
+	/* Open target; create the schema (ldb_*_schema, LDB_SCHEMA_VERSION)
+	 * when create is true and the database has none; refuse another
+	 * version. LDB_OPEN_MISSING: no such file / no ledger tables. */
 	int (*open)(const char *target, bool create, ldb_t **out, char *err, size_t err_len);
 	void (*close)(ldb_t *db);
 	int (*prepare)(ldb_t *db, const char *sql, ldb_stmt_t **out);
