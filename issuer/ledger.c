@@ -238,9 +238,10 @@ bool ofp_ledger_retryable(const ofp_ledger_t *l)
 
 void ofp_ledger_backoff(unsigned attempt)
 {
-	/* 1, 2, 4 ... 64 ms, times a random factor in [0.5, 1.5): the
-	 * transactions that collided do not collide again in step. */
-	unsigned base_us = 1000u << (attempt < 6 ? attempt : 6);
+	/* 1, 2, 4 ... 256 ms, times a random factor in [0.5, 1.5): the
+	 * transactions that collided do not collide again in step; at most
+	 * about 2.5 s over all the tries of a loaded server. */
+	unsigned base_us = 1000u << (attempt < 8 ? attempt : 8);
 	uint16_t r = 0;
 	struct timespec ts;
 	unsigned us;

@@ -75,8 +75,8 @@ bool ofp_ledger_retryable(const ofp_ledger_t *l);
 
 /* How often ofp_ledger_transact runs a transaction the database refused
  * for a concurrent one. */
-#define OFP_LEDGER_TRIES 8
-/* Sleep before retry attempt (0, 1, ...): 1, 2, 4 .. 64 ms, jittered. */
+#define OFP_LEDGER_TRIES 16
+/* Sleep before retry attempt (0, 1, ...): 1, 2, 4 .. 256 ms, jittered. */
 void ofp_ledger_backoff(unsigned attempt);
 /* Begin, body, commit; on failure roll back, and when the failure was
  * retryable run it all again (at most OFP_LEDGER_TRIES times, with
