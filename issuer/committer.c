@@ -52,6 +52,10 @@ static int run_unit(ofp_committer_t *c, ofp_commit_unit_t *u)
 		u->err[0] = '\0';
 		return ofp_ledger_release(l) == OFP_LEDGER_OK ? 0 : -1;
 	}
+	/* PostgreSQL refused it for a concurrent transaction: that dooms the
+	 * whole transaction, not the unit: the group runs again. */
+	if (ofp_ledger_retryable(l))
+		return -1;
 	unit_fail(u, u->rc, ofp_issuer_error(c->iss));
 	c->pending.failed++;
 	return ofp_ledger_rollback_to(l) == OFP_LEDGER_OK ? 0 : -1;
