@@ -16,14 +16,7 @@ set -eu
 . "$(dirname "$0")/issuerd-lib.sh"
 need pkcs11-tool curl
 
-B=${top_builddir:-.}
-ISSUER=$B/issuer/offpass-issuer
-HOLDER=$B/holder/offpass-holder
-GATE=$B/verifier/gate/offpass-gate
-for p in "$ISSUER" "$ISSUERD" "$HOLDER" "$GATE"; do
-	[ -x "$p" ] || fail "$p not built"
-done
-trap issuerd_cleanup EXIT
+issuerd_programs
 
 cd "$WORK"
 init_token issuer

@@ -5,6 +5,21 @@
 ISSUERD=${top_builddir:-.}/issuer/offpass-issuerd
 ISSUERD_PIDS=
 
+# issuerd_programs: $ISSUER, $HOLDER and $GATE beside $ISSUERD, each built
+# or the script fails; every issuerd started goes at exit.
+issuerd_programs()
+{
+	local p
+	B=${top_builddir:-.}
+	ISSUER=$B/issuer/offpass-issuer
+	HOLDER=$B/holder/offpass-holder
+	GATE=$B/verifier/gate/offpass-gate
+	for p in "$ISSUER" "$ISSUERD" "$HOLDER" "$GATE"; do
+		[ -x "$p" ] || fail "$p not built"
+	done
+	trap issuerd_cleanup EXIT
+}
+
 # issuerd_start DIR NAME [ARGS...]: start an issuerd for issuer DIR on a
 # free loopback port; sets PORT_<NAME>, URL_<NAME> and PID_<NAME>. The
 # log goes to $WORK/NAME.log.
