@@ -518,6 +518,19 @@ int ofp_ledger_note(ofp_ledger_t *l, const ofp_account_t *a, const char *kind, i
 	return history_add(l, a->id, now, kind, amount, a->balance, ref);
 }
 
+/* The balance after delta, or REFUSED when it would leave the ledger's
+ * range. Both are within +-10^15, so the sum cannot overflow; it is
+ * checked anyway in case a caller passes an unchecked delta. */
+static int balance_after(ofp_ledger_t *l, const ofp_account_t *a, int64_t delta, int64_t *balance)
+{
+	if (__builtin_add_overflow(a->balance, delta, balance) || *balance > OFP_AMOUNT_MAX ||
+	    *balance < -OFP_AMOUNT_MAX)
+		return ldg_fail(l, OFP_LEDGER_REFUSED,
+				"account '%s': balance %" PRId64 " %+" PRId64 " leaves the ledger's range (+-%lld)",
+				a->name, a->balance, delta, (long long)OFP_AMOUNT_MAX);
+	return OFP_LEDGER_OK;
+}
+
 int ofp_ledger_account_apply(ofp_ledger_t *l, ofp_account_t *a, int64_t delta, const char *kind, const char *ref,
 			     uint32_t now)
 {
@@ -526,13 +539,8 @@ int ofp_ledger_account_apply(ofp_ledger_t *l, ofp_account_t *a, int64_t delta, c
 	int64_t balance;
 	int rc;
 
-	/* Both are within +-10^15, so the sum cannot overflow; check anyway
-	 * in case a caller passes an unchecked delta. */
-	if (__builtin_add_overflow(a->balance, delta, &balance) || balance > OFP_AMOUNT_MAX ||
-	    balance < -OFP_AMOUNT_MAX)
-		return ldg_fail(l, OFP_LEDGER_REFUSED,
-				"account '%s': balance %" PRId64 " %+" PRId64 " leaves the ledger's range (+-%lld)",
-				a->name, a->balance, delta, (long long)OFP_AMOUNT_MAX);
+	if (balance_after(l, a, delta, &balance) != OFP_LEDGER_OK)
+		return OFP_LEDGER_REFUSED;
 	st = ldg_stmt(l, sql);
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
@@ -551,11 +559,8 @@ int ofp_ledger_account_apply_held(ofp_ledger_t *l, ofp_account_t *a, int64_t del
 	int64_t balance;
 	int rc;
 
-	if (__builtin_add_overflow(a->balance, delta, &balance) || balance > OFP_AMOUNT_MAX ||
-	    balance < -OFP_AMOUNT_MAX)
-		return ldg_fail(l, OFP_LEDGER_REFUSED,
-				"account '%s': balance %" PRId64 " %+" PRId64 " leaves the ledger's range (+-%lld)",
-				a->name, a->balance, delta, (long long)OFP_AMOUNT_MAX);
+	if (balance_after(l, a, delta, &balance) != OFP_LEDGER_OK)
+		return OFP_LEDGER_REFUSED;
 	rc = history_add(l, a->id, now, kind, delta, balance, ref);
 	if (rc == OFP_LEDGER_OK)
 		a->balance = balance;
