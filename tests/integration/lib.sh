@@ -140,6 +140,28 @@ p11()
 	pkcs11-tool --module "$MODULE" "$@"
 }
 
+# poisoned CMD...: run CMD with glibc filling every freed block (no
+# per-thread cache to skip the fill), so that a use after free in the
+# program or in the module fails every time instead of now and then.
+poisoned()
+{
+	GLIBC_TUNABLES=glibc.malloc.tcache_count=0 MALLOC_PERTURB_=85 "$@"
+}
+
+# pubkey_der URL OUT: the public key object at the PKCS#11 URL (without
+# the "pkcs11:", e.g. "token=T;id=%01") as a DER SubjectPublicKeyInfo in
+# OUT, read without login by GnuTLS's p11tool. Not `pkcs11-tool
+# --read-object --type pubkey`: for EC keys OpenSC 0.23.0 (Debian 12)
+# frees the OSSL_PARAM arrays it then hands to EVP_PKEY_fromdata (fixed
+# upstream in 0.24.0, commit 63d4bd3d3), so it fails with "cannot create
+# EVP_PKEY" whenever the freed block has been reused, which depends on the
+# heap layout (about 1 read in 5 in pkcs11-tool.sh), and every time under
+# `poisoned`. Its RSA and Ed25519 paths are sound.
+pubkey_der()
+{
+	run poisoned p11tool --provider "$MODULE" --export --outder --outfile "$2" "pkcs11:$1;type=public"
+}
+
 # init_token LABEL: initialise the free slot's token with $SO_PIN and set
 # the user PIN to $USER_PIN.
 init_token()

@@ -8,7 +8,7 @@
 set -eu
 # shellcheck source=tests/integration/lib.sh
 . "$(dirname "$0")/lib.sh"
-need openssl pkcs11-tool
+need openssl pkcs11-tool p11tool
 ENGINE=${OFFPASS_PKCS11_ENGINE:-/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so}
 need_file "$ENGINE" "package libengine-pkcs11-openssl"
 
@@ -38,8 +38,10 @@ eng()
 init_token "$LABEL"
 run p11 "${U[@]}" --keypairgen --key-type EC:prime256v1 --label ec-key --id 01
 run p11 "${U[@]}" --keypairgen --key-type rsa:2048 --label rsa-key --id 02
+# The EC key through GnuTLS: lib.sh, pubkey_der.
+pubkey_der "token=$LABEL;object=ec-key" ec-key.der
+run poisoned p11 --token-label "$LABEL" --read-object --type pubkey --label rsa-key -o rsa-key.der
 for key in ec-key rsa-key; do
-	run p11 --token-label "$LABEL" --read-object --type pubkey --label "$key" -o "$key.der"
 	run openssl pkey -pubin -inform DER -in "$key.der" -out "$key.pem"
 done
 head -c 2000 /dev/urandom >data

@@ -12,7 +12,7 @@ set -eu
 . "$(dirname "$0")/lib.sh"
 # shellcheck source=tests/integration/swtpm-lib.sh
 . "$(dirname "$0")/swtpm-lib.sh"
-need pkcs11-tool openssl sqlite3
+need pkcs11-tool p11tool openssl sqlite3
 cd "$WORK"
 
 swtpm_start A
@@ -47,7 +47,7 @@ TOKEN=$(ls "$OFFPASS_P11_DIR"/*.token)
 run p11 "${U[@]}" --keypairgen --key-type EC:prime256v1 --label ec --id 01
 echo "signed while bound to a TPM" >msg
 run p11 "${U[@]}" --sign --mechanism ECDSA-SHA256 --id 01 --signature-format openssl -i msg -o msg.sig
-run p11 "${T[@]}" --read-object --type pubkey --id 01 -o ec.der
+pubkey_der "token=$LABEL;id=%01" ec.der
 run openssl pkey -pubin -inform DER -in ec.der -out ec.pem
 run openssl dgst -sha256 -verify ec.pem -signature msg.sig msg
 
