@@ -4,7 +4,10 @@
 # offline flow's figures (bench/bench-flow.c): presentation sizes, checks/s
 # at the gate, settlement records/s; then offpass-issuerd under load
 # (bench/bench-issuerd.c; BENCH_ISSUERD_HOLDERS, _BATCHES, _RECORDS,
-# _INFLIGHT, _SECONDS).
+# _INFLIGHT, _SECONDS). The settlement and the issuerd figures are taken
+# on both ledgers: SQLite, then PostgreSQL in a private cluster
+# (scripts/pg.sh in the temp dir, one empty database per bench, stopped on
+# exit); without the PostgreSQL server binaries its rows say n/a.
 #
 # Each module gets a fresh token in a temp directory, removed afterwards.
 # Environment: top_builddir and OFFPASS_P11_MODULE (set by `make bench`);
@@ -14,14 +17,16 @@
 # BENCH_SETTLE_HOLDERS (see bench-flow.c); BENCH_TMPFS_DIR (default
 # /dev/shm; empty: no tmpfs figures), where the gate's state goes for the
 # CPU-only figures; the others keep it under TMPDIR (default /tmp), the
-# default file system. Exits 0 unless something failed: a missed target
-# is reported, not an error.
+# default file system. top_srcdir (set by `make bench`; default: this
+# script's parent) finds scripts/pg.sh. Exits 0 unless something failed:
+# a missed target is reported, not an error.
 set -eu
 
 : "${top_builddir:=.}"
 : "${OFFPASS_P11_MODULE:=$top_builddir/.libs/offpass-p11.so}"
 : "${SOFTHSM2_MODULE:=/usr/lib/softhsm/libsofthsm2.so}"
 : "${BENCH_TMPFS_DIR=/dev/shm}"
+: "${top_srcdir:=$(cd "$(dirname "$0")/.." && pwd)}"
 bench=$top_builddir/bench/bench-p11
 flow=$top_builddir/bench/bench-flow
 
@@ -37,8 +42,9 @@ if [ ! -f "$OFFPASS_P11_MODULE" ]; then
 fi
 
 shm=
+pg=
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/offpass-bench.XXXXXX")
-trap 'rm -rf "$tmp" ${shm:+"$shm"}' EXIT
+trap '[ -z "$pg" ] || bash "$top_srcdir/scripts/pg.sh" stop "$pg" || true; rm -rf "$tmp" ${shm:+"$shm"}' EXIT
 trap 'exit 1' HUP INT TERM
 mkdir "$tmp/offpass" "$tmp/softhsm"
 
@@ -72,12 +78,52 @@ else
 fi
 "$flow" "$@" || status=1
 
+# The PostgreSQL ledger: a private cluster, one empty database per bench
+# (pg_db NAME prints its URL); none when the server binaries are absent.
+pg_url=
+rc=0
+pg_url=$(bash "$top_srcdir/scripts/pg.sh" start "$tmp/pg" 2>"$tmp/pg.log") || rc=$?
+if [ "$rc" -eq 0 ]; then
+	pg=$tmp/pg
+else
+	pg_url=
+	if [ "$rc" -ne 77 ]; then
+		cat "$tmp/pg.log" >&2
+		echo "run-bench.sh: could not start PostgreSQL (scripts/pg.sh start, exit $rc)" >&2
+		status=1
+	fi
+fi
+pg_db()
+{
+	psql -q -v ON_ERROR_STOP=1 "$pg_url" -c "CREATE DATABASE $1" >/dev/null &&
+		printf '%s\n' "$pg_url" | sed "s|^postgresql:///offpass?|postgresql:///$1?|"
+}
+pg_na()
+{
+	printf '\n%-22s %-10s  %s\n' "$1" postgresql "n/a: no PostgreSQL server binaries (apt-get install postgresql)"
+}
+
+# Settlement into a PostgreSQL ledger (the SQLite figure is above).
+if [ -n "$pg_url" ]; then
+	mkdir "$tmp/flow-pg"
+	url=$(pg_db flow) &&
+		BENCH_LEDGER=$url "$flow" --state "$tmp/flow-pg" --module "$OFFPASS_P11_MODULE" --only settle ||
+		status=1
+else
+	pg_na "settlement"
+fi
+
 # The issuer online (bench/bench-issuerd.c): refresh and batch uploads
-# through offpass-issuerd on loopback, one and two processes.
+# through offpass-issuerd on loopback, one and two processes, on each ledger.
 issuerd_bench=$top_builddir/bench/bench-issuerd
 if [ -x "$issuerd_bench" ] && [ -x "$top_builddir/issuer/offpass-issuerd" ]; then
-	TMPDIR=$tmp "$issuerd_bench" --module "$OFFPASS_P11_MODULE" --issuerd "$top_builddir/issuer/offpass-issuerd" ||
-		status=1
+	set -- --module "$OFFPASS_P11_MODULE" --issuerd "$top_builddir/issuer/offpass-issuerd"
+	TMPDIR=$tmp "$issuerd_bench" "$@" || status=1
+	if [ -n "$pg_url" ]; then
+		url=$(pg_db issuerd) && TMPDIR=$tmp "$issuerd_bench" "$@" --ledger "$url" || status=1
+	else
+		pg_na "offpass-issuerd"
+	fi
 else
 	echo "run-bench.sh: bench-issuerd or offpass-issuerd not built: no service figures" >&2
 fi

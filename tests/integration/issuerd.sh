@@ -8,6 +8,10 @@
 # requests (each a 4xx naming the field, the service still up), the
 # failure limit, and an issuerd killed in the middle of uploads: every
 # batch sent again, nothing lost, nothing charged twice.
+#
+# OFFPASS_TEST_LEDGER=URL initialises the issuer with --ledger URL (a
+# PostgreSQL ledger; tests/integration/issuerd-on-pg.sh starts a cluster
+# and runs this script with it); unset, the ledger is SQLite.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -eu
 # shellcheck source=tests/integration/lib.sh
@@ -32,7 +36,15 @@ D=$WORK/iss
 iss() { "$ISSUER" --dir "$D" --pin-file "$WORK/pin" "$@"; }
 balance() { iss account show "$1" | awk '$1 == "balance" { print $2 }'; }
 
-run iss init --module "$MODULE" --token-label issuer
+LEDGER_OPT=()
+[ -z "${OFFPASS_TEST_LEDGER:-}" ] || LEDGER_OPT=(--ledger "$OFFPASS_TEST_LEDGER")
+run iss "${LEDGER_OPT[@]}" init --module "$MODULE" --token-label issuer
+run iss status
+if [ -n "${OFFPASS_TEST_LEDGER:-}" ]; then
+	expect_log '^ledger +postgresql' "the ledger is the PostgreSQL one asked for"
+else
+	expect_log '^ledger +sqlite' "the ledger is SQLite"
+fi
 # Balances well above the grant: a refresh's credential counts beside the
 # live one (the exposure rule).
 HID=$(iss account open alice --code-file alice.code)
