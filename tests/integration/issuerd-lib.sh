@@ -20,6 +20,21 @@ issuerd_programs()
 	trap issuerd_cleanup EXIT
 }
 
+# issuerd_api_programs: $ISSUER beside $ISSUERD, and the test helpers
+# that make enrollment requests ($MK) and proof JWTs ($PROOF), each built
+# or the script fails.
+issuerd_api_programs()
+{
+	local p
+	B=${top_builddir:-.}
+	ISSUER=$B/issuer/offpass-issuer
+	MK=$B/issuer/test-make-request
+	PROOF=$B/issuer/test-make-proof
+	for p in "$ISSUER" "$ISSUERD" "$MK" "$PROOF"; do
+		[ -x "$p" ] || fail "$p not built (make check builds it)"
+	done
+}
+
 # issuerd_start DIR NAME [ARGS...]: start an issuerd for issuer DIR on a
 # free loopback port; sets PORT_<NAME>, URL_<NAME> and PID_<NAME>. The
 # log goes to $WORK/NAME.log.

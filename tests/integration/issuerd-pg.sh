@@ -20,13 +20,7 @@ top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 . "$(dirname "$0")/pg-lib.sh"
 need pkcs11-tool curl basenc
 
-B=${top_builddir:-.}
-ISSUER=$B/issuer/offpass-issuer
-MK=$B/issuer/test-make-request
-PROOF=$B/issuer/test-make-proof
-for p in "$ISSUER" "$ISSUERD" "$MK" "$PROOF"; do
-	[ -x "$p" ] || fail "$p not built (make check builds it)"
-done
+issuerd_api_programs
 
 pg_start
 cd "$WORK"

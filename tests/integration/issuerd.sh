@@ -20,13 +20,7 @@ set -eu
 . "$(dirname "$0")/issuerd-lib.sh"
 need pkcs11-tool curl basenc
 
-B=${top_builddir:-.}
-ISSUER=$B/issuer/offpass-issuer
-MK=$B/issuer/test-make-request
-PROOF=$B/issuer/test-make-proof
-for p in "$ISSUER" "$ISSUERD" "$MK" "$PROOF"; do
-	[ -x "$p" ] || fail "$p not built (make check builds it)"
-done
+issuerd_api_programs
 
 cd "$WORK"
 init_token issuer
