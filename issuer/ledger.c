@@ -531,26 +531,20 @@ static int balance_after(ofp_ledger_t *l, const ofp_account_t *a, int64_t delta,
 	return OFP_LEDGER_OK;
 }
 
+/* The held form, then the balance written: the one UPDATE is
+ * ofp_ledger_account_store_balance's. */
 int ofp_ledger_account_apply(ofp_ledger_t *l, ofp_account_t *a, int64_t delta, const char *kind, const char *ref,
 			     uint32_t now)
 {
-	static const char sql[] = "UPDATE accounts SET balance = ?2 WHERE id = ?1";
-	ldb_stmt_t *st;
-	int64_t balance;
-	int rc;
+	int64_t before = a->balance;
+	int rc = ofp_ledger_account_apply_held(l, a, delta, kind, ref, now);
 
-	if (balance_after(l, a, delta, &balance) != OFP_LEDGER_OK)
-		return OFP_LEDGER_REFUSED;
-	st = ldg_stmt(l, sql);
-	if (st == NULL)
-		return OFP_LEDGER_ERROR;
-	ldb_bind_int64(st, 1, a->id);
-	ldb_bind_int64(st, 2, balance);
-	rc = ldg_exec(l, st, "balance");
-	if (rc != OFP_LEDGER_OK)
-		return rc;
-	a->balance = balance;
-	return history_add(l, a->id, now, kind, delta, balance, ref);
+	if (rc == OFP_LEDGER_OK) {
+		rc = ofp_ledger_account_store_balance(l, a);
+		if (rc != OFP_LEDGER_OK)
+			a->balance = before;
+	}
+	return rc;
 }
 
 int ofp_ledger_account_apply_held(ofp_ledger_t *l, ofp_account_t *a, int64_t delta, const char *kind,
