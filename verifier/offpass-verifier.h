@@ -116,6 +116,12 @@ typedef enum offpass_fare_mode {
 /* The default maximum age of the deny list: 48 hours. */
 #define OFFPASS_DEFAULT_DENY_MAX_AGE 172800u
 
+/* (1.2) The largest clock_skew open accepts: one day. A gate whose clock
+ * is off by more needs its clock fixed, not a tolerance; a larger skew
+ * would stretch every credential's window and every authorization's
+ * freshness by as much, and weaken the clock-back check (VERIFIER.md 3.4). */
+#define OFFPASS_CLOCK_SKEW_MAX 86400u
+
 typedef struct offpass_verifier_config {
 	/* sizeof(offpass_verifier_config_t) as the caller was compiled:
 	 * set by offpass_verifier_config_init, checked by open. */
@@ -127,7 +133,8 @@ typedef struct offpass_verifier_config {
 	uint8_t verifier_id[8];
 	/* The resource this gate operates (credential grant class). */
 	uint16_t resource_class;
-	/* Clock tolerance for credential validity and authorization time. */
+	/* Clock tolerance for credential validity and authorization time, at
+	 * most OFFPASS_CLOCK_SKEW_MAX (more is refused by open). */
 	uint32_t clock_skew;
 	/* A one-way (QR) authorization is fresh for this long after its time. */
 	uint32_t freshness;

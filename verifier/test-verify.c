@@ -1107,7 +1107,7 @@ START_TEST(test_arguments)
 	offpass_result_t r;
 	offpass_verifier_config_t bad;
 	offpass_verifier_t *v2 = (offpass_verifier_t *)1;
-	char err[128];
+	char err[128], skew_dir[128];
 
 	ck_assert_int_eq(offpass_verifier_check(NULL, p, n, 0, NULL, 0, T_NOW, &r), OFFPASS_STATUS_INVALID_ARGUMENT);
 	ck_assert_int_eq(offpass_verifier_check(v, p, n, 0, NULL, 0, T_NOW, NULL), OFFPASS_STATUS_INVALID_ARGUMENT);
@@ -1143,6 +1143,23 @@ START_TEST(test_arguments)
 	bad.state_dir = dir;
 	bad.replay_capacity = (1u << 24) + 1;
 	ck_assert_int_eq(offpass_verifier_open(&bad, &v2, err, sizeof(err)), OFFPASS_STATUS_INVALID_ARGUMENT);
+	bad.replay_capacity = 0;
+	/* clock_skew: one day at most (the gate CLI's cap, now the library's:
+	 * an integrator cannot stretch every window by a year). */
+	bad.clock_skew = OFFPASS_CLOCK_SKEW_MAX + 1;
+	ck_assert_int_eq(offpass_verifier_open(&bad, &v2, err, sizeof(err)), OFFPASS_STATUS_INVALID_ARGUMENT);
+	ck_assert_ptr_null(v2);
+	ck_assert_ptr_nonnull(strstr(err, "config.clock_skew"));
+	bad.clock_skew = UINT32_MAX;
+	ck_assert_int_eq(offpass_verifier_open(&bad, &v2, err, sizeof(err)), OFFPASS_STATUS_INVALID_ARGUMENT);
+	bad.clock_skew = OFFPASS_CLOCK_SKEW_MAX; /* the cap itself: fine (a directory of its own) */
+	snprintf(skew_dir, sizeof(skew_dir), "%s/skew-max", dir);
+	bad.state_dir = skew_dir;
+	ck_assert_msg(offpass_verifier_open(&bad, &v2, err, sizeof(err)) == OFFPASS_STATUS_OK, "%s", err);
+	offpass_verifier_close(v2);
+	v2 = NULL;
+	bad.state_dir = dir;
+	bad.clock_skew = 120;
 	/* A config the library does not know (another size): refused. */
 	bad.replay_capacity = 0;
 	bad.struct_size = sizeof(bad) - 4;

@@ -244,6 +244,8 @@ static offpass_status_t check_config(const offpass_verifier_config_t *cfg, char 
 		why = "config.state_dir: too long";
 	else if (cfg->replay_capacity > OFP_V_MAX_CAPACITY)
 		why = "config.replay_capacity: over 16777216";
+	else if (cfg->clock_skew > OFFPASS_CLOCK_SKEW_MAX)
+		why = "config.clock_skew: over 86400 s (OFFPASS_CLOCK_SKEW_MAX, one day): fix the gate's clock instead";
 	else
 		why = check_deny_age(cfg);
 	if (why == NULL)

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "compiler.h"
+#include "verifier/offpass-verifier.h"
 
 /* Bounds on what the gate reads. An image file is at most 16 MiB and
  * 4096 pixels a side (a phone screenshot is far smaller); a payload is at
@@ -72,8 +73,8 @@ int gate_input_read(const char *path, bool hex, gate_input_t *in, char *err, siz
 #define GATE_CONF_NAME "gate.conf"
 #define GATE_CONF_MAX 4096u
 /* A gate whose clock is off by more than a day needs fixing, not a
- * tolerance; a QR code fresh for more than a day is no longer fresh. */
-#define GATE_SKEW_MAX 86400u
+ * tolerance (the library's own cap); a QR code fresh for more than a day is no longer fresh. */
+#define GATE_SKEW_MAX OFFPASS_CLOCK_SKEW_MAX
 #define GATE_FRESHNESS_MAX 86400u
 
 /* Who sets the price (offpass_fare_mode_t): a fixed fare, or a till that
