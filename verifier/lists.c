@@ -254,7 +254,10 @@ offpass_status_t offpass_verifier_install_trust_list(offpass_verifier_t *v, cons
 	/* admin_lock: two installs at once cannot both pass the version
 	 * check against the same installed list. */
 	pthread_mutex_lock(&v->admin_lock);
-	st = install_trust(v, next, list, len, now);
+	/* The clock first: a list install is a reading of it (clock.c). */
+	st = ofp_clock_note(v, now);
+	if (st == OFFPASS_STATUS_OK)
+		st = install_trust(v, next, list, len, now);
 	pthread_mutex_unlock(&v->admin_lock);
 	trust_state_free(next);
 	free(next);
@@ -350,7 +353,9 @@ offpass_status_t offpass_verifier_install_deny_list(offpass_verifier_t *v, const
 	memcpy(next.buf, list, len);
 	next.len = len;
 	pthread_mutex_lock(&v->admin_lock);
-	st = install_deny(v, &next, now);
+	st = ofp_clock_note(v, now);
+	if (st == OFFPASS_STATUS_OK)
+		st = install_deny(v, &next, now);
 	pthread_mutex_unlock(&v->admin_lock);
 	deny_state_free(&next);
 	return st;

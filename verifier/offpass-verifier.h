@@ -43,7 +43,7 @@ extern "C" {
 /* The version of this header; offpass_verifier_version() gives the
  * library's, which may be newer (never an older major). */
 #define OFFPASS_VERIFIER_VERSION_MAJOR 1
-#define OFFPASS_VERIFIER_VERSION_MINOR 1
+#define OFFPASS_VERIFIER_VERSION_MINOR 2
 #define OFFPASS_VERIFIER_VERSION_PATCH 0
 #define OFFPASS_VERIFIER_VERSION \
 	((OFFPASS_VERIFIER_VERSION_MAJOR << 16) | (OFFPASS_VERIFIER_VERSION_MINOR << 8) | OFFPASS_VERIFIER_VERSION_PATCH)
@@ -63,7 +63,7 @@ typedef enum offpass_status {
 	OFFPASS_STATUS_INVALID_ARGUMENT, /* NULL pointers, bad configuration */
 	OFFPASS_STATUS_IO,               /* state directory, journal: see the error text */
 	OFFPASS_STATUS_CORRUPT,          /* a state file fails its checks (e.g. broken journal chain) */
-	OFFPASS_STATUS_REJECTED,         /* a trust/deny list that is invalid, unsigned or not newer */
+	OFFPASS_STATUS_REJECTED,         /* a trust/deny list that is invalid, unsigned or not newer; a clock set back */
 	OFFPASS_STATUS_NOTHING,          /* seal: no records to seal */
 	OFFPASS_STATUS_NO_MEMORY,
 	OFFPASS_STATUS_INTERNAL          /* OpenSSL failed */
@@ -195,7 +195,9 @@ OFFPASS_API offpass_status_t offpass_verifier_id(const offpass_verifier_t *v, ui
  * verifier gets is its anchor (it must be signed by a key it contains);
  * later ones must be signed by a key of the installed list that is valid
  * at now, and have a higher version: OFFPASS_STATUS_REJECTED otherwise,
- * with the installed list unchanged. Stored durably. */
+ * with the installed list unchanged. Stored durably. Both installs first
+ * note now as offpass_verifier_note_time does (REJECTED when the clock
+ * was set back). */
 OFFPASS_API offpass_status_t offpass_verifier_install_trust_list(offpass_verifier_t *v, const uint8_t *list,
 								 size_t len, uint32_t now) OFFPASS_WUR;
 /* Install an issuer-signed deny list: signed by a trusted key, a higher
@@ -212,6 +214,16 @@ OFFPASS_API uint64_t offpass_verifier_deny_version(const offpass_verifier_t *v);
  * deny_max_age and the rule is on), else 0. Either pointer may be NULL. */
 OFFPASS_API offpass_status_t offpass_verifier_deny_age(const offpass_verifier_t *v, uint32_t now, uint32_t *since,
 						       int *stale) OFFPASS_WUR;
+
+/* (1.2) The gate's clock read now, outside a check: a status screen, a
+ * sync attempt (even one that cannot reach the issuer), a periodic tick.
+ * The verifier's clock high-water mark (VERIFIER.md 3.4) rises to now,
+ * durably, so that a gate with no checks for a while cannot have its
+ * clock set back to a time when its deny list was fresh or a credential
+ * valid. OFFPASS_STATUS_REJECTED (nothing changed) when now is more than
+ * clock_skew behind the mark: the clock was set back. List installs do
+ * the same with their now. */
+OFFPASS_API offpass_status_t offpass_verifier_note_time(offpass_verifier_t *v, uint32_t now) OFFPASS_WUR;
 
 /* What the gate learns about one presentation. */
 typedef struct offpass_result {

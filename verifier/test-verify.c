@@ -220,8 +220,10 @@ START_TEST(test_validity_window)
 
 	tu_cred_default(&c);
 	tu_auth_default(&a, 1);
-	nb = c.not_before;
-	na = c.not_after;
+	/* A window after the trust list's install (which set the clock's
+	 * high-water mark): the gate's clock only goes forward here. */
+	c.not_before = nb = T_NOW + 1000;
+	c.not_after = na = T_NOW + 5000;
 	a.time = nb - 121;
 	ck_assert_int_eq(check_spec(&c, &a, nb - 121), OFFPASS_REASON_NOT_YET_VALID);
 	ck_assert_ptr_nonnull(strstr(offpass_verifier_error(v), "not_before"));
@@ -589,6 +591,78 @@ START_TEST(test_clock_back_keeps_entries)
 }
 END_TEST
 
+/* A gate with no checks since its lists came: the list installs and
+ * note_time are readings of its clock too, kept across a restart, so
+ * setting the clock back (to make a stale deny list look fresh, or an
+ * expired credential valid) is refused though nothing was journaled. */
+START_TEST(test_clock_back_idle)
+{
+	uint8_t entries[OFP_DENY_ENTRY_LEN], *list;
+	tu_cred_spec_t c;
+	tu_auth_spec_t a;
+	ofp_v_stats_t s;
+	char path[128];
+	size_t n;
+	FILE *f;
+	int byte;
+
+	ofp_deny_entry_serial(entries, 999);
+	n = tu_deny_list(&list, 1, TK_ISSUER, entries, 1);
+	/* A sync three days later installs a list; no check ever ran. */
+	ck_assert_int_eq(offpass_verifier_install_deny_list(v, list, n, T_NOW + 3 * 86400), OFFPASS_STATUS_OK);
+	free(list);
+	ofp_v_stats(v, &s);
+	ck_assert_uint_eq(s.clock_high_water, T_NOW + 3 * 86400);
+	reopen();
+	tu_cred_default(&c);
+	tu_auth_default(&a, 1);
+	a.time = T_NOW + 1000;
+	ck_assert_int_eq(check_spec(&c, &a, T_NOW + 1000), OFFPASS_REASON_CLOCK_BACK);
+	ck_assert_ptr_nonnull(strstr(offpass_verifier_error(v), "gate clock"));
+	/* A status screen a day later: the mark moves with it, durably. */
+	ck_assert_int_eq(offpass_verifier_note_time(v, T_NOW + 4 * 86400), OFFPASS_STATUS_OK);
+	reopen();
+	ofp_v_stats(v, &s);
+	ck_assert_uint_eq(s.clock_high_water, T_NOW + 4 * 86400);
+	/* Within the skew: fine, and nothing goes back. */
+	ck_assert_int_eq(offpass_verifier_note_time(v, T_NOW + 4 * 86400 - 120), OFFPASS_STATUS_OK);
+	ofp_v_stats(v, &s);
+	ck_assert_uint_eq(s.clock_high_water, T_NOW + 4 * 86400);
+	/* Set back a day: every reading is refused with its own reason, the
+	 * lists stay as they are. */
+	ck_assert_int_eq(offpass_verifier_note_time(v, T_NOW + 3 * 86400), OFFPASS_STATUS_REJECTED);
+	ck_assert_ptr_nonnull(strstr(offpass_verifier_error(v), "set back"));
+	n = tu_deny_list(&list, 2, TK_ISSUER, entries, 1);
+	ck_assert_int_eq(offpass_verifier_install_deny_list(v, list, n, T_NOW + 3 * 86400), OFFPASS_STATUS_REJECTED);
+	ck_assert_ptr_nonnull(strstr(offpass_verifier_error(v), "gate clock"));
+	ck_assert_uint_eq(offpass_verifier_deny_version(v), 1);
+	free(list);
+	a.time = T_NOW + 3 * 86400;
+	ck_assert_int_eq(check_spec(&c, &a, T_NOW + 3 * 86400), OFFPASS_REASON_CLOCK_BACK);
+	ck_assert_int_eq(offpass_verifier_note_time(NULL, T_NOW), OFFPASS_STATUS_INVALID_ARGUMENT);
+	/* A damaged clock.state is not read as an earlier time. */
+	offpass_verifier_close(v);
+	v = NULL;
+	snprintf(path, sizeof(path), "%s/clock.state", dir);
+	f = fopen(path, "r+b");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fseek(f, 11, SEEK_SET), 0);
+	byte = fgetc(f);
+	ck_assert_int_ge(byte, 0);
+	ck_assert_int_eq(fseek(f, 11, SEEK_SET), 0);
+	ck_assert_int_eq(fputc(byte ^ 0x01, f), byte ^ 0x01);
+	ck_assert_int_eq(fclose(f), 0);
+	{
+		char err[256];
+
+		ck_assert_int_eq(offpass_verifier_open(&cfg, &v, err, sizeof(err)), OFFPASS_STATUS_CORRUPT);
+		ck_assert_ptr_nonnull(strstr(err, "clock.state"));
+	}
+	ck_assert_int_eq(unlink(path), 0);
+	v = tu_open(&cfg);
+}
+END_TEST
+
 /* --- the order of the checks ------------------------------------------------ */
 
 START_TEST(test_order)
@@ -609,8 +683,10 @@ START_TEST(test_order)
 	a.bad_holder_sig = true;
 	/* bad issuer signature and not yet valid: the signature */
 	c.bad_issuer_sig = true;
-	ck_assert_int_eq(check_spec(&c, &a, c.not_before - 1000), OFFPASS_REASON_BAD_ISSUER_SIGNATURE);
+	c.not_before = T_NOW + 1000;
+	ck_assert_int_eq(check_spec(&c, &a, T_NOW), OFFPASS_REASON_BAD_ISSUER_SIGNATURE);
 	c.bad_issuer_sig = false;
+	tu_cred_default(&c);
 	/* denied, bad holder signature, stale, wrong resource: denied */
 	ck_assert_int_eq(check_spec(&c, &a, T_NOW), OFFPASS_REASON_DENIED);
 	/* wrong resource, bad holder signature: the resource (credential) */
@@ -982,9 +1058,20 @@ START_TEST(test_trust_anchor)
 	ck_assert_ptr_nonnull(strstr(offpass_verifier_error(v2), "truncated"));
 	ck_assert_int_eq(offpass_verifier_install_trust_list(v2, (const uint8_t *)"x", 1, T_NOW),
 			 OFFPASS_STATUS_REJECTED);
-	/* The signer outside its window at now. */
-	ck_assert_int_eq(offpass_verifier_install_trust_list(v2, list, n, T_LIST_UNTIL + 1000),
-			 OFFPASS_STATUS_REJECTED);
+	/* The signer outside its window at now (its window ended; a later
+	 * now would be a reading of the clock that later installs at T_NOW
+	 * would be behind). */
+	{
+		uint8_t old_list[OFP_TRUST_LIST_MAX];
+		ofp_trust_entry_t old[2] = { e[0], e[1] };
+		size_t old_n;
+
+		tu_trust_entry(&old[1], TK_ISSUER, OFP_USAGE_CREDENTIAL_SIGNING, T_LIST_FROM, T_NOW - 1000);
+		old_n = tu_trust_list(old_list, 1, TK_ISSUER, old, 2);
+		ck_assert_int_eq(offpass_verifier_install_trust_list(v2, old_list, old_n, T_NOW),
+				 OFFPASS_STATUS_REJECTED);
+		ck_assert_ptr_nonnull(strstr(offpass_verifier_error(v2), "signer_key_id"));
+	}
 	ck_assert_uint_eq(offpass_verifier_trust_version(v2), 0);
 	ck_assert_int_eq(offpass_verifier_install_trust_list(v2, list, n, T_NOW), OFFPASS_STATUS_OK);
 	ck_assert_uint_eq(offpass_verifier_trust_version(v2), 1);
@@ -1600,6 +1687,7 @@ static Suite *verify_suite(void)
 	tcase_add_test(tc, test_replay_by_key);
 	tcase_add_test(tc, test_clock_back);
 	tcase_add_test(tc, test_clock_back_keeps_entries);
+	tcase_add_test(tc, test_clock_back_idle);
 	tcase_add_test(tc, test_order);
 	suite_add_tcase(s, tc);
 

@@ -303,6 +303,8 @@ static offpass_status_t open_state(offpass_verifier_t *v)
 		st = ofp_replay_load(v);
 	if (st == OFFPASS_STATUS_OK)
 		st = ofp_journal_open(v);
+	if (st == OFFPASS_STATUS_OK)
+		st = ofp_clock_load(v);
 	return st;
 }
 

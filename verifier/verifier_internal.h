@@ -37,6 +37,7 @@
 #define OFP_V_DENY_FILE "deny.bin"
 #define OFP_V_JOURNAL_STATE_FILE "journal.state"
 #define OFP_V_REPLAY_FILE "replay.state"
+#define OFP_V_CLOCK_FILE "clock.state"
 /* journal-<sequence as 16 hex digits>.bin */
 #define OFP_V_SEGMENT_FMT "journal-%016llx.bin"
 
@@ -166,6 +167,13 @@ EVP_PKEY *ofp_trust_signing_key(offpass_verifier_t *v, const uint8_t kid[OFP_KEY
 const ofp_trust_entry_t *ofp_trust_sealing_key(offpass_verifier_t *v, uint32_t now);
 /* Under v->lock. */
 bool ofp_deny_contains(offpass_verifier_t *v, const uint8_t holder_id[OFP_ID_LEN], uint64_t serial);
+
+/* clock.c: the clock's high-water mark beyond the journal. load: at
+ * open, after the journal (raises replay.hw to clock.state's time). note:
+ * under admin_lock, REJECTED when now is more than clock_skew behind
+ * replay.hw, else raises it to now, durably first. */
+offpass_status_t ofp_clock_load(offpass_verifier_t *v) OFP_WUR;
+offpass_status_t ofp_clock_note(offpass_verifier_t *v, uint32_t now) OFP_WUR;
 
 /* replay.c */
 offpass_status_t ofp_replay_init(offpass_verifier_t *v) OFP_WUR;

@@ -6,7 +6,8 @@
 # so in `status`; a till gate configured with --stale-max lets a small
 # charge through and refuses a larger one; `offpass-gate sync` against an
 # offpass-issuerd whose clock is 49 hours on gets a re-signed deny list
-# and the same code operates.
+# and the same code operates. An idle gate whose clock is set back (to make
+# a stale list look fresh) is refused though it never journaled a check.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -eu
 # shellcheck source=tests/integration/lib.sh
@@ -95,5 +96,28 @@ expect_log '^OPERATE' "the refused code operates once the deny list is fresh"
 # An unchanged list is not re-signed again within the hour.
 run g --now $((LATE + 60)) sync --issuer "$URL_late"
 expect_log '^deny-list: unchanged' "the re-signed list is served as is within its hour"
+
+# An idle gate's clock set back (VERIFIER.md 3.4): a gate installed at
+# NOW that never checked anything, whose syncs fail (the uplink cut) and
+# whose status was read 49 h on, has its clock set back to make its deny
+# list look fresh: refused, though nothing was ever journaled.
+I=e3e3e3e3e3e3e3e3
+i() { "$GATE" --dir "$WORK/idle" "$@"; }
+# (deny.bin was re-signed at LATE by now: the gate starts from its trust
+# list, whose age counts as the deny list's.)
+run i --id "$I" --now "$NOW" init --fare 120 --trust "$D/trust.bin"
+expect_exit 1 i --now "$((NOW + 3600))" sync --issuer "http://127.0.0.1:1"
+run i --now "$LATE" status
+expect_log 'STALE, every check is refused' "the idle gate is stale 49 h on"
+run h --now "$((NOW + 7200))" present --amount 120 --raw back.pres
+expect_exit 3 i --now "$((NOW + 7200))" check back.pres
+expect_log '^REFUSE clock_back ' "a check with the idle gate's clock set back is refused as clock_back"
+expect_exit 3 i --now "$((NOW + 7200))" status
+expect_log 'set back' "status with the clock set back says so"
+expect_exit 3 i --now "$((NOW + 7200))" update "$D/deny.bin"
+expect_log 'gate clock' "a list install with the clock set back is refused"
+expect_exit 3 i --now "$((NOW + 7200))" sync --issuer "$URL_late"
+expect_log 'set back' "a sync with the clock set back is refused before it sends anything"
+run i --now "$((LATE + 100))" status
 
 pass "a gate 49 h without sync refuses (deny_list_stale, journaled, settled as a refusal), --stale-max lets small charges through, status shows the age, sync with issuerd makes it operate again"

@@ -100,12 +100,15 @@ so=$(find "$libdir" -name 'liboffpass-verifier.so.*' -type f | head -n 1)
 nm -D --defined-only "$so" | awk '$2 ~ /^[TDBR]$/ { print $3 }' >"$WORK/syms"
 [ -s "$WORK/syms" ] || fail "no exported symbol"
 if grep -v '^offpass_.*@@LIBOFFPASS_VERIFIER_1$' "$WORK/syms" | grep -v '^LIBOFFPASS_VERIFIER_1$' |
-	grep -v '^offpass_verifier_deny_age@@LIBOFFPASS_VERIFIER_1\.1$' | grep -v '^LIBOFFPASS_VERIFIER_1\.1$' >"$WORK/bad"; then
+	grep -v '^offpass_verifier_deny_age@@LIBOFFPASS_VERIFIER_1\.1$' | grep -v '^LIBOFFPASS_VERIFIER_1\.1$' |
+	grep -v '^offpass_verifier_note_time@@LIBOFFPASS_VERIFIER_1\.2$' | grep -v '^LIBOFFPASS_VERIFIER_1\.2$' >"$WORK/bad"; then
 	cat "$WORK/bad" >&2
-	fail "symbols exported outside offpass_*@@LIBOFFPASS_VERIFIER_1 (and the 1.1 additions)"
+	fail "symbols exported outside offpass_*@@LIBOFFPASS_VERIFIER_1 (and the 1.1 and 1.2 additions)"
 fi
 grep -q '^offpass_verifier_deny_age@@LIBOFFPASS_VERIFIER_1\.1$' "$WORK/syms" ||
 	fail "offpass_verifier_deny_age is not exported as LIBOFFPASS_VERIFIER_1.1"
+grep -q '^offpass_verifier_note_time@@LIBOFFPASS_VERIFIER_1\.2$' "$WORK/syms" ||
+	fail "offpass_verifier_note_time is not exported as LIBOFFPASS_VERIFIER_1.2"
 grep -q '^offpass_verifier_next_batch@@LIBOFFPASS_VERIFIER_1$' "$WORK/syms" ||
 	fail "offpass_verifier_next_batch is not exported"
 for doc in VERIFIER.md FORMAT.md; do
@@ -120,4 +123,4 @@ for cited in $(grep -o '[A-Za-z_]*\.md' "$top_srcdir/verifier/offpass-verifier.h
 done
 grep -q 'DESIGN' "$top_srcdir/verifier/offpass-verifier.h" && fail "the header cites a DESIGN document"
 
-pass "header compiles as C99/C11 and $cxx with -pedantic -Werror; installed prefix links and runs; $(wc -l <"$WORK/syms") symbols, all LIBOFFPASS_VERIFIER_1 or 1.1; docs and man3 installed"
+pass "header compiles as C99/C11 and $cxx with -pedantic -Werror; installed prefix links and runs; $(wc -l <"$WORK/syms") symbols, all LIBOFFPASS_VERIFIER_1, 1.1 or 1.2; docs and man3 installed"

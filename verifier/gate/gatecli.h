@@ -79,6 +79,10 @@ int gate_open_dir(const char *dir, const gate_conf_t *conf, offpass_verifier_t *
 /* Read STATE/gate.conf and open its verifier. On success returns
  * OFP_EXIT_OK with *v open; otherwise the error is printed. */
 int gate_open(gate_conf_t *conf, offpass_verifier_t **v);
+/* The clock read now (gate_now) told to the verifier, which keeps the
+ * highest such time durably (offpass_verifier_note_time): OFP_EXIT_REFUSED,
+ * said on stderr, when the clock was set back behind it. */
+int gate_note_time(offpass_verifier_t *v);
 /* The exit status of a failed library call: 3 for a refusal (REJECTED),
  * 1 otherwise. */
 int gate_status_exit(offpass_status_t st);

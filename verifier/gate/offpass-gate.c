@@ -82,6 +82,16 @@ int gate_open(gate_conf_t *conf, offpass_verifier_t **v)
 	return rv != OFP_EXIT_OK ? rv : gate_open_dir(gate_opt.dir, conf, v);
 }
 
+int gate_note_time(offpass_verifier_t *v)
+{
+	offpass_status_t st = offpass_verifier_note_time(v, gate_now());
+
+	if (st == OFFPASS_STATUS_OK)
+		return OFP_EXIT_OK;
+	ofp_fail("%s: %s", gate_opt.dir, offpass_verifier_error(v));
+	return gate_status_exit(st);
+}
+
 const char *gate_describe(const uint8_t *data, size_t len, char *buf, size_t cap)
 {
 	unsigned type = 0;
@@ -186,7 +196,9 @@ static int cmd_pubkey(int argc, char **argv)
 static const char status_help[] =
 	"Usage: offpass-gate --dir DIR status\n"
 	"Show the gate's configuration, the versions of its trust and deny lists, and\n"
-	"the deny list's age (at --now) and whether it is too old (VERIFIER.md 3.5).\n";
+	"the deny list's age (at --now) and whether it is too old (VERIFIER.md 3.5).\n"
+	"The clock read is kept: a later clock set back behind it is refused (exit 3)\n"
+	"by every command that reads it (VERIFIER.md 3.4).\n";
 
 static void print_version(const char *what, uint64_t version)
 {
@@ -251,6 +263,9 @@ static int cmd_status(int argc, char **argv)
 	print_version("trust list:", offpass_verifier_trust_version(v));
 	print_version("deny list:", offpass_verifier_deny_version(v));
 	rv = print_deny_age(v, &conf);
+	/* Last: a clock set back still shows the rest of the status. */
+	if (rv == OFP_EXIT_OK)
+		rv = gate_note_time(v);
 	offpass_verifier_close(v);
 	return rv;
 }
