@@ -380,7 +380,7 @@ out '^nothing to export'
 # A till gate: every check brings its amount (issue 7.5).
 STATE3=$WORK/gate-till
 expect 0 "$GATE" --dir "$STATE3" --now "$NOW" init --trust "$FX/trust-v1.bin" --till
-expect 0 "$GATE" --dir "$STATE3" status
+expect 0 "$GATE" --dir "$STATE3" --now "$NOW" status
 out '^fare: +till'
 expect 2 "$GATE" --dir "$STATE3" --now "$NOW" check "$FX/ok-1.bin"
 err 'till mode: give the amount'
@@ -413,7 +413,7 @@ rm "$STATE2/notes.txt"
 expect 0 "$GATE" --dir "$STATE2/" --now "$NOW" init --trust "$FX/trust-v1.bin" --fare 1
 [ -f "$STATE2/gate.conf" ] || fail "init into an empty directory"
 [ -z "$(find "$WORK" -maxdepth 1 -name '*.init-*')" ] || fail "init left a staging directory"
-expect 0 "$GATE" status --dir "$STATE2"
+expect 0 "$GATE" status --dir "$STATE2" --now "$NOW"
 out '^fare: +1$'
 "$GATE" --dir "$STATE2" --now "$NOW" check "$BULK"/bulk-*.bin >"$WORK/run1.out" 2>"$WORK/run1.err" &
 pid=$!
