@@ -31,7 +31,7 @@ static offpass_status_t job_key(offpass_verifier_t *v, seal_job_t *job)
 
 	if (e == NULL)
 		return ofp_v_fail(v, OFFPASS_STATUS_INVALID_ARGUMENT,
-				  v->trust.installed ? "the trust list has no sealing key valid now"
+				  v->trust.loaded ? "the trust list has no sealing key valid now"
 						     : "no trust list installed: nothing to seal to");
 	job->sealing = *e;
 	return OFFPASS_STATUS_OK;

@@ -11,17 +11,9 @@
 
 #include "atomic_file.h"
 #include "format/sig.h"
+#include "format/trust.h"
 
 #define DENY_FILE_MAX (85u + OFP_DENY_ENTRY_LEN * OFP_DENY_MAX_ENTRIES)
-
-static void trust_state_free(ofp_trust_state_t *t)
-{
-	for (size_t i = 0; i < OFP_TRUST_MAX_ENTRIES; i++) {
-		EVP_PKEY_free(t->keys[i]);
-		t->keys[i] = NULL;
-	}
-	t->installed = false;
-}
 
 static void deny_state_free(ofp_deny_state_t *d)
 {
@@ -31,7 +23,7 @@ static void deny_state_free(ofp_deny_state_t *d)
 
 void ofp_lists_free(offpass_verifier_t *v)
 {
-	trust_state_free(&v->trust);
+	ofp_trust_set_free(&v->trust);
 	deny_state_free(&v->deny);
 }
 
@@ -40,53 +32,12 @@ static void kid_hex(const uint8_t kid[OFP_KEY_ID_LEN], char out[2 * OFP_KEY_ID_L
 	snprintf(out, 2 * OFP_KEY_ID_LEN + 1, "%02x%02x%02x%02x", kid[0], kid[1], kid[2], kid[3]);
 }
 
-/* Decode and load every key: a list whose key is not a valid point is
- * refused as a whole. On failure *why names the field. */
-static bool trust_state_build(ofp_trust_state_t *t, const uint8_t *list, size_t len, char *why, size_t why_len)
-{
-	ofp_fmt_error_t ferr;
-
-	memset(t, 0, sizeof(*t));
-	if (ofp_trust_list_decode(list, len, &t->list, &ferr) != OFP_FMT_OK) {
-		snprintf(why, why_len, "%s", ferr.reason);
-		return false;
-	}
-	for (unsigned i = 0; i < t->list.count; i++) {
-		const ofp_trust_entry_t *e = &t->list.entries[i];
-
-		t->keys[i] = ofp_sig_public_key(e->alg, e->key, ofp_trust_key_len(e->alg));
-		if (t->keys[i] == NULL) {
-			snprintf(why, why_len, "trust_list.entry[%u].key: not a valid public key", i);
-			trust_state_free(t);
-			return false;
-		}
-	}
-	t->installed = true;
-	return true;
-}
-
-/* The credential-signing entry kid of t, valid at now; NULL otherwise. */
-static const ofp_trust_entry_t *signing_entry(offpass_verifier_t *v, const ofp_trust_state_t *t,
-					      const uint8_t kid[OFP_KEY_ID_LEN], uint32_t now, EVP_PKEY **key)
-{
-	const ofp_trust_entry_t *e;
-
-	*key = NULL;
-	if (!t->installed)
-		return NULL;
-	e = ofp_trust_list_find(&t->list, kid);
-	if (e == NULL || e->usage != OFP_USAGE_CREDENTIAL_SIGNING || !ofp_v_within(v, e->not_before, e->not_after, now))
-		return NULL;
-	*key = t->keys[e - t->list.entries];
-	return e;
-}
-
 EVP_PKEY *ofp_trust_signing_key(offpass_verifier_t *v, const uint8_t kid[OFP_KEY_ID_LEN], uint32_t now,
 				const ofp_trust_entry_t **entry)
 {
 	EVP_PKEY *key;
 
-	*entry = signing_entry(v, &v->trust, kid, now, &key);
+	*entry = ofp_trust_set_signer(&v->trust, kid, now, v->cfg.clock_skew, &key);
 	if (*entry == NULL || EVP_PKEY_up_ref(key) != 1) {
 		*entry = NULL;
 		return NULL;
@@ -98,7 +49,7 @@ const ofp_trust_entry_t *ofp_trust_sealing_key(offpass_verifier_t *v, uint32_t n
 {
 	const ofp_trust_entry_t *best = NULL;
 
-	if (!v->trust.installed)
+	if (!v->trust.loaded)
 		return NULL;
 	for (unsigned i = 0; i < v->trust.list.count; i++) {
 		const ofp_trust_entry_t *e = &v->trust.list.entries[i];
@@ -126,14 +77,6 @@ bool ofp_deny_contains(offpass_verifier_t *v, const uint8_t holder_id[OFP_ID_LEN
 	return ofp_deny_list_contains(&v->deny.list, entry);
 }
 
-static bool has_signing_key(const ofp_trust_list_t *t)
-{
-	for (unsigned i = 0; i < t->count; i++)
-		if (t->entries[i].usage == OFP_USAGE_CREDENTIAL_SIGNING)
-			return true;
-	return false;
-}
-
 /* A list issued more than clock_skew after the gate's now: the issuer's
  * clock or the gate's is wrong. Installed, it would keep the deny list's
  * age (VERIFIER.md 3.5) at 0 until the gate's clock passed its issued_at,
@@ -142,41 +85,6 @@ static bool has_signing_key(const ofp_trust_list_t *t)
 static bool issued_ahead(const offpass_verifier_t *v, uint32_t issued_at, uint32_t now)
 {
 	return issued_at > now && issued_at - now > v->cfg.clock_skew;
-}
-
-/* Under v->lock: the key that must have signed a new trust list. The
- * first list signs itself (it is the anchor); later ones are signed by a
- * key of the installed list. A reference to free, or NULL with *why. */
-static EVP_PKEY *trust_signer(offpass_verifier_t *v, const ofp_trust_state_t *next, uint32_t now, unsigned *alg,
-			      char *why, size_t why_len)
-{
-	const ofp_trust_state_t *by = v->trust.installed ? &v->trust : next;
-	const ofp_trust_entry_t *e;
-	EVP_PKEY *key;
-	char kid[9];
-
-	kid_hex(next->list.signer_kid, kid);
-	if (v->trust.installed && next->list.version <= v->trust.list.version) {
-		snprintf(why, why_len, "trust_list.version: %llu is not newer than the installed %llu",
-			 (unsigned long long)next->list.version, (unsigned long long)v->trust.list.version);
-		return NULL;
-	}
-	if (issued_ahead(v, next->list.issued_at, now)) {
-		snprintf(why, why_len,
-			 "trust_list.issued_at: %u is more than clock_skew %u s after this gate's clock (%u); "
-			 "the issuer's clock or this gate's is wrong",
-			 next->list.issued_at, v->cfg.clock_skew, now);
-		return NULL;
-	}
-	e = signing_entry(v, by, next->list.signer_kid, now, &key);
-	if (e == NULL || EVP_PKEY_up_ref(key) != 1) {
-		snprintf(why, why_len,
-			 "trust_list.signer_key_id: %s is not a credential-signing key of the %s valid now", kid,
-			 v->trust.installed ? "installed trust list" : "list itself");
-		return NULL;
-	}
-	*alg = e->alg;
-	return key;
 }
 
 static bool verify_list_signature(EVP_PKEY *key, unsigned alg, const uint8_t *tbs, size_t tbs_len,
@@ -200,37 +108,22 @@ static offpass_status_t store_list(offpass_verifier_t *v, const char *name, cons
 	return OFFPASS_STATUS_OK;
 }
 
+/* Under admin_lock: v->trust changes only under it, so it is read here
+ * without v->lock, and the signature check does not hold up checks. */
 static offpass_status_t install_trust(offpass_verifier_t *v, ofp_trust_state_t *next, const uint8_t *list,
 				      size_t len, uint32_t now)
 {
-	uint8_t tbs[OFP_TRUST_LIST_MAX + 32];
-	size_t tbs_len;
-	char why[160];
-	unsigned alg = 0;
-	EVP_PKEY *signer;
+	char why[200];
 	offpass_status_t st;
 
-	if (!trust_state_build(next, list, len, why, sizeof(why)))
+	if (!ofp_trust_set_load(next, list, len, why, sizeof(why)) ||
+	    !ofp_trust_set_accept(&v->trust, next, now, v->cfg.clock_skew, why, sizeof(why)))
 		return ofp_v_fail(v, OFFPASS_STATUS_REJECTED, "trust list refused: %s", why);
-	if (!has_signing_key(&next->list))
-		return ofp_v_fail(v, OFFPASS_STATUS_REJECTED,
-				  "trust list refused: no credential-signing key (no later list could be installed)");
-	pthread_mutex_lock(&v->lock);
-	signer = trust_signer(v, next, now, &alg, why, sizeof(why));
-	pthread_mutex_unlock(&v->lock);
-	if (signer == NULL)
-		return ofp_v_fail(v, OFFPASS_STATUS_REJECTED, "trust list refused: %s", why);
-	if (ofp_trust_list_tbs(&next->list, tbs, sizeof(tbs), &tbs_len, NULL) != OFP_FMT_OK ||
-	    !verify_list_signature(signer, alg, tbs, tbs_len, next->list.issuer_sig))
-		st = ofp_v_fail(v, OFFPASS_STATUS_REJECTED,
-				"trust list refused: trust_list.issuer_signature: does not verify");
-	else
-		st = store_list(v, OFP_V_TRUST_FILE, list, len);
-	EVP_PKEY_free(signer);
+	st = store_list(v, OFP_V_TRUST_FILE, list, len);
 	if (st != OFFPASS_STATUS_OK)
 		return st;
 	pthread_mutex_lock(&v->lock);
-	trust_state_free(&v->trust);
+	ofp_trust_set_free(&v->trust);
 	v->trust = *next;
 	memset(next, 0, sizeof(*next));
 	pthread_mutex_unlock(&v->lock);
@@ -259,7 +152,7 @@ offpass_status_t offpass_verifier_install_trust_list(offpass_verifier_t *v, cons
 	if (st == OFFPASS_STATUS_OK)
 		st = install_trust(v, next, list, len, now);
 	pthread_mutex_unlock(&v->admin_lock);
-	trust_state_free(next);
+	ofp_trust_set_free(next);
 	free(next);
 	return st;
 }
@@ -281,7 +174,7 @@ static offpass_status_t check_deny(offpass_verifier_t *v, const ofp_deny_list_t 
 		st = ofp_v_fail(v, OFFPASS_STATUS_REJECTED,
 				"deny list refused: deny_list.version: %llu is not newer than the installed %llu",
 				(unsigned long long)d->version, (unsigned long long)v->deny.list.version);
-	else if (!v->trust.installed)
+	else if (!v->trust.loaded)
 		st = ofp_v_fail(v, OFFPASS_STATUS_REJECTED, "deny list refused: no trust list installed to check it");
 	else if (issued_ahead(v, d->issued_at, now))
 		st = ofp_v_fail(v, OFFPASS_STATUS_REJECTED,
@@ -378,7 +271,7 @@ static offpass_status_t load_trust(offpass_verifier_t *v)
 	if (rc != 0)
 		return ofp_v_fail(v, rc == -EFBIG ? OFFPASS_STATUS_CORRUPT : OFFPASS_STATUS_IO, "%s: %s", path,
 				  rc == -EFBIG ? "too large for a trust list" : strerror(-rc));
-	if (!trust_state_build(&v->trust, buf, len, why, sizeof(why))) {
+	if (!ofp_trust_set_load(&v->trust, buf, len, why, sizeof(why))) {
 		free(buf);
 		return ofp_v_fail(v, OFFPASS_STATUS_CORRUPT, "%s: %s", path, why);
 	}

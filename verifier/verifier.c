@@ -416,7 +416,7 @@ uint64_t offpass_verifier_trust_version(const offpass_verifier_t *v)
 	if (v == NULL)
 		return 0;
 	pthread_mutex_lock(mutable_lock(v));
-	version = v->trust.installed ? v->trust.list.version : 0;
+	version = v->trust.loaded ? v->trust.list.version : 0;
 	pthread_mutex_unlock(mutable_lock(v));
 	return version;
 }
@@ -437,7 +437,7 @@ uint32_t ofp_v_deny_since(const offpass_verifier_t *v)
 {
 	if (v->deny.installed)
 		return v->deny.list.issued_at;
-	return v->trust.installed ? v->trust.list.issued_at : 0;
+	return v->trust.loaded ? v->trust.list.issued_at : 0;
 }
 
 bool ofp_v_deny_stale(const offpass_verifier_t *v, uint32_t since, uint32_t now)

@@ -20,6 +20,7 @@
 
 #include "compiler.h"
 #include "format/format.h"
+#include "format/trust.h"
 #include "verifier/lru.h"
 #include "verifier/offpass-verifier.h"
 
@@ -43,11 +44,8 @@
 
 /* --- lists ----------------------------------------------------------- */
 
-typedef struct ofp_trust_state {
-	bool installed;
-	ofp_trust_list_t list;
-	EVP_PKEY *keys[OFP_TRUST_MAX_ENTRIES]; /* entry i's key, loaded once */
-} ofp_trust_state_t;
+/* The installed trust list (format/trust.h: shared with the holder). */
+typedef ofp_trust_set_t ofp_trust_state_t;
 
 typedef struct ofp_deny_state {
 	bool installed;
