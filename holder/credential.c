@@ -81,8 +81,8 @@ void ofp_holder_validity_text(const ofp_credential_t *c, uint32_t now, char *buf
 /* ---- where the credential is kept ---------------------------------------- */
 
 /* DIR/<prefix>-<first 8 bytes of SHA-256(key form), hex>, as the counter. */
-static int state_file_named(const char *dir, const char *prefix, const ofp_p11_key_t *key, char *path, size_t cap,
-			    char *err, size_t err_len)
+int ofp_holder_state_path(const char *dir, const char *prefix, const ofp_p11_key_t *key, char *path, size_t cap,
+			  char *err, size_t err_len)
 {
 	uint8_t form[OFP_HOLDER_KEY_MAX], digest[OFP_HASH_LEN];
 	size_t form_len = 0;
@@ -106,11 +106,11 @@ static int state_file_named(const char *dir, const char *prefix, const ofp_p11_k
 
 static int state_file(const char *dir, const ofp_p11_key_t *key, char *path, size_t cap, char *err, size_t err_len)
 {
-	return state_file_named(dir, "credential", key, path, cap, err, err_len);
+	return ofp_holder_state_path(dir, "credential", key, path, cap, err, err_len);
 }
 
 /* mkdir -p; the directories it makes are 0700 (the state is the holder's). */
-static int make_dirs(const char *dir, char *err, size_t err_len)
+int ofp_holder_make_dirs(const char *dir, char *err, size_t err_len)
 {
 	char buf[PATH_MAX];
 	size_t len = strlen(dir);
@@ -291,7 +291,7 @@ static int install_fallback(ofp_p11_t *p, const ofp_p11_key_t *key, const char *
 		return OFP_HOLDER_OK;
 	}
 	place->store = OFP_CRED_STORE_FILE;
-	if (make_dirs(dir, err, err_len) != OFP_HOLDER_OK)
+	if (ofp_holder_make_dirs(dir, err, err_len) != OFP_HOLDER_OK)
 		return OFP_HOLDER_FAILED;
 	rv = atomic_file_write(place->path, cred, len, 0600);
 	if (rv != 0) {
@@ -583,8 +583,8 @@ int ofp_holder_next_keep(const ofp_p11_key_t *key, const char *dir, const uint8_
 	}
 	if (check_for_key(&c, key, "next credential", err, err_len) != OFP_HOLDER_OK)
 		return OFP_HOLDER_REFUSED;
-	if (make_dirs(dir, err, err_len) != OFP_HOLDER_OK ||
-	    state_file_named(dir, "credential-next", key, place->path, sizeof(place->path), err, err_len) != OFP_HOLDER_OK)
+	if (ofp_holder_make_dirs(dir, err, err_len) != OFP_HOLDER_OK ||
+	    ofp_holder_state_path(dir, "credential-next", key, place->path, sizeof(place->path), err, err_len) != OFP_HOLDER_OK)
 		return OFP_HOLDER_FAILED;
 	rc = atomic_file_write(place->path, cred, len, 0600);
 	if (rc != 0) {
@@ -604,7 +604,7 @@ int ofp_holder_next_valid(const ofp_p11_key_t *key, const char *dir, uint32_t no
 	size_t len = 0;
 	int rc = -1;
 
-	if (dir == NULL || state_file_named(dir, "credential-next", key, path, sizeof(path), err, sizeof(err)) != 0 ||
+	if (dir == NULL || ofp_holder_state_path(dir, "credential-next", key, path, sizeof(path), err, sizeof(err)) != 0 ||
 	    file_read_all(path, OFP_CREDENTIAL_MAX, &raw, &len) != 0)
 		return -1;
 	if (ofp_credential_decode(raw, len, out, NULL) == OFP_FMT_OK &&
@@ -624,7 +624,7 @@ int ofp_holder_next_promote(ofp_p11_t *p, const ofp_p11_key_t *key, const char *
 	ofp_credential_t c;
 	int rc;
 
-	if (dir == NULL || state_file_named(dir, "credential-next", key, path, sizeof(path), err, err_len) != OFP_HOLDER_OK)
+	if (dir == NULL || ofp_holder_state_path(dir, "credential-next", key, path, sizeof(path), err, err_len) != OFP_HOLDER_OK)
 		return OFP_HOLDER_OK;
 	rc = file_read_all(path, OFP_CREDENTIAL_MAX, &raw, &len);
 	if (rc == -ENOENT)

@@ -5,6 +5,10 @@
  *       verify the enrollment request's proof of possession and write a
  *       credential for its key, valid [NOW-60, NOW+LIFETIME), signed by the
  *       fixed test issuer key;
+ *   holder-testkit trust TRUSTLIST NOW
+ *       write the test issuer's trust list (version 1, issued at NOW, its
+ *       key for credential signing from NOW - 1 day for ten years, signed
+ *       by itself): what a holder pins to check the credentials;
  *   holder-testkit check PRESENTATION
  *       decode it, verify the issuer and the holder signatures, print
  *       "type=2 size=213 serial=... counter=... amount=... time=...".
@@ -85,6 +89,29 @@ out:
 	return rv;
 }
 
+static int trust(int argc, char **argv, const ofp_tk_key_t *issuer)
+{
+	uint8_t out[OFP_TRUST_LIST_MAX];
+	ofp_trust_list_t t;
+	ofp_fmt_error_t fe;
+	size_t len = 0;
+	uint32_t now;
+
+	if (argc < 4 || ofp_parse_u32(argv[3], UINT32_MAX - 3650u * 86400u, &now) != 0 || now < 86400)
+		return fail("trust", "TRUSTLIST NOW (a whole number, a time)");
+	memset(&t, 0, sizeof(t));
+	t.version = 1;
+	t.issued_at = now;
+	t.count = 1;
+	ofp_tk_trust_entry(&t.entries[0], issuer, OFP_USAGE_CREDENTIAL_SIGNING, now - 86400, now + 3650u * 86400u);
+	if (ofp_tk_sign_trust_list(&t, issuer, &fe) != OFP_FMT_OK ||
+	    ofp_trust_list_encode(&t, out, sizeof(out), &len, &fe) != OFP_FMT_OK)
+		return fail("trust", fe.reason);
+	if (atomic_file_write(argv[2], out, len, 0644) != 0)
+		return fail(argv[2], "cannot write");
+	return 0;
+}
+
 static int check(int argc, char **argv, const ofp_tk_key_t *issuer)
 {
 	unsigned char *in = NULL;
@@ -127,11 +154,13 @@ int main(int argc, char **argv)
 	int rv;
 
 	if (argc < 2)
-		return fail("usage", "issue|check ...");
+		return fail("usage", "issue|trust|check ...");
 	if (!ofp_tk_key_derive(&issuer, ISSUER_NAME, OFP_ALG_P256))
 		return fail("issuer key", "OpenSSL failed");
 	if (strcmp(argv[1], "issue") == 0)
 		rv = issue(argc, argv, &issuer);
+	else if (strcmp(argv[1], "trust") == 0)
+		rv = trust(argc, argv, &issuer);
 	else if (strcmp(argv[1], "check") == 0)
 		rv = check(argc, argv, &issuer);
 	else

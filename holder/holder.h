@@ -18,6 +18,7 @@
 #include "compiler.h"
 #include "p11client.h"
 #include "format/format.h"
+#include "format/trust.h"
 
 #define OFP_HOLDER_KEY_LABEL "offpass-holder"
 #define OFP_HOLDER_CREDENTIAL_LABEL "offpass-credential"
@@ -138,6 +139,37 @@ int ofp_holder_status(ofp_p11_t *p, const ofp_p11_key_t *key, const char *dir, o
 		      char *err, size_t err_len) OFP_WUR;
 void ofp_holder_status_print(FILE *f, const ofp_holder_status_t *st, uint32_t now);
 
+/* ---- the issuer's trust list, pinned (trust.c) ------------------------- */
+
+/* The holder takes no credential on the word of whoever answers at the
+ * issuer's URL: it keeps the issuer's signed trust list (the trust.bin
+ * every gate has) in DIR/trust-<key hash> (0600), and a credential is
+ * installed or kept only when it is signed by a credential-signing key of
+ * that list (docs/HOLDER.md). The first pin comes from the operator
+ * (`--trust FILE`) or, at online enrollment, from the issuer over TLS;
+ * later lists replace it only when the pinned list's key signed them
+ * (format/trust.h, the gates' rule). Times are judged with this skew. */
+#define OFP_HOLDER_TRUST_SKEW 600u
+
+/* The pinned list, loaded: OFP_HOLDER_OK; 1 when none is pinned;
+ * OFP_HOLDER_FAILED when the file cannot be read or is damaged. */
+int ofp_holder_trust_pinned(const char *dir, const ofp_p11_key_t *key, ofp_trust_set_t *out, char *err,
+			    size_t err_len) OFP_WUR;
+/* Pin a signed trust list: with none pinned it must be signed by a key
+ * of its own (the anchor); else a newer version must be signed by a key
+ * of the pinned list, and a version not newer than the pinned one is
+ * left aside (*changed false; the pin stays). REFUSED (pin unchanged)
+ * when it does not verify. *version: the version pinned after. */
+int ofp_holder_trust_pin(const char *dir, const ofp_p11_key_t *key, const uint8_t *list, size_t len, uint32_t now,
+			 uint64_t *version, bool *changed, char *err, size_t err_len) OFP_WUR;
+/* A credential received (a file, an issuer's answer) before it replaces
+ * anything: not expired at now, and signed by a credential-signing key of
+ * the pinned list (of key) valid when it comes into use (now, or its
+ * not_before when later). REFUSED with the reason otherwise, also when no
+ * list is pinned. The install that follows checks that it is for key. */
+int ofp_holder_check_issued(const char *dir, const ofp_p11_key_t *key, const ofp_credential_t *c, uint32_t now,
+			    char *err, size_t err_len) OFP_WUR;
+
 /* ---- presentations (present.c) ----------------------------------------- */
 
 typedef struct ofp_present_args {
@@ -157,6 +189,12 @@ int ofp_holder_present(ofp_p11_t *p, const ofp_p11_key_t *key, const ofp_present
 		       size_t *len, ofp_presentation_t *pres, char *err, size_t err_len) OFP_WUR;
 
 /* ---- small shared helpers --------------------------------------------- */
+
+/* DIR/<prefix>-<first 8 bytes of SHA-256(key form), hex> (credential.c). */
+int ofp_holder_state_path(const char *dir, const char *prefix, const ofp_p11_key_t *key, char *path, size_t cap,
+			  char *err, size_t err_len) OFP_WUR;
+/* mkdir -p, new directories 0700. */
+int ofp_holder_make_dirs(const char *dir, char *err, size_t err_len) OFP_WUR;
 
 /* "P-256", "Ed25519", "unknown". */
 const char *ofp_holder_alg_name(unsigned alg);

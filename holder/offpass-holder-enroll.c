@@ -83,7 +83,7 @@ enum { O_CODE_FILE = 0x300, O_CODE_ENV, O_NO_CODE };
 
 int cmd_enroll(int argc, char **argv)
 {
-	enum { O_ISSUER = 0x280, O_CACERT };
+	enum { O_ISSUER = 0x280, O_CACERT, O_TRUST };
 	static const struct option opts[] = { { "holder-id", required_argument, NULL, 'i' },
 					       { "output", required_argument, NULL, 'o' },
 					       { "code-file", required_argument, NULL, O_CODE_FILE },
@@ -91,12 +91,13 @@ int cmd_enroll(int argc, char **argv)
 					       { "no-code", no_argument, NULL, O_NO_CODE },
 					       { "issuer", required_argument, NULL, O_ISSUER },
 					       { "cacert", required_argument, NULL, O_CACERT },
+					       { "trust", required_argument, NULL, O_TRUST },
 					       GLOBAL_OPTIONS,
 					       { NULL, 0, NULL, 0 } };
 	char err[OFP_HOLDER_ERR_LEN];
 	uint8_t hid[OFP_ID_LEN], req[OFP_ENROLLMENT_MAX], code[OFP_ENROLL_CODE_LEN];
 	const char *hid_text = NULL, *output = NULL, *code_file = NULL, *code_env = NULL, *issuer = NULL,
-		   *cacert = NULL;
+		   *cacert = NULL, *trust = NULL;
 	bool no_code = false;
 	size_t len = 0;
 	session_t s;
@@ -104,17 +105,20 @@ int cmd_enroll(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "i:o:h", opts, NULL)) != -1) {
 		if (c == 'h')
-			return help("enroll --holder-id HEX (-o REQUEST | --issuer URL [--cacert FILE])\n"
+			return help("enroll --holder-id HEX (-o REQUEST | --issuer URL [--cacert FILE] [--trust FILE])\n"
 				    "       [--code-file FILE | --code-env VAR | --no-code]\n"
 				    "Write an enrollment request: the holder key, signed by the token, with proof of the\n"
 				    "enrollment code the issuer gave (asked for without echo when no option gives it).\n"
 				    "With --issuer, enroll online instead (offpass-issuerd, OpenID4VCI): the code is\n"
 				    "redeemed at the token endpoint, the token signs a proof JWT, and the credential is\n"
-				    "installed as by 'install'.\n"
+				    "installed as by 'install', once its signature chains to the issuer's trust list:\n"
+				    "the one --trust gives (the operator's trust.bin), else the one the issuer serves,\n"
+				    "fetched over TLS and pinned (trust on first use).\n"
 				    "  --holder-id HEX  the 8-byte holder id the issuer gave (16 hex digits)\n"
 				    "  -o, --output F   where to write the request ('-': standard output)\n"
 				    "  --issuer URL     enroll online at this issuer (https; http to loopback only)\n"
 				    "  --cacert FILE    trust this CA bundle for --issuer instead of the system's\n"
+				    "  --trust FILE     pin this issuer trust list (trust.bin) first (--issuer only)\n"
 				    "  --code-file F    the enrollment code from the first line of F\n"
 				    "  --code-env VAR   the enrollment code from the environment variable VAR\n"
 				    "  --no-code        no code: a refresh request for a key the issuer enrolled already\n");
@@ -132,6 +136,8 @@ int cmd_enroll(int argc, char **argv)
 			issuer = optarg;
 		else if (c == O_CACERT)
 			cacert = optarg;
+		else if (c == O_TRUST)
+			trust = optarg;
 		else if ((rv = global_option("enroll", c, optarg)) != OFP_EXIT_OK)
 			return rv;
 	}
@@ -143,6 +149,8 @@ int cmd_enroll(int argc, char **argv)
 		return ofp_usage("enroll: --no-code and a code source exclude each other");
 	if (no_code && issuer != NULL)
 		return ofp_usage("enroll: --issuer enrolls with a code ('refresh --issuer' needs none)");
+	if (trust != NULL && issuer == NULL)
+		return ofp_usage("enroll: --trust goes with --issuer (with -o, give it to 'install')");
 	if (code_file != NULL && code_env != NULL)
 		return ofp_usage("enroll: give --code-file or --code-env, not both");
 	if (hex_decode(hid_text, hid, sizeof(hid)) != 0)
@@ -152,7 +160,7 @@ int cmd_enroll(int argc, char **argv)
 	if (rv != OFP_EXIT_OK)
 		return rv;
 	if (issuer != NULL) {
-		rv = enroll_online(issuer, cacert, hid, code);
+		rv = enroll_online(issuer, cacert, trust, hid, code);
 		secmem_wipe(code, sizeof(code));
 		return rv;
 	}
@@ -173,6 +181,43 @@ int cmd_enroll(int argc, char **argv)
 }
 
 /* ---- install ------------------------------------------------------------ */
+
+int pin_trust_file(session_t *s, const char *path)
+{
+	char err[OFP_HOLDER_ERR_LEN];
+	unsigned char *data = NULL;
+	uint64_t version = 0;
+	bool changed = false;
+	size_t len = 0;
+	int rv;
+
+	if (path == NULL)
+		return OFP_EXIT_OK;
+	rv = file_read_all(path, OFP_TRUST_LIST_MAX, &data, &len);
+	if (rv != 0) {
+		free(data);
+		if (rv == -EFBIG) {
+			ofp_fail("trust list '%s': larger than any trust list (%d bytes)", path, OFP_TRUST_LIST_MAX);
+			return OFP_EXIT_REFUSED;
+		}
+		return ofp_fail("trust list '%s': %s", path, strerror(-rv));
+	}
+	rv = ofp_holder_trust_pin(s->dir, &s->key, data, len, now(), &version, &changed, err,
+				  sizeof(err));
+	free(data);
+	if (rv != OFP_HOLDER_OK) {
+		char msg[OFP_HOLDER_ERR_LEN + 64];
+
+		snprintf(msg, sizeof(msg), "'%s': %s", path, err);
+		return holder_exit(rv, msg);
+	}
+	if (changed)
+		printf("pinned issuer trust list version %llu from %s\n", (unsigned long long)version, path);
+	else
+		printf("issuer trust list: the pinned version %llu is as new as %s; kept\n",
+		       (unsigned long long)version, path);
+	return OFP_EXIT_OK;
+}
 
 /* Read and decode the file before asking for a PIN: bad input fails fast. */
 static int read_credential(const char *path, uint8_t **data, size_t *len)
@@ -223,23 +268,32 @@ void install_report(const session_t *s, const ofp_credential_t *c, const ofp_cre
 
 int cmd_install(int argc, char **argv)
 {
-	static const struct option opts[] = { GLOBAL_OPTIONS, { NULL, 0, NULL, 0 } };
-	char err[OFP_HOLDER_ERR_LEN], msg[OFP_HOLDER_ERR_LEN + 64], validity[64];
+	enum { O_TRUST = 0x380 };
+	static const struct option opts[] = { { "trust", required_argument, NULL, O_TRUST }, GLOBAL_OPTIONS,
+					       { NULL, 0, NULL, 0 } };
+	char err[OFP_HOLDER_ERR_LEN] = "", msg[OFP_HOLDER_ERR_LEN + 64], validity[64];
+	const char *trust = NULL;
 	uint8_t *data = NULL;
 	size_t len = 0;
-	ofp_credential_t c;
+	ofp_credential_t c, in;
+	ofp_fmt_error_t fe;
 	ofp_cred_place_t place;
 	session_t s = { 0 };
 	int opt, rv;
 
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (opt == 'h')
-			return help("install CREDENTIAL\n"
-				    "Check that the credential is for the token's holder key and store it on the "
+			return help("install [--trust FILE] CREDENTIAL\n"
+				    "Check that the credential is for the token's holder key and signed by the issuer\n"
+				    "(a credential-signing key of the pinned issuer trust list), and store it on the "
 				    "token.\nA token without data objects (a PIV card through OpenSC) keeps it in "
 				    "the state directory,\nor finds it on the card where offpass-card put-credential "
-				    "stored it.\n");
-		if ((rv = global_option("install", opt, optarg)) != OFP_EXIT_OK)
+				    "stored it.\n"
+				    "  --trust FILE  the issuer's trust list (trust.bin, from the operator): pinned\n"
+				    "                when none is, else taken only as the pinned one's successor\n");
+		if (opt == O_TRUST)
+			trust = optarg;
+		else if ((rv = global_option("install", opt, optarg)) != OFP_EXIT_OK)
 			return rv;
 	}
 	if (argc - optind != 1)
@@ -249,8 +303,20 @@ int cmd_install(int argc, char **argv)
 		rv = session_open(&s, true, true);
 	if (rv == OFP_EXIT_OK)
 		rv = session_state_dir(&s);
+	if (rv == OFP_EXIT_OK)
+		rv = pin_trust_file(&s, trust);
 	if (rv == OFP_EXIT_OK) {
-		int hr = ofp_holder_install_dir(s.p, &s.key, s.dir, data, len, now(), &c, &place, err, sizeof(err));
+		/* read_credential decoded it already; the issuer's signature
+		 * before anything is replaced. */
+		int hr = ofp_credential_decode(data, len, &in, &fe) == OFP_FMT_OK
+				 ? ofp_holder_check_issued(s.dir, &s.key, &in, now(), err, sizeof(err))
+				 : OFP_HOLDER_REFUSED;
+
+		if (hr == OFP_HOLDER_REFUSED && err[0] == '\0')
+			snprintf(err, sizeof(err), "%s", fe.reason);
+		if (hr == OFP_HOLDER_OK)
+			hr = ofp_holder_install_dir(s.p, &s.key, s.dir, data, len, now(), &c, &place, err,
+						    sizeof(err));
 		snprintf(msg, sizeof(msg), "credential file '%s': %s", argv[optind], err);
 		rv = holder_exit(hr, msg);
 	}

@@ -8,7 +8,7 @@
 #include "holder/online.h"
 
 /* enroll --issuer: the same code, redeemed online; the credential installed. */
-int enroll_online(const char *issuer, const char *cacert, const uint8_t hid[OFP_ID_LEN],
+int enroll_online(const char *issuer, const char *cacert, const char *trust, const uint8_t hid[OFP_ID_LEN],
 		  const uint8_t code[OFP_ENROLL_CODE_LEN])
 {
 	char err[OFP_HOLDER_ERR_LEN], validity[64];
@@ -22,6 +22,8 @@ int enroll_online(const char *issuer, const char *cacert, const uint8_t hid[OFP_
 	rv = session_open(&s, true, true);
 	if (rv == OFP_EXIT_OK)
 		rv = session_state_dir(&s);
+	if (rv == OFP_EXIT_OK)
+		rv = pin_trust_file(&s, trust);
 	if (rv == OFP_EXIT_OK)
 		rv = holder_exit(ofp_holder_enroll_online(s.p, &s.key, s.dir, hid, code, issuer, &http, now(), &c, &place,
 							  err, sizeof(err)),
@@ -108,12 +110,13 @@ void present_online_step(session_t *s, present_online_t *o, uint32_t now, FILE *
 
 int cmd_refresh(int argc, char **argv)
 {
-	enum { OPT_ISSUER = 0x200, OPT_CACERT };
+	enum { OPT_ISSUER = 0x200, OPT_CACERT, OPT_TRUST };
 	static const struct option opts[] = { { "issuer", required_argument, NULL, OPT_ISSUER },
-					       { "cacert", required_argument, NULL, OPT_CACERT }, GLOBAL_OPTIONS,
+					       { "cacert", required_argument, NULL, OPT_CACERT },
+					       { "trust", required_argument, NULL, OPT_TRUST }, GLOBAL_OPTIONS,
 					       { NULL, 0, NULL, 0 } };
 	char err[OFP_HOLDER_ERR_LEN], validity[64];
-	const char *issuer = NULL;
+	const char *issuer = NULL, *trust = NULL;
 	ofp_http_opts_t http = { 0 };
 	ofp_credential_t c;
 	ofp_cred_place_t place;
@@ -122,15 +125,19 @@ int cmd_refresh(int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		if (opt == 'h')
-			return help("refresh --issuer URL [--cacert FILE]\n"
+			return help("refresh --issuer URL [--cacert FILE] [--trust FILE]\n"
 				    "Get the next credential from offpass-issuerd: show the installed one (still\n"
 				    "valid) and prove, with a JWT the token signs, that this token holds its key.\n"
-				    "The answer is checked and installed as by 'install'. https only (plain http\n"
-				    "to a loopback address); --cacert trusts that CA instead of the system's.\n");
+				    "The answer is checked against the pinned issuer trust list (a newer list the\n"
+				    "issuer serves is taken only when the pinned one's key signed it) and installed\n"
+				    "as by 'install'. https only (plain http to a loopback address); --cacert trusts\n"
+				    "that CA instead of the system's; --trust pins the issuer's trust.bin first.\n");
 		if (opt == OPT_ISSUER)
 			issuer = optarg;
 		else if (opt == OPT_CACERT)
 			http.cacert = optarg;
+		else if (opt == OPT_TRUST)
+			trust = optarg;
 		else if ((rv = global_option("refresh", opt, optarg)) != OFP_EXIT_OK)
 			return rv;
 	}
@@ -139,6 +146,8 @@ int cmd_refresh(int argc, char **argv)
 	rv = session_open(&s, true, true);
 	if (rv == OFP_EXIT_OK)
 		rv = session_state_dir(&s);
+	if (rv == OFP_EXIT_OK)
+		rv = pin_trust_file(&s, trust);
 	if (rv == OFP_EXIT_OK)
 		rv = holder_exit(ofp_holder_refresh_online(s.p, &s.key, s.dir, issuer, &http, now(), &c, &place, err,
 							   sizeof(err)),

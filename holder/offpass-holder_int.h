@@ -72,13 +72,17 @@ int session_state_dir(session_t *s);
 void session_close(session_t *s);
 
 /* offpass-holder-enroll.c */
+/* --trust FILE: pin the issuer's signed trust list for the session's key
+ * (the first one), or take it as the pinned list's successor; says which
+ * on stdout. path NULL: nothing to do. */
+int pin_trust_file(session_t *s, const char *path);
 /* Where the credential went (token, the card's own object, state dir). */
 void install_report(const session_t *s, const ofp_credential_t *c, const ofp_cred_place_t *place,
 		    const char *validity);
 
 /* offpass-holder-online.c */
 /* enroll --issuer: the same code, redeemed online; the credential installed. */
-int enroll_online(const char *issuer, const char *cacert, const uint8_t hid[OFP_ID_LEN],
+int enroll_online(const char *issuer, const char *cacert, const char *trust, const uint8_t hid[OFP_ID_LEN],
 		  const uint8_t code[OFP_ENROLL_CODE_LEN]);
 
 /* present --issuer: the refresh step before each code. The credentials

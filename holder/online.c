@@ -21,6 +21,7 @@ typedef struct endpoints {
 	char nonce[ISSUER_URL_MAX + 64];
 	char credential[ISSUER_URL_MAX + 64];
 	char token[ISSUER_URL_MAX + 64];
+	char trust[ISSUER_URL_MAX + 64]; /* "" when the issuer names none */
 } endpoints_t;
 
 static int say(char *err, size_t len, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
@@ -196,8 +197,65 @@ static int discover(const char *issuer_url, const ofp_http_opts_t *http, endpoin
 		rc = copy_url(o, "nonce_endpoint", ep->nonce, sizeof(ep->nonce), err, err_len);
 	if (rc == OFP_HOLDER_OK)
 		rc = copy_url(o, "credential_endpoint", ep->credential, sizeof(ep->credential), err, err_len);
+	ep->trust[0] = '\0';
+	if (rc == OFP_HOLDER_OK && json_object_get(o, "offpass_trust_list_endpoint") != NULL)
+		rc = copy_url(o, "offpass_trust_list_endpoint", ep->trust, sizeof(ep->trust), err, err_len);
 	json_decref(o);
 	return rc;
+}
+
+/* The issuer's signed trust list (the gates' trust.bin) into the pin:
+ * the first one when none is pinned and first is true (enrollment: trust
+ * on first use, over TLS), else only as a successor the pinned list's key
+ * signed (ofp_holder_trust_pin). A list that does not verify is REFUSED:
+ * an issuer that serves one is not trusted with anything else either. */
+static int update_pin(const ofp_p11_key_t *key, const char *dir, const endpoints_t *ep, const ofp_http_opts_t *http,
+		      uint32_t now, char *err, size_t err_len)
+{
+	ofp_http_req_t req = { "GET", ep->trust, NULL, NULL, 0, NULL, NULL };
+	ofp_http_resp_t resp;
+	uint64_t version;
+	bool changed;
+	int rc;
+
+	if (ep->trust[0] == '\0')
+		return OFP_HOLDER_OK; /* the pinned list decides (the caller made sure there is one) */
+	if (ofp_http_do(http, &req, &resp, err, err_len) != 0)
+		return OFP_HOLDER_FAILED;
+	if (resp.status != 200 || resp.len > OFP_TRUST_LIST_MAX)
+		rc = say(err, err_len, resp.status >= 500 ? OFP_HOLDER_FAILED : OFP_HOLDER_REFUSED,
+			 "%s: HTTP %ld, %zu bytes: not a trust list", ep->trust, resp.status, resp.len);
+	else
+		rc = ofp_holder_trust_pin(dir, key, resp.body, resp.len, now, &version, &changed, err, err_len);
+	ofp_http_resp_free(&resp);
+	return rc;
+}
+
+/* A pin to check the answer with, before the issuer is asked anything
+ * that changes state: one pinned already, or (first) the issuer's own. */
+static int need_pin(const ofp_p11_key_t *key, const char *dir, const endpoints_t *ep, bool first, char *err,
+		    size_t err_len)
+{
+	ofp_trust_set_t *pin = calloc(1, sizeof(*pin));
+	int rc;
+
+	if (pin == NULL)
+		return say(err, err_len, OFP_HOLDER_FAILED, "out of memory");
+	rc = ofp_holder_trust_pinned(dir, key, pin, err, err_len);
+	ofp_trust_set_free(pin);
+	free(pin);
+	if (rc != 1)
+		return rc;
+	if (!first)
+		return say(err, err_len, OFP_HOLDER_REFUSED,
+			   "no issuer trust list is pinned for this key, so no credential from %s can be checked: "
+			   "give the issuer's trust.bin with --trust FILE (or enroll online again)",
+			   ep->issuer);
+	if (ep->trust[0] == '\0')
+		return say(err, err_len, OFP_HOLDER_REFUSED,
+			   "issuer metadata: no offpass_trust_list_endpoint, and no trust list pinned: give the "
+			   "issuer's trust.bin with --trust FILE");
+	return OFP_HOLDER_OK;
 }
 
 static int fetch_nonce(const endpoints_t *ep, const ofp_http_opts_t *http, char *nonce, size_t len, char *err,
@@ -309,6 +367,10 @@ int ofp_holder_refresh_online(ofp_p11_t *p, const ofp_p11_key_t *key, const char
 		return say(err, err_len, OFP_HOLDER_FAILED, "the installed credential does not encode");
 	rc = discover(issuer_url, http, &ep, err, err_len);
 	if (rc == OFP_HOLDER_OK)
+		rc = need_pin(key, dir, &ep, false, err, err_len);
+	if (rc == OFP_HOLDER_OK)
+		rc = update_pin(key, dir, &ep, http, now, err, err_len);
+	if (rc == OFP_HOLDER_OK)
 		rc = fetch_nonce(&ep, http, nonce, sizeof(nonce), err, err_len);
 	if (rc == OFP_HOLDER_OK)
 		rc = ofp_holder_proof_jwt(p, key, ep.issuer, nonce, now, &jwt, err, err_len);
@@ -317,6 +379,9 @@ int ofp_holder_refresh_online(ofp_p11_t *p, const ofp_p11_key_t *key, const char
 	free(jwt);
 	if (rc == OFP_HOLDER_OK)
 		rc = check_refreshed(&cur, next, next_len, &nc, err, err_len);
+	/* The issuer's signature, before anything is kept or replaced. */
+	if (rc == OFP_HOLDER_OK)
+		rc = ofp_holder_check_issued(dir, key, &nc, now, err, err_len);
 	if (rc != OFP_HOLDER_OK)
 		return rc;
 	/* The next window: the current credential stays in use until it ends. */
@@ -386,8 +451,16 @@ int ofp_holder_enroll_online(ofp_p11_t *p, const ofp_p11_key_t *key, const char 
 	size_t cred_len = 0;
 	char nonce[128], bearer[160], *jwt = NULL;
 	endpoints_t ep;
+	ofp_credential_t c;
+	ofp_fmt_error_t fe;
 	int rc = discover(issuer_url, http, &ep, err, err_len);
 
+	/* The trust list before the code is spent: an issuer whose list does
+	 * not verify gets no enrollment code. */
+	if (rc == OFP_HOLDER_OK)
+		rc = need_pin(key, dir, &ep, true, err, err_len);
+	if (rc == OFP_HOLDER_OK)
+		rc = update_pin(key, dir, &ep, http, now, err, err_len);
 	if (rc == OFP_HOLDER_OK)
 		rc = discover_token(http, &ep, err, err_len);
 	if (rc == OFP_HOLDER_OK)
@@ -400,6 +473,15 @@ int ofp_holder_enroll_online(ofp_p11_t *p, const ofp_p11_key_t *key, const char 
 		rc = request_credential(&ep, http, jwt, NULL, 0, bearer, cred, &cred_len, err, err_len);
 	free(jwt);
 	OPENSSL_cleanse(bearer, sizeof(bearer));
+	if (rc != OFP_HOLDER_OK)
+		return rc;
+	if (ofp_credential_decode(cred, cred_len, &c, &fe) != OFP_FMT_OK)
+		return say(err, err_len, OFP_HOLDER_REFUSED, "credential endpoint: not a credential (%s)", fe.reason);
+	if (memcmp(c.holder_id, holder_id, OFP_ID_LEN) != 0)
+		return say(err, err_len, OFP_HOLDER_REFUSED,
+			   "credential endpoint: the credential (serial %llu) is not for this holder id; nothing installed",
+			   (unsigned long long)c.serial);
+	rc = ofp_holder_check_issued(dir, key, &c, now, err, err_len);
 	if (rc != OFP_HOLDER_OK)
 		return rc;
 	return ofp_holder_install_dir(p, key, dir, cred, cred_len, now, out, place, err, err_len);

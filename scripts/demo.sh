@@ -91,7 +91,7 @@ fi
 
 say "The issuer checks the code (it works once) and her right (balance + credit line >= 5.00), and certifies her key"
 iss issue alice.req -o alice.cred | show
-hold install alice.cred | show
+hold install --trust "$work/issuer/trust.bin" alice.cred | show
 hold status | show
 
 say "At the gate (offline) Alice shows a QR code for a 2.50 fare"

@@ -223,7 +223,7 @@ run hold "${KEY9A[@]}" enroll --holder-id "$HID" --code-file alice.code -o alice
 run iss issue alice.req -o alice.cred
 expect_log "credential serial 1 for holder $HID" "issued"
 # OpenSC cannot create data objects on a PIV card: the state file.
-run hold "${KEY9A[@]}" install alice.cred
+run hold "${KEY9A[@]}" install --trust "$WORK/iss/trust.bin" alice.cred
 expect_log "cannot keep data objects" "install says where"
 CRED_FILE=$(sed -n 's/^installed credential serial 1 in \(.*\) instead .*/\1/p' last.log)
 [ -f "$CRED_FILE" ] || fail "install named no state file ('$CRED_FILE')"
@@ -249,7 +249,7 @@ cmp -s back.cred alice.cred || fail "get-credential is not the credential put"
 	{ cat stderr.log >&2; fail "get-credential -o -"; }
 cmp -s stdout.cred alice.cred || fail "get-credential -o - is not the credential alone"
 # Installing it again finds it on the card: the state file goes.
-run hold "${KEY9A[@]}" install alice.cred
+run hold "${KEY9A[@]}" install --trust "$WORK/iss/trust.bin" alice.cred
 expect_log "is on the card of token 'alice card' already" "install finds the card's copy"
 [ ! -e "$CRED_FILE" ] || fail "the state file is still there"
 run hold "${KEY9A[@]}" status
@@ -306,7 +306,7 @@ expect_log "^key: +P-256 $PUB9C \(id 02\)" "holder: the 9C key"
 expect_log "credential: serial 1 is for another key" "the 9A credential is not 9C's"
 run hold --uri "$URI9C" enroll --holder-id "$HID2" --code-file sign.code -o sign.req
 run iss issue sign.req -o sign.cred
-run hold --uri "$URI9C" install sign.cred
+run hold --uri "$URI9C" install --trust "$WORK/iss/trust.bin" sign.cred
 expect_log "cannot keep data objects" "9C: the state file"
 for i in 1 2; do
 	run hold --uri "$URI9C" present --amount 250 --png "s$i.png"

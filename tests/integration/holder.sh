@@ -142,6 +142,18 @@ flow()
 	run "$KIT" issue "$out/req.bin" "$out/cred.bin" "$T0"
 	run "${H[@]}" status
 	expect_log "credential: none installed" "$name status before install"
+	# The issuer's signature is checked against a pinned trust list: with
+	# none, nothing is installed; a forged signature is refused.
+	expect_rc 3 "${H[@]}" install "$out/cred.bin"
+	expect_log "no issuer trust list is pinned for this key" "$name install with no trust list pinned"
+	run "$KIT" trust "$out/trust.bin" "$T0"
+	{ head -c 136 "$out/cred.bin"; printf '\x00'; } >"$out/forged.bin"
+	cmp -s "$out/forged.bin" "$out/cred.bin" && { head -c 136 "$out/cred.bin"; printf '\x01'; } >"$out/forged.bin"
+	expect_rc 3 "${H[@]}" install --trust "$out/trust.bin" "$out/forged.bin"
+	expect_log "pinned issuer trust list version 1" "$name pins the trust list"
+	expect_log "not the issuer's: credential.issuer_signature: does not verify" "$name forged credential"
+	run "${H[@]}" status
+	expect_log "credential: none installed" "$name nothing installed from a forged credential"
 	run "${H[@]}" install "$out/cred.bin"
 	expect_log "installed credential serial 77 on token '$label' \\(valid for 1 d 0 h\\)" "$name install"
 	run "${H[@]}" status

@@ -307,7 +307,7 @@ if [ -x "$HOLDER" ]; then
 	run h enroll --holder-id "$CAROL" --code-file carol.code -o carol.req
 	run iss issue carol.req -o carol.cred
 	expect_log "for holder $CAROL" "issue for offpass-holder"
-	run h install carol.cred
+	run h install --trust "$D/trust.bin" carol.cred
 	GATE=$B/verifier/gate/offpass-gate
 	if [ -x "$GATE" ]; then
 		# The whole flow through the real gate: present, check, export, settle.

@@ -335,7 +335,7 @@ h() { OFFPASS_P11_DIR=$WORK/htokens "$HOLDER" --module "$MODULE" --token-label h
 run h keygen
 run h enroll --holder-id "$CAROL" --code-file carol.code -o carol.req
 run iss issue carol.req -o carol.cred
-run h install carol.cred
+run h install --trust "$D/trust.bin" carol.cred
 run h refresh --issuer "$U"
 expect_log "serial [0-9]+" "holder refresh gets the next credential"
 NEXT_SERIAL=$(grep -Eo 'serial [0-9]+' "$WORK/last.log" | head -1 | awk '{ print $2 }')
