@@ -74,7 +74,7 @@ static bool has_signing_key(const ofp_trust_list_t *t)
 }
 
 bool ofp_trust_set_accept(const ofp_trust_set_t *cur, const ofp_trust_set_t *next, uint32_t now, uint32_t skew,
-			  char *why, size_t why_len)
+			  uint32_t max_ahead, char *why, size_t why_len)
 {
 	bool anchor = cur == NULL || !cur->loaded;
 	const ofp_trust_entry_t *e;
@@ -96,11 +96,11 @@ bool ofp_trust_set_accept(const ofp_trust_set_t *cur, const ofp_trust_set_t *nex
 			 (unsigned long long)next->list.version, (unsigned long long)cur->list.version);
 		return false;
 	}
-	if (next->list.issued_at > now && next->list.issued_at - now > skew) {
+	if (next->list.issued_at > now && next->list.issued_at - now > max_ahead) {
 		snprintf(why, why_len,
-			 "trust_list.issued_at: %u is more than clock_skew %u s after this clock (%u); "
-			 "the issuer's clock or this one is wrong",
-			 next->list.issued_at, skew, now);
+			 "trust_list.issued_at: %u is more than clock_skew %u s after this gate's clock (%u); "
+			 "the issuer's clock or this gate's is wrong",
+			 next->list.issued_at, max_ahead, now);
 		return false;
 	}
 	kid_hex(next->list.signer_kid, kid);

@@ -40,12 +40,13 @@ const ofp_trust_entry_t *ofp_trust_set_signer(const ofp_trust_set_t *t, const ui
  * first list, the anchor, and must be signed by a credential-signing key
  * of its own. Otherwise next must have a higher version than cur and be
  * signed by a credential-signing key of cur. Always: the signer valid at
- * now, next issued no more than skew after now (a list from the future
- * would stretch every age counted from it), at least one credential-
- * signing key in next (else no later list could follow), and the
- * signature verifies. */
+ * now, next issued no more than max_ahead after now (a gate passes its
+ * clock_skew: a list from the future would stretch the deny list's age
+ * counted from it; a holder, which ages nothing from it, UINT32_MAX), at
+ * least one credential-signing key in next (else no later list could
+ * follow), and the signature verifies. */
 bool ofp_trust_set_accept(const ofp_trust_set_t *cur, const ofp_trust_set_t *next, uint32_t now, uint32_t skew,
-			  char *why, size_t why_len) OFP_WUR;
+			  uint32_t max_ahead, char *why, size_t why_len) OFP_WUR;
 
 /* Was credential c signed by t's credential-signing key it names, valid
  * at `at`? (The issuer signature over the credential's signed bytes.) */

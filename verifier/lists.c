@@ -117,7 +117,8 @@ static offpass_status_t install_trust(offpass_verifier_t *v, ofp_trust_state_t *
 	offpass_status_t st;
 
 	if (!ofp_trust_set_load(next, list, len, why, sizeof(why)) ||
-	    !ofp_trust_set_accept(&v->trust, next, now, v->cfg.clock_skew, why, sizeof(why)))
+	    !ofp_trust_set_accept(&v->trust, next, now, v->cfg.clock_skew, v->cfg.clock_skew, why,
+				  sizeof(why)))
 		return ofp_v_fail(v, OFFPASS_STATUS_REJECTED, "trust list refused: %s", why);
 	st = store_list(v, OFP_V_TRUST_FILE, list, len);
 	if (st != OFFPASS_STATUS_OK)

@@ -12,9 +12,18 @@ and on POST /credential, by MODE:
   escape        a 400 whose error_description carries terminal escapes and a
                 line of its own
   slow          every answer after 6 s (a valid-looking but wrong credential)
+  forged        CREDHEX ending a day later, same holder and issuer key id, its
+                signature left as it was (no longer valid)
+  untrusted     CREDHEX ending a day later, properly signed by a key of this
+                issuer's own that no gate trusts
+  rogue-trust   as untrusted, and the metadata names a trust list endpoint
+                serving a newer trust list (version 99) of that key, signed
+                by itself: a holder must take it only if its pinned list's
+                key signed it
 The port it listens on (127.0.0.1, chosen by the system) goes to PORTFILE.
 """
 import base64
+import hashlib
 import http.server
 import json
 import os
@@ -23,6 +32,35 @@ import sys
 import time
 
 PORTFILE, MODE, CRED = sys.argv[1], sys.argv[2], bytes.fromhex(sys.argv[3])
+SPKI_P256 = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d030107034200")
+
+
+class RogueKey:
+    """A P-256 key of the hostile issuer's own (docs/FORMAT.md 3.3, 3.4)."""
+
+    def __init__(self):
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.hazmat.primitives import serialization
+        self.key = ec.generate_private_key(ec.SECP256R1())
+        self.pub = self.key.public_key().public_bytes(serialization.Encoding.X962,
+                                                      serialization.PublicFormat.UncompressedPoint)
+        self.kid = hashlib.sha256(SPKI_P256 + self.pub).digest()[:4]
+
+    def sign(self, domain, msg):
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import ec, utils
+        r, s = utils.decode_dss_signature(self.key.sign(domain + msg, ec.ECDSA(hashes.SHA256())))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+
+ROGUE = RogueKey() if MODE in ("untrusted", "rogue-trust") else None
+
+
+def rogue_trust_list():
+    now = int(time.time())
+    body = (b"\x81" + struct.pack(">QI", 99, now - 60) + ROGUE.kid + b"\x01" + ROGUE.kid + b"\x01\x01" +
+            struct.pack(">II", now - 86400, now + 3650 * 86400) + ROGUE.pub)
+    return body + ROGUE.sign(b"offpass-trust-v1", body)
 
 
 def b64url(b):
@@ -40,6 +78,11 @@ def crafted():
         c[nb_off + 4:nb_off + 8] = struct.pack(">I", not_after - 100)
     elif MODE == "garbage":
         return b"\x11not a credential"
+    elif MODE in ("forged", "untrusted", "rogue-trust"):
+        c[nb_off + 4:nb_off + 8] = struct.pack(">I", not_after + 86400)
+        if ROGUE is not None:
+            c[2:6] = ROGUE.kid
+            c[-64:] = ROGUE.sign(b"offpass-cred-v1", bytes(c[:-64]))
     return bytes(c)
 
 
@@ -59,8 +102,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         if MODE == "fail":
             return self.answer(500, b'{"error":"server_error"}')
+        if self.path == "/trust-list" and MODE == "rogue-trust":
+            body = rogue_trust_list()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            return self.wfile.write(body)
         meta = {"credential_issuer": self.base(), "nonce_endpoint": self.base() + "/nonce",
                 "credential_endpoint": self.base() + "/credential"}
+        if MODE == "rogue-trust":
+            meta["offpass_trust_list_endpoint"] = self.base() + "/trust-list"
         self.answer(200, json.dumps(meta).encode())
 
     def do_POST(self):

@@ -3,8 +3,10 @@
 # issuer that lies (tests/integration/hostile-issuer.py): a credential for
 # another holder id, one that ends before the one held, bytes that are no
 # credential, a 4 MiB body, HTTP 500 for everything, an error text with
-# terminal escapes and a line break, and an issuer that
-# answers each request after 6 s. Each time present warns once, installs
+# terminal escapes and a line break, an issuer that
+# answers each request after 6 s, a credential with a later end and a
+# forged signature, one properly signed by a key no gate trusts, and that
+# one with a newer trust list of that key, signed by itself. Each time present warns once, installs
 # nothing, keeps the credential it had (same serial, same end), and the
 # code it shows operates at a gate; the slow issuer costs at most the 10 s
 # the whole refresh is allowed, not 10 s per request.
@@ -15,6 +17,7 @@ set -eu
 # shellcheck source=tests/integration/issuerd-lib.sh
 . "$(dirname "$0")/issuerd-lib.sh"
 need pkcs11-tool curl python3
+python3 -c "import cryptography" 2>/dev/null || skip "python3-cryptography not installed"
 
 B=${top_builddir:-.}
 S=${srcdir:-$(dirname "$0")/../..}
@@ -62,7 +65,7 @@ HELD=$(grep -E '^(credential|validity):' "$WORK/last.log")
 LIFE=$(awk -F' *= *' '$1 == "credential_lifetime" { print $2 }' "$D/issuer.conf")
 T=$((NOW + LIFE - 600))
 n=0
-for mode in other-holder shorter garbage huge fail escape slow; do
+for mode in other-holder shorter garbage huge fail escape slow forged untrusted rogue-trust; do
 	n=$((n + 1))
 	rm -f "$WORK/hostile.port"
 	python3 "$HOSTILE" "$WORK/hostile.port" "$mode" "$CRED" 2>>"$WORK/hostile.log" &
@@ -85,6 +88,14 @@ for mode in other-holder shorter garbage huge fail escape slow; do
 		grep -q "$(printf '\033')" "h$n.err" && fail "$mode: the issuer's escape sequences reached the terminal"
 		[ "$(wc -l <"h$n.err")" = 1 ] || { cat -v "h$n.err" >&2; fail "$mode: the issuer's text made a line of its own"; } ;;
 	slow) [ "$took" -le 14 ] || fail "$mode: present took $took s, the refresh is allowed 10 s in all" ;;
+	forged) grep -q "not the issuer's: credential.issuer_signature: does not verify" "h$n.err" ||
+		{ cat "h$n.err" >&2; fail "$mode: no reason"; } ;;
+	untrusted) grep -q "not the issuer's: credential.issuer_key_id: .* is not a credential-signing key" "h$n.err" ||
+		{ cat "h$n.err" >&2; fail "$mode: no reason"; } ;;
+	rogue-trust)
+		grep -q "trust list (version 99) refused: trust_list.signer_key_id: .* installed trust list" "h$n.err" ||
+			{ cat "h$n.err" >&2; fail "$mode: no reason"; }
+		cmp -s "$(ls "$WORK/hstate"/trust-*)" "$D/trust.bin" || fail "$mode: the pinned trust list changed" ;;
 	esac
 	ls "$WORK/hstate"/credential-next-* >/dev/null 2>&1 && fail "$mode: a next window was kept"
 	run h --now $((T + n)) status
@@ -94,4 +105,4 @@ for mode in other-holder shorter garbage huge fail escape slow; do
 	expect_log '^OPERATE' "$mode: the code shown operates"
 done
 
-pass "present --issuer against a lying issuer (another holder id, a shorter window, garbage, 4 MiB, HTTP 500, terminal escapes, 6 s per answer): one warning, nothing installed, the credential held kept and its code operates; the slow issuer costs at most the 10 s budget"
+pass "present --issuer against a lying issuer (another holder id, a shorter window, garbage, 4 MiB, HTTP 500, terminal escapes, 6 s per answer, a forged signature, an untrusted key, a self-signed trust list): one warning, nothing installed, the credential held kept and its code operates; the slow issuer costs at most the 10 s budget"
