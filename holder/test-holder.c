@@ -1342,6 +1342,141 @@ static void add_token_tests(Suite *s, const char *name, void (*setup)(void))
 	suite_add_tcase(s, tc);
 }
 
+/* ==== the pinned trust list ========================================================= */
+
+/* A trust list of version v, one credential-signing entry per key in
+ * keys, signed by signer. */
+static size_t make_trust(uint64_t version, const ofp_tk_key_t *signer, const ofp_tk_key_t *const *keys, unsigned n,
+			 uint8_t *out)
+{
+	ofp_trust_list_t t;
+	ofp_fmt_error_t fe;
+	size_t len = 0;
+
+	memset(&t, 0, sizeof(t));
+	t.version = version;
+	t.issued_at = T0 - 60;
+	t.count = (uint8_t)n;
+	for (unsigned i = 0; i < n; i++)
+		ofp_tk_trust_entry(&t.entries[i], keys[i], OFP_USAGE_CREDENTIAL_SIGNING, T0 - 86400, T0 + 86400 * 365);
+	ck_assert_msg(ofp_tk_sign_trust_list(&t, signer, &fe) == OFP_FMT_OK, "%s", fe.reason);
+	ck_assert_int_eq(ofp_trust_list_encode(&t, out, OFP_TRUST_LIST_MAX, &len, &fe), OFP_FMT_OK);
+	return len;
+}
+
+static void signed_by(ofp_credential_t *c, const ofp_p11_key_t *holder, const ofp_tk_key_t *issuer)
+{
+	ofp_fmt_error_t fe;
+	size_t len = 0;
+
+	memset(c, 0, sizeof(*c));
+	c->holder_alg = OFP_ALG_P256;
+	c->serial = 9;
+	memcpy(c->holder_id, "\x01\x23\x45\x67\x89\xab\xcd\xef", OFP_ID_LEN);
+	ck_assert_int_eq(ofp_holder_key_form(holder, c->holder_key, &len, NULL, 0), OFP_HOLDER_OK);
+	c->not_before = T0 - 60;
+	c->not_after = T0 + 86400;
+	c->grant.resource_class = 1;
+	c->grant.per_op_max = 100;
+	c->grant.offline_total = 1000;
+	ck_assert_msg(ofp_tk_sign_credential(c, issuer, &fe) == OFP_FMT_OK, "%s", fe.reason);
+}
+
+/* The holder's pin follows the gates' rule: the first list anchors, a
+ * newer one must be signed by a key of the pinned one, an older one never
+ * replaces it; a credential is taken only when a pinned key signed it. */
+START_TEST(trust_pin_and_check)
+{
+	ofp_tk_key_t a, b, rogue, hk;
+	const ofp_tk_key_t *ka[] = { &a }, *kab[] = { &a, &b }, *kr[] = { &rogue };
+	uint8_t list[OFP_TRUST_LIST_MAX], pinned[OFP_TRUST_LIST_MAX], back[4096];
+	char err[ERR_LEN] = "", path[4096];
+	ofp_p11_key_t holder;
+	ofp_credential_t c;
+	ofp_trust_set_t t;
+	uint64_t version;
+	size_t n, pinned_len;
+	bool changed;
+	FILE *f;
+
+	ck_assert(ofp_tk_key_derive(&a, "issuer key a", OFP_ALG_P256));
+	ck_assert(ofp_tk_key_derive(&b, "issuer key b", OFP_ALG_P256));
+	ck_assert(ofp_tk_key_derive(&rogue, "rogue issuer", OFP_ALG_P256));
+	ck_assert(ofp_tk_key_derive(&hk, "the holder", OFP_ALG_P256));
+	memset(&holder, 0, sizeof(holder));
+	holder.alg = OFP_ALG_P256;
+	holder.pub_len = 65;
+	memcpy(holder.pub_raw, hk.pub, 65);
+
+	/* Nothing pinned: no credential can be checked. */
+	signed_by(&c, &holder, &a);
+	ck_assert_int_eq(ofp_holder_trust_pinned(state, &holder, &t, err, sizeof(err)), 1);
+	ck_assert_int_eq(ofp_holder_check_issued(state, &holder, &c, T0, err, sizeof(err)), OFP_HOLDER_REFUSED);
+	HAS(err, "no issuer trust list is pinned");
+	/* An anchor must sign itself. */
+	n = make_trust(1, &rogue, ka, 1, list);
+	ck_assert_int_eq(ofp_holder_trust_pin(state, &holder, list, n, T0, &version, &changed, err, sizeof(err)),
+			 OFP_HOLDER_REFUSED);
+	HAS(err, "signer_key_id");
+	pinned_len = make_trust(1, &a, ka, 1, pinned);
+	ck_assert_msg(ofp_holder_trust_pin(state, &holder, pinned, pinned_len, T0, &version, &changed, err,
+					   sizeof(err)) == OFP_HOLDER_OK, "%s", err);
+	ck_assert(changed);
+	ck_assert_uint_eq(version, 1);
+	ck_assert_int_eq(ofp_holder_check_issued(state, &holder, &c, T0, err, sizeof(err)), OFP_HOLDER_OK);
+	/* Signed by a key the pin does not hold; a forged signature. */
+	signed_by(&c, &holder, &rogue);
+	ck_assert_int_eq(ofp_holder_check_issued(state, &holder, &c, T0, err, sizeof(err)), OFP_HOLDER_REFUSED);
+	HAS(err, "credential.issuer_key_id");
+	signed_by(&c, &holder, &a);
+	c.not_after++;
+	ck_assert_int_eq(ofp_holder_check_issued(state, &holder, &c, T0, err, sizeof(err)), OFP_HOLDER_REFUSED);
+	HAS(err, "credential.issuer_signature");
+	/* Expired. */
+	signed_by(&c, &holder, &a);
+	ck_assert_int_eq(ofp_holder_check_issued(state, &holder, &c, T0 + 2 * 86400, err, sizeof(err)),
+			 OFP_HOLDER_REFUSED);
+	HAS(err, "expired");
+	/* A newer list of the rogue key, signed by itself: refused, pin kept. */
+	n = make_trust(2, &rogue, kr, 1, list);
+	ck_assert_int_eq(ofp_holder_trust_pin(state, &holder, list, n, T0, &version, &changed, err, sizeof(err)),
+			 OFP_HOLDER_REFUSED);
+	HAS(err, "installed trust list");
+	ck_assert(!changed);
+	ck_assert_int_eq(ofp_holder_state_path(state, "trust", &holder, path, sizeof(path), err, sizeof(err)),
+			 OFP_HOLDER_OK);
+	f = fopen(path, "rb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fread(back, 1, sizeof(back), f), pinned_len);
+	fclose(f);
+	ck_assert_mem_eq(back, pinned, pinned_len);
+	/* A rollover: version 2 with a and b, signed by a; then b's credentials. */
+	n = make_trust(2, &a, kab, 2, list);
+	ck_assert_msg(ofp_holder_trust_pin(state, &holder, list, n, T0, &version, &changed, err, sizeof(err)) ==
+			      OFP_HOLDER_OK, "%s", err);
+	ck_assert(changed);
+	ck_assert_uint_eq(version, 2);
+	signed_by(&c, &holder, &b);
+	ck_assert_int_eq(ofp_holder_check_issued(state, &holder, &c, T0, err, sizeof(err)), OFP_HOLDER_OK);
+	/* The old version 1 again: left aside, version 2 stays. */
+	ck_assert_int_eq(ofp_holder_trust_pin(state, &holder, pinned, pinned_len, T0, &version, &changed, err,
+					     sizeof(err)), OFP_HOLDER_OK);
+	ck_assert(!changed);
+	ck_assert_uint_eq(version, 2);
+	/* A damaged pin is an error, not "nothing pinned". */
+	f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	fputs("garbage", f);
+	fclose(f);
+	ck_assert_int_eq(ofp_holder_check_issued(state, &holder, &c, T0, err, sizeof(err)), OFP_HOLDER_FAILED);
+	HAS(err, "damaged");
+	ofp_tk_key_free(&a);
+	ofp_tk_key_free(&b);
+	ofp_tk_key_free(&rogue);
+	ofp_tk_key_free(&hk);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("holder");
@@ -1370,6 +1505,11 @@ int main(void)
 
 	tc = tcase_create("refresh");
 	tcase_add_test(tc, refresh_count_and_signals);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("trust");
+	tcase_add_checked_fixture(tc, setup_plain, remove_dir);
+	tcase_add_test(tc, trust_pin_and_check);
 	suite_add_tcase(s, tc);
 
 	if (getenv("OFFPASS_P11_MODULE") != NULL && getenv("OFFPASS_P11_MODULE")[0] != '\0')
