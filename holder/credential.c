@@ -491,6 +491,29 @@ int ofp_holder_credential(ofp_p11_t *p, const ofp_p11_key_t *key, ofp_credential
 	return ofp_holder_credential_dir(p, key, NULL, out, NULL, err, err_len);
 }
 
+/* The pinned trust list's version; a damaged one is reported, not fatal. */
+static int status_trust(const ofp_p11_key_t *key, const char *dir, ofp_holder_status_t *st, char *err,
+			size_t err_len)
+{
+	char ignored[OFP_HOLDER_ERR_LEN];
+	ofp_trust_set_t *t;
+
+	st->trust = 1;
+	if (dir == NULL)
+		return OFP_HOLDER_OK;
+	t = calloc(1, sizeof(*t));
+	if (t == NULL) {
+		snprintf(err, err_len, "out of memory");
+		return OFP_HOLDER_FAILED;
+	}
+	st->trust = ofp_holder_trust_pinned(dir, key, t, ignored, sizeof(ignored));
+	if (st->trust == OFP_HOLDER_OK)
+		st->trust_version = t->list.version;
+	ofp_trust_set_free(t);
+	free(t);
+	return OFP_HOLDER_OK;
+}
+
 int ofp_holder_status(ofp_p11_t *p, const ofp_p11_key_t *key, const char *dir, ofp_holder_status_t *st,
 		      char *err, size_t err_len)
 {
@@ -523,7 +546,7 @@ int ofp_holder_status(ofp_p11_t *p, const ofp_p11_key_t *key, const char *dir, o
 	if (rv < 0)
 		return OFP_HOLDER_FAILED;
 	st->has_counter = rv == 0;
-	return OFP_HOLDER_OK;
+	return status_trust(key, dir, st, err, err_len);
 }
 
 static void print_credential(FILE *f, const ofp_credential_t *c, uint32_t now)
@@ -566,6 +589,12 @@ void ofp_holder_status_print(FILE *f, const ofp_holder_status_t *st, uint32_t no
 		fprintf(f, "counter:    %u last used (%s)\n", (unsigned)st->counter, st->counter_path);
 	else
 		fprintf(f, "counter:    none used yet (%s)\n", st->counter_path);
+	if (st->trust == OFP_HOLDER_OK)
+		fprintf(f, "issuer:     trust list version %llu pinned\n", (unsigned long long)st->trust_version);
+	else if (st->trust == 1)
+		fprintf(f, "issuer:     no trust list pinned (offpass-holder install --trust FILE)\n");
+	else
+		fprintf(f, "issuer:     the pinned trust list cannot be read or is damaged\n");
 }
 
 /* ---- the next window's credential ------------------------------------------- */

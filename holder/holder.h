@@ -131,6 +131,8 @@ typedef struct ofp_holder_status {
 	bool has_counter;
 	uint32_t counter; /* last value used */
 	char counter_path[4096];
+	int trust;		/* the pinned trust list: OFP_HOLDER_OK, 1 none, OFP_HOLDER_FAILED damaged */
+	uint64_t trust_version; /* when pinned */
 } ofp_holder_status_t;
 
 /* Gather what `status` shows. A credential for another key is reported

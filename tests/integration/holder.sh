@@ -142,6 +142,7 @@ flow()
 	run "$KIT" issue "$out/req.bin" "$out/cred.bin" "$T0"
 	run "${H[@]}" status
 	expect_log "credential: none installed" "$name status before install"
+	expect_log "^issuer: +no trust list pinned" "$name status before the trust list is pinned"
 	# The issuer's signature is checked against a pinned trust list: with
 	# none, nothing is installed; a forged signature is refused.
 	expect_rc 3 "${H[@]}" install "$out/cred.bin"
@@ -159,6 +160,7 @@ flow()
 	run "${H[@]}" status
 	expect_log "^key: +P-256 0[23][0-9a-f]{64} " "$name status key"
 	expect_log "serial 77, holder $HOLDER_ID" "$name status credential"
+	expect_log "^issuer: +trust list version 1 pinned$" "$name status shows the pinned trust list"
 	expect_log "valid for 1 d 0 h \\(2023-11-14 22:12:20 UTC to 2023-11-15 22:13:20 UTC\\)" "$name validity"
 	expect_log "up to 500 per operation" "$name grant"
 	expect_log "counter: +none used yet" "$name status counter"
