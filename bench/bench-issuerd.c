@@ -27,6 +27,7 @@
 
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <signal.h>
@@ -82,6 +83,10 @@ typedef struct stats {
 	unsigned long n, ok, failed;
 	double seconds;
 	double service_cpu, driver_cpu; /* seconds of CPU over the run */
+	/* What the issuerd processes' ledger handles did over their life
+	 * (their last line on stderr): transactions the database refused
+	 * for a concurrent one and ran again, statements, round trips. */
+	unsigned long long conflicts, statements, round_trips;
 } stats_t;
 
 static double now_s(void)
@@ -256,6 +261,13 @@ static int start_issuerd(const cfg_t *c, world_t *w, unsigned i)
 	if (pid < 0)
 		return fail("fork", strerror(errno));
 	if (pid == 0) {
+		char err_file[400];
+		int fd;
+		snprintf(err_file, sizeof(err_file), "%s/issuerd-%u.err", w->root, i);
+		fd = open(err_file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+		if (fd < 0 || dup2(fd, STDERR_FILENO) < 0)
+			_exit(127);
+		close(fd);
 		execl(c->issuerd, c->issuerd, "--dir", w->dir, "--pin-env", "BENCH_ISSUERD_PIN", "--listen",
 		      "127.0.0.1:0", "--port-file", port_file, "--log", log_file, (char *)NULL);
 		_exit(127);
@@ -286,11 +298,39 @@ static double service_cpu(const world_t *w)
 	return sum;
 }
 
-static void stop_issuerds(world_t *w)
+/* The ledger line issuerd i wrote on stderr when it stopped, added to st. */
+static void ledger_figures(const world_t *w, unsigned i, stats_t *st)
+{
+	unsigned long long tx, commits, conflicts, statements, round_trips;
+	char path[400], line[512];
+	const char *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/issuerd-%u.err", w->root, i);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		p = strstr(line, ": ledger: ");
+		if (p != NULL && sscanf(p, ": ledger: %llu transactions, %llu committed, %llu refused for a concurrent one "
+					   "(run again), %llu statements, %llu round trips",
+					&tx, &commits, &conflicts, &statements, &round_trips) == 5) {
+			st->conflicts += conflicts;
+			st->statements += statements;
+			st->round_trips += round_trips;
+		}
+	}
+	fclose(f);
+}
+
+/* Stop every issuerd; st (when not NULL) gets their ledger figures. */
+static void stop_issuerds(world_t *w, stats_t *st)
 {
 	for (unsigned i = 0; i < w->nprocs; i++) {
 		kill(w->pids[i], SIGTERM);
 		waitpid(w->pids[i], NULL, 0);
+		if (st != NULL)
+			ledger_figures(w, i, st);
 	}
 	w->nprocs = 0;
 }
@@ -535,8 +575,10 @@ static void print_row(const char *what, const char *ledger, unsigned procs, cons
 	printf("%-22s %-10s %5u  %8lu %6lu %9.0f %9.1f %9.1f", what, ledger, procs, s->ok, s->failed,
 	       s->seconds > 0 ? (double)s->ok / s->seconds : 0, pct(s, 0.5), pct(s, 0.99));
 	printf(" %11.0f", per_op > 0 && s->seconds > 0 ? (double)s->ok * per_op / s->seconds : 0);
-	printf(" %8.3f %8.3f\n", s->ok > 0 ? s->service_cpu * 1e3 / (double)s->ok : 0,
+	printf(" %8.3f %8.3f", s->ok > 0 ? s->service_cpu * 1e3 / (double)s->ok : 0,
 	       s->ok > 0 ? s->driver_cpu * 1e3 / (double)s->ok : 0);
+	printf(" %7llu %8.1f %8.1f\n", s->conflicts, s->ok > 0 ? (double)s->statements / (double)s->ok : 0,
+	       s->ok > 0 ? (double)s->round_trips / (double)s->ok : 0);
 }
 
 /* What the CPU figures allow when the driver and the service have the
@@ -550,6 +592,8 @@ static void print_ceiling(const stats_t *s)
 	if (getloadavg(load, 1) != 1)
 		load[0] = -1;
 	printf("svc/drv cpu: CPU ms per operation of the issuerd processes / of this driver\n");
+	printf("retries: transactions the ledger refused for a concurrent one and ran again; stmts, rtts: ledger "
+	       "statements and round trips to the database per operation (each phase on issuerds of its own)\n");
 	if (per > 0)
 		printf("refresh CPU (1 process): %.3f ms service + %.3f ms driver: at most %.0f/s on %ld idle cores "
 		       "(load average now %.2f)\n",
@@ -616,18 +660,21 @@ static int measure(const cfg_t *c, world_t *w)
 
 	memset(st, 0, sizeof(st));
 	printf("\noffpass-issuerd on loopback, %s ledger, %lu requests in flight\n", ledger, c->inflight);
-	printf("%-22s %-10s %5s  %8s %6s %9s %9s %9s %11s %8s %8s\n", "operation", "ledger", "procs", "done", "failed",
-	       "per s", "p50 ms", "p99 ms", "records/s", "svc cpu", "drv cpu");
+	printf("%-22s %-10s %5s  %8s %6s %9s %9s %9s %11s %8s %8s %7s %8s %8s\n", "operation", "ledger", "procs", "done",
+	       "failed", "per s", "p50 ms", "p99 ms", "records/s", "svc cpu", "drv cpu", "retries", "stmts", "rtts");
 	for (unsigned procs = 1; rc == 0 && procs <= MAX_PROCS; procs++) {
 		unsigned long hh = c->holders / 2, bh = c->batches / 2;
-		w->nprocs = 0;
-		for (unsigned i = 0; rc == 0 && i < procs; i++, w->nprocs++)
-			rc = start_issuerd(c, w, i);
-		if (rc == 0)
-			rc = drive(c, w, OP_REFRESH, (procs - 1) * hh, hh, &st[procs - 1][0]);
-		if (rc == 0)
-			rc = drive(c, w, OP_BATCH, (procs - 1) * bh, bh, &st[procs - 1][1]);
-		stop_issuerds(w);
+		/* Each phase on processes of its own: their ledger figures
+		 * are the phase's. */
+		for (int op = OP_REFRESH; rc == 0 && op <= OP_BATCH; op++) {
+			stats_t *s = &st[procs - 1][op];
+			w->nprocs = 0;
+			for (unsigned i = 0; rc == 0 && i < procs; i++, w->nprocs++)
+				rc = start_issuerd(c, w, i);
+			if (rc == 0)
+				rc = drive(c, w, op, (procs - 1) * (op == OP_REFRESH ? hh : bh), op == OP_REFRESH ? hh : bh, s);
+			stop_issuerds(w, rc == 0 ? s : NULL);
+		}
 		if (rc == 0) {
 			print_row("refresh (nonce+cred)", ledger, procs, &st[procs - 1][0], 0);
 			print_row("batch upload", ledger, procs, &st[procs - 1][1], (double)c->records);
@@ -669,7 +716,7 @@ int main(int argc, char **argv)
 	rc = setup(&c, &w);
 	if (rc == 0)
 		rc = measure(&c, &w);
-	stop_issuerds(&w);
+	stop_issuerds(&w, NULL);
 	for (unsigned long i = 0; w.holders != NULL && i < c.holders; i++) {
 		tk_holder_free(&w.holders[i].h);
 		free(w.holders[i].header_b64);

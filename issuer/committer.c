@@ -68,7 +68,7 @@ static int run_group_once(ofp_committer_t *c, ofp_commit_unit_t *g)
 	ofp_ledger_t *l = ofp_issuer_ledger(c->iss);
 	char why[OFP_COMMITTER_ERR_LEN];
 
-	if (ofp_ledger_begin(l) != OFP_LEDGER_OK) {
+	if (ofp_ledger_begin_queued(l, OFP_LEDGER_QUEUE_ISSUANCE) != OFP_LEDGER_OK) {
 		if (ofp_ledger_retryable(l))
 			return 1;
 		snprintf(why, sizeof(why), "the ledger could not begin: %s", ofp_ledger_error(l));

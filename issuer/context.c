@@ -35,12 +35,18 @@ ofp_issuer_rc_t iss_ledger_fail(ofp_issuer_t *iss, int ledger_rc)
 
 ofp_issuer_rc_t iss_transact(ofp_issuer_t *iss, ofp_issuer_rc_t (*body)(ofp_issuer_t *iss, void *ctx), void *ctx)
 {
+	return iss_transact_queued(iss, OFP_LEDGER_QUEUE_NONE, body, ctx);
+}
+
+ofp_issuer_rc_t iss_transact_queued(ofp_issuer_t *iss, ofp_ledger_queue_t queue,
+				    ofp_issuer_rc_t (*body)(ofp_issuer_t *iss, void *ctx), void *ctx)
+{
 	ofp_issuer_rc_t rc = OFP_ISSUER_ERROR;
 
 	for (unsigned attempt = 0; attempt < OFP_LEDGER_TRIES; attempt++) {
 		if (attempt > 0)
 			ofp_ledger_backoff(attempt - 1);
-		rc = iss_ledger_fail(iss, ofp_ledger_begin(iss->ledger));
+		rc = iss_ledger_fail(iss, ofp_ledger_begin_queued(iss->ledger, queue));
 		if (rc == OFP_ISSUER_OK)
 			rc = body(iss, ctx);
 		if (rc == OFP_ISSUER_OK)

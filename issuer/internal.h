@@ -114,6 +114,9 @@ ofp_issuer_rc_t iss_ledger_fail(ofp_issuer_t *iss, int ledger_rc);
  * be re-runnable: it starts each try from the state before the first. */
 ofp_issuer_rc_t iss_transact(ofp_issuer_t *iss, ofp_issuer_rc_t (*body)(ofp_issuer_t *iss, void *ctx),
 			     void *ctx) OFP_WUR;
+/* The same, begun behind the other writers of queue (ofp_ledger_begin_queued). */
+ofp_issuer_rc_t iss_transact_queued(ofp_issuer_t *iss, ofp_ledger_queue_t queue,
+				    ofp_issuer_rc_t (*body)(ofp_issuer_t *iss, void *ctx), void *ctx) OFP_WUR;
 
 /* Open the token and log in (once). */
 ofp_issuer_rc_t iss_token(ofp_issuer_t *iss) OFP_WUR;

@@ -339,7 +339,7 @@ ofp_issuer_rc_t iss_issue_checked(ofp_issuer_t *iss, const ofp_enrollment_t *e, 
 		rc = issue_tx(iss, e, needs_code, &signer, o, out, out_len, &c);
 	} else {
 		struct issue_tx t = { e, needs_code, &signer, o, out, out_len, &c };
-		rc = iss_transact(iss, issue_body, &t);
+		rc = iss_transact_queued(iss, OFP_LEDGER_QUEUE_ISSUANCE, issue_body, &t);
 	}
 	if (rc != OFP_ISSUER_OK)
 		return rc;

@@ -497,6 +497,35 @@ static int start_api(const options_t *o, const handles_t *h, const uint8_t *mac_
 	return OFP_EXIT_OK;
 }
 
+/* One line on stderr at the end: what the ledger handles did, so that a
+ * bench or an operator sees the round trips per request and how often
+ * the database refused a transaction for a concurrent one. */
+static void report_ledger(const handles_t *h)
+{
+	ofp_ledger_stats_t sum = { 0 }, one;
+	ofp_committer_stats_t cs = { 0 };
+
+	for (unsigned i = 0; i <= h->n; i++) {
+		ofp_issuer_t *iss = i < h->n ? h->lent[i] : h->committing;
+		if (iss == NULL)
+			continue;
+		ofp_ledger_stats(ofp_issuer_ledger(iss), &one);
+		sum.transactions += one.transactions;
+		sum.commits += one.commits;
+		sum.conflicts += one.conflicts;
+		sum.statements += one.statements;
+		sum.round_trips += one.round_trips;
+	}
+	if (h->committer != NULL)
+		ofp_committer_stats(h->committer, &cs);
+	fprintf(stderr,
+		"%s: ledger: %" PRIu64 " transactions, %" PRIu64 " committed, %" PRIu64
+		" refused for a concurrent one (run again), %" PRIu64 " statements, %" PRIu64
+		" round trips; committer: %" PRIu64 " groups, %" PRIu64 " units, %" PRIu64 " group retries\n",
+		PROG, sum.transactions, sum.commits, sum.conflicts, sum.statements, sum.round_trips, cs.groups,
+		cs.units, cs.retries);
+}
+
 static void close_handles(handles_t *h)
 {
 	ofp_committer_free(h->committer);
@@ -552,6 +581,7 @@ out:
 	if (s.log != NULL && s.log != stdout)
 		fclose(s.log);
 	secmem_wipe(mac_key, sizeof(mac_key));
+	report_ledger(&h);
 	close_handles(&h); /* the committer first: it drains its queue */
 	ofp_api_free(s.api);
 	pthread_mutex_destroy(&s.log_lock);

@@ -38,6 +38,7 @@ ldb_stmt_t *ldg_stmt(ofp_ledger_t *l, const char *sql)
 {
 	size_t i;
 
+	l->stats.statements++;
 	for (i = 0; i < LEDGER_STMT_CACHE && l->cache[i].sql != NULL; i++) {
 		if (l->cache[i].sql == sql) {
 			ldb_reset(l->cache[i].stmt);
@@ -170,23 +171,45 @@ const char *ofp_ledger_backend(const ofp_ledger_t *l)
 
 int ofp_ledger_begin(ofp_ledger_t *l)
 {
+	return ofp_ledger_begin_queued(l, OFP_LEDGER_QUEUE_NONE);
+}
+
+int ofp_ledger_begin_queued(ofp_ledger_t *l, ofp_ledger_queue_t queue)
+{
+	ldb_queue_t q = queue == OFP_LEDGER_QUEUE_ISSUANCE     ? LDB_QUEUE_ISSUANCE
+			: queue == OFP_LEDGER_QUEUE_SETTLEMENT ? LDB_QUEUE_SETTLEMENT
+							       : LDB_QUEUE_NONE;
+	int rc;
+
 	l->retry_pending = false;
 	l->db->drv->clear_error(l->db);
 	/* PostgreSQL only warns about a BEGIN inside a transaction: a nested
 	 * begin is a caller's error on both. */
 	if (l->db->drv->in_transaction(l->db))
 		return ldg_fail(l, OFP_LEDGER_ERROR, "begin: a transaction is open already");
-	if (l->db->drv->begin(l->db) != LDB_OK)
-		return ldg_sql_fail(l, "begin");
-	return OFP_LEDGER_OK;
+	l->stats.transactions++;
+	l->stats.statements += q == LDB_QUEUE_NONE ? 1 : 2;
+	if (l->db->drv->begin(l->db, q) == LDB_OK)
+		return OFP_LEDGER_OK;
+	rc = ldg_sql_fail(l, "begin");
+	/* BEGIN went through and the lock did not (a deadlock, a lost
+	 * connection): nothing to keep. */
+	if (l->db->drv->in_transaction(l->db))
+		ofp_ledger_rollback(l);
+	else if (l->db->drv->retryable(l->db))
+		l->stats.conflicts++;
+	return rc;
 }
 
 int ofp_ledger_commit(ofp_ledger_t *l)
 {
 	int rc = l->db->drv->exec(l->db, "COMMIT");
 
-	if (rc == LDB_OK)
+	l->stats.statements++;
+	if (rc == LDB_OK) {
+		l->stats.commits++;
 		return OFP_LEDGER_OK;
+	}
 	rc = rc == LDB_CONSTRAINT ? ldg_fail(l, OFP_LEDGER_REFUSED, "commit: %s", l->db->drv->errmsg(l->db))
 				  : ldg_sql_fail(l, "commit");
 	ofp_ledger_rollback(l);
@@ -199,8 +222,11 @@ void ofp_ledger_rollback(ofp_ledger_t *l)
 		/* Keep the failure that led here (its retryable flag and text). */
 		bool again = l->db->drv->retryable(l->db);
 		(void)l->db->drv->exec(l->db, "ROLLBACK");
-		if (again)
+		l->stats.statements++;
+		if (again) {
 			l->retry_pending = true;
+			l->stats.conflicts++;
+		}
 	}
 }
 
@@ -208,6 +234,7 @@ static int unit_exec(ofp_ledger_t *l, const char *sql, const char *what)
 {
 	int rc = l->db->drv->exec(l->db, sql);
 
+	l->stats.statements++;
 	if (rc == LDB_OK)
 		return OFP_LEDGER_OK;
 	return rc == LDB_CONSTRAINT ? ldg_fail(l, OFP_LEDGER_REFUSED, "%s: %s", what, l->db->drv->errmsg(l->db))
@@ -229,6 +256,12 @@ int ofp_ledger_rollback_to(ofp_ledger_t *l)
 	int rc = unit_exec(l, "ROLLBACK TO unit", "rollback to savepoint");
 
 	return rc == OFP_LEDGER_OK ? ofp_ledger_release(l) : rc;
+}
+
+void ofp_ledger_stats(const ofp_ledger_t *l, ofp_ledger_stats_t *out)
+{
+	*out = l->stats;
+	out->round_trips = l->db->round_trips;
 }
 
 bool ofp_ledger_retryable(const ofp_ledger_t *l)

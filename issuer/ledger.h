@@ -57,6 +57,19 @@ const char *ofp_ledger_backend(const ofp_ledger_t *l);
  * SERIALIZABLE, reconnecting first when the connection was lost), COMMIT,
  * ROLLBACK. Rollback is a no-op outside one. */
 int ofp_ledger_begin(ofp_ledger_t *l) OFP_WUR;
+/* Begin, queued behind the other writers of one kind, in every process
+ * (PostgreSQL: a table lock taken before the transaction's snapshot;
+ * SQLite: BEGIN IMMEDIATE queues every writer anyway). Under SERIALIZABLE
+ * two grouped issuances, or two settlements, read and write the same
+ * index pages and would fail each other (serialization failures, the
+ * transaction run again from the start); queued, each reads what the
+ * one before committed. Readers do not wait. */
+typedef enum ofp_ledger_queue {
+	OFP_LEDGER_QUEUE_NONE = 0,
+	OFP_LEDGER_QUEUE_ISSUANCE,
+	OFP_LEDGER_QUEUE_SETTLEMENT,
+} ofp_ledger_queue_t;
+int ofp_ledger_begin_queued(ofp_ledger_t *l, ofp_ledger_queue_t queue) OFP_WUR;
 int ofp_ledger_commit(ofp_ledger_t *l) OFP_WUR;
 void ofp_ledger_rollback(ofp_ledger_t *l);
 
@@ -84,6 +97,20 @@ void ofp_ledger_backoff(unsigned attempt);
  * a ledger code that is returned; it must be re-runnable (keep nothing
  * from a failed try). */
 int ofp_ledger_transact(ofp_ledger_t *l, int (*body)(ofp_ledger_t *l, void *ctx), void *ctx) OFP_WUR;
+
+/* What one ledger handle did since it was opened: transactions begun,
+ * committed, and refused for a concurrent one (rolled back to be run
+ * again: PostgreSQL serialization failures and deadlocks, SQLite busy);
+ * statements run (transaction control included) and round trips to the
+ * database server (PostgreSQL; 0 on SQLite, which runs in the process). */
+typedef struct ofp_ledger_stats {
+	uint64_t transactions;
+	uint64_t commits;
+	uint64_t conflicts;
+	uint64_t statements;
+	uint64_t round_trips;
+} ofp_ledger_stats_t;
+void ofp_ledger_stats(const ofp_ledger_t *l, ofp_ledger_stats_t *out);
 
 /* Named counters (trust_version, deny_version) and blobs (the signed lists
  * as last written); absent ones read as 0 / NOT_FOUND. (In a transaction.) */

@@ -31,6 +31,17 @@ enum {
 	LDB_NOMEM = 7,	     /* the ledger's own marker: out of memory */
 };
 
+/* What a transaction's writers queue on, taken at BEGIN before the
+ * transaction reads anything (ldb_driver.begin): the writers of one kind
+ * then run one after the other across processes instead of failing each
+ * other's SERIALIZABLE transactions (docs/ISSUER.md 9). SQLite's BEGIN
+ * IMMEDIATE queues every writer already. */
+typedef enum ldb_queue {
+	LDB_QUEUE_NONE = 0,
+	LDB_QUEUE_ISSUANCE,   /* credentials: grouped issuance */
+	LDB_QUEUE_SETTLEMENT, /* batches: settlement */
+} ldb_queue_t;
+
 /* What ldb_open found. */
 enum { LDB_OPEN_OK = 0, LDB_OPEN_ERROR = -1, LDB_OPEN_MISSING = 1 };
 
@@ -57,7 +68,7 @@ struct ldb_driver {
 	int64_t (*changes)(ldb_t *db);
 	/* One or more statements without binds or rows (schema, BEGIN ...). */
 	int (*exec)(ldb_t *db, const char *sql);
-	int (*begin)(ldb_t *db);
+	int (*begin)(ldb_t *db, ldb_queue_t queue);
 	bool (*in_transaction)(ldb_t *db);
 	const char *(*errmsg)(ldb_t *db);
 	/* The last failure was a concurrent transaction's doing (run again). */
@@ -65,9 +76,12 @@ struct ldb_driver {
 	void (*clear_error)(ldb_t *db);
 };
 
-/* Every connection and statement starts with its driver. */
+/* Every connection and statement starts with its driver. round_trips:
+ * the times the driver waited for the server's answer (PostgreSQL; an
+ * embedded database has none), for ofp_ledger_stats. */
 struct ldb {
 	const ldb_driver_t *drv;
+	uint64_t round_trips;
 };
 struct ldb_stmt {
 	const ldb_driver_t *drv;

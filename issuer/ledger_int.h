@@ -18,6 +18,9 @@ struct ofp_ledger {
 	} cache[LEDGER_STMT_CACHE];
 	/* The transaction just rolled back failed for a concurrent one. */
 	bool retry_pending;
+	/* What this handle did (ofp_ledger_stats): statements counted in
+	 * ldg_stmt and the transaction control below. */
+	ofp_ledger_stats_t stats;
 	char err[1200];
 };
 

@@ -98,6 +98,7 @@ static int pg_exec(ldb_t *db, const char *sql)
 	PGresult *res = PQexec(d->conn, sql);
 	int rc = LDB_OK;
 
+	d->base.round_trips++;
 	if (res == NULL || !result_ok(res))
 		rc = failure(d, res, strcmp(sql, "COMMIT") == 0);
 	PQclear(res);
@@ -348,6 +349,7 @@ static int ensure_prepared(pg_stmt_t *s)
 	if (s->prepared && s->generation == d->generation)
 		return LDB_OK;
 	res = PQprepare(d->conn, s->name, s->sql, s->nparams, s->types);
+	d->base.round_trips++;
 	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
 		rc = failure(d, res, false);
 	PQclear(res);
@@ -370,6 +372,7 @@ static int pg_step(ldb_stmt_t *st)
 		if (rc != LDB_OK)
 			return rc;
 		s->res = PQexecPrepared(d->conn, s->name, s->nparams, s->values, s->lengths, s->formats, 1);
+		d->base.round_trips++;
 		if (s->res == NULL || !result_ok(s->res)) {
 			rc = failure(d, s->res, false);
 			PQclear(s->res);
@@ -451,8 +454,20 @@ static int64_t pg_changes(ldb_t *db)
 	return DB(db)->changes;
 }
 
-static int pg_begin(ldb_t *db)
+/* BEGIN, and the queue's table lock in the same round trip: LOCK TABLE
+ * takes no snapshot, so the transaction's snapshot (taken by its first
+ * read) comes after the lock, and sees what the previous holder
+ * committed. SHARE ROW EXCLUSIVE conflicts with itself and with writes
+ * to the table, not with reads: readers never wait. */
+static int pg_begin(ldb_t *db, ldb_queue_t queue)
 {
+	static const char *const begin[] = {
+		[LDB_QUEUE_NONE] = "BEGIN ISOLATION LEVEL SERIALIZABLE",
+		[LDB_QUEUE_ISSUANCE] = "BEGIN ISOLATION LEVEL SERIALIZABLE; "
+				       "LOCK TABLE credentials IN SHARE ROW EXCLUSIVE MODE",
+		[LDB_QUEUE_SETTLEMENT] = "BEGIN ISOLATION LEVEL SERIALIZABLE; "
+					 "LOCK TABLE batches IN SHARE ROW EXCLUSIVE MODE",
+	};
 	pg_db_t *d = DB(db);
 
 	if (PQstatus(d->conn) == CONNECTION_BAD) {
@@ -464,7 +479,9 @@ static int pg_begin(ldb_t *db)
 		}
 		d->generation++;
 	}
-	return pg_exec(db, "BEGIN ISOLATION LEVEL SERIALIZABLE");
+	if ((unsigned)queue >= sizeof(begin) / sizeof(begin[0]))
+		queue = LDB_QUEUE_NONE;
+	return pg_exec(db, begin[queue]);
 }
 
 static bool pg_in_transaction(ldb_t *db)

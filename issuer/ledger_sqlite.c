@@ -238,8 +238,9 @@ static int64_t sq_changes(ldb_t *db)
 	return sqlite3_changes(DB(db)->db);
 }
 
-static int sq_begin(ldb_t *db)
+static int sq_begin(ldb_t *db, ldb_queue_t queue)
 {
+	(void)queue; /* BEGIN IMMEDIATE: every writer queues */
 	return sq_exec(db, "BEGIN IMMEDIATE");
 }
 

@@ -635,7 +635,7 @@ static ofp_issuer_rc_t settle_tx(settle_t *s, const ofp_batch_t *b, ofp_settled_
 {
 	struct settle_tx t = { s, b, me };
 
-	return iss_transact(s->iss, settle_body, &t);
+	return iss_transact_queued(s->iss, OFP_LEDGER_QUEUE_SETTLEMENT, settle_body, &t);
 }
 
 /* Before the transaction: is this sequence settled already? Then the
