@@ -69,6 +69,18 @@ int ldg_exec(ofp_ledger_t *l, ldb_stmt_t *st, const char *what)
 	return ldg_sql_fail(l, what);
 }
 
+int ldg_exec_later(ofp_ledger_t *l, ldb_stmt_t *st, const char *what)
+{
+	int rc = st->drv->step_later(st);
+
+	ldb_reset(st);
+	if (rc == LDB_DONE || rc == LDB_ROW)
+		return OFP_LEDGER_OK;
+	if (rc == LDB_CONSTRAINT)
+		return ldg_fail(l, OFP_LEDGER_REFUSED, "%s: %s", what, l->db->drv->errmsg(l->db));
+	return ldg_sql_fail(l, what);
+}
+
 bool ldg_col_blob(ldb_stmt_t *st, int col, uint8_t *out, size_t len)
 {
 	size_t n = 0;
@@ -243,7 +255,11 @@ static int unit_exec(ofp_ledger_t *l, const char *sql, const char *what)
 
 int ofp_ledger_savepoint(ofp_ledger_t *l)
 {
-	return unit_exec(l, "SAVEPOINT unit", "savepoint");
+	/* With the unit's first statement (a failed savepoint fails it). */
+	int rc = l->db->drv->exec_later(l->db, "SAVEPOINT unit");
+
+	l->stats.statements++;
+	return rc == LDB_OK ? OFP_LEDGER_OK : ldg_sql_fail(l, "savepoint");
 }
 
 int ofp_ledger_release(ofp_ledger_t *l)
@@ -542,7 +558,7 @@ static int history_add(ofp_ledger_t *l, int64_t account, uint32_t now, const cha
 	ldb_bind_int64(st, 4, amount);
 	ldb_bind_int64(st, 5, balance);
 	ldb_bind_text(st, 6, ref != NULL ? ref : "");
-	return ldg_exec(l, st, "history");
+	return ldg_exec_later(l, st, "history");
 }
 
 int ofp_ledger_note(ofp_ledger_t *l, const ofp_account_t *a, const char *kind, int64_t amount, const char *ref,
@@ -603,7 +619,7 @@ int ofp_ledger_account_store_balance(ofp_ledger_t *l, const ofp_account_t *a)
 		return OFP_LEDGER_ERROR;
 	ldb_bind_int64(st, 1, a->id);
 	ldb_bind_int64(st, 2, a->balance);
-	return ldg_exec(l, st, "balance");
+	return ldg_exec_later(l, st, "balance");
 }
 
 int ofp_ledger_account_flag(ofp_ledger_t *l, ofp_account_t *a)
@@ -615,7 +631,7 @@ int ofp_ledger_account_flag(ofp_ledger_t *l, ofp_account_t *a)
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
 	ldb_bind_int64(st, 1, a->id);
-	rc = ldg_exec(l, st, "flag");
+	rc = ldg_exec_later(l, st, "flag");
 	if (rc == OFP_LEDGER_OK)
 		a->flagged = true;
 	return rc;

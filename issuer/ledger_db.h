@@ -60,6 +60,12 @@ struct ldb_driver {
 	void (*bind_text)(ldb_stmt_t *st, int i, const char *s);
 	void (*bind_null)(ldb_stmt_t *st, int i);
 	int (*step)(ldb_stmt_t *st);
+	/* Step a statement that returns no rows, perhaps later: a client-
+	 * server driver sends it and reads its result with the next
+	 * statement that waits for one (one round trip for both), whose
+	 * failure it then is; changes() says 0. The embedded driver steps
+	 * it now. Only where a failure ends the transaction anyway. */
+	int (*step_later)(ldb_stmt_t *st);
 	int64_t (*col_int64)(ldb_stmt_t *st, int col);
 	const void *(*col_blob)(ldb_stmt_t *st, int col, size_t *len);
 	const char *(*col_text)(ldb_stmt_t *st, int col);
@@ -68,6 +74,8 @@ struct ldb_driver {
 	int64_t (*changes)(ldb_t *db);
 	/* One or more statements without binds or rows (schema, BEGIN ...). */
 	int (*exec)(ldb_t *db, const char *sql);
+	/* One statement without binds or rows, perhaps later (step_later). */
+	int (*exec_later)(ldb_t *db, const char *sql);
 	int (*begin)(ldb_t *db, ldb_queue_t queue);
 	bool (*in_transaction)(ldb_t *db);
 	const char *(*errmsg)(ldb_t *db);

@@ -36,6 +36,12 @@ ldb_stmt_t *ldg_stmt(ofp_ledger_t *l, const char *sql) OFP_WUR;
  * a constraint's refusal is OFP_LEDGER_REFUSED. */
 int ldg_exec(ofp_ledger_t *l, ldb_stmt_t *st, const char *what) OFP_WUR;
 
+/* The same for a statement whose failure ends the transaction anyway (a
+ * write the transaction cannot do without): on PostgreSQL it is sent now
+ * and its result read with the next statement that waits for one (one
+ * round trip for both), whose failure it then becomes. */
+int ldg_exec_later(ofp_ledger_t *l, ldb_stmt_t *st, const char *what) OFP_WUR;
+
 /* Copy a BLOB column of exactly len bytes; false on another length. */
 bool ldg_col_blob(ldb_stmt_t *st, int col, uint8_t *out, size_t len);
 /* Copy a BLOB column of at most cap bytes into out, length in *len. */

@@ -4,6 +4,10 @@
  * ...) when first stepped, with the parameter types their binds have
  * (int8, bytea, text), and run with PQexecPrepared: binary parameters,
  * binary results (int8 and bytea as they are, no text round trip).
+ * Writes whose failure ends the transaction anyway (step_later: history,
+ * charges, balances, the savepoint of a grouped unit) are sent in
+ * pipeline mode and their results read with the next statement that
+ * waits, in the same round trip.
  * Transactions are SERIALIZABLE: PostgreSQL then refuses one of two
  * transactions that would not have given the same result one after the
  * other (SQLSTATE 40001, or 40P01 for a deadlock), and the ledger runs it
@@ -30,6 +34,10 @@
 typedef struct pg_db {
 	ldb_t base;
 	PGconn *conn;
+	/* Statements sent with step_later / exec_later whose results are
+	 * not read yet (pipeline mode): the next statement that waits reads
+	 * them first, in the same round trip. */
+	unsigned pending;
 	unsigned generation; /* bumped by a reconnect: prepare again */
 	unsigned next_name;
 	int64_t changes;
@@ -92,16 +100,113 @@ static bool result_ok(const PGresult *res)
 	return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
 }
 
+static int pipeline_wait(pg_db_t *d, PGresult **last, bool committing);
+static int pipeline_send_sql(pg_db_t *d, const char *sql);
+
 static int pg_exec(ldb_t *db, const char *sql)
 {
 	pg_db_t *d = DB(db);
-	PGresult *res = PQexec(d->conn, sql);
+	PGresult *res;
 	int rc = LDB_OK;
 
+	if (d->pending > 0 && strncmp(sql, "ROLLBACK", 8) != 0) {
+		/* One statement after the pending ones, one round trip. */
+		rc = pipeline_send_sql(d, sql);
+		return rc == LDB_OK ? pipeline_wait(d, NULL, strcmp(sql, "COMMIT") == 0) : rc;
+	}
+	if (d->pending > 0) {
+		/* A failure of theirs would skip the ROLLBACK: read them
+		 * first, keeping the failure that led here. */
+		bool again = d->retryable;
+		char err[sizeof(d->err)];
+		memcpy(err, d->err, sizeof(err));
+		(void)pipeline_wait(d, NULL, false);
+		d->retryable = again;
+		memcpy(d->err, err, sizeof(err));
+	}
+	res = PQexec(d->conn, sql);
 	d->base.round_trips++;
 	if (res == NULL || !result_ok(res))
 		rc = failure(d, res, strcmp(sql, "COMMIT") == 0);
 	PQclear(res);
+	return rc;
+}
+
+/* ---- pipeline mode: statements sent now, their results read later ---- */
+
+static int pipeline_enter(pg_db_t *d)
+{
+	if (PQpipelineStatus(d->conn) != PQ_PIPELINE_OFF)
+		return LDB_OK;
+	if (PQenterPipelineMode(d->conn) == 1)
+		return LDB_OK;
+	set_err(d, "pipeline", PQerrorMessage(d->conn));
+	d->retryable = false;
+	return LDB_ERROR;
+}
+
+/* Sent: one more result to read. */
+static int pipeline_sent(pg_db_t *d, int ok)
+{
+	if (ok == 1) {
+		d->pending++;
+		return LDB_OK;
+	}
+	return failure(d, NULL, false);
+}
+
+static int pipeline_send_sql(pg_db_t *d, const char *sql)
+{
+	int rc = pipeline_enter(d);
+
+	return rc == LDB_OK ? pipeline_sent(d, PQsendQueryParams(d->conn, sql, 0, NULL, NULL, NULL, NULL, 0)) : rc;
+}
+
+/* The results of every statement sent, in one round trip (a sync point);
+ * *last (when not NULL) gets the last one's result when it succeeded.
+ * The first failure is the answer: a statement after it in the pipeline
+ * was not run (PGRES_PIPELINE_ABORTED). Leaves pipeline mode. */
+static int pipeline_wait(pg_db_t *d, PGresult **last, bool committing)
+{
+	PGresult *first_err = NULL, *res;
+	bool lost = PQpipelineSync(d->conn) != 1;
+	unsigned n = d->pending;
+	int rc = LDB_OK;
+
+	d->base.round_trips++;
+	d->pending = 0;
+	for (unsigned i = 0; i < n && !lost; i++) {
+		res = PQgetResult(d->conn);
+		if (res == NULL) {
+			lost = true;
+			break;
+		}
+		if (PQresultStatus(res) == PGRES_FATAL_ERROR && first_err == NULL)
+			first_err = res;
+		else if (last != NULL && i + 1 == n && result_ok(res))
+			*last = res;
+		else
+			PQclear(res);
+		/* Each statement's results end with a NULL. */
+		while ((res = PQgetResult(d->conn)) != NULL)
+			PQclear(res);
+	}
+	/* The sync point's own result, then out of pipeline mode. */
+	while (!lost && (res = PQgetResult(d->conn)) != NULL) {
+		bool sync = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+		PQclear(res);
+		if (sync)
+			break;
+	}
+	if (lost || PQexitPipelineMode(d->conn) != 1)
+		rc = failure(d, first_err, committing);
+	else if (first_err != NULL)
+		rc = failure(d, first_err, committing);
+	PQclear(first_err);
+	if (rc != LDB_OK && last != NULL) {
+		PQclear(*last);
+		*last = NULL;
+	}
 	return rc;
 }
 
@@ -348,6 +453,15 @@ static int ensure_prepared(pg_stmt_t *s)
 
 	if (s->prepared && s->generation == d->generation)
 		return LDB_OK;
+	if (PQpipelineStatus(d->conn) != PQ_PIPELINE_OFF) {
+		/* In the pipeline too: a failure comes with the results. */
+		rc = pipeline_sent(d, PQsendPrepare(d->conn, s->name, s->sql, s->nparams, s->types));
+		if (rc == LDB_OK) {
+			s->prepared = true;
+			s->generation = d->generation;
+		}
+		return rc;
+	}
 	res = PQprepare(d->conn, s->name, s->sql, s->nparams, s->types);
 	d->base.round_trips++;
 	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
@@ -371,8 +485,18 @@ static int pg_step(ldb_stmt_t *st)
 		rc = ensure_prepared(s);
 		if (rc != LDB_OK)
 			return rc;
-		s->res = PQexecPrepared(d->conn, s->name, s->nparams, s->values, s->lengths, s->formats, 1);
-		d->base.round_trips++;
+		if (d->pending > 0) {
+			/* After the statements sent before, one round trip. */
+			rc = pipeline_sent(d, PQsendQueryPrepared(d->conn, s->name, s->nparams, s->values, s->lengths,
+								 s->formats, 1));
+			if (rc == LDB_OK)
+				rc = pipeline_wait(d, &s->res, false);
+			if (rc != LDB_OK)
+				return rc;
+		} else {
+			s->res = PQexecPrepared(d->conn, s->name, s->nparams, s->values, s->lengths, s->formats, 1);
+			d->base.round_trips++;
+		}
 		if (s->res == NULL || !result_ok(s->res)) {
 			rc = failure(d, s->res, false);
 			PQclear(s->res);
@@ -388,6 +512,29 @@ static int pg_step(ldb_stmt_t *st)
 		return LDB_DONE;
 	s->row++;
 	return LDB_ROW;
+}
+
+/* Send a statement that returns no rows and read its result with the
+ * next statement that waits for one: the same round trip. Its failure
+ * (a constraint, a serialization failure) is that statement's failure. */
+static int pg_step_later(ldb_stmt_t *st)
+{
+	pg_stmt_t *s = ST(st);
+	pg_db_t *d = s->db;
+	int rc = pipeline_enter(d);
+
+	if (rc == LDB_OK)
+		rc = ensure_prepared(s);
+	if (rc == LDB_OK)
+		rc = pipeline_sent(d, PQsendQueryPrepared(d->conn, s->name, s->nparams, s->values, s->lengths,
+							 s->formats, 1));
+	d->changes = 0;
+	return rc == LDB_OK ? LDB_DONE : rc;
+}
+
+static int pg_exec_later(ldb_t *db, const char *sql)
+{
+	return pipeline_send_sql(DB(db), sql);
 }
 
 /* The current row (step returned LDB_ROW: row is one past it). */
@@ -479,6 +626,8 @@ static int pg_begin(ldb_t *db, ldb_queue_t queue)
 		}
 		d->generation++;
 	}
+	if (d->pending > 0)
+		(void)pipeline_wait(d, NULL, false); /* a transaction never left any */
 	if ((unsigned)queue >= sizeof(begin) / sizeof(begin[0]))
 		queue = LDB_QUEUE_NONE;
 	return pg_exec(db, begin[queue]);
@@ -519,12 +668,14 @@ const ldb_driver_t ldb_pg_driver = {
 	.bind_text = pg_bind_text,
 	.bind_null = pg_bind_null,
 	.step = pg_step,
+	.step_later = pg_step_later,
 	.col_int64 = pg_col_int64,
 	.col_blob = pg_col_blob,
 	.col_text = pg_col_text,
 	.col_null = pg_col_null,
 	.changes = pg_changes,
 	.exec = pg_exec,
+	.exec_later = pg_exec_later,
 	.begin = pg_begin,
 	.in_transaction = pg_in_transaction,
 	.errmsg = pg_errmsg,

@@ -129,7 +129,7 @@ int ofp_ledger_credential_store(ofp_ledger_t *l, uint64_t serial, const uint8_t 
 		return OFP_LEDGER_ERROR;
 	ldb_bind_int64(st, 1, (int64_t)serial);
 	ldb_bind_blob(st, 2, cred, len);
-	return ldg_exec(l, st, "credential");
+	return ldg_exec_later(l, st, "credential");
 }
 
 int ofp_ledger_credential_exists(ofp_ledger_t *l, uint64_t serial)
@@ -460,7 +460,7 @@ int ofp_ledger_charge_add(ofp_ledger_t *l, const ofp_charge_t *c)
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
 	bind_charge(st, c);
-	return ldg_exec(l, st, "charge");
+	return ldg_exec_later(l, st, "charge");
 }
 
 int ofp_ledger_double_use_add(ofp_ledger_t *l, const ofp_charge_t *c, const char *kind, uint32_t now)
@@ -474,7 +474,7 @@ int ofp_ledger_double_use_add(ofp_ledger_t *l, const ofp_charge_t *c, const char
 	bind_charge(st, c);
 	ldb_bind_text(st, 10, kind);
 	ldb_bind_int64(st, 11, now);
-	return ldg_exec(l, st, "double use");
+	return ldg_exec_later(l, st, "double use");
 }
 
 int ofp_ledger_double_use_count(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID_LEN], int64_t *n)
