@@ -262,17 +262,24 @@ static ofp_issuer_rc_t enroll_key(ofp_issuer_t *iss, const ofp_enrollment_t *e, 
 }
 
 /* In the transaction: every rule again (another process may have issued
- * or settled since the first look), then sign, store and deliver. */
+ * or settled since the first look), then sign, store and deliver. known:
+ * the account as check_rights read it in this same transaction (a
+ * grouped unit), or NULL to read it (and check the rights) again. */
 static ofp_issuer_rc_t issue_tx(ofp_issuer_t *iss, const ofp_enrollment_t *e, bool needs_code,
-				const ofp_ledger_key_t *signer, const ofp_issue_opts_t *o, uint8_t *out, size_t *out_len,
-				ofp_credential_t *c)
+				const ofp_ledger_key_t *signer, const ofp_issue_opts_t *o, const ofp_account_t *known,
+				uint8_t *out, size_t *out_len, ofp_credential_t *c)
 {
 	ofp_account_t a;
 	window_t w;
 	ofp_grant_t grant;
 	uint32_t not_before;
 	char err[512] = "";
-	ofp_issuer_rc_t rc = check_rights(iss, e, &a);
+	ofp_issuer_rc_t rc = OFP_ISSUER_OK;
+
+	if (known != NULL)
+		a = *known;
+	else
+		rc = check_rights(iss, e, &a);
 
 	if (rc == OFP_ISSUER_OK && needs_code && o->code_tag != NULL)
 		rc = iss_code_tag_current(iss, &a, o->code_tag);
@@ -310,7 +317,7 @@ static ofp_issuer_rc_t issue_body(ofp_issuer_t *iss, void *ctx)
 {
 	struct issue_tx *t = ctx;
 
-	return issue_tx(iss, t->e, t->needs_code, t->signer, t->o, t->out, t->out_len, t->c);
+	return issue_tx(iss, t->e, t->needs_code, t->signer, t->o, NULL, t->out, t->out_len, t->c);
 }
 
 ofp_issuer_rc_t iss_issue_checked(ofp_issuer_t *iss, const ofp_enrollment_t *e, const ofp_issue_opts_t *opts,
@@ -335,8 +342,9 @@ ofp_issuer_rc_t iss_issue_checked(ofp_issuer_t *iss, const ofp_enrollment_t *e, 
 		return rc;
 	if (o->in_transaction) {
 		/* The caller's transaction (a grouped commit): it rolls back
-		 * and runs again as a whole. */
-		rc = issue_tx(iss, e, needs_code, &signer, o, out, out_len, &c);
+		 * and runs again as a whole. The rights were checked above
+		 * in this transaction: the same reads would say the same. */
+		rc = issue_tx(iss, e, needs_code, &signer, o, &a, out, out_len, &c);
 	} else {
 		struct issue_tx t = { e, needs_code, &signer, o, out, out_len, &c };
 		rc = iss_transact_queued(iss, OFP_LEDGER_QUEUE_ISSUANCE, issue_body, &t);

@@ -180,74 +180,75 @@ int ofp_ledger_credentials_replace(ofp_ledger_t *l, const uint8_t holder_id[OFP_
 	return ldg_exec(l, st, "credentials");
 }
 
-/* One gate: the latest period_end of its batches 1..n with none missing. */
-static int gate_through(ofp_ledger_t *l, const void *vid, int vid_len, uint32_t *through)
+/* Each gate's latest period_end of its batches 1..n with none missing
+ * (0: batch 1 is not settled), and the earliest of those: one statement
+ * over every gate and its batches, in order. */
+typedef struct through_scan {
+	uint8_t gate[OFP_ID_LEN];
+	bool open;	 /* a gate is being read */
+	uint64_t expect; /* its next sequence; 0: a gap was met */
+	uint32_t gate_through;
+	uint32_t through;
+	size_t gates;
+} through_scan_t;
+
+static void through_gate_end(through_scan_t *t)
 {
-	static const char sql[] = "SELECT sequence, period_end FROM batches WHERE verifier_id = ?1 ORDER BY sequence";
+	if (t->open && t->gate_through < t->through)
+		t->through = t->gate_through;
+	t->open = false;
+}
+
+static void through_row(through_scan_t *t, const uint8_t gate[OFP_ID_LEN], bool has_batch, uint64_t seq, uint32_t end)
+{
+	if (!t->open || memcmp(t->gate, gate, OFP_ID_LEN) != 0) {
+		through_gate_end(t);
+		memcpy(t->gate, gate, OFP_ID_LEN);
+		t->open = true;
+		t->expect = 1;
+		t->gate_through = 0;
+		t->gates++;
+	}
+	if (!has_batch || t->expect == 0)
+		return;
+	if (seq != t->expect) {
+		t->expect = 0; /* a gap: nothing later counts */
+		return;
+	}
+	if (end > t->gate_through)
+		t->gate_through = end;
+	t->expect++;
+}
+
+int ofp_ledger_gates_settled_through(ofp_ledger_t *l, uint32_t *through, size_t *gates)
+{
+	static const char sql[] = "SELECT g.verifier_id, b.sequence, b.period_end FROM gates g "
+				  "LEFT JOIN batches b ON b.verifier_id = g.verifier_id "
+				  "ORDER BY g.verifier_id, b.sequence";
 	ldb_stmt_t *st = ldg_stmt(l, sql);
-	uint64_t expect = 1;
+	through_scan_t t = { .through = UINT32_MAX };
+	uint8_t gate[OFP_ID_LEN];
 	int rc;
 
 	*through = 0;
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	ldb_bind_blob(st, 1, vid, vid_len);
 	while ((rc = ldb_step(st)) == LDB_ROW) {
-		uint32_t end = (uint32_t)ldb_col_int64(st, 1);
-		if ((uint64_t)ldb_col_int64(st, 0) != expect) {
-			rc = LDB_DONE;
-			break;
-		}
-		if (end > *through)
-			*through = end;
-		expect++;
-	}
-	ldb_reset(st);
-	return rc == LDB_DONE ? OFP_LEDGER_OK : ldg_sql_fail(l, "batches");
-}
-
-int ofp_ledger_gates_settled_through(ofp_ledger_t *l, uint32_t *through, size_t *gates)
-{
-	static const char sql[] = "SELECT verifier_id FROM gates ORDER BY verifier_id";
-	uint8_t (*ids)[OFP_ID_LEN] = NULL;
-	size_t n = 0, cap = 0;
-	ldb_stmt_t *st = ldg_stmt(l, sql);
-	int rc;
-
-	*through = UINT32_MAX;
-	if (st == NULL)
-		return OFP_LEDGER_ERROR;
-	/* Read the ids first: gate_through uses the statement cache too. */
-	while ((rc = ldb_step(st)) == LDB_ROW) {
-		if (n == cap) {
-			void *grown = reallocarray(ids, cap * 2 + 8, sizeof(*ids));
-			if (grown == NULL) {
-				rc = LDB_NOMEM;
-				break;
-			}
-			ids = grown;
-			cap = cap * 2 + 8;
-		}
-		if (!ldg_col_blob(st, 0, ids[n], OFP_ID_LEN)) {
+		if (!ldg_col_blob(st, 0, gate, OFP_ID_LEN)) {
 			rc = LDB_CORRUPT;
 			break;
 		}
-		n++;
+		through_row(&t, gate, !ldb_col_null(st, 1), (uint64_t)ldb_col_int64(st, 1), (uint32_t)ldb_col_int64(st, 2));
 	}
 	ldb_reset(st);
-	rc = rc == LDB_DONE ? OFP_LEDGER_OK : ldg_fail(l, OFP_LEDGER_ERROR, "gates: cannot list them");
-	for (size_t i = 0; i < n && rc == OFP_LEDGER_OK; i++) {
-		uint32_t t;
-		rc = gate_through(l, ids[i], OFP_ID_LEN, &t);
-		if (rc == OFP_LEDGER_OK && t < *through)
-			*through = t;
-	}
+	if (rc != LDB_DONE)
+		return rc == LDB_CORRUPT ? ldg_fail(l, OFP_LEDGER_ERROR, "gates: damaged row")
+					 : ldg_fail(l, OFP_LEDGER_ERROR, "gates: cannot list them");
+	through_gate_end(&t);
 	/* No gate yet: nothing has reported, and a gate registered later may
 	 * bring records of any credential. */
-	if (n == 0)
-		*through = 0;
+	*through = t.gates == 0 ? 0 : t.through;
 	if (gates != NULL)
-		*gates = n;
-	free(ids);
-	return rc;
+		*gates = t.gates;
+	return OFP_LEDGER_OK;
 }
