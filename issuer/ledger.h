@@ -359,6 +359,13 @@ int ofp_ledger_charge_find_counter(ofp_ledger_t *l, const uint8_t *holder_key, s
  * from one gate (for the offline-total re-check). */
 int ofp_ledger_charged_at_gate(ofp_ledger_t *l, uint64_t serial, const uint8_t verifier_id[OFP_ID_LEN],
 			       int64_t *sum) OFP_WUR;
+/* (In a transaction.) The three above in one statement (one round trip
+ * per settled record): c's auth_hash, holder key, counter, serial and
+ * verifier_id are looked up. OK with *first filled when a charge has this
+ * auth_hash (*copy true) or else this holder key and counter (*copy
+ * false, the first such); NOT_FOUND otherwise; *sum in both cases. */
+int ofp_ledger_charge_lookup(ofp_ledger_t *l, const ofp_charge_t *c, ofp_charge_t *first, bool *copy,
+			     int64_t *sum) OFP_WUR;
 /* (In a transaction.) A second charge of one authorization is REFUSED by
  * the UNIQUE constraint, whatever the caller checked before. */
 int ofp_ledger_charge_add(ofp_ledger_t *l, const ofp_charge_t *c) OFP_WUR;

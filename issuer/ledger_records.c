@@ -438,6 +438,57 @@ int ofp_ledger_charged_at_gate(ofp_ledger_t *l, uint64_t serial, const uint8_t v
 	return rc == LDB_ROW ? OFP_LEDGER_OK : ldg_sql_fail(l, "charges");
 }
 
+int ofp_ledger_charge_lookup(ofp_ledger_t *l, const ofp_charge_t *c, ofp_charge_t *first, bool *copy, int64_t *sum)
+{
+	/* The sum is one row whatever matches; the charge joined to it is
+	 * the one with this auth_hash if any, else the first of this key
+	 * and counter (the order charge_find_counter reads in). */
+	static const char sql[] =
+		"SELECT s.total, f.holder_id, f.counter, f.verifier_id, f.batch, f.amount, f.serial, f.time, "
+		"f.auth_hash, f.holder_key, f.same FROM "
+		"(SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) AS total FROM charges "
+		"WHERE serial = ?4 AND verifier_id = ?5) s LEFT JOIN "
+		"(SELECT " CHARGE_COLUMNS ", CAST(CASE WHEN auth_hash = ?1 THEN 1 ELSE 0 END AS BIGINT) AS same "
+		"FROM charges WHERE auth_hash = ?1 OR (holder_key = ?2 AND counter = ?3) "
+		"ORDER BY same DESC, rowid LIMIT 1) f ON 1 = 1";
+	ldb_stmt_t *st = ldg_stmt(l, sql);
+	int rc;
+
+	*copy = false;
+	*sum = 0;
+	if (st == NULL)
+		return OFP_LEDGER_ERROR;
+	ldb_bind_blob(st, 1, c->auth_hash, OFP_HASH_LEN);
+	ldb_bind_blob(st, 2, c->holder_key, c->holder_key_len);
+	ldb_bind_int64(st, 3, c->counter);
+	ldb_bind_int64(st, 4, (int64_t)c->serial);
+	ldb_bind_blob(st, 5, c->verifier_id, OFP_ID_LEN);
+	rc = ldb_step(st);
+	if (rc != LDB_ROW) {
+		ldb_reset(st);
+		return ldg_sql_fail(l, "charges");
+	}
+	*sum = ldb_col_int64(st, 0);
+	if (ldb_col_null(st, 1)) {
+		ldb_reset(st);
+		return OFP_LEDGER_NOT_FOUND;
+	}
+	memset(first, 0, sizeof(*first));
+	first->counter = (uint32_t)ldb_col_int64(st, 2);
+	first->sequence = (uint64_t)ldb_col_int64(st, 4);
+	first->amount = (uint32_t)ldb_col_int64(st, 5);
+	first->serial = (uint64_t)ldb_col_int64(st, 6);
+	first->time = (uint32_t)ldb_col_int64(st, 7);
+	*copy = ldb_col_int64(st, 10) != 0;
+	rc = ldg_col_blob(st, 1, first->holder_id, OFP_ID_LEN) && ldg_col_blob(st, 3, first->verifier_id, OFP_ID_LEN) &&
+			     ldg_col_blob(st, 8, first->auth_hash, OFP_HASH_LEN) &&
+			     ldg_col_blob_var(st, 9, first->holder_key, sizeof(first->holder_key), &first->holder_key_len)
+		     ? OFP_LEDGER_OK
+		     : ldg_fail(l, OFP_LEDGER_ERROR, "charges: damaged row");
+	ldb_reset(st);
+	return rc;
+}
+
 /* A charge and a double use share their first nine columns, in this order. */
 static void bind_charge(ldb_stmt_t *st, const ofp_charge_t *c)
 {

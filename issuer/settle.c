@@ -280,27 +280,22 @@ static ofp_issuer_rc_t account_of(settle_t *s, const uint8_t holder_id[OFP_ID_LE
 }
 
 /* What this gate has charged to credential serial so far, this batch's
- * charges included; from the ledger the first time. */
-static ofp_issuer_rc_t charged_at_gate(settle_t *s, uint64_t serial, at_gate_t **out)
+ * charges included: ledger_sum (the ledger's, read with the record) the
+ * first time, when this batch has charged nothing to serial yet. */
+static at_gate_t *charged_at_gate(settle_t *s, uint64_t serial, int64_t ledger_sum)
 {
 	apply_t *ap = s->ap;
 	size_t i = map_slot(&ap->by_serial, serial);
-	at_gate_t *g = NULL;
-	ofp_issuer_rc_t rc;
+	at_gate_t *g;
 
-	if (ap->by_serial.vals[i] != 0) {
-		*out = &ap->gates[ap->by_serial.vals[i] - 1];
-		return OFP_ISSUER_OK;
-	}
+	if (ap->by_serial.vals[i] != 0)
+		return &ap->gates[ap->by_serial.vals[i] - 1];
 	g = &ap->gates[ap->n_gates];
 	g->serial = serial;
-	rc = iss_ledger_fail(s->iss, ofp_ledger_charged_at_gate(s->iss->ledger, serial, s->env.verifier_id, &g->sum));
-	if (rc != OFP_ISSUER_OK)
-		return rc;
+	g->sum = ledger_sum;
 	ap->by_serial.keys[i] = serial;
 	ap->by_serial.vals[i] = (uint32_t)++ap->n_gates;
-	*out = g;
-	return OFP_ISSUER_OK;
+	return g;
 }
 
 /* The balances the records moved, written once each. */
@@ -400,7 +395,9 @@ static ofp_issuer_rc_t charge(settle_t *s, uint32_t idx, const settle_rec_t *r)
 	ofp_settle_note_t n;
 	char where[200];
 	acct_t *ac = NULL;
-	at_gate_t *g = NULL;
+	at_gate_t *g;
+	bool copy = false;
+	int64_t sum = 0;
 	int lrc;
 	ofp_issuer_rc_t rc = account_of(s, mine.holder_id, &ac);
 
@@ -415,21 +412,18 @@ static ofp_issuer_rc_t charge(settle_t *s, uint32_t idx, const settle_rec_t *r)
 	}
 	memcpy(mine.verifier_id, s->env.verifier_id, OFP_ID_LEN);
 	mine.sequence = s->env.sequence;
-	lrc = ofp_ledger_charge_find(iss->ledger, mine.auth_hash, &first);
-	if (lrc == OFP_LEDGER_OK)
-		return double_use(s, idx, r, &ac->a, &mine, &first, true);
-	if (lrc != OFP_LEDGER_NOT_FOUND)
-		return iss_ledger_fail(iss, lrc);
-	/* A gate keeps each credential's offline total: more from one gate is
-	 * the gate's fault, not the holder's. */
-	rc = charged_at_gate(s, mine.serial, &g);
-	if (rc != OFP_ISSUER_OK)
-		return rc;
-	if (g->sum + mine.amount > (int64_t)r->offline_total)
-		return reject(s, idx, r, "over the credential's offline total at this gate");
-	lrc = ofp_ledger_charge_find_counter(iss->ledger, mine.holder_key, mine.holder_key_len, mine.counter, &first);
+	/* The same authorization charged before, another one with this key
+	 * and counter, and this gate's sum for the credential: one look-up. */
+	lrc = ofp_ledger_charge_lookup(iss->ledger, &mine, &first, &copy, &sum);
 	if (lrc != OFP_LEDGER_OK && lrc != OFP_LEDGER_NOT_FOUND)
 		return iss_ledger_fail(iss, lrc);
+	if (lrc == OFP_LEDGER_OK && copy)
+		return double_use(s, idx, r, &ac->a, &mine, &first, true);
+	/* A gate keeps each credential's offline total: more from one gate is
+	 * the gate's fault, not the holder's. */
+	g = charged_at_gate(s, mine.serial, sum);
+	if (g->sum + mine.amount > (int64_t)r->offline_total)
+		return reject(s, idx, r, "over the credential's offline total at this gate");
 	rc = debit(s, ac, g, &mine);
 	if (rc == OFP_ISSUER_OK && lrc == OFP_LEDGER_OK)
 		rc = double_use(s, idx, r, &ac->a, &mine, &first, false);
