@@ -57,29 +57,26 @@ static ofp_issuer_rc_t check_rights(ofp_issuer_t *iss, const ofp_enrollment_t *e
 {
 	char hex[2 * OFP_ID_LEN + 1];
 	uint8_t entry[OFP_DENY_ENTRY_LEN];
-	uint64_t serial = 0;
+	ofp_holder_standing_t hs;
 	int lrc;
 
+	/* The account, the deny list and the revoked keys: one statement. */
 	iss_hex(hex, e->holder_id, OFP_ID_LEN);
-	lrc = ofp_ledger_account_by_holder(iss->ledger, e->holder_id, a);
+	ofp_deny_entry_holder(entry, e->holder_id);
+	lrc = ofp_ledger_holder_standing(iss->ledger, e->holder_id, entry, e->holder_key,
+					 ofp_holder_key_len(e->holder_alg), &hs);
 	if (lrc == OFP_LEDGER_NOT_FOUND)
 		return iss_fail(iss, OFP_ISSUER_REFUSED, "enrollment request: no account has holder id %s", hex);
 	if (lrc != OFP_LEDGER_OK)
 		return iss_ledger_fail(iss, lrc);
-	ofp_deny_entry_holder(entry, e->holder_id);
-	lrc = ofp_ledger_denied(iss->ledger, entry);
-	if (lrc == OFP_LEDGER_OK)
+	*a = hs.account;
+	if (hs.denied)
 		return iss_fail(iss, OFP_ISSUER_REFUSED, "account '%s' (holder %s) is on the deny list", a->name, hex);
-	if (lrc != OFP_LEDGER_NOT_FOUND)
-		return iss_ledger_fail(iss, lrc);
-	lrc = ofp_ledger_key_revoked(iss->ledger, e->holder_key, ofp_holder_key_len(e->holder_alg), &serial);
-	if (lrc == OFP_LEDGER_OK)
+	if (hs.revoked_serial != 0)
 		return iss_fail(iss, OFP_ISSUER_REFUSED,
 				"account '%s': this holder key is revoked (credential %" PRIu64
 				" was denied): enroll a new key",
-				a->name, serial);
-	if (lrc != OFP_LEDGER_NOT_FOUND)
-		return iss_ledger_fail(iss, lrc);
+				a->name, hs.revoked_serial);
 	/* Both are within +-10^15 (ledger CHECKs): the sum cannot overflow. */
 	if (a->balance + a->credit_line < iss->cfg.threshold)
 		return iss_fail(iss, OFP_ISSUER_REFUSED,

@@ -472,6 +472,35 @@ int ofp_ledger_account_by_holder(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID
 	return account_fetch(l, st, what, out);
 }
 
+int ofp_ledger_holder_standing(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID_LEN],
+			       const uint8_t deny_entry[OFP_DENY_ENTRY_LEN], const uint8_t *holder_key, size_t key_len,
+			       ofp_holder_standing_t *out)
+{
+	static const char sql[] = "SELECT " ACCOUNT_COLUMNS ", "
+				  "(SELECT CAST(count(*) AS BIGINT) FROM denied WHERE entry = ?2), "
+				  "(SELECT serial FROM revoked_keys WHERE holder_key = ?3) "
+				  "FROM accounts WHERE holder_id = ?1";
+	ldb_stmt_t *st = ldg_stmt(l, sql);
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (st == NULL)
+		return OFP_LEDGER_ERROR;
+	ldb_bind_blob(st, 1, holder_id, OFP_ID_LEN);
+	ldb_bind_blob(st, 2, deny_entry, OFP_DENY_ENTRY_LEN);
+	ldb_bind_blob(st, 3, holder_key, key_len);
+	rc = ldb_step(st);
+	if (rc == LDB_ROW) {
+		account_row(st, &out->account);
+		out->denied = ldb_col_int64(st, 7) != 0;
+		out->revoked_serial = ldb_col_null(st, 8) ? 0 : (uint64_t)ldb_col_int64(st, 8);
+	}
+	ldb_reset(st);
+	if (rc == LDB_ROW)
+		return OFP_LEDGER_OK;
+	return rc == LDB_DONE ? OFP_LEDGER_NOT_FOUND : ldg_sql_fail(l, "holder");
+}
+
 static int insert_account(ofp_ledger_t *l, const char *name, const uint8_t holder_id[OFP_ID_LEN], uint32_t now)
 {
 	static const char sql[] = "INSERT INTO accounts(name, holder_id, balance, credit_line, opened) "
