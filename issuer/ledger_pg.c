@@ -628,6 +628,8 @@ static int pg_begin(ldb_t *db, ldb_queue_t queue)
 	}
 	if (d->pending > 0)
 		(void)pipeline_wait(d, NULL, false); /* a transaction never left any */
+	if (PQpipelineStatus(d->conn) != PQ_PIPELINE_OFF)
+		(void)PQexitPipelineMode(d->conn); /* left on by a connection lost in it */
 	if ((unsigned)queue >= sizeof(begin) / sizeof(begin[0]))
 		queue = LDB_QUEUE_NONE;
 	return pg_exec(db, begin[queue]);
