@@ -87,6 +87,7 @@ typedef struct stats {
 	 * (their last line on stderr): transactions the database refused
 	 * for a concurrent one and ran again, statements, round trips. */
 	unsigned long long conflicts, statements, round_trips;
+	unsigned long long groups, units; /* the committers' */
 } stats_t;
 
 static double now_s(void)
@@ -301,7 +302,7 @@ static double service_cpu(const world_t *w)
 /* The ledger line issuerd i wrote on stderr when it stopped, added to st. */
 static void ledger_figures(const world_t *w, unsigned i, stats_t *st)
 {
-	unsigned long long tx, commits, conflicts, statements, round_trips;
+	unsigned long long tx, commits, conflicts, statements, round_trips, groups, units;
 	char path[400], line[512];
 	const char *p;
 	FILE *f;
@@ -313,11 +314,13 @@ static void ledger_figures(const world_t *w, unsigned i, stats_t *st)
 	while (fgets(line, sizeof(line), f) != NULL) {
 		p = strstr(line, ": ledger: ");
 		if (p != NULL && sscanf(p, ": ledger: %llu transactions, %llu committed, %llu refused for a concurrent one "
-					   "(run again), %llu statements, %llu round trips",
-					&tx, &commits, &conflicts, &statements, &round_trips) == 5) {
+					   "(run again), %llu statements, %llu round trips; committer: %llu groups, %llu units",
+					&tx, &commits, &conflicts, &statements, &round_trips, &groups, &units) == 7) {
 			st->conflicts += conflicts;
 			st->statements += statements;
 			st->round_trips += round_trips;
+			st->groups += groups;
+			st->units += units;
 		}
 	}
 	fclose(f);
@@ -577,8 +580,9 @@ static void print_row(const char *what, const char *ledger, unsigned procs, cons
 	printf(" %11.0f", per_op > 0 && s->seconds > 0 ? (double)s->ok * per_op / s->seconds : 0);
 	printf(" %8.3f %8.3f", s->ok > 0 ? s->service_cpu * 1e3 / (double)s->ok : 0,
 	       s->ok > 0 ? s->driver_cpu * 1e3 / (double)s->ok : 0);
-	printf(" %7llu %8.1f %8.1f\n", s->conflicts, s->ok > 0 ? (double)s->statements / (double)s->ok : 0,
+	printf(" %7llu %8.1f %8.1f", s->conflicts, s->ok > 0 ? (double)s->statements / (double)s->ok : 0,
 	       s->ok > 0 ? (double)s->round_trips / (double)s->ok : 0);
+	printf(" %6.1f\n", s->groups > 0 ? (double)s->units / (double)s->groups : 0);
 }
 
 /* What the CPU figures allow when the driver and the service have the
@@ -593,7 +597,8 @@ static void print_ceiling(const stats_t *s)
 		load[0] = -1;
 	printf("svc/drv cpu: CPU ms per operation of the issuerd processes / of this driver\n");
 	printf("retries: transactions the ledger refused for a concurrent one and ran again; stmts, rtts: ledger "
-	       "statements and round trips to the database per operation (each phase on issuerds of its own)\n");
+	       "statements and round trips to the database per operation (each phase on issuerds of its own); group: "
+	       "units per grouped commit\n");
 	if (per > 0)
 		printf("refresh CPU (1 process): %.3f ms service + %.3f ms driver: at most %.0f/s on %ld idle cores "
 		       "(load average now %.2f)\n",
@@ -660,8 +665,9 @@ static int measure(const cfg_t *c, world_t *w)
 
 	memset(st, 0, sizeof(st));
 	printf("\noffpass-issuerd on loopback, %s ledger, %lu requests in flight\n", ledger, c->inflight);
-	printf("%-22s %-10s %5s  %8s %6s %9s %9s %9s %11s %8s %8s %7s %8s %8s\n", "operation", "ledger", "procs", "done",
-	       "failed", "per s", "p50 ms", "p99 ms", "records/s", "svc cpu", "drv cpu", "retries", "stmts", "rtts");
+	printf("%-22s %-10s %5s  %8s %6s %9s %9s %9s %11s %8s %8s %7s %8s %8s %6s\n", "operation", "ledger", "procs",
+	       "done", "failed", "per s", "p50 ms", "p99 ms", "records/s", "svc cpu", "drv cpu", "retries", "stmts", "rtts",
+	       "group");
 	for (unsigned procs = 1; rc == 0 && procs <= MAX_PROCS; procs++) {
 		unsigned long hh = c->holders / 2, bh = c->batches / 2;
 		/* Each phase on processes of its own: their ledger figures
