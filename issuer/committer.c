@@ -62,13 +62,14 @@ static int run_unit(ofp_committer_t *c, ofp_commit_unit_t *u)
 }
 
 /* 0: committed (each unit's rc says how it went); 1: try the group
- * again; -1: failed (every unit failed). */
-static int run_group_once(ofp_committer_t *c, ofp_commit_unit_t *g)
+ * again; -1: failed (every unit failed). begun: the transaction is open
+ * already (committer_main began it before taking the group). */
+static int run_group_once(ofp_committer_t *c, ofp_commit_unit_t *g, bool begun)
 {
 	ofp_ledger_t *l = ofp_issuer_ledger(c->iss);
 	char why[OFP_COMMITTER_ERR_LEN];
 
-	if (ofp_ledger_begin_queued(l, OFP_LEDGER_QUEUE_ISSUANCE) != OFP_LEDGER_OK) {
+	if (!begun && ofp_ledger_begin_queued(l, OFP_LEDGER_QUEUE_ISSUANCE) != OFP_LEDGER_OK) {
 		if (ofp_ledger_retryable(l))
 			return 1;
 		snprintf(why, sizeof(why), "the ledger could not begin: %s", ofp_ledger_error(l));
@@ -111,7 +112,7 @@ static void run_alone(ofp_committer_t *c, ofp_commit_unit_t *u)
 	}
 }
 
-static void run_group(ofp_committer_t *c, ofp_commit_unit_t *g)
+static void run_group(ofp_committer_t *c, ofp_commit_unit_t *g, bool begun)
 {
 	struct timespec pause = { 0, 2000000 };
 
@@ -125,7 +126,7 @@ static void run_group(ofp_committer_t *c, ofp_commit_unit_t *g)
 			nanosleep(&pause, NULL);
 			pause.tv_nsec *= 2;
 		}
-		if (run_group_once(c, g) <= 0)
+		if (run_group_once(c, g, begun && tries == 0) <= 0)
 			return;
 	}
 	group_fail(g, OFP_ISSUER_ERROR, "the ledger stayed busy: nothing issued, try again");
@@ -158,6 +159,7 @@ static void *committer_main(void *arg)
 	ofp_committer_t *c = arg;
 	ofp_commit_unit_t *g, *next;
 	unsigned n;
+	bool begun;
 
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
@@ -165,9 +167,19 @@ static void *committer_main(void *arg)
 			pthread_cond_wait(&c->work, &c->lock);
 		if (c->head == NULL)
 			break;
+		/* A group's transaction begins queued behind the other
+		 * processes' groups (PostgreSQL); the units that arrive
+		 * meanwhile join this group rather than wait for the next. */
+		begun = false;
+		if (!c->head->alone) {
+			pthread_mutex_unlock(&c->lock);
+			begun = ofp_ledger_begin_queued(ofp_issuer_ledger(c->iss), OFP_LEDGER_QUEUE_ISSUANCE) ==
+				OFP_LEDGER_OK;
+			pthread_mutex_lock(&c->lock);
+		}
 		g = take_group(c, &n);
 		pthread_mutex_unlock(&c->lock);
-		run_group(c, g);
+		run_group(c, g, begun);
 		pthread_mutex_lock(&c->lock);
 		if (n > c->stats.largest)
 			c->stats.largest = n;
