@@ -145,18 +145,27 @@ static ofp_issuer_rc_t count_try(ofp_issuer_t *iss, const ofp_account_t *a, int 
 	return iss_transact(iss, count_try_body, &t);
 }
 
+/* The account e's holder key is enrolled to: OK, NOT_FOUND, or a ledger
+ * error; known when the caller read it already. */
+static int key_owner(ofp_issuer_t *iss, const ofp_enrollment_t *e, const iss_key_owner_t *known, int64_t *owner)
+{
+	if (known == NULL)
+		return ofp_ledger_holder_key_account(iss->ledger, e->holder_key, ofp_holder_key_len(e->holder_alg), owner);
+	*owner = known->account;
+	return known->enrolled ? OFP_LEDGER_OK : OFP_LEDGER_NOT_FOUND;
+}
+
 ofp_issuer_rc_t iss_enroll_check(ofp_issuer_t *iss, const ofp_enrollment_t *e, const ofp_account_t *a,
-				 bool *needs_code)
+				 const iss_key_owner_t *known, bool *needs_code)
 {
 	static const uint8_t zero[OFP_HASH_LEN];
-	size_t key_len = ofp_holder_key_len(e->holder_alg);
 	uint8_t mac[OFP_HASH_LEN];
 	ofp_enroll_code_t c;
 	ofp_fmt_error_t ferr;
 	int64_t owner = 0;
 	uint32_t tries;
 	bool match;
-	int lrc = ofp_ledger_holder_key_account(iss->ledger, e->holder_key, key_len, &owner);
+	int lrc = key_owner(iss, e, known, &owner);
 	ofp_issuer_rc_t rc;
 
 	*needs_code = false;
@@ -236,10 +245,10 @@ ofp_issuer_rc_t ofp_issuer_code_check(ofp_issuer_t *iss, const uint8_t holder_id
 }
 
 ofp_issuer_rc_t iss_enroll_proven(ofp_issuer_t *iss, const ofp_enrollment_t *e, const ofp_account_t *a,
-				  bool *needs_code)
+				  const iss_key_owner_t *known, bool *needs_code)
 {
 	int64_t owner = 0;
-	int lrc = ofp_ledger_holder_key_account(iss->ledger, e->holder_key, ofp_holder_key_len(e->holder_alg), &owner);
+	int lrc = key_owner(iss, e, known, &owner);
 
 	*needs_code = false;
 	if (lrc == OFP_LEDGER_OK && owner == a->id)

@@ -146,17 +146,24 @@ ofp_issuer_rc_t iss_trust_publish(ofp_issuer_t *iss, uint64_t version, uint8_t *
  * transaction. e->time and e->holder_sig are not used; opts may be NULL. */
 ofp_issuer_rc_t iss_issue_checked(ofp_issuer_t *iss, const ofp_enrollment_t *e, const ofp_issue_opts_t *opts,
 				  uint8_t *out, size_t *out_len, ofp_credential_t *cred) OFP_WUR;
+/* Whom e's holder key is enrolled to, as read already with the account
+ * (ofp_ledger_holder_standing); NULL below: read it from the ledger. */
+typedef struct iss_key_owner {
+	bool enrolled;
+	int64_t account;
+} iss_key_owner_t;
+
 /* The enrollment code rule for a request of account a (enroll.c): OK
  * when its key is enrolled to a (*needs_code false) or the request's MAC
  * matches the account's usable code (*needs_code true: the caller spends
  * the code in the issuing transaction). */
 ofp_issuer_rc_t iss_enroll_check(ofp_issuer_t *iss, const ofp_enrollment_t *e, const ofp_account_t *a,
-				 bool *needs_code) OFP_WUR;
+				 const iss_key_owner_t *known, bool *needs_code) OFP_WUR;
 
 /* The code rule when the code was proven online (opts->code_tag): OK
  * with *needs_code false for a key enrolled to a, true for a new key. */
 ofp_issuer_rc_t iss_enroll_proven(ofp_issuer_t *iss, const ofp_enrollment_t *e, const ofp_account_t *a,
-				  bool *needs_code) OFP_WUR;
+				  const iss_key_owner_t *known, bool *needs_code) OFP_WUR;
 /* (In a transaction.) a's code is usable and still the one of tag. */
 ofp_issuer_rc_t iss_code_tag_current(ofp_issuer_t *iss, const ofp_account_t *a,
 				     const uint8_t tag[OFP_CODE_TAG_LEN]) OFP_WUR;

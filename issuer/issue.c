@@ -53,7 +53,8 @@ static ofp_issuer_rc_t check_request(ofp_issuer_t *iss, const uint8_t *req, size
 /* The holder's rights now (claim 22): called before the token is opened
  * (a clear refusal without a PIN prompt) and again inside the transaction
  * that issues. */
-static ofp_issuer_rc_t check_rights(ofp_issuer_t *iss, const ofp_enrollment_t *e, ofp_account_t *a)
+static ofp_issuer_rc_t check_rights(ofp_issuer_t *iss, const ofp_enrollment_t *e, ofp_account_t *a,
+				    iss_key_owner_t *owner)
 {
 	char hex[2 * OFP_ID_LEN + 1];
 	uint8_t entry[OFP_DENY_ENTRY_LEN];
@@ -70,6 +71,10 @@ static ofp_issuer_rc_t check_rights(ofp_issuer_t *iss, const ofp_enrollment_t *e
 	if (lrc != OFP_LEDGER_OK)
 		return iss_ledger_fail(iss, lrc);
 	*a = hs.account;
+	if (owner != NULL) {
+		owner->enrolled = hs.key_enrolled;
+		owner->account = hs.key_owner;
+	}
 	if (hs.denied)
 		return iss_fail(iss, OFP_ISSUER_REFUSED, "account '%s' (holder %s) is on the deny list", a->name, hex);
 	if (hs.revoked_serial != 0)
@@ -276,7 +281,7 @@ static ofp_issuer_rc_t issue_tx(ofp_issuer_t *iss, const ofp_enrollment_t *e, bo
 	if (known != NULL)
 		a = *known;
 	else
-		rc = check_rights(iss, e, &a);
+		rc = check_rights(iss, e, &a, NULL);
 
 	if (rc == OFP_ISSUER_OK && needs_code && o->code_tag != NULL)
 		rc = iss_code_tag_current(iss, &a, o->code_tag);
@@ -326,11 +331,12 @@ ofp_issuer_rc_t iss_issue_checked(ofp_issuer_t *iss, const ofp_enrollment_t *e, 
 	ofp_ledger_key_t signer;
 	ofp_credential_t c;
 	bool needs_code = false;
-	ofp_issuer_rc_t rc = check_rights(iss, e, &a);
+	iss_key_owner_t owner;
+	ofp_issuer_rc_t rc = check_rights(iss, e, &a, &owner);
 
 	if (rc == OFP_ISSUER_OK)
-		rc = o->code_tag != NULL ? iss_enroll_proven(iss, e, &a, &needs_code)
-					 : iss_enroll_check(iss, e, &a, &needs_code);
+		rc = o->code_tag != NULL ? iss_enroll_proven(iss, e, &a, &owner, &needs_code)
+					 : iss_enroll_check(iss, e, &a, &owner, &needs_code);
 	if (rc == OFP_ISSUER_OK)
 		rc = ofp_issuer_current_signing_key(iss, &signer);
 	if (rc == OFP_ISSUER_OK)

@@ -478,7 +478,8 @@ int ofp_ledger_holder_standing(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID_L
 {
 	static const char sql[] = "SELECT " ACCOUNT_COLUMNS ", "
 				  "(SELECT CAST(count(*) AS BIGINT) FROM denied WHERE entry = ?2), "
-				  "(SELECT serial FROM revoked_keys WHERE holder_key = ?3) "
+				  "(SELECT serial FROM revoked_keys WHERE holder_key = ?3), "
+				  "(SELECT account FROM holder_keys WHERE holder_key = ?3) "
 				  "FROM accounts WHERE holder_id = ?1";
 	ldb_stmt_t *st = ldg_stmt(l, sql);
 	int rc;
@@ -494,6 +495,8 @@ int ofp_ledger_holder_standing(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID_L
 		account_row(st, &out->account);
 		out->denied = ldb_col_int64(st, 7) != 0;
 		out->revoked_serial = ldb_col_null(st, 8) ? 0 : (uint64_t)ldb_col_int64(st, 8);
+		out->key_enrolled = !ldb_col_null(st, 9);
+		out->key_owner = ldb_col_int64(st, 9);
 	}
 	ldb_reset(st);
 	if (rc == LDB_ROW)

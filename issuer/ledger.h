@@ -161,12 +161,15 @@ int ofp_ledger_account_create(ofp_ledger_t *l, const char *name, uint32_t now, o
 int ofp_ledger_account_get(ofp_ledger_t *l, const char *name, ofp_account_t *out) OFP_WUR;
 int ofp_ledger_account_by_holder(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID_LEN], ofp_account_t *out) OFP_WUR;
 /* The account of a holder id and what else issuing to it depends on, in
- * one statement: whether deny_entry is on the deny list, and the serial
- * that revoked holder_key (0: not revoked). NOT_FOUND: no such account. */
+ * one statement: whether deny_entry is on the deny list, the serial that
+ * revoked holder_key (0: not revoked), and the account holder_key is
+ * enrolled to. NOT_FOUND: no such account. */
 typedef struct ofp_holder_standing {
 	ofp_account_t account;
 	bool denied;
 	uint64_t revoked_serial;
+	bool key_enrolled; /* holder_key is enrolled, to key_owner */
+	int64_t key_owner;
 } ofp_holder_standing_t;
 int ofp_ledger_holder_standing(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID_LEN],
 			       const uint8_t deny_entry[OFP_DENY_ENTRY_LEN], const uint8_t *holder_key, size_t key_len,
