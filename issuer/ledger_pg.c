@@ -453,14 +453,14 @@ static int ensure_prepared(pg_stmt_t *s)
 
 	if (s->prepared && s->generation == d->generation)
 		return LDB_OK;
-	if (PQpipelineStatus(d->conn) != PQ_PIPELINE_OFF) {
-		/* In the pipeline too: a failure comes with the results. */
-		rc = pipeline_sent(d, PQsendPrepare(d->conn, s->name, s->sql, s->nparams, s->types));
-		if (rc == LDB_OK) {
-			s->prepared = true;
-			s->generation = d->generation;
-		}
-		return rc;
+	/* Never inside a pipeline: a PREPARE there is skipped when a
+	 * statement before it failed, and would be taken for done. The
+	 * statements sent before are read first (once per statement and
+	 * connection); their failure is this one's. */
+	if (d->pending > 0) {
+		rc = pipeline_wait(d, NULL, false);
+		if (rc != LDB_OK)
+			return rc;
 	}
 	res = PQprepare(d->conn, s->name, s->sql, s->nparams, s->types);
 	d->base.round_trips++;
@@ -521,10 +521,10 @@ static int pg_step_later(ldb_stmt_t *st)
 {
 	pg_stmt_t *s = ST(st);
 	pg_db_t *d = s->db;
-	int rc = pipeline_enter(d);
+	int rc = ensure_prepared(s);
 
 	if (rc == LDB_OK)
-		rc = ensure_prepared(s);
+		rc = pipeline_enter(d);
 	if (rc == LDB_OK)
 		rc = pipeline_sent(d, PQsendQueryPrepared(d->conn, s->name, s->nparams, s->values, s->lengths,
 							 s->formats, 1));
