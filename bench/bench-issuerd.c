@@ -83,6 +83,7 @@ typedef struct stats {
 	unsigned long n, ok, failed;
 	double seconds;
 	double service_cpu, driver_cpu; /* seconds of CPU over the run */
+	double machine_cpu;             /* the whole machine's busy CPU seconds */
 	/* What the issuerd processes' ledger handles did over their life
 	 * (their last line on stderr): transactions the database refused
 	 * for a concurrent one and ran again, statements, round trips. */
@@ -124,6 +125,25 @@ static double self_cpu(void)
 	struct timespec t;
 	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
 	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Busy CPU seconds of the whole machine so far (/proc/stat: user, nice,
+ * system, irq, softirq; not idle, iowait or steal): everything a phase
+ * costs, the database server's processes included, which neither the
+ * service's nor the driver's own figure holds. */
+static double machine_cpu(void)
+{
+	unsigned long long user = 0, nice = 0, sys = 0, idle = 0, iowait = 0, irq = 0, softirq = 0;
+	FILE *f = fopen("/proc/stat", "r");
+	int n;
+
+	if (f == NULL)
+		return 0;
+	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu", &user, &nice, &sys, &idle, &iowait, &irq, &softirq);
+	fclose(f);
+	if (n != 7)
+		return 0;
+	return (double)(user + nice + sys + irq + softirq) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static double service_cpu(const struct world *w);
@@ -517,6 +537,7 @@ static int drive(const cfg_t *c, world_t *w, int op, unsigned long first, unsign
 	t0 = now_s();
 	st->service_cpu = -service_cpu(w);
 	st->driver_cpu = -self_cpu();
+	st->machine_cpu = -machine_cpu();
 	r.deadline = t0 + c->seconds;
 	for (unsigned long i = 0; i < c->inflight; i++) {
 		xs[i].easy = curl_easy_init();
@@ -543,6 +564,7 @@ static int drive(const cfg_t *c, world_t *w, int op, unsigned long first, unsign
 	st->seconds = now_s() - t0;
 	st->service_cpu += service_cpu(w);
 	st->driver_cpu += self_cpu();
+	st->machine_cpu += machine_cpu();
 	for (unsigned long i = 0; i < c->inflight; i++) {
 		curl_easy_cleanup(xs[i].easy);
 		curl_slist_free_all(xs[i].hdr);
@@ -582,7 +604,9 @@ static void print_row(const char *what, const char *ledger, unsigned procs, cons
 	       s->ok > 0 ? s->driver_cpu * 1e3 / (double)s->ok : 0);
 	printf(" %7llu %8.1f %8.1f", s->conflicts, s->ok > 0 ? (double)s->statements / (double)s->ok : 0,
 	       s->ok > 0 ? (double)s->round_trips / (double)s->ok : 0);
-	printf(" %6.1f\n", s->groups > 0 ? (double)s->units / (double)s->groups : 0);
+	printf(" %6.1f", s->groups > 0 ? (double)s->units / (double)s->groups : 0);
+	printf(" %8.3f %5.0f%%\n", s->ok > 0 ? s->machine_cpu * 1e3 / (double)s->ok : 0,
+	       s->seconds > 0 ? s->machine_cpu * 100 / s->seconds / (double)sysconf(_SC_NPROCESSORS_ONLN) : 0);
 }
 
 /* What the CPU figures allow when the driver and the service have the
@@ -599,11 +623,16 @@ static void print_ceiling(const stats_t *s)
 	printf("retries: transactions the ledger refused for a concurrent one and ran again; stmts, rtts: ledger "
 	       "statements and round trips to the database per operation (each phase on issuerds of its own); group: "
 	       "units per grouped commit\n");
+	printf("mach cpu: busy CPU ms of the whole machine per operation (the database server included); busy: of all "
+	       "cores over the phase (near 100%%: the machine, not the service, was the limit)\n");
 	if (per > 0)
 		printf("refresh CPU (1 process): %.3f ms service + %.3f ms driver: at most %.0f/s on %ld idle cores "
 		       "(load average now %.2f)\n",
 		       s->service_cpu * 1e3 / (double)s->ok, s->driver_cpu * 1e3 / (double)s->ok,
 		       (double)cores / per, cores, load[0]);
+	if (s->ok > 0 && s->machine_cpu > 0)
+		printf("refresh CPU of the whole machine (1 process): %.3f ms: at most %.0f/s on %ld cores\n",
+		       s->machine_cpu * 1e3 / (double)s->ok, (double)cores * (double)s->ok / s->machine_cpu, cores);
 }
 
 static int parse(int argc, char **argv, cfg_t *c)
@@ -665,9 +694,9 @@ static int measure(const cfg_t *c, world_t *w)
 
 	memset(st, 0, sizeof(st));
 	printf("\noffpass-issuerd on loopback, %s ledger, %lu requests in flight\n", ledger, c->inflight);
-	printf("%-22s %-10s %5s  %8s %6s %9s %9s %9s %11s %8s %8s %7s %8s %8s %6s\n", "operation", "ledger", "procs",
-	       "done", "failed", "per s", "p50 ms", "p99 ms", "records/s", "svc cpu", "drv cpu", "retries", "stmts", "rtts",
-	       "group");
+	printf("%-22s %-10s %5s  %8s %6s %9s %9s %9s %11s %8s %8s %7s %8s %8s %6s %8s %6s\n", "operation", "ledger",
+	       "procs", "done", "failed", "per s", "p50 ms", "p99 ms", "records/s", "svc cpu", "drv cpu", "retries", "stmts",
+	       "rtts", "group", "mach cpu", "busy");
 	for (unsigned procs = 1; rc == 0 && procs <= MAX_PROCS; procs++) {
 		unsigned long hh = c->holders / 2, bh = c->batches / 2;
 		/* Each phase on processes of its own: their ledger figures
