@@ -7,8 +7,8 @@
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/ec.h>
-#include <openssl/param_build.h>
 
 #include "format/format.h"
 
@@ -23,31 +23,37 @@ static bool p256_prefix_ok(const uint8_t *pub, size_t len)
 	return len == OFP_P256_UNCOMPRESSED_LEN && pub[0] == 0x04;
 }
 
-/* EVP_PKEY_fromdata decodes the point with EC_POINT_oct2point, which
- * refuses points off the curve and X >= p. */
+/* The P-256 domain parameters, made once per process and never changed
+ * after: a public key is a copy of them with its point set. Importing
+ * with EVP_PKEY_fromdata builds the curve's group afresh for every key,
+ * which is most of an import's cost in OpenSSL 3 (four times the copy's). */
+static CRYPTO_ONCE p256_once = CRYPTO_ONCE_STATIC_INIT;
+static EVP_PKEY *p256_params;
+
+static void p256_params_make(void)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
+
+	if (ctx == NULL || EVP_PKEY_paramgen_init(ctx) != 1 || EVP_PKEY_CTX_set_group_name(ctx, P256_GROUP) != 1 ||
+	    EVP_PKEY_paramgen(ctx, &p256_params) != 1)
+		p256_params = NULL;
+	EVP_PKEY_CTX_free(ctx);
+}
+
+/* Setting the encoded point decodes it with EC_POINT_oct2point, which
+ * refuses points off the curve and X >= p (as EVP_PKEY_fromdata does). */
 static EVP_PKEY *p256_public_key(const uint8_t *pub, size_t len)
 {
-	OSSL_PARAM_BLD *bld = NULL;
-	OSSL_PARAM *params = NULL;
-	EVP_PKEY_CTX *ctx = NULL;
-	EVP_PKEY *pkey = NULL;
+	EVP_PKEY *pkey;
 
-	if (!p256_prefix_ok(pub, len))
+	if (!p256_prefix_ok(pub, len) || CRYPTO_THREAD_run_once(&p256_once, p256_params_make) != 1 ||
+	    p256_params == NULL)
 		return NULL;
-	bld = OSSL_PARAM_BLD_new();
-	ctx = EVP_PKEY_CTX_new_from_name(NULL, "EC", NULL);
-	if (bld == NULL || ctx == NULL ||
-	    !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, P256_GROUP, 0) ||
-	    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, len))
-		goto out;
-	params = OSSL_PARAM_BLD_to_param(bld);
-	if (params == NULL || EVP_PKEY_fromdata_init(ctx) != 1 ||
-	    EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1)
+	pkey = EVP_PKEY_dup(p256_params);
+	if (pkey != NULL && EVP_PKEY_set1_encoded_public_key(pkey, pub, len) != 1) {
+		EVP_PKEY_free(pkey);
 		pkey = NULL;
-out:
-	OSSL_PARAM_free(params);
-	OSSL_PARAM_BLD_free(bld);
-	EVP_PKEY_CTX_free(ctx);
+	}
 	return pkey;
 }
 

@@ -5,10 +5,12 @@
 #include "config.h"
 
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/x509.h>
 
@@ -1612,6 +1614,173 @@ static bool openssl_ed25519_verifies(const uint8_t key[32], const uint8_t *msg, 
 	return ok;
 }
 
+/* ---- P-256 public keys: every party imports them through ofp_sig_public_key,
+ * which copies one set of domain parameters for each key ---- */
+
+static const uint8_t p256_p[32] = { 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+				    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff,
+				    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+static const uint8_t p256_b[32] = { 0x5a, 0xc6, 0x35, 0xd8, 0xaa, 0x3a, 0x93, 0xe7, 0xb3, 0xeb, 0xbd,
+				    0x55, 0x76, 0x98, 0x86, 0xbc, 0x65, 0x1d, 0x06, 0xb0, 0xcc, 0x53,
+				    0xb0, 0xf6, 0x3b, 0xce, 0x3c, 0x3e, 0x27, 0xd2, 0x60, 0x4b };
+
+/* A fresh P-256 key pair, its public point in both forms. */
+static EVP_PKEY *p256_generate(uint8_t unc[65], uint8_t cmp[33])
+{
+	EVP_PKEY *k = EVP_EC_gen("P-256");
+	size_t n = 0;
+
+	ck_assert_ptr_nonnull(k);
+	ck_assert(ofp_sig_public_raw(k, OFP_ALG_P256, unc, &n));
+	ck_assert_uint_eq(n, 65);
+	cmp[0] = (uint8_t)(0x02 | (unc[64] & 1));
+	memcpy(cmp + 1, unc + 1, 32);
+	return k;
+}
+
+static bool p256_refused(const uint8_t *pub, size_t len)
+{
+	EVP_PKEY *k = ofp_sig_public_key(OFP_ALG_P256, pub, len);
+
+	EVP_PKEY_free(k);
+	return k == NULL;
+}
+
+/* Keys imported one after another, in both forms, each hold their own
+ * point and verify their own signatures only: nothing of one import
+ * stays for the next. */
+START_TEST(test_p256_public_keys)
+{
+	static const uint8_t msg[] = "a message";
+	static const int owner[4] = { 0, 1, 0, 1 };
+	uint8_t unc[2][65], cmp[2][33], sig[2][64], raw[65];
+	EVP_PKEY *priv[2], *pub[4];
+	size_t n;
+
+	for (int i = 0; i < 2; i++) {
+		priv[i] = p256_generate(unc[i], cmp[i]);
+		ck_assert(ofp_sig_sign(priv[i], OFP_ALG_P256, msg, sizeof(msg), sig[i]));
+	}
+	pub[0] = ofp_sig_public_key(OFP_ALG_P256, unc[0], 65);
+	pub[1] = ofp_sig_public_key(OFP_ALG_P256, cmp[1], 33);
+	pub[2] = ofp_sig_public_key(OFP_ALG_P256, cmp[0], 33);
+	pub[3] = ofp_sig_public_key(OFP_ALG_P256, unc[1], 65);
+	for (int j = 0; j < 4; j++) {
+		int i = owner[j];
+		ck_assert_ptr_nonnull(pub[j]);
+		ck_assert(ofp_sig_public_raw(pub[j], OFP_ALG_P256, raw, &n));
+		ck_assert_uint_eq(n, 65);
+		ck_assert_mem_eq(raw, unc[i], 65);
+		ck_assert(ofp_sig_verify(pub[j], OFP_ALG_P256, msg, sizeof(msg), sig[i]));
+		ck_assert(!ofp_sig_verify(pub[j], OFP_ALG_P256, msg, sizeof(msg), sig[1 - i]));
+		EVP_PKEY_free(pub[j]);
+	}
+	for (int i = 0; i < 2; i++)
+		EVP_PKEY_free(priv[i]);
+}
+END_TEST
+
+/* x^3 - 3x + b (mod p) is a square: a compressed x names a point. */
+static bool p256_x_on_curve(unsigned x)
+{
+	BN_CTX *ctx = BN_CTX_new();
+	BIGNUM *p = BN_bin2bn(p256_p, 32, NULL), *b = BN_bin2bn(p256_b, 32, NULL), *r = BN_new();
+	int k;
+
+	ck_assert(ctx != NULL && p != NULL && b != NULL && r != NULL);
+	/* x small: x^3 - 3x + b computed in integers, then reduced. */
+	ck_assert(BN_set_word(r, (BN_ULONG)x * x * x) && BN_add(r, r, b) && BN_sub_word(r, 3 * (BN_ULONG)x) &&
+		  BN_nnmod(r, r, p, ctx));
+	k = BN_kronecker(r, p, ctx);
+	ck_assert_int_ne(k, -2);
+	BN_free(r);
+	BN_free(b);
+	BN_free(p);
+	BN_CTX_free(ctx);
+	return k != -1;
+}
+
+START_TEST(test_p256_public_key_refusals)
+{
+	static const uint8_t infinity[1] = { 0x00 };
+	uint8_t unc[65], cmp[33], bad[65];
+	EVP_PKEY *k = p256_generate(unc, cmp);
+	unsigned named = 0, not_named = 0;
+
+	EVP_PKEY_free(k);
+	ck_assert(!p256_refused(unc, 65));
+	ck_assert(!p256_refused(cmp, 33));
+	memcpy(bad, unc, 65); /* off the curve */
+	bad[64] ^= 1;
+	ck_assert(p256_refused(bad, 65));
+	memcpy(bad + 1, p256_p, 32); /* x = p */
+	ck_assert(p256_refused(bad, 65));
+	bad[0] = 0x02;
+	ck_assert(p256_refused(bad, 33));
+	memset(bad + 1, 0xff, 32); /* x > p */
+	ck_assert(p256_refused(bad, 33));
+	memcpy(bad, unc, 65); /* the hybrid form OpenSSL would take */
+	bad[0] = (uint8_t)(0x06 | (unc[64] & 1));
+	ck_assert(p256_refused(bad, 65));
+	ck_assert(p256_refused(unc, 33)); /* the forms' prefixes with the other's length */
+	ck_assert(p256_refused(cmp, 32));
+	memcpy(bad, unc, 65);
+	bad[0] = cmp[0];
+	ck_assert(p256_refused(bad, 65));
+	ck_assert(p256_refused(unc, 64));
+	ck_assert(p256_refused(infinity, 1));
+	ck_assert(p256_refused(unc, 0));
+	memset(bad, 0, 65); /* (0, 0) */
+	bad[0] = 0x04;
+	ck_assert(p256_refused(bad, 65));
+	/* A compressed x is a key exactly when the curve has a point there. */
+	for (unsigned x = 0; x < 16; x++) {
+		bool on = p256_x_on_curve(x);
+		memset(bad, 0, 33);
+		bad[0] = 0x02;
+		bad[32] = (uint8_t)x;
+		ck_assert_msg(p256_refused(bad, 33) == !on, "x = %u", x);
+		named += on;
+		not_named += !on;
+	}
+	ck_assert_uint_gt(named, 0);
+	ck_assert_uint_gt(not_named, 0);
+}
+END_TEST
+
+/* Threads importing at once: each gets its own key. */
+static void *p256_import_thread(void *arg)
+{
+	static const uint8_t msg[] = "thread";
+	uint8_t unc[65], cmp[33], sig[64];
+	EVP_PKEY *priv = p256_generate(unc, cmp);
+	bool ok = ofp_sig_sign(priv, OFP_ALG_P256, msg, sizeof(msg), sig);
+
+	(void)arg;
+	for (int i = 0; ok && i < 100; i++) {
+		EVP_PKEY *pub = ofp_sig_public_key(OFP_ALG_P256, i % 2 ? cmp : unc, i % 2 ? 33 : 65);
+		ok = pub != NULL && ofp_sig_verify(pub, OFP_ALG_P256, msg, sizeof(msg), sig);
+		EVP_PKEY_free(pub);
+	}
+	EVP_PKEY_free(priv);
+	return ok ? arg : NULL;
+}
+
+START_TEST(test_p256_public_keys_threads)
+{
+	pthread_t t[4];
+	int marks[4];
+	void *ret;
+
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(pthread_create(&t[i], NULL, p256_import_thread, &marks[i]), 0);
+	for (int i = 0; i < 4; i++) {
+		ck_assert_int_eq(pthread_join(t[i], &ret), 0);
+		ck_assert_ptr_eq(ret, &marks[i]);
+	}
+}
+END_TEST
+
 /* Every spelling of the eight small-order points, and y >= p, is refused
  * as a key and as R; the attack (identity key, R = identity, S = 0) that
  * OpenSSL verifies for any message fails in ofp_sig_verify. */
@@ -1779,6 +1948,12 @@ static Suite *format_suite(void)
 	tcase_add_test(tc, test_vectors_sealed);
 	tcase_add_test(tc, test_vectors_small_order);
 	tcase_add_test(tc, test_ed25519_small_order);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("p256 keys");
+	tcase_add_test(tc, test_p256_public_keys);
+	tcase_add_test(tc, test_p256_public_key_refusals);
+	tcase_add_test(tc, test_p256_public_keys_threads);
 	suite_add_tcase(s, tc);
 	return s;
 }
