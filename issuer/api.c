@@ -811,6 +811,25 @@ static void enroll(call_t *cx, const ofp_api_request_t *req, const ofp_proof_t *
 	respond_credential(r, out, out_len, &c, "enroll");
 }
 
+/* A parsed proof: its signature and claims, then the refresh or the
+ * enrollment it is for. */
+static void proof_checked(call_t *cx, const ofp_api_request_t *req, const ofp_credential_request_t *cr,
+			  const ofp_proof_t *p, ofp_api_response_t *r)
+{
+	if (!ofp_api_proof_verify(p)) {
+		failed(cx, req->peer);
+		respond_error(r, 400, "invalid_proof", "proof.signature", "does not verify with proof.header.jwk");
+	} else if (proof_claims(cx, p, r)) {
+		if (cr->has_credential)
+			refresh(cx, req, cr, p, r);
+		else if (req->authorization != NULL)
+			enroll(cx, req, p, r);
+		else
+			respond_error(r, 401, "invalid_token", "Authorization",
+				      "a Bearer access token from /token (enrollment) or offpass_credential (refresh)");
+	}
+}
+
 static void credential_endpoint(call_t *cx, const ofp_api_request_t *req, ofp_api_response_t *r)
 {
 	ofp_credential_request_t *cr;
@@ -833,17 +852,9 @@ static void credential_endpoint(call_t *cx, const ofp_api_request_t *req, ofp_ap
 	} else if (ofp_api_parse_proof(cr->proof_jwt, &p, &f) != 0) {
 		failed(cx, req->peer);
 		respond_fault(r, "invalid_proof", &f);
-	} else if (!ofp_api_proof_verify(&p)) {
-		failed(cx, req->peer);
-		respond_error(r, 400, "invalid_proof", "proof.signature", "does not verify with proof.header.jwk");
-	} else if (proof_claims(cx, &p, r)) {
-		if (cr->has_credential)
-			refresh(cx, req, cr, &p, r);
-		else if (req->authorization != NULL)
-			enroll(cx, req, &p, r);
-		else
-			respond_error(r, 401, "invalid_token", "Authorization",
-				      "a Bearer access token from /token (enrollment) or offpass_credential (refresh)");
+	} else {
+		proof_checked(cx, req, cr, &p, r);
+		ofp_api_proof_free(&p);
 	}
 	free(cr);
 }

@@ -24,6 +24,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <openssl/evp.h>
 #include "compiler.h"
 #include "issuer/issuer.h"
 
@@ -158,14 +159,18 @@ typedef struct ofp_proof {
 	const char *signing_input; /* into the caller's JWT string */
 	size_t signing_input_len;
 	uint8_t sig[OFP_SIG_LEN];
+	EVP_PKEY *pkey; /* the jwk, parsed: ofp_api_proof_free */
 } ofp_proof_t;
 
 /* Parse a compact JWS proof (OpenID4VCI 1.0 appendix F.1): header typ
  * "openid4vci-proof+jwt", alg ES256 or EdDSA, a jwk (EC P-256 or OKP
- * Ed25519) and no kid, x5c, trust_chain or crit; payload aud, iat, nonce.
- * The signature is not checked here (ofp_api_proof_verify). */
+ * Ed25519, a valid public key) and no kid, x5c, trust_chain or crit;
+ * payload aud, iat, nonce. The signature is not checked here
+ * (ofp_api_proof_verify). On success the caller frees the parsed key with
+ * ofp_api_proof_free; on failure nothing is held. */
 int ofp_api_parse_proof(const char *jwt, ofp_proof_t *out, ofp_api_fault_t *fault) OFP_WUR;
 /* True when the proof's signature verifies with its key. */
 bool ofp_api_proof_verify(const ofp_proof_t *p) OFP_WUR;
+void ofp_api_proof_free(ofp_proof_t *p);
 
 #endif

@@ -251,7 +251,6 @@ static const char *jwk_str(json_t *jwk, const char *name)
 static int proof_key(json_t *jwk, ofp_proof_t *p, ofp_api_fault_t *f)
 {
 	uint8_t point[OFP_P256_UNCOMPRESSED_LEN];
-	EVP_PKEY *k;
 
 	if (!json_is_object(jwk))
 		return fault_set(f, "proof.header.jwk", "missing or not an object (the holder key)");
@@ -273,11 +272,12 @@ static int proof_key(json_t *jwk, ofp_proof_t *p, ofp_api_fault_t *f)
 			return -1;
 		p->key_len = OFP_ED25519_KEY_LEN;
 	}
-	k = p->alg == OFP_ALG_P256 ? ofp_sig_public_key(p->alg, point, sizeof(point))
-				   : ofp_sig_public_key(p->alg, p->key, p->key_len);
-	if (k == NULL)
+	/* Parsed once, from the point as sent (no decompression), and kept
+	 * for the signature check. */
+	p->pkey = p->alg == OFP_ALG_P256 ? ofp_sig_public_key(p->alg, point, sizeof(point))
+					 : ofp_sig_public_key(p->alg, p->key, p->key_len);
+	if (p->pkey == NULL)
 		return fault_set(f, "proof.header.jwk", "not a valid public key");
-	EVP_PKEY_free(k);
 	return 0;
 }
 
@@ -344,6 +344,8 @@ int ofp_api_parse_proof(const char *jwt, ofp_proof_t *out, ofp_api_fault_t *faul
 		out->signing_input_len = (size_t)(dot2 - jwt);
 		rc = 0;
 	}
+	if (rc != 0)
+		ofp_api_proof_free(out);
 	json_decref(h);
 	json_decref(pl);
 	return rc;
@@ -351,9 +353,12 @@ int ofp_api_parse_proof(const char *jwt, ofp_proof_t *out, ofp_api_fault_t *faul
 
 bool ofp_api_proof_verify(const ofp_proof_t *p)
 {
-	EVP_PKEY *k = ofp_sig_public_key(p->alg, p->key, p->key_len);
-	bool ok = k != NULL && ofp_sig_verify(k, p->alg, (const uint8_t *)p->signing_input, p->signing_input_len, p->sig);
+	return p->pkey != NULL &&
+	       ofp_sig_verify(p->pkey, p->alg, (const uint8_t *)p->signing_input, p->signing_input_len, p->sig);
+}
 
-	EVP_PKEY_free(k);
-	return ok;
+void ofp_api_proof_free(ofp_proof_t *p)
+{
+	EVP_PKEY_free(p->pkey);
+	p->pkey = NULL;
 }

@@ -47,7 +47,10 @@ static void fuzz_proof_text(const char *jwt)
 	FUZZ_ASSERT(p.key_len == (p.alg == OFP_ALG_P256 ? 33u : 32u));
 	FUZZ_ASSERT(p.signing_input == jwt && p.signing_input_len < strlen(jwt));
 	FUZZ_ASSERT(jwt[p.signing_input_len] == '.');
+	FUZZ_ASSERT(p.pkey != NULL);
 	(void)ofp_api_proof_verify(&p);
+	ofp_api_proof_free(&p);
+	FUZZ_ASSERT(p.pkey == NULL);
 }
 
 static void fuzz_credential_request(const uint8_t *data, size_t size)
