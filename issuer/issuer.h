@@ -170,13 +170,14 @@ ofp_issuer_rc_t ofp_issuer_issue(ofp_issuer_t *iss, const uint8_t *request, size
 
 /* ---- refresh (refresh.c) ------------------------------------------------------- */
 
-/* Decode a credential and check that this issuer issued it (a signing key
- * of the ledger signed it, its serial is in the ledger), that it has not
- * expired and that its serial is not denied. */
+/* Decode a credential and check that this issuer issued it (the same
+ * bytes as the ledger's copy of its serial; where the ledger kept no copy,
+ * a signing key of the ledger signed it), that it has not expired and that
+ * its serial is not denied. */
 ofp_issuer_rc_t ofp_issuer_check_credential(ofp_issuer_t *iss, const uint8_t *cred, size_t len,
 					    ofp_credential_t *c) OFP_WUR;
 /* The next credential for the holder of c, a credential that
- * ofp_issuer_check_credential accepted (one signature check per refresh).
+ * ofp_issuer_check_credential accepted (checked once, before this).
  * The caller has checked that the requester holds c's holder key (the
  * online proof of possession against a fresh nonce); the account's rights
  * decide as for ofp_issuer_issue. */

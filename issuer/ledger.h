@@ -297,6 +297,10 @@ int ofp_ledger_credential_new(ofp_ledger_t *l, const ofp_credential_t *c, uint32
 int ofp_ledger_credential_store(ofp_ledger_t *l, uint64_t serial, const uint8_t *cred, size_t len) OFP_WUR;
 /* OK when a credential with this serial was issued, NOT_FOUND otherwise. */
 int ofp_ledger_credential_exists(ofp_ledger_t *l, uint64_t serial) OFP_WUR;
+/* The ledger's copy of credential serial (the bytes signed and delivered)
+ * in out (cap bytes): OK with *len, 0 when the ledger kept no copy;
+ * NOT_FOUND when no credential has this serial. */
+int ofp_ledger_credential_copy(ofp_ledger_t *l, uint64_t serial, uint8_t *out, size_t cap, size_t *len) OFP_WUR;
 /* (In a transaction.) The holder key of credential serial is revoked: it
  * gets no new credential (a denied serial means a lost or stolen key). */
 int ofp_ledger_key_revoke(ofp_ledger_t *l, uint64_t serial, uint32_t now) OFP_WUR;

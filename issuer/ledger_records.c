@@ -152,6 +152,31 @@ int ofp_ledger_credential_exists(ofp_ledger_t *l, uint64_t serial)
 	return ldg_sql_fail(l, "credential");
 }
 
+int ofp_ledger_credential_copy(ofp_ledger_t *l, uint64_t serial, uint8_t *out, size_t cap, size_t *len)
+{
+	static const char sql[] = "SELECT credential FROM credentials WHERE serial = ?1";
+	ldb_stmt_t *st = ldg_stmt(l, sql);
+	int rc;
+
+	*len = 0;
+	if (st == NULL)
+		return OFP_LEDGER_ERROR;
+	if (serial > INT64_MAX)
+		return ldg_fail(l, OFP_LEDGER_NOT_FOUND, "serial %" PRIu64 ": never issued", serial);
+	ldb_bind_int64(st, 1, (int64_t)serial);
+	rc = ldb_step(st);
+	if (rc == LDB_ROW && !ldb_col_null(st, 0) && !ldg_col_blob_var(st, 0, out, cap, len))
+		rc = ldg_fail(l, OFP_LEDGER_ERROR, "credential %" PRIu64 ": damaged row", serial);
+	else if (rc == LDB_ROW)
+		rc = OFP_LEDGER_OK;
+	else if (rc == LDB_DONE)
+		rc = ldg_fail(l, OFP_LEDGER_NOT_FOUND, "serial %" PRIu64 ": never issued", serial);
+	else
+		rc = ldg_sql_fail(l, "credential");
+	ldb_reset(st);
+	return rc;
+}
+
 int ofp_ledger_key_revoke(ofp_ledger_t *l, uint64_t serial, uint32_t now)
 {
 	static const char sql[] = "INSERT INTO revoked_keys(holder_key, serial, added) "

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <check.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -603,6 +604,109 @@ START_TEST(test_issue_output_fails_nothing_changes)
 }
 END_TEST
 
+/* ---- a credential shown for a refresh (ofp_issuer_check_credential) -------------------------------- */
+
+typedef struct kept {
+	uint8_t cred[OFP_CREDENTIAL_MAX];
+	size_t len;
+} kept_t;
+
+/* The credential was signed; then the issuance fails and rolls back (as
+ * when the commit after an output fails): the bytes exist, the ledger
+ * does not hold them. */
+static int deliver_keeps_and_fails(void *ctx, const uint8_t *cred, size_t len, char *err, size_t err_len)
+{
+	kept_t *k = ctx;
+
+	memcpy(k->cred, cred, len);
+	k->len = len;
+	snprintf(err, err_len, "the commit failed");
+	return -1;
+}
+
+static void issue_kept(const tk_holder_t *h, uint8_t *cred, size_t *len, ofp_credential_t *c)
+{
+	uint8_t req[OFP_ENROLLMENT_MAX];
+	size_t req_len;
+
+	ck_assert(tk_enrollment(h, TT_NOW, req, &req_len));
+	ck_assert_msg(ofp_issuer_issue(iss, req, req_len, NULL, cred, len, c) == OFP_ISSUER_OK, "%s",
+		      ofp_issuer_error(iss));
+}
+
+static ofp_issuer_rc_t check_cred(const uint8_t *cred, size_t len)
+{
+	ofp_credential_t c;
+
+	return ofp_issuer_check_credential(iss, cred, len, &c);
+}
+
+static void assert_check_refused(const uint8_t *cred, size_t len, const char *why)
+{
+	ck_assert_int_eq(check_cred(cred, len), OFP_ISSUER_REFUSED);
+	ck_assert_msg(strstr(ofp_issuer_error(iss), why) != NULL, "\"%s\" does not say \"%s\"", ofp_issuer_error(iss),
+		      why);
+}
+
+/* Each byte changed in turn (header, serial, holder key, window, grant,
+ * signature): refused every time. */
+static void assert_every_change_refused(const uint8_t *cred, size_t len)
+{
+	uint8_t bad[OFP_CREDENTIAL_MAX];
+
+	for (size_t i = 0; i < len; i++) {
+		memcpy(bad, cred, len);
+		bad[i] ^= 0x01;
+		ck_assert_msg(check_cred(bad, len) == OFP_ISSUER_REFUSED, "byte %zu changed: accepted", i);
+	}
+}
+
+/* The credential a refresh shows must be the ledger's copy of its serial,
+ * byte for byte; where the ledger kept none, the issuer signature decides. */
+START_TEST(test_check_credential_is_the_ledgers_copy)
+{
+	tk_holder_t ann, ben;
+	kept_t orphan = { .len = 0 };
+	ofp_issue_opts_t o = { .deliver = deliver_keeps_and_fails, .ctx = &orphan };
+	uint8_t req[OFP_ENROLLMENT_MAX], ca[OFP_CREDENTIAL_MAX], cb[OFP_CREDENTIAL_MAX];
+	size_t req_len, la, lb;
+	ofp_credential_t a, b;
+	char sql[200];
+
+	TT_NEED_TOKEN(&env);
+	account("ann", 1000, 0, OFP_ALG_P256, &ann);
+	account("ben", 1000, 0, OFP_ALG_P256, &ben);
+	ck_assert(tk_enrollment(&ann, TT_NOW, req, &req_len));
+	ck_assert_int_eq(ofp_issuer_issue(iss, req, req_len, &o, ca, &la, &a), OFP_ISSUER_ERROR);
+	ck_assert_uint_eq(orphan.len, OFP_CREDENTIAL_MAX); /* a P-256 credential */
+	/* Ben's credential takes the rolled-back serial again (SQLite) or
+	 * the next one (PostgreSQL): ann's orphan, signed by the issuer's
+	 * key, is not a credential of this ledger either way. */
+	issue_kept(&ben, cb, &lb, &b);
+	assert_check_refused(orphan.cred, orphan.len, env.pg ? "was not issued here" : "not the one the ledger holds");
+	issue_kept(&ann, ca, &la, &a);
+	ck_assert_msg(check_cred(ca, la) == OFP_ISSUER_OK, "%s", ofp_issuer_error(iss));
+	ck_assert_msg(check_cred(cb, lb) == OFP_ISSUER_OK, "%s", ofp_issuer_error(iss));
+	assert_every_change_refused(ca, la);
+	/* A ledger that kept no copy of ann's: her signed credential passes
+	 * on its signature, every change to it still fails. */
+	snprintf(sql, sizeof(sql), "UPDATE credentials SET credential = NULL WHERE serial = %" PRIu64, a.serial);
+	ck_assert(tt_ledger_sql(&env, sql));
+	ck_assert_msg(check_cred(ca, la) == OFP_ISSUER_OK, "%s", ofp_issuer_error(iss));
+	assert_every_change_refused(ca, la);
+	/* The ledger holds another credential under ann's serial: her own,
+	 * validly signed, is refused. */
+	snprintf(sql, sizeof(sql),
+		 "UPDATE credentials SET credential = (SELECT credential FROM credentials WHERE serial = %" PRIu64
+		 ") WHERE serial = %" PRIu64,
+		 b.serial, a.serial);
+	ck_assert(tt_ledger_sql(&env, sql));
+	assert_check_refused(ca, la, "not the one the ledger holds");
+	tk_holder_free(&ann);
+	tk_holder_free(&ben);
+}
+END_TEST
+
 /* ---- deny list ------------------------------------------------------------------------------- */
 
 static void read_deny(ofp_deny_list_t *d, uint8_t **keep)
@@ -838,6 +942,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_enroll_version1_refused);
 	tcase_add_test(tc, test_exposure_bounded);
 	tcase_add_test(tc, test_issue_output_fails_nothing_changes);
+	tcase_add_test(tc, test_check_credential_is_the_ledgers_copy);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("lists");
 	tcase_set_timeout(tc, 120);
