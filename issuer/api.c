@@ -663,22 +663,32 @@ static void issuer_refusal(ofp_api_response_t *r, ofp_issuer_rc_t rc, const char
 /* ---- grouped commits: the ledger part of a refresh or an enrollment as a unit ---- */
 
 typedef struct issue_unit {
-	const ofp_credential_t *cur;	   /* refresh: the credential shown */
-	const uint8_t *holder_id, *tag;	   /* enrollment: the access token's */
-	const ofp_proof_t *proof;	   /* enrollment: the key */
+	const ofp_credential_request_t *shown; /* refresh: the credential shown */
+	bool bad_credential;		       /* refresh: the issuer refused the one shown */
+	const uint8_t *holder_id, *tag;	       /* enrollment: the access token's */
+	const ofp_proof_t *proof;	       /* enrollment: the key */
 	uint8_t out[OFP_CREDENTIAL_MAX];
 	size_t out_len;
 	ofp_credential_t cred;
 } issue_unit_t;
 
+/* The credential shown is checked in the group's transaction, on the
+ * committer's ledger connection (which holds the write transaction
+ * already: no read transaction of its own, as on a borrowed handle), then
+ * the next one is issued. */
 static ofp_issuer_rc_t refresh_unit(ofp_issuer_t *iss, void *arg)
 {
 	issue_unit_t *u = arg;
+	ofp_credential_t cur;
 	ofp_issue_opts_t opts;
+	ofp_issuer_rc_t rc = ofp_issuer_check_credential(iss, u->shown->credential, u->shown->credential_len, &cur);
 
+	u->bad_credential = rc == OFP_ISSUER_REFUSED;
+	if (rc != OFP_ISSUER_OK)
+		return rc;
 	memset(&opts, 0, sizeof(opts));
 	opts.in_transaction = true;
-	return ofp_issuer_refresh_opts(iss, u->cur, &opts, u->out, &u->out_len, &u->cred);
+	return ofp_issuer_refresh_opts(iss, &cur, &opts, u->out, &u->out_len, &u->cred);
 }
 
 static ofp_issuer_rc_t enroll_unit(ofp_issuer_t *iss, void *arg)
@@ -690,9 +700,10 @@ static ofp_issuer_rc_t enroll_unit(ofp_issuer_t *iss, void *arg)
 }
 
 /* Queue the unit and wait for its group's commit: the credential goes
- * out only once the ledger holds it durably. The borrowed handle goes
- * back first (it is not needed, and others can read meanwhile). */
-static void issue_grouped(call_t *cx, issue_unit_t *iu, ofp_commit_fn fn, ofp_api_response_t *r, const char *what)
+ * out only once the ledger holds it durably. A request that issues
+ * through the committer borrows no handle. */
+static void issue_grouped(call_t *cx, const ofp_api_request_t *req, issue_unit_t *iu, ofp_commit_fn fn,
+			  ofp_api_response_t *r, const char *what)
 {
 	ofp_commit_unit_t *u = calloc(1, sizeof(*u));
 
@@ -703,15 +714,19 @@ static void issue_grouped(call_t *cx, issue_unit_t *iu, ofp_commit_fn fn, ofp_ap
 	u->fn = fn;
 	u->arg = iu;
 	u->now = cx->now;
-	call_return(cx);
-	if (ofp_committer_run(cx->api->committer, u) != OFP_ISSUER_OK)
-		issuer_refusal(r, u->rc, u->err);
-	else
+	if (ofp_committer_run(cx->api->committer, u) == OFP_ISSUER_OK) {
 		respond_credential(r, iu->out, iu->out_len, &iu->cred, what);
+	} else if (iu->bad_credential) {
+		failed(cx, req->peer);
+		respond_error(r, 400, "invalid_credential_request", "offpass_credential", "%s", u->err);
+	} else {
+		issuer_refusal(r, u->rc, u->err);
+	}
 	free(u);
 }
 
-static void refresh_grouped(call_t *cx, const ofp_credential_t *cur, ofp_api_response_t *r)
+static void refresh_grouped(call_t *cx, const ofp_api_request_t *req, const ofp_credential_request_t *cr,
+			    ofp_api_response_t *r)
 {
 	issue_unit_t *iu = calloc(1, sizeof(*iu));
 
@@ -719,13 +734,13 @@ static void refresh_grouped(call_t *cx, const ofp_credential_t *cur, ofp_api_res
 		respond_error(r, 503, "server_error", NULL, "out of memory");
 		return;
 	}
-	iu->cur = cur;
-	issue_grouped(cx, iu, refresh_unit, r, "refresh");
+	iu->shown = cr;
+	issue_grouped(cx, req, iu, refresh_unit, r, "refresh");
 	free(iu);
 }
 
-static void enroll_grouped(call_t *cx, const uint8_t holder_id[OFP_ID_LEN], const uint8_t tag[OFP_CODE_TAG_LEN],
-			   const ofp_proof_t *p, ofp_api_response_t *r)
+static void enroll_grouped(call_t *cx, const ofp_api_request_t *req, const uint8_t holder_id[OFP_ID_LEN],
+			   const uint8_t tag[OFP_CODE_TAG_LEN], const ofp_proof_t *p, ofp_api_response_t *r)
 {
 	issue_unit_t *iu = calloc(1, sizeof(*iu));
 
@@ -736,8 +751,36 @@ static void enroll_grouped(call_t *cx, const uint8_t holder_id[OFP_ID_LEN], cons
 	iu->holder_id = holder_id;
 	iu->tag = tag;
 	iu->proof = p;
-	issue_grouped(cx, iu, enroll_unit, r, "enroll");
+	issue_grouped(cx, req, iu, enroll_unit, r, "enroll");
 	free(iu);
+}
+
+/* The credential shown, for its holder and key: false (answered) when it
+ * is refused. Without a committer the issuer checks it now, on the
+ * borrowed handle; with one, in the issuing transaction (refresh_unit),
+ * and here it is only decoded. */
+static bool shown_credential(call_t *cx, const ofp_api_request_t *req, const ofp_credential_request_t *cr,
+			     ofp_credential_t *cur, ofp_api_response_t *r)
+{
+	ofp_fmt_error_t ferr;
+	ofp_issuer_rc_t rc;
+
+	if (cx->api->committer != NULL) {
+		if (ofp_credential_decode(cr->credential, cr->credential_len, cur, &ferr) == OFP_FMT_OK)
+			return true;
+		failed(cx, req->peer);
+		respond_error(r, 400, "invalid_credential_request", "offpass_credential", "%s", ferr.reason);
+		return false;
+	}
+	rc = ofp_issuer_check_credential(cx->iss, cr->credential, cr->credential_len, cur);
+	if (rc == OFP_ISSUER_OK)
+		return true;
+	failed(cx, req->peer);
+	if (rc == OFP_ISSUER_REFUSED)
+		respond_error(r, 400, "invalid_credential_request", "offpass_credential", "%s", ofp_issuer_error(cx->iss));
+	else
+		issuer_refusal(r, rc, ofp_issuer_error(cx->iss));
+	return false;
 }
 
 /* Refresh: the holder shows its current credential and proves, with the
@@ -749,17 +792,10 @@ static void refresh(call_t *cx, const ofp_api_request_t *req, const ofp_credenti
 	uint8_t out[OFP_CREDENTIAL_MAX];
 	size_t out_len = 0;
 	char who[64];
-	ofp_issuer_rc_t rc = ofp_issuer_check_credential(cx->iss, cr->credential, cr->credential_len, &cur);
+	ofp_issuer_rc_t rc;
 
-	if (rc != OFP_ISSUER_OK) {
-		failed(cx, req->peer);
-		if (rc == OFP_ISSUER_REFUSED)
-			respond_error(r, 400, "invalid_credential_request", "offpass_credential", "%s",
-				      ofp_issuer_error(cx->iss));
-		else
-			issuer_refusal(r, rc, ofp_issuer_error(cx->iss));
+	if (!shown_credential(cx, req, cr, &cur, r))
 		return;
-	}
 	holder_key_name(who, sizeof(who), cur.holder_id);
 	if (!may_try(cx, who)) {
 		respond_limited(cx, r, "holder");
@@ -773,7 +809,7 @@ static void refresh(call_t *cx, const ofp_api_request_t *req, const ofp_credenti
 		return;
 	}
 	if (cx->api->committer != NULL) {
-		refresh_grouped(cx, &cur, r);
+		refresh_grouped(cx, req, cr, r);
 		return;
 	}
 	rc = ofp_issuer_refresh(cx->iss, &cur, out, &out_len, &next);
@@ -800,7 +836,7 @@ static void enroll(call_t *cx, const ofp_api_request_t *req, const ofp_proof_t *
 		return;
 	}
 	if (cx->api->committer != NULL) {
-		enroll_grouped(cx, holder_id, tag, p, r);
+		enroll_grouped(cx, req, holder_id, tag, p, r);
 		return;
 	}
 	rc = ofp_issuer_issue_online(cx->iss, holder_id, p->alg, p->key, p->key_len, tag, out, &out_len, &c);
@@ -1043,9 +1079,13 @@ static void dispatch(call_t *cx, const route_t *rt, const ofp_api_request_t *req
 	}
 }
 
-/* Routes that need no issuer handle (no ledger, no token). */
-static bool needs_handle(route_kind_t kind)
+/* Routes that need an issuer handle (the ledger, the token): none of the
+ * metadata and nonces, and credential requests only without a committer
+ * (which has its own). */
+static bool needs_handle(const ofp_api_t *api, route_kind_t kind)
 {
+	if (kind == R_CREDENTIAL)
+		return api->committer == NULL;
 	return kind != R_ISSUER_META && kind != R_AS_META && kind != R_NONCE;
 }
 
@@ -1071,7 +1111,7 @@ void ofp_api_handle(ofp_api_t *api, const ofp_api_request_t *req, uint32_t now, 
 		respond_limited(cx, r, "address");
 		return;
 	}
-	if (needs_handle(rt->kind))
+	if (needs_handle(api, rt->kind))
 		call_borrow(cx);
 	dispatch(cx, rt, req, r);
 	call_return(cx);

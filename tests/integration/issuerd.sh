@@ -297,6 +297,20 @@ done
 	fail "after the kill and resend: balance $(balance erin), expected $((START - 20 * NB))"
 echo "killed after $SETTLED_BEFORE of $NB batches; all $NB settled once after the restart"
 
+# (On issuerd two: one's failure budget for this address is spent.)
+# Her own credential with one byte of its signature changed, proven with
+# her own key: the key matches, the issuer does not know the bytes.
+cp alice.cred tampered.cred
+last=$(od -An -tu1 -j136 -N1 alice.cred | tr -d ' ')
+printf "\\$(printf %03o $((last ^ 1)))" | dd of=tampered.cred bs=1 seek=136 conv=notrunc 2>/dev/null
+cmp -s alice.cred tampered.cred && fail "the tampered credential is alice's"
+N=$(nonce)
+run "$PROOF" --key alice.pem --aud "$U" --nonce "$N" --cred tampered.cred -o tampered.json
+post_credential tampered.json
+expect_status 400 "a tampered credential"
+expect_body '"error":"invalid_credential_request"' "tampered credential refused as a credential"
+expect_body '"field":"offpass_credential"' "tampered credential named"
+
 # ---- two issuerds on one ledger settle overlapping batch sets at once ------------------------
 issuerd_start "$D" three
 G2=b2b2b2b2b2b2b2b2
