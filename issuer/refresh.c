@@ -44,30 +44,27 @@ static ofp_issuer_rc_t check_issuer_signature(ofp_issuer_t *iss, const ofp_crede
 /* The credential shown is this issuer's: byte for byte the ledger's copy
  * of its serial, which is what the issuer signed and delivered under it
  * (stored in the issuing transaction). Equal bytes need no ECDSA verify:
- * the issuer signature in them is the one the issuer made. Without a copy
- * (a ledger that never kept one) the signature decides; other bytes than
- * the copy are refused even when their signature verifies (a credential
- * from a rolled-back issuance, or from before a restore, whose serial the
- * ledger now holds for another credential). */
+ * the issuer signature in them is the one the issuer made. Other bytes are
+ * refused whatever their signature (a credential from a rolled-back
+ * issuance, or from before a restore, whose serial the ledger now holds
+ * for another credential), with no verify spent on them. Only without a
+ * copy (a ledger row that never got one) the signature decides. */
 static ofp_issuer_rc_t check_issued_here(ofp_issuer_t *iss, const uint8_t *cred, size_t len, const ofp_credential_t *c)
 {
 	uint8_t copy[OFP_CREDENTIAL_MAX];
 	size_t copy_len = 0;
-	ofp_issuer_rc_t rc;
 	int lrc = ofp_ledger_credential_copy(iss->ledger, c->serial, copy, sizeof(copy), &copy_len);
 
 	if (lrc == OFP_LEDGER_NOT_FOUND)
 		return iss_fail(iss, OFP_ISSUER_REFUSED, "credential: serial %" PRIu64 " was not issued here", c->serial);
 	if (lrc != OFP_LEDGER_OK)
 		return iss_ledger_fail(iss, lrc);
+	if (copy_len == 0)
+		return check_issuer_signature(iss, c);
 	if (copy_len == len && memcmp(copy, cred, len) == 0)
 		return OFP_ISSUER_OK;
-	rc = check_issuer_signature(iss, c);
-	if (rc == OFP_ISSUER_OK && copy_len != 0)
-		rc = iss_fail(iss, OFP_ISSUER_REFUSED,
-			      "credential: not the one the ledger holds for serial %" PRIu64 " (a superseded copy?)",
-			      c->serial);
-	return rc;
+	return iss_fail(iss, OFP_ISSUER_REFUSED, "credential: not the one the ledger holds for serial %" PRIu64,
+			c->serial);
 }
 
 ofp_issuer_rc_t ofp_issuer_check_credential(ofp_issuer_t *iss, const uint8_t *cred, size_t len, ofp_credential_t *c)
