@@ -664,7 +664,7 @@ static void issuer_refusal(ofp_api_response_t *r, ofp_issuer_rc_t rc, const char
 
 typedef struct issue_unit {
 	const ofp_credential_request_t *shown; /* refresh: the credential shown */
-	bool bad_credential;		       /* refresh: the issuer refused the one shown */
+	bool bad_credential;		       /* refresh: the unit refused the one shown */
 	const uint8_t *holder_id, *tag;	       /* enrollment: the access token's */
 	const ofp_proof_t *proof;	       /* enrollment: the key */
 	uint8_t out[OFP_CREDENTIAL_MAX];
@@ -716,7 +716,7 @@ static void issue_grouped(call_t *cx, const ofp_api_request_t *req, issue_unit_t
 	u->now = cx->now;
 	if (ofp_committer_run(cx->api->committer, u) == OFP_ISSUER_OK) {
 		respond_credential(r, iu->out, iu->out_len, &iu->cred, what);
-	} else if (iu->bad_credential) {
+	} else if (iu->bad_credential && u->rc == OFP_ISSUER_REFUSED) { /* not a group that failed after */
 		failed(cx, req->peer);
 		respond_error(r, 400, "invalid_credential_request", "offpass_credential", "%s", u->err);
 	} else {
