@@ -57,10 +57,9 @@ ldb_stmt_t *ldg_stmt(ofp_ledger_t *l, const char *sql)
 	return l->cache[i].stmt;
 }
 
-int ldg_exec(ofp_ledger_t *l, ldb_stmt_t *st, const char *what)
+/* A write's step result as the ledger's: a constraint's refusal is REFUSED. */
+static int exec_result(ofp_ledger_t *l, ldb_stmt_t *st, int rc, const char *what)
 {
-	int rc = ldb_step(st);
-
 	ldb_reset(st);
 	if (rc == LDB_DONE || rc == LDB_ROW)
 		return OFP_LEDGER_OK;
@@ -69,16 +68,14 @@ int ldg_exec(ofp_ledger_t *l, ldb_stmt_t *st, const char *what)
 	return ldg_sql_fail(l, what);
 }
 
+int ldg_exec(ofp_ledger_t *l, ldb_stmt_t *st, const char *what)
+{
+	return exec_result(l, st, ldb_step(st), what);
+}
+
 int ldg_exec_later(ofp_ledger_t *l, ldb_stmt_t *st, const char *what)
 {
-	int rc = st->drv->step_later(st);
-
-	ldb_reset(st);
-	if (rc == LDB_DONE || rc == LDB_ROW)
-		return OFP_LEDGER_OK;
-	if (rc == LDB_CONSTRAINT)
-		return ldg_fail(l, OFP_LEDGER_REFUSED, "%s: %s", what, l->db->drv->errmsg(l->db));
-	return ldg_sql_fail(l, what);
+	return exec_result(l, st, st->drv->step_later(st), what);
 }
 
 bool ldg_col_blob(ldb_stmt_t *st, int col, uint8_t *out, size_t len)

@@ -132,6 +132,24 @@ int ofp_ledger_credential_store(ofp_ledger_t *l, uint64_t serial, const uint8_t 
 	return ldg_exec_later(l, st, "credential");
 }
 
+/* Steps a statement whose ?1 is a credential's serial onto its row: OK with
+ * the row to read (the caller resets), NOT_FOUND or an error (reset). */
+static int credential_row(ofp_ledger_t *l, ldb_stmt_t *st, uint64_t serial)
+{
+	int rc;
+
+	if (serial > INT64_MAX)
+		return ldg_fail(l, OFP_LEDGER_NOT_FOUND, "serial %" PRIu64 ": never issued", serial);
+	ldb_bind_int64(st, 1, (int64_t)serial);
+	rc = ldb_step(st);
+	if (rc == LDB_ROW)
+		return OFP_LEDGER_OK;
+	ldb_reset(st);
+	if (rc == LDB_DONE)
+		return ldg_fail(l, OFP_LEDGER_NOT_FOUND, "serial %" PRIu64 ": never issued", serial);
+	return ldg_sql_fail(l, "credential");
+}
+
 int ofp_ledger_credential_exists(ofp_ledger_t *l, uint64_t serial)
 {
 	static const char sql[] = "SELECT 1 FROM credentials WHERE serial = ?1";
@@ -140,16 +158,10 @@ int ofp_ledger_credential_exists(ofp_ledger_t *l, uint64_t serial)
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	if (serial > INT64_MAX)
-		return ldg_fail(l, OFP_LEDGER_NOT_FOUND, "serial %" PRIu64 ": never issued", serial);
-	ldb_bind_int64(st, 1, (int64_t)serial);
-	rc = ldb_step(st);
-	ldb_reset(st);
-	if (rc == LDB_ROW)
-		return OFP_LEDGER_OK;
-	if (rc == LDB_DONE)
-		return ldg_fail(l, OFP_LEDGER_NOT_FOUND, "serial %" PRIu64 ": never issued", serial);
-	return ldg_sql_fail(l, "credential");
+	rc = credential_row(l, st, serial);
+	if (rc == OFP_LEDGER_OK)
+		ldb_reset(st);
+	return rc;
 }
 
 int ofp_ledger_credential_copy(ofp_ledger_t *l, uint64_t serial, uint8_t *out, size_t cap, size_t *len)
@@ -161,18 +173,11 @@ int ofp_ledger_credential_copy(ofp_ledger_t *l, uint64_t serial, uint8_t *out, s
 	*len = 0;
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	if (serial > INT64_MAX)
-		return ldg_fail(l, OFP_LEDGER_NOT_FOUND, "serial %" PRIu64 ": never issued", serial);
-	ldb_bind_int64(st, 1, (int64_t)serial);
-	rc = ldb_step(st);
-	if (rc == LDB_ROW && !ldb_col_null(st, 0) && !ldg_col_blob_var(st, 0, out, cap, len))
+	rc = credential_row(l, st, serial);
+	if (rc != OFP_LEDGER_OK)
+		return rc;
+	if (!ldb_col_null(st, 0) && !ldg_col_blob_var(st, 0, out, cap, len))
 		rc = ldg_fail(l, OFP_LEDGER_ERROR, "credential %" PRIu64 ": damaged row", serial);
-	else if (rc == LDB_ROW)
-		rc = OFP_LEDGER_OK;
-	else if (rc == LDB_DONE)
-		rc = ldg_fail(l, OFP_LEDGER_NOT_FOUND, "serial %" PRIu64 ": never issued", serial);
-	else
-		rc = ldg_sql_fail(l, "credential");
 	ldb_reset(st);
 	return rc;
 }
