@@ -36,37 +36,31 @@ offpass_status_t ofp_clock_load(offpass_verifier_t *v)
 	unsigned char *buf = NULL;
 	char path[4096];
 	size_t len = 0;
-	uint32_t t;
+	offpass_status_t st = OFFPASS_STATUS_OK;
 	int rc;
 
 	if (!ofp_v_path(v, path, sizeof(path), OFP_V_CLOCK_FILE))
 		return ofp_v_fail(v, OFFPASS_STATUS_INVALID_ARGUMENT, "%s: path too long", v->state_dir);
 	rc = file_read_all(path, CLOCK_FILE_LEN, &buf, &len);
 	if (rc == -ENOENT)
-		return OFFPASS_STATUS_OK; /* nothing noted beyond the journal yet */
-	if (rc != 0) {
-		free(buf);
-		return ofp_v_fail(v, rc == -EFBIG ? OFFPASS_STATUS_CORRUPT : OFFPASS_STATUS_IO, "%s: %s", path,
-				  rc == -EFBIG ? "too large" : strerror(-rc));
-	}
-	if (len != CLOCK_FILE_LEN || memcmp(buf, CLOCK_MAGIC, 8) != 0) {
-		free(buf);
-		return ofp_v_fail(v, OFFPASS_STATUS_CORRUPT, "%s: not a clock state file", path);
-	}
-	if (!ofp_sha256(buf, 12, sum)) {
-		free(buf);
-		return ofp_v_fail(v, OFFPASS_STATUS_INTERNAL, "SHA-256 failed (OpenSSL)");
-	}
+		goto out; /* nothing noted beyond the journal yet */
+	if (rc != 0)
+		st = ofp_v_fail(v, rc == -EFBIG ? OFFPASS_STATUS_CORRUPT : OFFPASS_STATUS_IO, "%s: %s", path,
+				rc == -EFBIG ? "too large" : strerror(-rc));
+	else if (len != CLOCK_FILE_LEN || memcmp(buf, CLOCK_MAGIC, 8) != 0)
+		st = ofp_v_fail(v, OFFPASS_STATUS_CORRUPT, "%s: not a clock state file", path);
+	else if (!ofp_sha256(buf, 12, sum))
+		st = ofp_v_fail(v, OFFPASS_STATUS_INTERNAL, "SHA-256 failed (OpenSSL)");
 	/* A damaged file is not read as a smaller time: refused, like a
 	 * damaged journal (the operator looks, nothing is forgotten). */
-	if (memcmp(sum, buf + 12, OFP_HASH_LEN) != 0) {
-		free(buf);
-		return ofp_v_fail(v, OFFPASS_STATUS_CORRUPT, "%s: checksum mismatch", path);
-	}
-	t = (uint32_t)buf[8] << 24 | (uint32_t)buf[9] << 16 | (uint32_t)buf[10] << 8 | buf[11];
+	else if (memcmp(sum, buf + 12, OFP_HASH_LEN) != 0)
+		st = ofp_v_fail(v, OFFPASS_STATUS_CORRUPT, "%s: checksum mismatch", path);
+	else
+		ofp_replay_note_time(&v->replay, (uint32_t)buf[8] << 24 | (uint32_t)buf[9] << 16 |
+							 (uint32_t)buf[10] << 8 | buf[11]);
+out:
 	free(buf);
-	ofp_replay_note_time(&v->replay, t);
-	return OFFPASS_STATUS_OK;
+	return st;
 }
 
 offpass_status_t ofp_clock_note(offpass_verifier_t *v, uint32_t now)
