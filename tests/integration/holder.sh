@@ -110,6 +110,27 @@ alternate_dirs()
 }
 
 # flow NAME MODULE LABEL PARALLEL: the whole holder life on one token;
+# next_counters WHAT N: the last N presentations in last.log follow the
+# previous one (COUNTER_LAST) in order, and COUNTER_LAST moves to the last.
+# On our token each counter is exactly one above the one before; on
+# SoftHSM2 (COUNTER_STRICT=no) it may be more: a claim whose new counter
+# object the token's listing missed is withdrawn and made again above it
+# (holder/counter.c: values may be skipped, never repeated), which a
+# loaded machine shows now and then.
+next_counters()
+{
+	local what=$1 n=$2 c
+	[ "$(grep -Ec 'counter [0-9]+' "$WORK/last.log")" -ge "$n" ] || fail "$what: not $n presentations"
+	for c in $(grep -Eo 'counter [0-9]+' "$WORK/last.log" | tail -n "$n" | cut -d' ' -f2); do
+		if [ "$COUNTER_STRICT" = yes ]; then
+			[ "$c" = $((COUNTER_LAST + 1)) ] || fail "$what: counter $c, not $((COUNTER_LAST + 1))"
+		else
+			[ "$c" -gt "$COUNTER_LAST" ] || fail "$what: counter $c, not above $COUNTER_LAST"
+		fi
+		COUNTER_LAST=$c
+	done
+}
+
 # PARALLEL=yes also runs two `present` loops at once.
 flow()
 {
@@ -166,9 +187,12 @@ flow()
 	expect_log "counter: +none used yet" "$name status counter"
 
 	# ---- present: PNG, SVG and raw of one presentation ----
+	COUNTER_LAST=$((T0 - 1))
+	COUNTER_STRICT=$([ "$name" = p11 ] && echo yes || echo no)
 	run "${H[@]}" present --amount 250 --png "$out/a.png" --svg "$out/a.svg" --raw "$out/a.raw"
-	expect_log "presentation: 213 bytes, counter $T0, amount 250, time $T0; QR version 10, level M" \
+	expect_log "presentation: 213 bytes, counter [0-9]+, amount 250, time [0-9]+; QR version 10, level M" \
 		"$name present"
+	next_counters "$name present" 1
 	[ "$(stat -c %s "$out/a.raw")" = 213 ] || fail "$name: raw presentation is not 213 bytes"
 	line=$("$KIT" check "$out/a.raw")
 	[ "$(field type "$line") $(field amount "$line")" = "2 250" ] || fail "$name: raw presentation: $line"
@@ -181,8 +205,9 @@ flow()
 
 	# The counter goes up; --raw - writes the bytes alone to stdout.
 	"${H[@]}" present --amount 1 --raw - >"$out/b.raw" 2>"$WORK/last.log" || fail "$name: present --raw -"
-	expect_log "presentation: 213 bytes, counter $((T0 + 1))" "$name present --raw -"
-	[ "$(counter_of "$out/b.raw")" = $((T0 + 1)) ] || fail "$name: counter did not go up"
+	expect_log "presentation: 213 bytes, counter" "$name present --raw -"
+	next_counters "$name present --raw -" 1
+	[ "$(counter_of "$out/b.raw")" = "$COUNTER_LAST" ] || fail "$name: counter did not go up"
 
 	# Terminal (the default): half blocks in explicit colours (black
 	# background, bright white light modules), quiet zone, then the size.
@@ -195,7 +220,8 @@ flow()
 		fail "$name: terminal: the first line is not 65 light modules (57 + 2 x 4 quiet zone) in colour"
 	grep -qF '▀' "$out/t.txt" || fail "$name: terminal: no upper half blocks"
 	grep -qF '▄' "$out/t.txt" || fail "$name: terminal: no lower half blocks"
-	expect_log "counter $((T0 + 2)), amount 2" "$name terminal present"
+	expect_log "counter [0-9]+, amount 2" "$name terminal present"
+	next_counters "$name terminal present" 1
 	local theme
 	for theme in dark light; do
 		"$TERMQR" --theme "$theme" --pgm "$out/t-$theme.pgm" <"$out/t.txt" >"$out/t-$theme.bin" ||
@@ -208,13 +234,14 @@ flow()
 	line=$("$KIT" check "$out/ch.raw")
 	[ "$(field type "$line") $(field challenge "$line")" = "3 00112233445566778899aabbccddeeff" ] ||
 		fail "$name: challenge presentation: $line"
+	next_counters "$name challenge present" 1
 
 	# --refresh with a bounded count: fresh codes, counters in order.
 	run "${H[@]}" present --amount 4 --refresh 1 --count 2 --raw "$out/r.raw"
-	expect_log "counter $((T0 + 4)), amount 4" "$name refresh first code"
-	expect_log "counter $((T0 + 5)), amount 4" "$name refresh second code"
+	expect_log "counter [0-9]+, amount 4" "$name refresh codes"
+	next_counters "$name refresh codes" 2
 	expect_log "done after 2 codes" "$name refresh count"
-	[ "$(counter_of "$out/r.raw")" = $((T0 + 5)) ] || fail "$name: --refresh left an old code"
+	[ "$(counter_of "$out/r.raw")" = "$COUNTER_LAST" ] || fail "$name: --refresh left an old code"
 
 	# --refresh until SIGINT: stops cleanly between codes, exit 0. Job
 	# control, or bash would start the background job with SIGINT ignored.
