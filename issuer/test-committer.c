@@ -225,56 +225,34 @@ static void *gate_thread(void *arg)
 	return NULL;
 }
 
-/* Credits an account, then refuses: its credit must not stay. */
-typedef struct bad_unit {
+/* A unit over one account, run on its own thread; the test sets its fn
+ * (and alone). */
+typedef struct account_unit {
 	const char *name;
 	ofp_commit_unit_t unit;
-} bad_unit_t;
+} account_unit_t;
 
-static ofp_issuer_rc_t bad_fn(ofp_issuer_t *h, void *arg)
+static void *account_unit_thread(void *arg)
 {
-	bad_unit_t *b = arg;
-	ofp_account_t a;
+	account_unit_t *u = arg;
 
-	ck_assert_int_eq(ofp_ledger_account_get(ofp_issuer_ledger(h), b->name, &a), OFP_LEDGER_OK);
-	ck_assert_int_eq(ofp_ledger_account_apply(ofp_issuer_ledger(h), &a, 777, "credit", "unit test", REFRESH_AT),
-			 OFP_LEDGER_OK);
-	return OFP_ISSUER_REFUSED;
-}
-
-static void *bad_thread(void *arg)
-{
-	bad_unit_t *b = arg;
-
-	b->unit.fn = bad_fn;
-	b->unit.arg = b;
-	b->unit.now = REFRESH_AT;
-	(void)ofp_committer_run(committer, &b->unit);
+	u->unit.arg = u;
+	u->unit.now = REFRESH_AT;
+	(void)ofp_committer_run(committer, &u->unit);
 	return NULL;
 }
 
-/* One group: a refresh, a unit that writes then fails, another refresh.
- * The failing one is undone alone; both refreshes commit. */
-START_TEST(test_failing_unit_alone)
+/* Queues, in this order, behind a gate unit that holds the committer: a
+ * refresh of args[0], `middle`, a refresh of args[1]; then lets the
+ * committer go and waits for all four. */
+static void run_behind_gate(refresh_arg_t args[2], account_unit_t *middle)
 {
-	static refresh_arg_t args[2];
 	static gate_unit_t g;
-	static bad_unit_t bad;
-	pthread_t tg, tb, ta[2];
-	ofp_committer_stats_t st;
-	ofp_account_t before, after;
+	pthread_t tg, tm, ta[2];
 
-	TT_NEED_TOKEN(&env);
-	memset(args, 0, sizeof(args));
 	memset(&g, 0, sizeof(g));
-	memset(&bad, 0, sizeof(bad));
 	pthread_mutex_init(&g.lock, NULL);
 	pthread_cond_init(&g.cond, NULL);
-	bad.name = holders[2].name;
-	args[0].cur = &holders[0].cred;
-	args[1].cur = &holders[1].cred;
-	ck_assert_int_eq(ofp_ledger_account_get(ofp_issuer_ledger(iss), bad.name, &before), OFP_LEDGER_OK);
-
 	ck_assert_int_eq(pthread_create(&tg, NULL, gate_thread, &g), 0);
 	pthread_mutex_lock(&g.lock);
 	while (!g.running)
@@ -283,7 +261,7 @@ START_TEST(test_failing_unit_alone)
 	ck_assert_int_eq(pthread_create(&ta[0], NULL, refresh_thread, &args[0]), 0);
 	while (ofp_committer_queued(committer) < 1)
 		usleep(1000);
-	ck_assert_int_eq(pthread_create(&tb, NULL, bad_thread, &bad), 0);
+	ck_assert_int_eq(pthread_create(&tm, NULL, account_unit_thread, middle), 0);
 	while (ofp_committer_queued(committer) < 2)
 		usleep(1000);
 	ck_assert_int_eq(pthread_create(&ta[1], NULL, refresh_thread, &args[1]), 0);
@@ -295,10 +273,45 @@ START_TEST(test_failing_unit_alone)
 	pthread_mutex_unlock(&g.lock);
 	pthread_join(tg, NULL);
 	pthread_join(ta[0], NULL);
-	pthread_join(tb, NULL);
+	pthread_join(tm, NULL);
 	pthread_join(ta[1], NULL);
-
 	ck_assert_int_eq(g.unit.rc, OFP_ISSUER_OK);
+	pthread_cond_destroy(&g.cond);
+	pthread_mutex_destroy(&g.lock);
+}
+
+/* Credits an account, then refuses: its credit must not stay. */
+static ofp_issuer_rc_t bad_fn(ofp_issuer_t *h, void *arg)
+{
+	account_unit_t *b = arg;
+	ofp_account_t a;
+
+	ck_assert_int_eq(ofp_ledger_account_get(ofp_issuer_ledger(h), b->name, &a), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_account_apply(ofp_issuer_ledger(h), &a, 777, "credit", "unit test", REFRESH_AT),
+			 OFP_LEDGER_OK);
+	return OFP_ISSUER_REFUSED;
+}
+
+/* One group: a refresh, a unit that writes then fails, another refresh.
+ * The failing one is undone alone; both refreshes commit. */
+START_TEST(test_failing_unit_alone)
+{
+	static refresh_arg_t args[2];
+	static account_unit_t bad;
+	ofp_committer_stats_t st;
+	ofp_account_t before, after;
+
+	TT_NEED_TOKEN(&env);
+	memset(args, 0, sizeof(args));
+	memset(&bad, 0, sizeof(bad));
+	bad.name = holders[2].name;
+	bad.unit.fn = bad_fn;
+	args[0].cur = &holders[0].cred;
+	args[1].cur = &holders[1].cred;
+	ck_assert_int_eq(ofp_ledger_account_get(ofp_issuer_ledger(iss), bad.name, &before), OFP_LEDGER_OK);
+
+	run_behind_gate(args, &bad);
+
 	ck_assert_msg(args[0].unit.rc == OFP_ISSUER_OK, "%s", args[0].unit.err);
 	ck_assert_msg(args[1].unit.rc == OFP_ISSUER_OK, "%s", args[1].unit.err);
 	ck_assert(args[0].visible && args[1].visible);
@@ -308,22 +321,15 @@ START_TEST(test_failing_unit_alone)
 	ofp_committer_stats(committer, &st);
 	ck_assert_uint_eq(st.largest, 3); /* the three queued behind the gate: one group */
 	ck_assert_uint_eq(st.failed, 1);
-	pthread_cond_destroy(&g.cond);
-	pthread_mutex_destroy(&g.lock);
 }
 END_TEST
 
 /* A unit alone (a settlement) runs outside any transaction, between two
  * groups: it can begin and commit its own, and the units queued around
  * it are not grouped with it. */
-typedef struct own_tx_unit {
-	const char *name;
-	ofp_commit_unit_t unit;
-} own_tx_unit_t;
-
 static ofp_issuer_rc_t own_tx_fn(ofp_issuer_t *h, void *arg)
 {
-	own_tx_unit_t *o = arg;
+	account_unit_t *o = arg;
 	ofp_ledger_t *l = ofp_issuer_ledger(h);
 	ofp_account_t a;
 
@@ -338,60 +344,24 @@ static ofp_issuer_rc_t own_tx_fn(ofp_issuer_t *h, void *arg)
 	return OFP_ISSUER_OK;
 }
 
-static void *own_tx_thread(void *arg)
-{
-	own_tx_unit_t *o = arg;
-
-	o->unit.fn = own_tx_fn;
-	o->unit.arg = o;
-	o->unit.now = REFRESH_AT;
-	o->unit.alone = true;
-	(void)ofp_committer_run(committer, &o->unit);
-	return NULL;
-}
-
 START_TEST(test_alone_between_groups)
 {
 	static refresh_arg_t args[2];
-	static gate_unit_t g;
-	static own_tx_unit_t own;
-	pthread_t tg, to, ta[2];
+	static account_unit_t own;
 	ofp_committer_stats_t st;
 	ofp_account_t before, after;
 
 	TT_NEED_TOKEN(&env);
 	memset(args, 0, sizeof(args));
-	memset(&g, 0, sizeof(g));
 	memset(&own, 0, sizeof(own));
-	pthread_mutex_init(&g.lock, NULL);
-	pthread_cond_init(&g.cond, NULL);
 	own.name = holders[4].name;
+	own.unit.fn = own_tx_fn;
+	own.unit.alone = true;
 	args[0].cur = &holders[5].cred;
 	args[1].cur = &holders[6].cred;
 	ck_assert_int_eq(ofp_ledger_account_get(ofp_issuer_ledger(iss), own.name, &before), OFP_LEDGER_OK);
 
-	ck_assert_int_eq(pthread_create(&tg, NULL, gate_thread, &g), 0);
-	pthread_mutex_lock(&g.lock);
-	while (!g.running)
-		pthread_cond_wait(&g.cond, &g.lock);
-	pthread_mutex_unlock(&g.lock);
-	ck_assert_int_eq(pthread_create(&ta[0], NULL, refresh_thread, &args[0]), 0);
-	while (ofp_committer_queued(committer) < 1)
-		usleep(1000);
-	ck_assert_int_eq(pthread_create(&to, NULL, own_tx_thread, &own), 0);
-	while (ofp_committer_queued(committer) < 2)
-		usleep(1000);
-	ck_assert_int_eq(pthread_create(&ta[1], NULL, refresh_thread, &args[1]), 0);
-	while (ofp_committer_queued(committer) < 3)
-		usleep(1000);
-	pthread_mutex_lock(&g.lock);
-	g.release = true;
-	pthread_cond_broadcast(&g.cond);
-	pthread_mutex_unlock(&g.lock);
-	pthread_join(tg, NULL);
-	pthread_join(ta[0], NULL);
-	pthread_join(to, NULL);
-	pthread_join(ta[1], NULL);
+	run_behind_gate(args, &own);
 
 	ck_assert_msg(own.unit.rc == OFP_ISSUER_OK, "%s", own.unit.err);
 	ck_assert_msg(args[0].unit.rc == OFP_ISSUER_OK, "%s", args[0].unit.err);
@@ -401,8 +371,6 @@ START_TEST(test_alone_between_groups)
 	ofp_committer_stats(committer, &st);
 	ck_assert_uint_eq(st.largest, 1); /* gate, refresh, alone, refresh: four runs of one */
 	ck_assert_uint_eq(st.groups, 3); /* the gate's and the two refreshes' transactions */
-	pthread_cond_destroy(&g.cond);
-	pthread_mutex_destroy(&g.lock);
 }
 END_TEST
 
