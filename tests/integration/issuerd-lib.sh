@@ -6,7 +6,8 @@ ISSUERD=${top_builddir:-.}/issuer/offpass-issuerd
 ISSUERD_PIDS=
 
 # issuerd_programs: $ISSUER, $HOLDER and $GATE beside $ISSUERD, each built
-# or the script fails; every issuerd started goes at exit.
+# or the script fails (every issuerd started goes at exit: the EXIT trap
+# below).
 issuerd_programs()
 {
 	local p
@@ -17,7 +18,6 @@ issuerd_programs()
 	for p in "$ISSUER" "$ISSUERD" "$HOLDER" "$GATE"; do
 		[ -x "$p" ] || fail "$p not built"
 	done
-	trap issuerd_cleanup EXIT
 }
 
 # issuerd_api_programs: $ISSUER beside $ISSUERD, and the test helpers

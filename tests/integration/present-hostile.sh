@@ -19,19 +19,11 @@ set -eu
 need pkcs11-tool curl python3
 python3 -c "import cryptography" 2>/dev/null || skip "python3-cryptography not installed"
 
-B=${top_builddir:-.}
-S=${srcdir:-$(dirname "$0")/../..}
+issuerd_programs
 HOSTILE=$(cd "$(dirname "$0")" && pwd)/hostile-issuer.py
-ISSUER=$B/issuer/offpass-issuer
-HOLDER=$B/holder/offpass-holder
-GATE=$B/verifier/gate/offpass-gate
-for p in "$ISSUER" "$ISSUERD" "$HOLDER" "$GATE"; do
-	[ -x "$p" ] || fail "$p not built"
-done
 HOSTILE_PID=
 stop_hostile() { [ -z "$HOSTILE_PID" ] || { kill "$HOSTILE_PID" 2>/dev/null || true; wait "$HOSTILE_PID" 2>/dev/null || true; }; HOSTILE_PID=; }
 trap 'stop_hostile; issuerd_cleanup; rm -rf "$WORK"' EXIT
-: "$S"
 
 cd "$WORK"
 init_token issuer
