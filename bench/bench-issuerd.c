@@ -84,6 +84,7 @@ typedef struct stats {
 	double seconds;
 	double service_cpu, driver_cpu; /* seconds of CPU over the run */
 	double machine_cpu;             /* the whole machine's busy CPU seconds */
+	double switches;                /* the whole machine's context switches */
 	/* What the issuerd processes' ledger handles did over their life
 	 * (their last line on stderr): transactions the database refused
 	 * for a concurrent one and ran again, statements, round trips. */
@@ -144,6 +145,22 @@ static double machine_cpu(void)
 	if (n != 7)
 		return 0;
 	return (double)(user + nice + sys + irq + softirq) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* Context switches of the whole machine so far (/proc/stat ctxt). */
+static double machine_switches(void)
+{
+	char line[256];
+	unsigned long long n = 0;
+	FILE *f = fopen("/proc/stat", "r");
+
+	if (f == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "ctxt %llu", &n) == 1)
+			break;
+	fclose(f);
+	return (double)n;
 }
 
 static double service_cpu(const struct world *w);
@@ -538,6 +555,7 @@ static int drive(const cfg_t *c, world_t *w, int op, unsigned long first, unsign
 	st->service_cpu = -service_cpu(w);
 	st->driver_cpu = -self_cpu();
 	st->machine_cpu = -machine_cpu();
+	st->switches = -machine_switches();
 	r.deadline = t0 + c->seconds;
 	for (unsigned long i = 0; i < c->inflight; i++) {
 		xs[i].easy = curl_easy_init();
@@ -565,6 +583,7 @@ static int drive(const cfg_t *c, world_t *w, int op, unsigned long first, unsign
 	st->service_cpu += service_cpu(w);
 	st->driver_cpu += self_cpu();
 	st->machine_cpu += machine_cpu();
+	st->switches += machine_switches();
 	for (unsigned long i = 0; i < c->inflight; i++) {
 		curl_easy_cleanup(xs[i].easy);
 		curl_slist_free_all(xs[i].hdr);
@@ -605,6 +624,7 @@ static void print_row(const char *what, const char *ledger, unsigned procs, cons
 	printf(" %7llu %8.1f %8.1f", s->conflicts, s->ok > 0 ? (double)s->statements / (double)s->ok : 0,
 	       s->ok > 0 ? (double)s->round_trips / (double)s->ok : 0);
 	printf(" %6.1f", s->groups > 0 ? (double)s->units / (double)s->groups : 0);
+	printf(" %6.1f", s->ok > 0 ? s->switches / (double)s->ok : 0);
 	printf(" %8.3f %5.0f%%\n", s->ok > 0 ? s->machine_cpu * 1e3 / (double)s->ok : 0,
 	       s->seconds > 0 ? s->machine_cpu * 100 / s->seconds / (double)sysconf(_SC_NPROCESSORS_ONLN) : 0);
 }
@@ -623,6 +643,8 @@ static void print_ceiling(const stats_t *s)
 	printf("retries: transactions the ledger refused for a concurrent one and ran again; stmts, rtts: ledger "
 	       "statements and round trips to the database per operation (each phase on issuerds of its own); group: "
 	       "units per grouped commit\n");
+	printf("switch: context switches of the whole machine per operation (each round trip to another process costs "
+	       "two)\n");
 	printf("mach cpu: busy CPU ms of the whole machine per operation (the database server included); busy: of all "
 	       "cores over the phase (near 100%%: the machine, not the service, was the limit)\n");
 	if (per > 0)
@@ -694,9 +716,9 @@ static int measure(const cfg_t *c, world_t *w)
 
 	memset(st, 0, sizeof(st));
 	printf("\noffpass-issuerd on loopback, %s ledger, %lu requests in flight\n", ledger, c->inflight);
-	printf("%-22s %-10s %5s  %8s %6s %9s %9s %9s %11s %8s %8s %7s %8s %8s %6s %8s %6s\n", "operation", "ledger",
+	printf("%-22s %-10s %5s  %8s %6s %9s %9s %9s %11s %8s %8s %7s %8s %8s %6s %6s %8s %6s\n", "operation", "ledger",
 	       "procs", "done", "failed", "per s", "p50 ms", "p99 ms", "records/s", "svc cpu", "drv cpu", "retries", "stmts",
-	       "rtts", "group", "mach cpu", "busy");
+	       "rtts", "group", "switch", "mach cpu", "busy");
 	for (unsigned procs = 1; rc == 0 && procs <= MAX_PROCS; procs++) {
 		unsigned long hh = c->holders / 2, bh = c->batches / 2;
 		/* Each phase on processes of its own: their ledger figures
