@@ -17,7 +17,6 @@ struct ofp_committer {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t work; /* a unit was queued, or stop */
-	pthread_cond_t done; /* a group finished */
 	ofp_commit_unit_t *head, *tail;
 	bool stop;
 	ofp_committer_stats_t stats;   /* under lock */
@@ -192,8 +191,8 @@ static void *committer_main(void *arg)
 			next = u->next; /* u belongs to its waiter once done */
 			u->next = NULL;
 			u->done = true;
+			pthread_cond_signal(&u->wake);
 		}
-		pthread_cond_broadcast(&c->done);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return NULL;
@@ -214,10 +213,8 @@ int ofp_committer_new(ofp_issuer_t *iss, unsigned group_max, ofp_committer_t **o
 	c->group_max = group_max;
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->work, NULL);
-	pthread_cond_init(&c->done, NULL);
 	rc = pthread_create(&c->thread, NULL, committer_main, c);
 	if (rc != 0) {
-		pthread_cond_destroy(&c->done);
 		pthread_cond_destroy(&c->work);
 		pthread_mutex_destroy(&c->lock);
 		free(c);
@@ -236,7 +233,6 @@ void ofp_committer_free(ofp_committer_t *c)
 	pthread_cond_signal(&c->work);
 	pthread_mutex_unlock(&c->lock);
 	pthread_join(c->thread, NULL);
-	pthread_cond_destroy(&c->done);
 	pthread_cond_destroy(&c->work);
 	pthread_mutex_destroy(&c->lock);
 	free(c);
@@ -254,6 +250,7 @@ ofp_issuer_rc_t ofp_committer_run(ofp_committer_t *c, ofp_commit_unit_t *u)
 		unit_fail(u, OFP_ISSUER_ERROR, "the issuer is stopping");
 		return u->rc;
 	}
+	pthread_cond_init(&u->wake, NULL);
 	if (c->tail != NULL)
 		c->tail->next = u;
 	else
@@ -261,8 +258,9 @@ ofp_issuer_rc_t ofp_committer_run(ofp_committer_t *c, ofp_commit_unit_t *u)
 	c->tail = u;
 	pthread_cond_signal(&c->work);
 	while (!u->done)
-		pthread_cond_wait(&c->done, &c->lock);
+		pthread_cond_wait(&u->wake, &c->lock);
 	pthread_mutex_unlock(&c->lock);
+	pthread_cond_destroy(&u->wake);
 	return u->rc;
 }
 

@@ -12,6 +12,7 @@
 #ifndef OFFPASS_ISSUER_COMMITTER_H
 #define OFFPASS_ISSUER_COMMITTER_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -44,6 +45,7 @@ typedef struct ofp_commit_unit {
 	/* The committer's. */
 	struct ofp_commit_unit *next;
 	bool done;
+	pthread_cond_t wake; /* done was set: this unit's waiter alone */
 } ofp_commit_unit_t;
 
 typedef struct ofp_committer_stats {
