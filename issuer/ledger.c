@@ -163,6 +163,7 @@ void ofp_ledger_close(ofp_ledger_t *l)
 {
 	if (l == NULL)
 		return;
+	ldg_memo_clear(l);
 	for (size_t i = 0; i < LEDGER_STMT_CACHE; i++)
 		if (l->cache[i].stmt != NULL)
 			l->db->drv->finalize(l->cache[i].stmt);
@@ -192,6 +193,7 @@ int ofp_ledger_begin_queued(ofp_ledger_t *l, ofp_ledger_queue_t queue)
 
 	l->retry_pending = false;
 	l->db->drv->clear_error(l->db);
+	ldg_memo_clear(l);
 	/* PostgreSQL only warns about a BEGIN inside a transaction: a nested
 	 * begin is a caller's error on both. */
 	if (l->db->drv->in_transaction(l->db))
@@ -214,6 +216,7 @@ int ofp_ledger_commit(ofp_ledger_t *l)
 {
 	int rc = l->db->drv->exec(l->db, "COMMIT");
 
+	ldg_memo_clear(l);
 	l->stats.statements++;
 	if (rc == LDB_OK) {
 		l->stats.commits++;
@@ -227,6 +230,7 @@ int ofp_ledger_commit(ofp_ledger_t *l)
 
 void ofp_ledger_rollback(ofp_ledger_t *l)
 {
+	ldg_memo_clear(l);
 	if (l->db->drv->in_transaction(l->db)) {
 		/* Keep the failure that led here (its retryable flag and text). */
 		bool again = l->db->drv->retryable(l->db);
@@ -268,6 +272,8 @@ int ofp_ledger_rollback_to(ofp_ledger_t *l)
 {
 	int rc = unit_exec(l, "ROLLBACK TO unit", "rollback to savepoint");
 
+	/* The unit may have written what the memo holds. */
+	ldg_memo_clear(l);
 	return rc == OFP_LEDGER_OK ? ofp_ledger_release(l) : rc;
 }
 

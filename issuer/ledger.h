@@ -299,8 +299,11 @@ int ofp_ledger_credential_store(ofp_ledger_t *l, uint64_t serial, const uint8_t 
 int ofp_ledger_credential_exists(ofp_ledger_t *l, uint64_t serial) OFP_WUR;
 /* The ledger's copy of credential serial (the bytes signed and delivered)
  * in out (cap bytes): OK with *len, 0 when the ledger kept no copy;
- * NOT_FOUND when no credential has this serial. */
-int ofp_ledger_credential_copy(ofp_ledger_t *l, uint64_t serial, uint8_t *out, size_t cap, size_t *len) OFP_WUR;
+ * NOT_FOUND when no credential has this serial. *denied: deny_entry (the
+ * serial's entry) is on the deny list, read in the same statement; a
+ * later ofp_ledger_denied of it in this transaction asks no more. */
+int ofp_ledger_credential_copy(ofp_ledger_t *l, uint64_t serial, const uint8_t deny_entry[OFP_DENY_ENTRY_LEN],
+			       uint8_t *out, size_t cap, size_t *len, bool *denied) OFP_WUR;
 /* (In a transaction.) The holder key of credential serial is revoked: it
  * gets no new credential (a denied serial means a lost or stolen key). */
 int ofp_ledger_key_revoke(ofp_ledger_t *l, uint64_t serial, uint32_t now) OFP_WUR;

@@ -225,12 +225,15 @@ int ofp_ledger_gates_settled_through(ofp_ledger_t *l, uint32_t *through, size_t 
 	static const char sql[] = "SELECT g.verifier_id, b.sequence, b.period_end FROM gates g "
 				  "LEFT JOIN batches b ON b.verifier_id = g.verifier_id "
 				  "ORDER BY g.verifier_id, b.sequence";
-	ldb_stmt_t *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st;
 	through_scan_t t = { .through = UINT32_MAX };
 	uint8_t gate[OFP_ID_LEN];
 	int rc;
 
 	*through = 0;
+	if (ldg_memo_through(l, through, gates))
+		return OFP_LEDGER_OK;
+	st = ldg_stmt(l, sql);
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
 	while ((rc = ldb_step(st)) == LDB_ROW) {
@@ -250,5 +253,6 @@ int ofp_ledger_gates_settled_through(ofp_ledger_t *l, uint32_t *through, size_t 
 	*through = t.gates == 0 ? 0 : t.through;
 	if (gates != NULL)
 		*gates = t.gates;
+	ldg_memo_through_set(l, *through, t.gates);
 	return OFP_LEDGER_OK;
 }

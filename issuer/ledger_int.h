@@ -7,6 +7,7 @@
 #include "issuer/ledger_db.h"
 
 #define LEDGER_STMT_CACHE 64
+#define LDG_MEMO_DENY 8
 
 struct ofp_ledger {
 	ldb_t *db;
@@ -16,6 +17,19 @@ struct ofp_ledger {
 		const char *sql;
 		ldb_stmt_t *stmt;
 	} cache[LEDGER_STMT_CACHE];
+	/* What this transaction read already (ledger_memo.c). */
+	struct {
+		bool keys_valid, through_valid;
+		ofp_ledger_key_t *keys;
+		size_t nkeys;
+		uint32_t through;
+		size_t gates;
+		struct {
+			uint8_t entry[OFP_DENY_ENTRY_LEN];
+			bool denied;
+		} deny[LDG_MEMO_DENY];
+		unsigned ndeny;
+	} memo;
 	/* The transaction just rolled back failed for a concurrent one. */
 	bool retry_pending;
 	/* What this handle did (ofp_ledger_stats): statements counted in
@@ -46,5 +60,18 @@ int ldg_exec_later(ofp_ledger_t *l, ldb_stmt_t *st, const char *what) OFP_WUR;
 bool ldg_col_blob(ldb_stmt_t *st, int col, uint8_t *out, size_t len);
 /* Copy a BLOB column of at most cap bytes into out, length in *len. */
 bool ldg_col_blob_var(ldb_stmt_t *st, int col, uint8_t *out, size_t cap, size_t *len);
+
+/* ledger_memo.c: within one transaction only (false / -1 outside one,
+ * or nothing kept yet). Every transaction boundary, rollback to a
+ * savepoint, and write to issuer_keys, gates, batches or denied clears
+ * the memo. */
+void ldg_memo_clear(ofp_ledger_t *l);
+bool ldg_memo_keys(const ofp_ledger_t *l, ofp_ledger_key_t **out, size_t *n) OFP_WUR;
+void ldg_memo_keys_set(ofp_ledger_t *l, const ofp_ledger_key_t *keys, size_t n);
+bool ldg_memo_through(const ofp_ledger_t *l, uint32_t *through, size_t *gates) OFP_WUR;
+void ldg_memo_through_set(ofp_ledger_t *l, uint32_t through, size_t gates);
+/* 1 denied, 0 not, -1 unknown. */
+int ldg_memo_denied(const ofp_ledger_t *l, const uint8_t entry[OFP_DENY_ENTRY_LEN]) OFP_WUR;
+void ldg_memo_denied_set(ofp_ledger_t *l, const uint8_t entry[OFP_DENY_ENTRY_LEN], bool denied);
 
 #endif

@@ -33,6 +33,7 @@ int ofp_ledger_key_add(ofp_ledger_t *l, const ofp_ledger_key_t *k)
 	ldb_bind_blob(st, 7, k->pub, k->pub_len);
 	ldb_bind_int64(st, 8, k->not_before);
 	ldb_bind_int64(st, 9, k->not_after);
+	ldg_memo_clear(l);
 	return ldg_exec(l, st, "issuer key");
 }
 
@@ -40,13 +41,16 @@ int ofp_ledger_keys(ofp_ledger_t *l, ofp_ledger_key_t **out, size_t *n)
 {
 	static const char sql[] = "SELECT n, usage, label, cka_id, kid, alg, public_key, not_before, not_after "
 				  "FROM issuer_keys ORDER BY usage, n";
-	ldb_stmt_t *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st;
 	ofp_ledger_key_t *keys = NULL, *k;
 	size_t cap = 0;
 	int rc;
 
 	*out = NULL;
 	*n = 0;
+	if (ldg_memo_keys(l, out, n))
+		return OFP_LEDGER_OK;
+	st = ldg_stmt(l, sql);
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
 	while ((rc = ldb_step(st)) == LDB_ROW) {
@@ -83,6 +87,7 @@ out:
 		*n = 0;
 	} else {
 		*out = keys;
+		ldg_memo_keys_set(l, keys, *n);
 	}
 	return rc;
 }
@@ -164,21 +169,28 @@ int ofp_ledger_credential_exists(ofp_ledger_t *l, uint64_t serial)
 	return rc;
 }
 
-int ofp_ledger_credential_copy(ofp_ledger_t *l, uint64_t serial, uint8_t *out, size_t cap, size_t *len)
+int ofp_ledger_credential_copy(ofp_ledger_t *l, uint64_t serial, const uint8_t deny_entry[OFP_DENY_ENTRY_LEN],
+			       uint8_t *out, size_t cap, size_t *len, bool *denied)
 {
-	static const char sql[] = "SELECT credential FROM credentials WHERE serial = ?1";
+	static const char sql[] = "SELECT credential, (SELECT CAST(count(*) AS BIGINT) FROM denied WHERE entry = ?2) "
+				  "FROM credentials WHERE serial = ?1";
 	ldb_stmt_t *st = ldg_stmt(l, sql);
 	int rc;
 
 	*len = 0;
+	*denied = false;
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
+	ldb_bind_blob(st, 2, deny_entry, OFP_DENY_ENTRY_LEN);
 	rc = credential_row(l, st, serial);
 	if (rc != OFP_LEDGER_OK)
 		return rc;
 	if (!ldb_col_null(st, 0) && !ldg_col_blob_var(st, 0, out, cap, len))
 		rc = ldg_fail(l, OFP_LEDGER_ERROR, "credential %" PRIu64 ": damaged row", serial);
+	*denied = ldb_col_int64(st, 1) > 0;
 	ldb_reset(st);
+	if (rc == OFP_LEDGER_OK)
+		ldg_memo_denied_set(l, deny_entry, *denied);
 	return rc;
 }
 
@@ -284,6 +296,7 @@ static int gate_add_body(ofp_ledger_t *l, void *ctx)
 	ldb_bind_blob(st, 3, g->key, g->key_len);
 	ldb_bind_blob(st, 4, g->kid, OFP_KEY_ID_LEN);
 	ldb_bind_int64(st, 5, g->added);
+	ldg_memo_clear(l);
 	return ldg_exec(l, st, "gate");
 }
 
@@ -370,6 +383,7 @@ int ofp_ledger_batch_add(ofp_ledger_t *l, const ofp_settled_batch_t *b)
 	ldb_bind_int64(st, 6, b->records);
 	ldb_bind_int64(st, 7, b->settled_at);
 	ldb_bind_int64(st, 8, b->period_end);
+	ldg_memo_clear(l);
 	return ldg_exec(l, st, "settled batch");
 }
 
@@ -585,6 +599,7 @@ int ofp_ledger_deny_add(ofp_ledger_t *l, const uint8_t entry[OFP_DENY_ENTRY_LEN]
 		return OFP_LEDGER_ERROR;
 	ldb_bind_blob(st, 1, entry, OFP_DENY_ENTRY_LEN);
 	ldb_bind_int64(st, 2, now);
+	ldg_memo_clear(l);
 	rc = ldg_exec(l, st, "deny list");
 	if (rc == OFP_LEDGER_OK && l->db->drv->changes(l->db) == 0)
 		return ldg_fail(l, OFP_LEDGER_REFUSED, "already on the deny list");
@@ -594,17 +609,21 @@ int ofp_ledger_deny_add(ofp_ledger_t *l, const uint8_t entry[OFP_DENY_ENTRY_LEN]
 int ofp_ledger_denied(ofp_ledger_t *l, const uint8_t entry[OFP_DENY_ENTRY_LEN])
 {
 	static const char sql[] = "SELECT 1 FROM denied WHERE entry = ?1";
-	ldb_stmt_t *st = ldg_stmt(l, sql);
-	int rc;
+	ldb_stmt_t *st;
+	int rc = ldg_memo_denied(l, entry);
 
+	if (rc >= 0)
+		return rc == 1 ? OFP_LEDGER_OK : OFP_LEDGER_NOT_FOUND;
+	st = ldg_stmt(l, sql);
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
 	ldb_bind_blob(st, 1, entry, OFP_DENY_ENTRY_LEN);
 	rc = ldb_step(st);
 	ldb_reset(st);
-	if (rc == LDB_ROW)
-		return OFP_LEDGER_OK;
-	return rc == LDB_DONE ? OFP_LEDGER_NOT_FOUND : ldg_sql_fail(l, "deny list");
+	if (rc != LDB_ROW && rc != LDB_DONE)
+		return ldg_sql_fail(l, "deny list");
+	ldg_memo_denied_set(l, entry, rc == LDB_ROW);
+	return rc == LDB_ROW ? OFP_LEDGER_OK : OFP_LEDGER_NOT_FOUND;
 }
 
 int ofp_ledger_deny_entries(ofp_ledger_t *l, uint8_t **entries, size_t *count)

@@ -48,12 +48,17 @@ static ofp_issuer_rc_t check_issuer_signature(ofp_issuer_t *iss, const ofp_crede
  * refused whatever their signature (a credential from a rolled-back
  * issuance, or from before a restore, whose serial the ledger now holds
  * for another credential), with no verify spent on them. Only without a
- * copy (a ledger row that never got one) the signature decides. */
-static ofp_issuer_rc_t check_issued_here(ofp_issuer_t *iss, const uint8_t *cred, size_t len, const ofp_credential_t *c)
+ * copy (a ledger row that never got one) the signature decides.
+ * *denied: the serial is on the deny list (read with the copy). */
+static ofp_issuer_rc_t check_issued_here(ofp_issuer_t *iss, const uint8_t *cred, size_t len, const ofp_credential_t *c,
+					 bool *denied)
 {
-	uint8_t copy[OFP_CREDENTIAL_MAX];
+	uint8_t copy[OFP_CREDENTIAL_MAX], entry[OFP_DENY_ENTRY_LEN];
 	size_t copy_len = 0;
-	int lrc = ofp_ledger_credential_copy(iss->ledger, c->serial, copy, sizeof(copy), &copy_len);
+	int lrc;
+
+	ofp_deny_entry_serial(entry, c->serial);
+	lrc = ofp_ledger_credential_copy(iss->ledger, c->serial, entry, copy, sizeof(copy), &copy_len, denied);
 
 	if (lrc == OFP_LEDGER_NOT_FOUND)
 		return iss_fail(iss, OFP_ISSUER_REFUSED, "credential: serial %" PRIu64 " was not issued here", c->serial);
@@ -69,25 +74,22 @@ static ofp_issuer_rc_t check_issued_here(ofp_issuer_t *iss, const uint8_t *cred,
 
 ofp_issuer_rc_t ofp_issuer_check_credential(ofp_issuer_t *iss, const uint8_t *cred, size_t len, ofp_credential_t *c)
 {
-	uint8_t entry[OFP_DENY_ENTRY_LEN];
 	ofp_fmt_error_t ferr;
+	bool denied = false;
 	ofp_issuer_rc_t rc;
-	int lrc;
 
 	if (ofp_credential_decode(cred, len, c, &ferr) != OFP_FMT_OK)
 		return iss_fail(iss, OFP_ISSUER_REFUSED, "%s", ferr.reason);
-	rc = check_issued_here(iss, cred, len, c);
+	rc = check_issued_here(iss, cred, len, c, &denied);
 	if (rc != OFP_ISSUER_OK)
 		return rc;
 	if (iss->now >= c->not_after)
 		return iss_fail(iss, OFP_ISSUER_REFUSED,
 				"credential: serial %" PRIu64 " expired at %" PRIu32 ": enroll again with a code",
 				c->serial, c->not_after);
-	ofp_deny_entry_serial(entry, c->serial);
-	lrc = ofp_ledger_denied(iss->ledger, entry);
-	if (lrc == OFP_LEDGER_OK)
+	if (denied)
 		return iss_fail(iss, OFP_ISSUER_REFUSED, "credential: serial %" PRIu64 " is on the deny list", c->serial);
-	return lrc == OFP_LEDGER_NOT_FOUND ? OFP_ISSUER_OK : iss_ledger_fail(iss, lrc);
+	return OFP_ISSUER_OK;
 }
 
 ofp_issuer_rc_t ofp_issuer_refresh(ofp_issuer_t *iss, const ofp_credential_t *c, uint8_t *out, size_t *out_len,

@@ -702,6 +702,9 @@ START_TEST(test_check_credential_is_the_ledgers_copy)
 		 b.serial, a.serial);
 	ck_assert(tt_ledger_sql(&env, sql));
 	assert_check_refused(ca, la, "not the one the ledger holds");
+	/* Ben's serial denied: read with the ledger's copy, refused. */
+	ck_assert_int_eq(ofp_issuer_deny_serial(iss, b.serial, NULL, NULL), OFP_ISSUER_OK);
+	assert_check_refused(cb, lb, "is on the deny list");
 	tk_holder_free(&ann);
 	tk_holder_free(&ben);
 }

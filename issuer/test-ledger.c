@@ -776,6 +776,94 @@ START_TEST(test_deny_entries_sorted)
 }
 END_TEST
 
+/* Statements run on L since *before (and *before updated). */
+static uint64_t statements_since(ofp_ledger_stats_t *before)
+{
+	ofp_ledger_stats_t now;
+	uint64_t n;
+
+	ofp_ledger_stats(L, &now);
+	n = now.statements - before->statements;
+	*before = now;
+	return n;
+}
+
+/* The keys, the settled-through time and a deny entry, read on L. */
+static void read_memo_tables(size_t *nkeys, int *denied, const uint8_t entry[OFP_DENY_ENTRY_LEN])
+{
+	ofp_ledger_key_t *keys = NULL;
+	uint32_t through = 1;
+
+	ck_assert_int_eq(ofp_ledger_keys(L, &keys, nkeys), OFP_LEDGER_OK);
+	free(keys);
+	ck_assert_int_eq(ofp_ledger_gates_settled_through(L, &through, NULL), OFP_LEDGER_OK);
+	ck_assert_uint_eq(through, 0); /* no gate */
+	*denied = ofp_ledger_denied(L, entry);
+}
+
+/* Within one transaction a repeated read of the issuer keys, the gates'
+ * settled-through time or a deny entry is answered from the first
+ * (ledger_memo.c): no statement. The transaction's own writes, a rollback
+ * to a savepoint and the end of the transaction forget it; outside a
+ * transaction every read asks, and sees another connection's change. */
+START_TEST(test_transaction_memo)
+{
+	ofp_ledger_key_t k;
+	uint8_t e[OFP_DENY_ENTRY_LEN];
+	ofp_ledger_stats_t st;
+	ofp_ledger_t *other;
+	char err[512];
+	size_t n;
+	int denied;
+
+	memset(&k, 0, sizeof(k));
+	k.n = 1;
+	k.usage = 1;
+	snprintf(k.label, sizeof(k.label), "memo-1");
+	k.cka_id_len = 1;
+	memset(k.kid, 1, OFP_KEY_ID_LEN);
+	k.pub_len = 33;
+	memset(k.pub, 2, k.pub_len);
+	k.not_after = 100;
+	ofp_deny_entry_serial(e, 77);
+	ofp_ledger_stats(L, &st);
+
+	ck_assert_int_eq(ofp_ledger_begin(L), OFP_LEDGER_OK);
+	read_memo_tables(&n, &denied, e);
+	ck_assert_uint_eq(n, 0);
+	ck_assert_int_eq(denied, OFP_LEDGER_NOT_FOUND);
+	ck_assert_uint_eq(statements_since(&st), 4); /* BEGIN and three reads */
+	read_memo_tables(&n, &denied, e);
+	ck_assert_uint_eq(statements_since(&st), 0);
+
+	/* Its own writes: read again. */
+	ck_assert_int_eq(ofp_ledger_key_add(L, &k), OFP_LEDGER_OK);
+	read_memo_tables(&n, &denied, e);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_int_eq(ofp_ledger_savepoint(L), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_deny_add(L, e, 1), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_denied(L, e), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_rollback_to(L), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_denied(L, e), OFP_LEDGER_NOT_FOUND);
+	ck_assert_int_eq(ofp_ledger_commit(L), OFP_LEDGER_OK);
+
+	/* Another connection denies e: L's next transaction sees it, and so
+	 * does every read outside one. */
+	ck_assert_msg(ofp_ledger_open(env.ledger, false, &other, err, sizeof(err)) == OFP_LEDGER_OK, "%s", err);
+	ck_assert_int_eq(ofp_ledger_begin(other), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_deny_add(other, e, 1), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_commit(other), OFP_LEDGER_OK);
+	ofp_ledger_close(other);
+	ck_assert_int_eq(ofp_ledger_begin(L), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_denied(L, e), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_commit(L), OFP_LEDGER_OK);
+	statements_since(&st);
+	ck_assert_int_eq(ofp_ledger_denied(L, e), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_denied(L, e), OFP_LEDGER_OK);
+	ck_assert_uint_eq(statements_since(&st), 2);
+}
+END_TEST
+
 static Suite *suite(void)
 {
 	Suite *s = suite_create("issuer-ledger");
@@ -806,6 +894,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_batches_gaps);
 	tcase_add_test(tc, test_gap_runs);
 	tcase_add_test(tc, test_deny_entries_sorted);
+	tcase_add_test(tc, test_transaction_memo);
 	suite_add_tcase(s, tc);
 	return s;
 }
