@@ -117,7 +117,7 @@ static ofp_issuer_rc_t deny_entry(ofp_issuer_t *iss, const uint8_t entry[OFP_DEN
 	if (added != NULL)
 		*added = false;
 	if (rc == OFP_ISSUER_OK)
-		rc = iss_transact(iss, deny_body, &t);
+		rc = iss_transact_queued(iss, OFP_LEDGER_QUEUE_ISSUANCE_BARRIER, deny_body, &t);
 	if (rc != OFP_ISSUER_OK)
 		goto out;
 	if (version != NULL)

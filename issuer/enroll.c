@@ -51,6 +51,10 @@ static ofp_issuer_rc_t code_body(ofp_issuer_t *iss, void *ctx)
 	ofp_issuer_rc_t rc = iss_ledger_fail(iss, t->open ? ofp_ledger_account_create(iss->ledger, t->name, iss->now, &t->a)
 							  : ofp_ledger_account_get(iss->ledger, t->name, &t->a));
 
+	/* A writer of the account's rights: after an issuance using the old
+	 * code, or before it (docs/ISSUER.md 9). */
+	if (rc == OFP_ISSUER_OK && !t->open)
+		rc = iss_ledger_fail(iss, ofp_ledger_account_lock(iss->ledger, t->a.id));
 	return rc == OFP_ISSUER_OK ? new_code(iss, &t->a, t->code, t->expires) : rc;
 }
 
@@ -129,9 +133,9 @@ struct try_tx {
 static ofp_issuer_rc_t count_try_body(ofp_issuer_t *iss, void *ctx)
 {
 	struct try_tx *t = ctx;
-	ofp_issuer_rc_t rc = OFP_ISSUER_OK;
+	ofp_issuer_rc_t rc = iss_ledger_fail(iss, ofp_ledger_account_lock(iss->ledger, t->a->id));
 
-	if (t->delta > 0)
+	if (rc == OFP_ISSUER_OK && t->delta > 0)
 		rc = code_usable(iss, t->a, t->c, ofp_ledger_enroll_code_get(iss->ledger, t->a->id, t->c));
 	if (rc == OFP_ISSUER_OK)
 		rc = iss_ledger_fail(iss, ofp_ledger_enroll_code_try(iss->ledger, t->a->id, t->delta));

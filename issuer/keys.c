@@ -184,7 +184,7 @@ static ofp_issuer_rc_t trust_republish(ofp_issuer_t *iss, uint8_t **out, size_t 
 	ofp_issuer_rc_t rc = iss_token(iss);
 
 	if (rc == OFP_ISSUER_OK)
-		rc = iss_transact(iss, trust_body, &t);
+		rc = iss_transact_queued(iss, OFP_LEDGER_QUEUE_ISSUANCE_BARRIER, trust_body, &t);
 	if (rc == OFP_ISSUER_OK)
 		rc = iss_write_file(iss, OFP_ISSUER_TRUST, t.list, t.list_len);
 	if (rc != OFP_ISSUER_OK) {
@@ -309,7 +309,7 @@ ofp_issuer_rc_t ofp_issuer_rollover(ofp_issuer_t *iss, ofp_ledger_key_t *new_key
 		goto out;
 	generated = true;
 	t.add = &lk;
-	rc = iss_transact(iss, trust_body, &t);
+	rc = iss_transact_queued(iss, OFP_LEDGER_QUEUE_ISSUANCE_BARRIER, trust_body, &t);
 	if (rc != OFP_ISSUER_OK)
 		goto out;
 	generated = false; /* the ledger has it now: keep it whatever happens */

@@ -186,9 +186,10 @@ int ofp_ledger_begin(ofp_ledger_t *l)
 
 int ofp_ledger_begin_queued(ofp_ledger_t *l, ofp_ledger_queue_t queue)
 {
-	ldb_queue_t q = queue == OFP_LEDGER_QUEUE_ISSUANCE     ? LDB_QUEUE_ISSUANCE
-			: queue == OFP_LEDGER_QUEUE_SETTLEMENT ? LDB_QUEUE_SETTLEMENT
-							       : LDB_QUEUE_NONE;
+	ldb_queue_t q = queue == OFP_LEDGER_QUEUE_ISSUANCE	       ? LDB_QUEUE_ISSUANCE
+			: queue == OFP_LEDGER_QUEUE_SETTLEMENT	       ? LDB_QUEUE_SETTLEMENT
+			: queue == OFP_LEDGER_QUEUE_ISSUANCE_BARRIER ? LDB_QUEUE_ISSUANCE_BARRIER
+								       : LDB_QUEUE_NONE;
 	int rc;
 
 	l->retry_pending = false;
@@ -484,6 +485,40 @@ int ofp_ledger_account_by_holder(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID
 	return account_fetch(l, st, what, out);
 }
 
+int ofp_ledger_account_lock(ofp_ledger_t *l, int64_t account_id)
+{
+	static const char sql[] = "SELECT id FROM accounts WHERE id = ?1 FOR UPDATE";
+	ldb_stmt_t *st;
+
+	if (!l->db->drv->row_locks)
+		return OFP_LEDGER_OK;
+	st = ldg_stmt(l, sql);
+	if (st == NULL)
+		return OFP_LEDGER_ERROR;
+	ldb_bind_int64(st, 1, account_id);
+	return ldg_exec(l, st, "account lock");
+}
+
+/* The row lock of holder_id's account, sent ahead of the next statement
+ * (one round trip for both). A statement of its own: at READ COMMITTED
+ * the next statement takes its snapshot after the lock is granted, so it
+ * reads every table as the previous holder of the lock committed it (a
+ * join that waited for a row lock would see the other tables as they
+ * were before the wait). */
+static int lock_holder_account(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID_LEN])
+{
+	static const char sql[] = "SELECT id FROM accounts WHERE holder_id = ?1 FOR UPDATE";
+	ldb_stmt_t *st;
+
+	if (!l->db->drv->row_locks)
+		return OFP_LEDGER_OK;
+	st = ldg_stmt(l, sql);
+	if (st == NULL)
+		return OFP_LEDGER_ERROR;
+	ldb_bind_blob(st, 1, holder_id, OFP_ID_LEN);
+	return ldg_exec_later(l, st, "account lock");
+}
+
 int ofp_ledger_holder_standing(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID_LEN],
 			       const uint8_t deny_entry[OFP_DENY_ENTRY_LEN], const uint8_t *holder_key, size_t key_len,
 			       ofp_holder_standing_t *out)
@@ -493,10 +528,14 @@ int ofp_ledger_holder_standing(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID_L
 				  "(SELECT serial FROM revoked_keys WHERE holder_key = ?3), "
 				  "(SELECT account FROM holder_keys WHERE holder_key = ?3) "
 				  "FROM accounts WHERE holder_id = ?1";
-	ldb_stmt_t *st = ldg_stmt(l, sql);
+	ldb_stmt_t *st;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
+	rc = lock_holder_account(l, holder_id);
+	if (rc != OFP_LEDGER_OK)
+		return rc;
+	st = ldg_stmt(l, sql);
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
 	ldb_bind_blob(st, 1, holder_id, OFP_ID_LEN);

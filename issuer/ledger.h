@@ -66,8 +66,16 @@ int ofp_ledger_begin(ofp_ledger_t *l) OFP_WUR;
  * one before committed. Readers do not wait. */
 typedef enum ofp_ledger_queue {
 	OFP_LEDGER_QUEUE_NONE = 0,
+	/* PostgreSQL: READ COMMITTED, no queue between issuances: each
+	 * locks the row of its account (ofp_ledger_holder_standing) before
+	 * it reads the account's rights, so issuances of different accounts
+	 * run at once and two of one account one after the other. */
 	OFP_LEDGER_QUEUE_ISSUANCE,
 	OFP_LEDGER_QUEUE_SETTLEMENT,
+	/* A change to what every issuance reads (the deny list, revoked
+	 * keys, the trust list): waits for the issuances in flight and holds
+	 * new ones back until it commits (docs/ISSUER.md 9). */
+	OFP_LEDGER_QUEUE_ISSUANCE_BARRIER,
 } ofp_ledger_queue_t;
 int ofp_ledger_begin_queued(ofp_ledger_t *l, ofp_ledger_queue_t queue) OFP_WUR;
 int ofp_ledger_commit(ofp_ledger_t *l) OFP_WUR;
@@ -174,6 +182,13 @@ typedef struct ofp_holder_standing {
 int ofp_ledger_holder_standing(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID_LEN],
 			       const uint8_t deny_entry[OFP_DENY_ENTRY_LEN], const uint8_t *holder_key, size_t key_len,
 			       ofp_holder_standing_t *out) OFP_WUR;
+/* Lock the account's row until the transaction ends (PostgreSQL: SELECT
+ * ... FOR UPDATE; SQLite: a no-op, its writers queue at BEGIN IMMEDIATE).
+ * Every writer of an account's rights or money takes it (an UPDATE of
+ * the row takes it too): ofp_ledger_holder_standing takes it first, in a
+ * statement of its own, so an issuance reads the account only once no
+ * other writer of it is in flight. */
+int ofp_ledger_account_lock(ofp_ledger_t *l, int64_t account_id) OFP_WUR;
 /* Add 1..OFP_AMOUNT_MAX; refused when the balance would pass OFP_AMOUNT_MAX.
  * out (may be NULL) gets the account after the change. */
 int ofp_ledger_credit(ofp_ledger_t *l, const char *name, int64_t amount, uint32_t now, ofp_account_t *out) OFP_WUR;

@@ -40,6 +40,7 @@ typedef enum ldb_queue {
 	LDB_QUEUE_NONE = 0,
 	LDB_QUEUE_ISSUANCE,   /* credentials: grouped issuance */
 	LDB_QUEUE_SETTLEMENT, /* batches: settlement */
+	LDB_QUEUE_ISSUANCE_BARRIER, /* waits for every issuance in flight */
 } ldb_queue_t;
 
 /* What ldb_open found. */
@@ -47,6 +48,9 @@ enum { LDB_OPEN_OK = 0, LDB_OPEN_ERROR = -1, LDB_OPEN_MISSING = 1 };
 
 struct ldb_driver {
 	const char *name;
+	/* SELECT ... FOR UPDATE locks rows (PostgreSQL); false: the
+	 * database queues every writer at BEGIN (SQLite). */
+	bool row_locks;
 	/* Open target; create the schema (ldb_*_schema, LDB_SCHEMA_VERSION)
 	 * when create is true and the database has none; refuse another
 	 * version. LDB_OPEN_MISSING: no such file / no ledger tables. */

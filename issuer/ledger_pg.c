@@ -8,7 +8,8 @@
  * charges, balances, the savepoint of a grouped unit) are sent in
  * pipeline mode and their results read with the next statement that
  * waits, in the same round trip.
- * Transactions are SERIALIZABLE: PostgreSQL then refuses one of two
+ * Transactions are SERIALIZABLE, issuances READ COMMITTED under row
+ * locks (pg_begin): PostgreSQL then refuses one of two
  * transactions that would not have given the same result one after the
  * other (SQLSTATE 40001, or 40P01 for a deadlock), and the ledger runs it
  * again (ofp_ledger_transact). A lost connection is re-established at the
@@ -601,19 +602,32 @@ static int64_t pg_changes(ldb_t *db)
 	return DB(db)->changes;
 }
 
-/* BEGIN, and the queue's table lock in the same round trip: LOCK TABLE
- * takes no snapshot, so the transaction's snapshot (taken by its first
- * read) comes after the lock, and sees what the previous holder
- * committed. SHARE ROW EXCLUSIVE conflicts with itself and with writes
- * to the table, not with reads: readers never wait. */
+/* BEGIN, and the queue's table lock in the same round trip. LOCK TABLE
+ * takes no snapshot: a SERIALIZABLE transaction's snapshot (taken by its
+ * first read) comes after the lock, and sees what the previous holder
+ * committed.
+ * - Issuance: READ COMMITTED, each statement sees what was committed
+ *   when it began; what makes it safe is the row lock of each account it
+ *   issues for (ofp_ledger_holder_standing), taken before the account is
+ *   read. ROW EXCLUSIVE on credentials conflicts with no other issuance,
+ *   only with the barrier's SHARE.
+ * - Settlement: SERIALIZABLE, SHARE ROW EXCLUSIVE on batches conflicts
+ *   with itself and with writes to batches, not with reads.
+ * - Barrier (deny list, revoked keys, trust list): SHARE on credentials
+ *   waits for every issuance in flight and holds back new ones (their
+ *   ROW EXCLUSIVE) until it commits: an issuance that began after it
+ *   committed reads it; none in flight when it commits.
+ * docs/ISSUER.md 9, "Several processes on one database". */
 static int pg_begin(ldb_t *db, ldb_queue_t queue)
 {
 	static const char *const begin[] = {
 		[LDB_QUEUE_NONE] = "BEGIN ISOLATION LEVEL SERIALIZABLE",
-		[LDB_QUEUE_ISSUANCE] = "BEGIN ISOLATION LEVEL SERIALIZABLE; "
-				       "LOCK TABLE credentials IN SHARE ROW EXCLUSIVE MODE",
+		[LDB_QUEUE_ISSUANCE] = "BEGIN ISOLATION LEVEL READ COMMITTED; "
+				       "LOCK TABLE credentials IN ROW EXCLUSIVE MODE",
 		[LDB_QUEUE_SETTLEMENT] = "BEGIN ISOLATION LEVEL SERIALIZABLE; "
 					 "LOCK TABLE batches IN SHARE ROW EXCLUSIVE MODE",
+		[LDB_QUEUE_ISSUANCE_BARRIER] = "BEGIN ISOLATION LEVEL SERIALIZABLE; "
+					       "LOCK TABLE credentials IN SHARE MODE",
 	};
 	pg_db_t *d = DB(db);
 
@@ -660,6 +674,7 @@ static void pg_clear_error(ldb_t *db)
 
 const ldb_driver_t ldb_pg_driver = {
 	.name = "postgresql",
+	.row_locks = true,
 	.open = pg_open,
 	.close = pg_close,
 	.prepare = pg_prepare,

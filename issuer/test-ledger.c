@@ -6,6 +6,7 @@
 
 #include <check.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -547,6 +548,120 @@ START_TEST(test_queued_writers)
 }
 END_TEST
 
+/* A second connection's transaction, on its own thread: an issuance
+ * reading one holder's standing (its account row locked first), or a
+ * barrier adding a deny entry. done is set once it committed. */
+struct probe {
+	ofp_ledger_t *l;
+	ofp_ledger_queue_t queue;
+	uint8_t holder[OFP_ID_LEN];
+	uint8_t entry[OFP_DENY_ENTRY_LEN];
+	ofp_holder_standing_t hs;
+	int rc;
+	atomic_bool done;
+};
+
+static void *probe_main(void *arg)
+{
+	struct probe *p = arg;
+	static const uint8_t key[32] = { 9 };
+
+	p->rc = ofp_ledger_begin_queued(p->l, p->queue);
+	if (p->rc == OFP_LEDGER_OK && p->queue == OFP_LEDGER_QUEUE_ISSUANCE_BARRIER)
+		p->rc = ofp_ledger_deny_add(p->l, p->entry, 1);
+	else if (p->rc == OFP_LEDGER_OK)
+		p->rc = ofp_ledger_holder_standing(p->l, p->holder, p->entry, key, sizeof(key), &p->hs);
+	if (p->rc == OFP_LEDGER_OK)
+		p->rc = ofp_ledger_commit(p->l);
+	else
+		ofp_ledger_rollback(p->l);
+	atomic_store(&p->done, true);
+	return NULL;
+}
+
+/* Up to ms for the probe to commit. */
+static bool probe_done_within(struct probe *p, int ms)
+{
+	struct timespec tick = { 0, 10 * 1000 * 1000 };
+
+	for (int i = 0; i < ms / 10 && !atomic_load(&p->done); i++)
+		nanosleep(&tick, NULL);
+	return atomic_load(&p->done);
+}
+
+static void probe_start(struct probe *p, pthread_t *t, ofp_ledger_queue_t queue, const ofp_account_t *a)
+{
+	char err[512];
+
+	memset(p, 0, sizeof(*p));
+	ck_assert_msg(ofp_ledger_open(env.ledger, false, &p->l, err, sizeof(err)) == OFP_LEDGER_OK, "%s", err);
+	p->queue = queue;
+	memcpy(p->holder, a->holder_id, OFP_ID_LEN);
+	ofp_deny_entry_holder(p->entry, a->holder_id);
+	atomic_init(&p->done, false);
+	ck_assert_int_eq(pthread_create(t, NULL, probe_main, p), 0);
+}
+
+static void probe_end(struct probe *p, pthread_t t)
+{
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_msg(p->rc == OFP_LEDGER_OK, "%s", ofp_ledger_error(p->l));
+	ofp_ledger_close(p->l);
+}
+
+/* Issuances lock the row of their account, not a queue (PostgreSQL):
+ * one of account B commits while one of account A holds its transaction
+ * open; one of A waits for A's, and then reads what A's committed. On
+ * SQLite every writer queues at BEGIN IMMEDIATE: B's waits too. */
+START_TEST(test_issuance_account_locks)
+{
+	static const uint8_t key[32] = { 9 };
+	uint8_t entry[OFP_DENY_ENTRY_LEN];
+	ofp_account_t a, b;
+	ofp_holder_standing_t hs;
+	struct probe p;
+	pthread_t t;
+
+	ck_assert_int_eq(ofp_ledger_account_open(L, "alice", 1, &a), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_account_open(L, "bob", 1, &b), OFP_LEDGER_OK);
+	ofp_deny_entry_holder(entry, a.holder_id);
+
+	/* Different accounts: B's does not wait for A's commit (PostgreSQL). */
+	ck_assert_msg(ofp_ledger_begin_queued(L, OFP_LEDGER_QUEUE_ISSUANCE) == OFP_LEDGER_OK, "%s", ofp_ledger_error(L));
+	ck_assert_int_eq(ofp_ledger_holder_standing(L, a.holder_id, entry, key, sizeof(key), &hs), OFP_LEDGER_OK);
+	probe_start(&p, &t, OFP_LEDGER_QUEUE_ISSUANCE, &b);
+	ck_assert_int_eq(probe_done_within(&p, env.pg ? 10000 : 300), env.pg);
+	ck_assert_int_eq(ofp_ledger_commit(L), OFP_LEDGER_OK);
+	probe_end(&p, t);
+	ck_assert_int_eq(p.hs.account.id, b.id);
+
+	/* The same account: the second waits, then reads the first's balance. */
+	ck_assert_int_eq(ofp_ledger_begin_queued(L, OFP_LEDGER_QUEUE_ISSUANCE), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_holder_standing(L, a.holder_id, entry, key, sizeof(key), &hs), OFP_LEDGER_OK);
+	probe_start(&p, &t, OFP_LEDGER_QUEUE_ISSUANCE, &a);
+	ck_assert(!probe_done_within(&p, 300));
+	a = hs.account;
+	ck_assert_int_eq(ofp_ledger_account_apply(L, &a, 7, "credit", "lock test", 2), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_commit(L), OFP_LEDGER_OK);
+	probe_end(&p, t);
+	ck_assert_int_eq(p.hs.account.balance, 7);
+
+	/* A deny (the barrier) waits for the issuance in flight; the next
+	 * issuance reads it. */
+	ck_assert_int_eq(ofp_ledger_begin_queued(L, OFP_LEDGER_QUEUE_ISSUANCE), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_holder_standing(L, b.holder_id, entry, key, sizeof(key), &hs), OFP_LEDGER_OK);
+	ck_assert(!hs.denied);
+	probe_start(&p, &t, OFP_LEDGER_QUEUE_ISSUANCE_BARRIER, &a);
+	ck_assert(!probe_done_within(&p, 300));
+	ck_assert_int_eq(ofp_ledger_commit(L), OFP_LEDGER_OK);
+	probe_end(&p, t);
+	ck_assert_int_eq(ofp_ledger_begin_queued(L, OFP_LEDGER_QUEUE_ISSUANCE), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_holder_standing(L, a.holder_id, entry, key, sizeof(key), &hs), OFP_LEDGER_OK);
+	ck_assert(hs.denied);
+	ck_assert_int_eq(ofp_ledger_commit(L), OFP_LEDGER_OK);
+}
+END_TEST
+
 /* A write sent for later fails (a history entry of no account: the
  * foreign key); the next statement, used for the first time on this
  * connection, reports it, and is prepared for good all the same: the
@@ -889,6 +1004,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_transact_retry);
 	tcase_add_test(tc, test_charges_unique);
 	tcase_add_test(tc, test_queued_writers);
+	tcase_add_test(tc, test_issuance_account_locks);
 	tcase_add_test(tc, test_later_failure_then_new_statement);
 	tcase_add_test(tc, test_enroll_codes);
 	tcase_add_test(tc, test_batches_gaps);
