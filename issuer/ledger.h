@@ -58,12 +58,14 @@ const char *ofp_ledger_backend(const ofp_ledger_t *l);
  * ROLLBACK. Rollback is a no-op outside one. */
 int ofp_ledger_begin(ofp_ledger_t *l) OFP_WUR;
 /* Begin, queued behind the other writers of one kind, in every process
- * (PostgreSQL: a table lock taken before the transaction's snapshot;
+ * (PostgreSQL: a table lock taken before the transaction's snapshot,
+ * or for issuance READ COMMITTED and the row lock of each account;
  * SQLite: BEGIN IMMEDIATE queues every writer anyway). Under SERIALIZABLE
  * two grouped issuances, or two settlements, read and write the same
  * index pages and would fail each other (serialization failures, the
  * transaction run again from the start); queued, each reads what the
- * one before committed. Readers do not wait. */
+ * one before committed. Readers do not wait. docs/ISSUER.md 9 says why
+ * every invariant holds. */
 typedef enum ofp_ledger_queue {
 	OFP_LEDGER_QUEUE_NONE = 0,
 	/* PostgreSQL: READ COMMITTED, no queue between issuances: each

@@ -6,9 +6,9 @@
 # from the CLI meanwhile. Afterwards: every upload answered settled or
 # already settled, each batch settled exactly once, each authorization
 # charged once, and every balance = credits - charges to the unit (no lost
-# update), and no request answered 503. Grouped issuance and settlement
-# queue on a table lock across the processes instead of failing each
-# other; what still collides (the operator's credits against a
+# update), and no request answered 503. Issuances queue on the row lock
+# of their account, settlements on a table lock, across the processes,
+# instead of failing each other; what still collides (the operator's credits against a
 # settlement) is refused by PostgreSQL (SERIALIZABLE) and run again by the
 # issuer: each issuerd counts those refusals, its statements and round
 # trips on stderr when it stops, and the script prints them.
