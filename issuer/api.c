@@ -703,7 +703,7 @@ static ofp_issuer_rc_t enroll_unit(ofp_issuer_t *iss, void *arg)
  * out only once the ledger holds it durably. A request that issues
  * through the committer borrows no handle. */
 static void issue_grouped(call_t *cx, const ofp_api_request_t *req, issue_unit_t *iu, ofp_commit_fn fn,
-			  ofp_api_response_t *r, const char *what)
+			  const uint8_t holder_id[OFP_ID_LEN], ofp_api_response_t *r, const char *what)
 {
 	ofp_commit_unit_t *u = calloc(1, sizeof(*u));
 
@@ -714,6 +714,7 @@ static void issue_grouped(call_t *cx, const ofp_api_request_t *req, issue_unit_t
 	u->fn = fn;
 	u->arg = iu;
 	u->now = cx->now;
+	memcpy(u->order, holder_id, OFP_ID_LEN);
 	if (ofp_committer_run(cx->api->committer, u) == OFP_ISSUER_OK) {
 		respond_credential(r, iu->out, iu->out_len, &iu->cred, what);
 	} else if (iu->bad_credential && u->rc == OFP_ISSUER_REFUSED) { /* not a group that failed after */
@@ -726,7 +727,7 @@ static void issue_grouped(call_t *cx, const ofp_api_request_t *req, issue_unit_t
 }
 
 static void refresh_grouped(call_t *cx, const ofp_api_request_t *req, const ofp_credential_request_t *cr,
-			    ofp_api_response_t *r)
+			    const ofp_credential_t *cur, ofp_api_response_t *r)
 {
 	issue_unit_t *iu = calloc(1, sizeof(*iu));
 
@@ -735,7 +736,7 @@ static void refresh_grouped(call_t *cx, const ofp_api_request_t *req, const ofp_
 		return;
 	}
 	iu->shown = cr;
-	issue_grouped(cx, req, iu, refresh_unit, r, "refresh");
+	issue_grouped(cx, req, iu, refresh_unit, cur->holder_id, r, "refresh");
 	free(iu);
 }
 
@@ -751,7 +752,7 @@ static void enroll_grouped(call_t *cx, const ofp_api_request_t *req, const uint8
 	iu->holder_id = holder_id;
 	iu->tag = tag;
 	iu->proof = p;
-	issue_grouped(cx, req, iu, enroll_unit, r, "enroll");
+	issue_grouped(cx, req, iu, enroll_unit, holder_id, r, "enroll");
 	free(iu);
 }
 
@@ -809,7 +810,7 @@ static void refresh(call_t *cx, const ofp_api_request_t *req, const ofp_credenti
 		return;
 	}
 	if (cx->api->committer != NULL) {
-		refresh_grouped(cx, req, cr, r);
+		refresh_grouped(cx, req, cr, &cur, r);
 		return;
 	}
 	rc = ofp_issuer_refresh(cx->iss, &cur, out, &out_len, &next);

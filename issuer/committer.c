@@ -131,6 +131,23 @@ static void run_group(ofp_committer_t *c, ofp_commit_unit_t *g, bool begun)
 	group_fail(g, OFP_ISSUER_ERROR, "the ledger stayed busy: nothing issued, try again");
 }
 
+/* g in ascending order of the units' keys (insertion: a group is small;
+ * stable, units of one holder keep their order). */
+static ofp_commit_unit_t *sort_group(ofp_commit_unit_t *g)
+{
+	ofp_commit_unit_t *sorted = NULL, *next, **at;
+
+	for (ofp_commit_unit_t *u = g; u != NULL; u = next) {
+		next = u->next;
+		at = &sorted;
+		while (*at != NULL && memcmp((*at)->order, u->order, OFP_ID_LEN) <= 0)
+			at = &(*at)->next;
+		u->next = *at;
+		*at = u;
+	}
+	return sorted;
+}
+
 /* Take up to group_max units off the queue (under the lock). */
 static ofp_commit_unit_t *take_group(ofp_committer_t *c, unsigned *n)
 {
@@ -150,7 +167,7 @@ static ofp_commit_unit_t *take_group(ofp_committer_t *c, unsigned *n)
 			c->tail = NULL;
 		last->next = NULL;
 	}
-	return g;
+	return sort_group(g);
 }
 
 static void *committer_main(void *arg)

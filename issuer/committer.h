@@ -39,6 +39,11 @@ typedef struct ofp_commit_unit {
 	 * writes stay on one thread, so they never wait for one another in
 	 * SQLite's busy handler (which sleeps). */
 	bool alone;
+	/* The units of a group run in ascending order of this key, the
+	 * unit's holder id (zero: none): an issuance locks its holder's
+	 * account (PostgreSQL), and transactions that lock accounts in one
+	 * order cannot deadlock (docs/ISSUER.md 9). */
+	uint8_t order[OFP_ID_LEN];
 	/* Filled in once the group committed (or failed). */
 	ofp_issuer_rc_t rc;
 	char err[OFP_COMMITTER_ERR_LEN]; /* ofp_issuer_error() of a failed unit */

@@ -298,14 +298,30 @@ static at_gate_t *charged_at_gate(settle_t *s, uint64_t serial, int64_t ledger_s
 	return g;
 }
 
-/* The balances the records moved, written once each. */
+static int cmp_acct_holder(const void *a, const void *b)
+{
+	return memcmp((*(const acct_t *const *)a)->holder_id, (*(const acct_t *const *)b)->holder_id, OFP_ID_LEN);
+}
+
+/* The balances the records moved, written once each, in ascending order
+ * of holder id: each write locks the account's row until the commit
+ * (PostgreSQL), and issuances lock theirs in the same order, so the two
+ * never wait for each other in a circle (docs/ISSUER.md 9). */
 static ofp_issuer_rc_t store_balances(settle_t *s)
 {
+	acct_t **moved = calloc(s->ap->n_accts + 1, sizeof(*moved));
 	ofp_issuer_rc_t rc = OFP_ISSUER_OK;
+	size_t n = 0;
 
-	for (size_t i = 0; rc == OFP_ISSUER_OK && i < s->ap->n_accts; i++)
+	if (moved == NULL)
+		return iss_fail(s->iss, OFP_ISSUER_ERROR, "settle: out of memory");
+	for (size_t i = 0; i < s->ap->n_accts; i++)
 		if (s->ap->accts[i].moved)
-			rc = iss_ledger_fail(s->iss, ofp_ledger_account_store_balance(s->iss->ledger, &s->ap->accts[i].a));
+			moved[n++] = &s->ap->accts[i];
+	qsort(moved, n, sizeof(*moved), cmp_acct_holder);
+	for (size_t i = 0; rc == OFP_ISSUER_OK && i < n; i++)
+		rc = iss_ledger_fail(s->iss, ofp_ledger_account_store_balance(s->iss->ledger, &moved[i]->a));
+	free(moved);
 	return rc;
 }
 

@@ -280,6 +280,76 @@ static void run_behind_gate(refresh_arg_t args[2], account_unit_t *middle)
 	pthread_mutex_destroy(&g.lock);
 }
 
+/* A unit that notes its index when it runs (on the committer's thread,
+ * one at a time). */
+typedef struct order_unit {
+	unsigned index;
+	ofp_commit_unit_t unit;
+} order_unit_t;
+
+static unsigned ran[8], nran;
+
+static ofp_issuer_rc_t note_fn(ofp_issuer_t *h, void *arg)
+{
+	(void)h;
+	ran[nran++] = ((order_unit_t *)arg)->index;
+	return OFP_ISSUER_OK;
+}
+
+static void *order_unit_thread(void *arg)
+{
+	order_unit_t *u = arg;
+
+	u->unit.fn = note_fn;
+	u->unit.arg = u;
+	u->unit.now = REFRESH_AT;
+	(void)ofp_committer_run(committer, &u->unit);
+	return NULL;
+}
+
+/* The units of one group run in ascending order of their key (the holder
+ * id), whatever order they came in; two of one key in the order they
+ * came: issuances lock accounts in one order everywhere. */
+START_TEST(test_group_runs_in_key_order)
+{
+	static const uint8_t keys[5] = { 3, 1, 2, 0, 1 };
+	static const unsigned expect[5] = { 3, 1, 4, 2, 0 };
+	static gate_unit_t g;
+	static order_unit_t units[5];
+	pthread_t tg, t[5];
+
+	memset(&g, 0, sizeof(g));
+	pthread_mutex_init(&g.lock, NULL);
+	pthread_cond_init(&g.cond, NULL);
+	ck_assert_int_eq(pthread_create(&tg, NULL, gate_thread, &g), 0);
+	pthread_mutex_lock(&g.lock);
+	while (!g.running)
+		pthread_cond_wait(&g.cond, &g.lock);
+	pthread_mutex_unlock(&g.lock);
+	nran = 0;
+	for (unsigned i = 0; i < 5; i++) {
+		memset(&units[i], 0, sizeof(units[i]));
+		units[i].index = i;
+		units[i].unit.order[0] = keys[i];
+		ck_assert_int_eq(pthread_create(&t[i], NULL, order_unit_thread, &units[i]), 0);
+		while (ofp_committer_queued(committer) < i + 1)
+			usleep(1000);
+	}
+	pthread_mutex_lock(&g.lock);
+	g.release = true;
+	pthread_cond_broadcast(&g.cond);
+	pthread_mutex_unlock(&g.lock);
+	pthread_join(tg, NULL);
+	for (unsigned i = 0; i < 5; i++)
+		pthread_join(t[i], NULL);
+	ck_assert_uint_eq(nran, 5);
+	for (unsigned i = 0; i < 5; i++)
+		ck_assert_uint_eq(ran[i], expect[i]);
+	pthread_cond_destroy(&g.cond);
+	pthread_mutex_destroy(&g.lock);
+}
+END_TEST
+
 /* Credits an account, then refuses: its credit must not stay. */
 static ofp_issuer_rc_t bad_fn(ofp_issuer_t *h, void *arg)
 {
@@ -385,6 +455,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_holders_all);
 	tcase_add_test(tc, test_failing_unit_alone);
 	tcase_add_test(tc, test_alone_between_groups);
+	tcase_add_test(tc, test_group_runs_in_key_order);
 	suite_add_tcase(s, tc);
 	return s;
 }
