@@ -471,10 +471,11 @@ int ofp_ledger_account_get(ofp_ledger_t *l, const char *name, ofp_account_t *out
 	return account_fetch(l, st, what, out);
 }
 
-int ofp_ledger_account_by_holder(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID_LEN], ofp_account_t *out)
+static int account_by_holder(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID_LEN], bool lock, ofp_account_t *out)
 {
 	static const char sql[] = "SELECT " ACCOUNT_COLUMNS " FROM accounts WHERE holder_id = ?1";
-	ldb_stmt_t *st = ldg_stmt(l, sql);
+	static const char sql_lock[] = "SELECT " ACCOUNT_COLUMNS " FROM accounts WHERE holder_id = ?1 FOR UPDATE";
+	ldb_stmt_t *st = ldg_stmt(l, lock && l->db->drv->row_locks ? sql_lock : sql);
 	char what[64] = "holder ";
 
 	if (st == NULL)
@@ -483,6 +484,16 @@ int ofp_ledger_account_by_holder(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID
 		snprintf(what + 7 + 2 * i, 3, "%02x", holder_id[i]);
 	ldb_bind_blob(st, 1, holder_id, OFP_ID_LEN);
 	return account_fetch(l, st, what, out);
+}
+
+int ofp_ledger_account_by_holder(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID_LEN], ofp_account_t *out)
+{
+	return account_by_holder(l, holder_id, false, out);
+}
+
+int ofp_ledger_account_by_holder_locked(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID_LEN], ofp_account_t *out)
+{
+	return account_by_holder(l, holder_id, true, out);
 }
 
 int ofp_ledger_account_lock(ofp_ledger_t *l, int64_t account_id)

@@ -170,6 +170,12 @@ int ofp_ledger_account_open(ofp_ledger_t *l, const char *name, uint32_t now, ofp
 int ofp_ledger_account_create(ofp_ledger_t *l, const char *name, uint32_t now, ofp_account_t *out) OFP_WUR;
 int ofp_ledger_account_get(ofp_ledger_t *l, const char *name, ofp_account_t *out) OFP_WUR;
 int ofp_ledger_account_by_holder(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID_LEN], ofp_account_t *out) OFP_WUR;
+/* The same, and the account's row locked until the transaction ends
+ * (PostgreSQL: FOR UPDATE; SQLite: as ofp_ledger_account_by_holder). A
+ * settlement reads its accounts so, in ascending holder-id order, before
+ * it writes anything (docs/ISSUER.md 9). */
+int ofp_ledger_account_by_holder_locked(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID_LEN],
+					ofp_account_t *out) OFP_WUR;
 /* The account of a holder id and what else issuing to it depends on, in
  * one statement: whether deny_entry is on the deny list, the serial that
  * revoked holder_key (0: not revoked), and the account holder_key is

@@ -269,7 +269,7 @@ static ofp_issuer_rc_t account_of(settle_t *s, const uint8_t holder_id[OFP_ID_LE
 	}
 	ac = &ap->accts[ap->n_accts];
 	memcpy(ac->holder_id, holder_id, OFP_ID_LEN);
-	lrc = ofp_ledger_account_by_holder(s->iss->ledger, holder_id, &ac->a);
+	lrc = ofp_ledger_account_by_holder_locked(s->iss->ledger, holder_id, &ac->a);
 	if (lrc != OFP_LEDGER_OK && lrc != OFP_LEDGER_NOT_FOUND)
 		return iss_ledger_fail(s->iss, lrc);
 	ac->known = lrc == OFP_LEDGER_OK;
@@ -303,10 +303,40 @@ static int cmp_acct_holder(const void *a, const void *b)
 	return memcmp((*(const acct_t *const *)a)->holder_id, (*(const acct_t *const *)b)->holder_id, OFP_ID_LEN);
 }
 
+static int cmp_holder_id(const void *a, const void *b)
+{
+	return memcmp(a, b, OFP_ID_LEN);
+}
+
+/* Every account the batch may charge, read (and on PostgreSQL locked)
+ * in ascending order of holder id before anything is written: an
+ * issuance locks its accounts in the same order, and a charge's history
+ * row (a foreign key: a share lock on the account) or a flag taken in
+ * the records' order could otherwise wait, in a circle, for an issuance
+ * that waits for this settlement (docs/ISSUER.md 9). */
+static ofp_issuer_rc_t lock_accounts(settle_t *s)
+{
+	uint8_t(*ids)[OFP_ID_LEN] = calloc((size_t)s->n_recs + 1, OFP_ID_LEN);
+	ofp_issuer_rc_t rc = OFP_ISSUER_OK;
+	acct_t *ac;
+	size_t n = 0;
+
+	if (ids == NULL)
+		return iss_fail(s->iss, OFP_ISSUER_ERROR, "settle: out of memory");
+	for (uint32_t i = 0; i < s->n_recs; i++)
+		if (s->recs[i].decision == OFP_DECISION_OPERATE && s->recs[i].why == NULL)
+			memcpy(ids[n++], s->recs[i].charge.holder_id, OFP_ID_LEN);
+	qsort(ids, n, OFP_ID_LEN, cmp_holder_id);
+	for (size_t i = 0; rc == OFP_ISSUER_OK && i < n; i++)
+		if (i == 0 || memcmp(ids[i], ids[i - 1], OFP_ID_LEN) != 0)
+			rc = account_of(s, ids[i], &ac);
+	free(ids);
+	return rc;
+}
+
 /* The balances the records moved, written once each, in ascending order
- * of holder id: each write locks the account's row until the commit
- * (PostgreSQL), and issuances lock theirs in the same order, so the two
- * never wait for each other in a circle (docs/ISSUER.md 9). */
+ * of holder id (lock_accounts holds their rows already: the order only
+ * keeps the writes reproducible). */
 static ofp_issuer_rc_t store_balances(settle_t *s)
 {
 	acct_t **moved = calloc(s->ap->n_accts + 1, sizeof(*moved));
@@ -607,6 +637,8 @@ static ofp_issuer_rc_t apply_phase(settle_t *s, const ofp_batch_t *b, ofp_settle
 		return rc;
 	rc = apply_new(s, &ap);
 	s->ap = &ap;
+	if (rc == OFP_ISSUER_OK)
+		rc = lock_accounts(s);
 	for (uint32_t i = 0; rc == OFP_ISSUER_OK && i < s->n_recs; i++)
 		rc = apply_record(s, i);
 	if (rc == OFP_ISSUER_OK)

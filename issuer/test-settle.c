@@ -6,6 +6,7 @@
 
 #include <check.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,6 +150,82 @@ static ofp_issuer_rc_t settle(const uint8_t *b, size_t len, ofp_settle_report_t 
 {
 	return ofp_issuer_settle(iss, b, len, on_note, &notes, r);
 }
+
+/* A settlement on its own thread (the issuer's connection). */
+struct settle_probe {
+	const uint8_t *b;
+	size_t len;
+	ofp_settle_report_t r;
+	ofp_issuer_rc_t rc;
+};
+
+static void *settle_main(void *arg)
+{
+	struct settle_probe *p = arg;
+
+	p->rc = settle(p->b, p->len, &p->r);
+	return NULL;
+}
+
+/* PostgreSQL: a settlement locks its accounts in ascending holder-id
+ * order before it writes, as a grouped issuance does. An issuance (a
+ * second connection) holds the lower account and then asks for the
+ * higher one, while the settlement of a batch whose records name the
+ * higher account first waits for the lower: had the settlement written
+ * the higher account's charge first (its history row takes a share lock
+ * on the account), the two would wait for each other and PostgreSQL would
+ * kill one of them (a deadlock, found after deadlock_timeout). SQLite
+ * queues every writer at BEGIN: nothing to see there. */
+START_TEST(test_settlement_locks_in_holder_order)
+{
+	static const uint8_t key[32] = { 9 };
+	uint8_t entry[OFP_DENY_ENTRY_LEN], bob_cred[OFP_CREDENTIAL_MAX];
+	struct settle_probe p = { 0 };
+	ofp_ledger_stats_t before, after;
+	ofp_holder_standing_t hs;
+	tk_holder_t bob, *lo, *hi;
+	const uint8_t *hi_cred;
+	size_t bob_len, hi_len;
+	ofp_ledger_t *l2;
+	char err[512];
+	pthread_t t;
+
+	TT_NEED_TOKEN(&env);
+	if (!env.pg)
+		return;
+	open_account("bob", 2000, &bob);
+	issue_for(&bob, bob_cred, &bob_len);
+	lo = memcmp(alice.holder_id, bob.holder_id, OFP_ID_LEN) < 0 ? &alice : &bob;
+	hi = lo == &alice ? &bob : &alice;
+	hi_cred = hi == &alice ? cred : bob_cred;
+	hi_len = hi == &alice ? cred_len : bob_len;
+	operate(&gate_a, hi, hi_cred, hi_len, 1, 100);
+	operate(&gate_a, lo, lo == &alice ? cred : bob_cred, lo == &alice ? cred_len : bob_len, 2, 100);
+	p.b = seal(&gate_a, &p.len);
+
+	ck_assert_msg(ofp_ledger_open(env.ledger, false, &l2, err, sizeof(err)) == OFP_LEDGER_OK, "%s", err);
+	ofp_deny_entry_holder(entry, lo->holder_id);
+	ck_assert_int_eq(ofp_ledger_begin_queued(l2, OFP_LEDGER_QUEUE_ISSUANCE), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_holder_standing(l2, lo->holder_id, entry, key, sizeof(key), &hs), OFP_LEDGER_OK);
+	ofp_ledger_stats(ofp_issuer_ledger(iss), &before);
+	ck_assert_int_eq(pthread_create(&t, NULL, settle_main, &p), 0);
+	nanosleep(&(struct timespec){ 0, 300 * 1000 * 1000 }, NULL); /* the settlement waits for lo by now */
+	ofp_deny_entry_holder(entry, hi->holder_id);
+	ck_assert_msg(ofp_ledger_holder_standing(l2, hi->holder_id, entry, key, sizeof(key), &hs) == OFP_LEDGER_OK, "%s",
+		      ofp_ledger_error(l2));
+	ck_assert_int_eq(ofp_ledger_commit(l2), OFP_LEDGER_OK);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_msg(p.rc == OFP_ISSUER_OK, "%s", ofp_issuer_error(iss));
+	ck_assert_uint_eq(p.r.charged, 2);
+	ofp_ledger_stats(ofp_issuer_ledger(iss), &after);
+	ck_assert_uint_eq(after.conflicts, before.conflicts); /* not killed and run again */
+	ck_assert_int_eq(balance("alice"), 1900);
+	ck_assert_int_eq(balance("bob"), 1900);
+	ofp_ledger_close(l2);
+	tk_holder_free(&bob);
+	free((void *)p.b);
+}
+END_TEST
 
 /* ---- the ordinary case --------------------------------------------------------------------- */
 
@@ -1157,6 +1234,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_gap_reported);
 	tcase_add_test(tc, test_chain_break_reported);
 	tcase_add_test(tc, test_empty_batch);
+	tcase_add_test(tc, test_settlement_locks_in_holder_order);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("refused");
 	tcase_set_timeout(tc, 120);
