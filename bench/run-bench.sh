@@ -113,6 +113,40 @@ else
 	pg_na "settlement"
 fi
 
+# The same with the database a network hop away: the issuerds reach it
+# through delay-relay, which holds every message BENCH_DB_DELAY_US (250)
+# each way, a round trip of half a millisecond as between two machines in
+# one rack; fewer holders and batches (each costs round trips to set up).
+# Here the cores are not the limit: what a second process buys is a second
+# transaction waiting for its round trips at once.
+pg_rtt()
+{
+	for _ in $(seq 21); do echo 'SELECT 1;'; done |
+		psql -X -At -c '\timing on' -f - "$1" 2>/dev/null | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' |
+		sort -n | sed -n 11p
+}
+issuerd_far()
+{
+	delay=${BENCH_DB_DELAY_US:-250}
+	relay=$top_builddir/bench/delay-relay
+	[ -x "$relay" ] || { echo "run-bench.sh: $relay not built" >&2; return 1; }
+	url=$(pg_db issuerd_far) || return 1
+	mkdir "$tmp/relay"
+	"$relay" --listen "$tmp/relay/.s.PGSQL.5432" --to "$pg/sock/.s.PGSQL.5432" --delay-us "$delay" >"$tmp/relay.out" &
+	relay_pid=$!
+	for _ in $(seq 50); do grep -q ready "$tmp/relay.out" 2>/dev/null && break; sleep 0.1; done
+	far=$(printf '%s\n' "$url" | sed "s|host=[^&]*|host=$tmp/relay|")
+	printf '\ndatabase round trip (psql SELECT 1, median of 21): %s ms through delay-relay, %s ms straight\n' \
+		"$(pg_rtt "$far")" "$(pg_rtt "$url")"
+	rrc=0
+	TMPDIR=$tmp BENCH_ISSUERD_HOLDERS=${BENCH_ISSUERD_FAR_HOLDERS:-1200} BENCH_ISSUERD_BATCHES=${BENCH_ISSUERD_FAR_BATCHES:-8} \
+		"$issuerd_bench" "$@" --ledger "$url" --service-ledger "$far" \
+		--ledger-label "pg far" || rrc=$?
+	kill "$relay_pid" 2>/dev/null || true
+	wait "$relay_pid" 2>/dev/null || true
+	return $rrc
+}
+
 # The issuer online (bench/bench-issuerd.c): refresh and batch uploads
 # through offpass-issuerd on loopback, one and two processes, on each ledger.
 issuerd_bench=$top_builddir/bench/bench-issuerd
@@ -121,6 +155,7 @@ if [ -x "$issuerd_bench" ] && [ -x "$top_builddir/issuer/offpass-issuerd" ]; the
 	TMPDIR=$tmp "$issuerd_bench" "$@" || status=1
 	if [ -n "$pg_url" ]; then
 		url=$(pg_db issuerd) && TMPDIR=$tmp "$issuerd_bench" "$@" --ledger "$url" || status=1
+		issuerd_far "$@" || status=1
 	else
 		pg_na "offpass-issuerd"
 	fi
