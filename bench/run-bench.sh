@@ -116,7 +116,9 @@ fi
 # The same with the database a network hop away: the issuerds reach it
 # through delay-relay, which holds every message BENCH_DB_DELAY_US (250)
 # each way, a round trip of half a millisecond as between two machines in
-# one rack; fewer holders and batches (each costs round trips to set up).
+# one rack; fewer holders and batches (each costs round trips to set up),
+# 32 requests in flight (each waits longer: more are needed to keep two
+# processes busy).
 # Here the cores are not the limit: what a second process buys is a second
 # transaction waiting for its round trips at once.
 pg_rtt()
@@ -140,6 +142,7 @@ issuerd_far()
 		"$(pg_rtt "$far")" "$(pg_rtt "$url")"
 	rrc=0
 	TMPDIR=$tmp BENCH_ISSUERD_HOLDERS=${BENCH_ISSUERD_FAR_HOLDERS:-1200} BENCH_ISSUERD_BATCHES=${BENCH_ISSUERD_FAR_BATCHES:-8} \
+		BENCH_ISSUERD_INFLIGHT=${BENCH_ISSUERD_FAR_INFLIGHT:-32} \
 		"$issuerd_bench" "$@" --ledger "$url" --service-ledger "$far" \
 		--ledger-label "pg far" || rrc=$?
 	kill "$relay_pid" 2>/dev/null || true
