@@ -429,18 +429,23 @@ bool ofp_account_name_valid(const char *name)
 	return !(len == 2 * OFP_ID_LEN && hex == len);
 }
 
-#define ACCOUNT_COLUMNS "id, name, holder_id, balance, credit_line, flagged, opened"
+#define ACCOUNT_COLUMNS LDG_ACCOUNT_COLUMNS
+
+void ldg_account_row(ldb_stmt_t *st, int base, ofp_account_t *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->id = ldb_col_int64(st, base);
+	snprintf(a->name, sizeof(a->name), "%s", ldb_col_text(st, base + 1));
+	(void)ldg_col_blob(st, base + 2, a->holder_id, OFP_ID_LEN);
+	a->balance = ldb_col_int64(st, base + 3);
+	a->credit_line = ldb_col_int64(st, base + 4);
+	a->flagged = ldb_col_int64(st, base + 5) != 0;
+	a->opened = (uint32_t)ldb_col_int64(st, base + 6);
+}
 
 static void account_row(ldb_stmt_t *st, ofp_account_t *a)
 {
-	memset(a, 0, sizeof(*a));
-	a->id = ldb_col_int64(st, 0);
-	snprintf(a->name, sizeof(a->name), "%s", ldb_col_text(st, 1));
-	(void)ldg_col_blob(st, 2, a->holder_id, OFP_ID_LEN);
-	a->balance = ldb_col_int64(st, 3);
-	a->credit_line = ldb_col_int64(st, 4);
-	a->flagged = ldb_col_int64(st, 5) != 0;
-	a->opened = (uint32_t)ldb_col_int64(st, 6);
+	ldg_account_row(st, 0, a);
 }
 
 /* One account row from a statement with bound parameters; what names it. */

@@ -176,6 +176,11 @@ int ofp_ledger_account_by_holder(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID
  * it writes anything (docs/ISSUER.md 9). */
 int ofp_ledger_account_by_holder_locked(ofp_ledger_t *l, const uint8_t holder_id[OFP_ID_LEN],
 					ofp_account_t *out) OFP_WUR;
+/* The same for n holder ids in strictly ascending order, locked in that
+ * order: found[i] false when no account has ids[i]. On PostgreSQL one
+ * statement per 1,024 ids (one round trip), on SQLite one per id. */
+int ofp_ledger_accounts_by_holders_locked(ofp_ledger_t *l, const uint8_t (*ids)[OFP_ID_LEN], size_t n,
+					  ofp_account_t *out, bool *found) OFP_WUR;
 /* The account of a holder id and what else issuing to it depends on, in
  * one statement: whether deny_entry is on the deny list, the serial that
  * revoked holder_key (0: not revoked), and the account holder_key is
@@ -410,6 +415,20 @@ int ofp_ledger_charged_at_gate(ofp_ledger_t *l, uint64_t serial, const uint8_t v
  * false, the first such); NOT_FOUND otherwise; *sum in both cases. */
 int ofp_ledger_charge_lookup(ofp_ledger_t *l, const ofp_charge_t *c, ofp_charge_t *first, bool *copy,
 			     int64_t *sum) OFP_WUR;
+/* What a look-up found for one charge: this gate's sum for the serial;
+ * found: a charge with the auth hash (copy true) or else the first with
+ * the holder key and counter, in first. */
+typedef struct ofp_charge_seen {
+	int64_t sum;
+	bool found, copy;
+	ofp_charge_t first;
+} ofp_charge_seen_t;
+/* (In a transaction.) ofp_ledger_charge_lookup for n charges at once,
+ * into out[0 .. n-1]: on PostgreSQL one statement per 1,024 charges (one
+ * round trip), on SQLite one per charge. Each look-up sees the ledger as
+ * the transaction does when this is called: a caller that charges some
+ * of them afterwards keeps track of its own charges (settle.c). */
+int ofp_ledger_charge_lookup_many(ofp_ledger_t *l, const ofp_charge_t *c, size_t n, ofp_charge_seen_t *out) OFP_WUR;
 /* (In a transaction.) A second charge of one authorization is REFUSED by
  * the UNIQUE constraint, whatever the caller checked before. */
 int ofp_ledger_charge_add(ofp_ledger_t *l, const ofp_charge_t *c) OFP_WUR;

@@ -51,6 +51,9 @@ struct ldb_driver {
 	/* SELECT ... FOR UPDATE locks rows (PostgreSQL); false: the
 	 * database queues every writer at BEGIN (SQLite). */
 	bool row_locks;
+	/* A parameter may be a whole array in PostgreSQL's text form
+	 * (CAST(?1 AS BYTEA[])): many keys, one round trip (ledger_many.c). */
+	bool arrays;
 	/* Open target; create the schema (ldb_*_schema, LDB_SCHEMA_VERSION)
 	 * when create is true and the database has none; refuse another
 	 * version. LDB_OPEN_MISSING: no such file / no ledger tables. */

@@ -56,6 +56,14 @@ int ldg_exec(ofp_ledger_t *l, ldb_stmt_t *st, const char *what) OFP_WUR;
  * round trip for both), whose failure it then becomes. */
 int ldg_exec_later(ofp_ledger_t *l, ldb_stmt_t *st, const char *what) OFP_WUR;
 
+/* One charge's look-up (ofp_ledger_charge_lookup), and its columns from
+ * base on (ledger_many.c reads many rows of them). */
+int ldg_charge_seen(ofp_ledger_t *l, const ofp_charge_t *c, ofp_charge_seen_t *out) OFP_WUR;
+int ldg_charge_seen_row(ofp_ledger_t *l, ldb_stmt_t *st, int base, ofp_charge_seen_t *out) OFP_WUR;
+/* An account's columns (ACCOUNT_COLUMNS) from base on. */
+#define LDG_ACCOUNT_COLUMNS "id, name, holder_id, balance, credit_line, flagged, opened"
+void ldg_account_row(ldb_stmt_t *st, int base, ofp_account_t *a);
+
 /* Copy a BLOB column of exactly len bytes; false on another length. */
 bool ldg_col_blob(ldb_stmt_t *st, int col, uint8_t *out, size_t len);
 /* Copy a BLOB column of at most cap bytes into out, length in *len. */

@@ -675,6 +675,7 @@ static void pg_clear_error(ldb_t *db)
 const ldb_driver_t ldb_pg_driver = {
 	.name = "postgresql",
 	.row_locks = true,
+	.arrays = true,
 	.open = pg_open,
 	.close = pg_close,
 	.prepare = pg_prepare,

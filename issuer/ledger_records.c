@@ -482,7 +482,44 @@ int ofp_ledger_charged_at_gate(ofp_ledger_t *l, uint64_t serial, const uint8_t v
 	return rc == LDB_ROW ? OFP_LEDGER_OK : ldg_sql_fail(l, "charges");
 }
 
+/* The statements of a look-up share their columns from base on: the
+ * gate's sum, then the charge found (NULL when none) and whether it has
+ * the auth hash. */
+int ldg_charge_seen_row(ofp_ledger_t *l, ldb_stmt_t *st, int base, ofp_charge_seen_t *out)
+{
+	ofp_charge_t *f = &out->first;
+
+	memset(out, 0, sizeof(*out));
+	out->sum = ldb_col_int64(st, base);
+	if (ldb_col_null(st, base + 1))
+		return OFP_LEDGER_OK;
+	out->found = true;
+	f->counter = (uint32_t)ldb_col_int64(st, base + 2);
+	f->sequence = (uint64_t)ldb_col_int64(st, base + 4);
+	f->amount = (uint32_t)ldb_col_int64(st, base + 5);
+	f->serial = (uint64_t)ldb_col_int64(st, base + 6);
+	f->time = (uint32_t)ldb_col_int64(st, base + 7);
+	out->copy = ldb_col_int64(st, base + 10) != 0;
+	return ldg_col_blob(st, base + 1, f->holder_id, OFP_ID_LEN) && ldg_col_blob(st, base + 3, f->verifier_id, OFP_ID_LEN) &&
+			       ldg_col_blob(st, base + 8, f->auth_hash, OFP_HASH_LEN) &&
+			       ldg_col_blob_var(st, base + 9, f->holder_key, sizeof(f->holder_key), &f->holder_key_len)
+		       ? OFP_LEDGER_OK
+		       : ldg_fail(l, OFP_LEDGER_ERROR, "charges: damaged row");
+}
+
 int ofp_ledger_charge_lookup(ofp_ledger_t *l, const ofp_charge_t *c, ofp_charge_t *first, bool *copy, int64_t *sum)
+{
+	ofp_charge_seen_t seen;
+	int rc = ldg_charge_seen(l, c, &seen);
+
+	*copy = seen.copy;
+	*sum = seen.sum;
+	if (rc == OFP_LEDGER_OK && seen.found)
+		*first = seen.first;
+	return rc != OFP_LEDGER_OK ? rc : seen.found ? OFP_LEDGER_OK : OFP_LEDGER_NOT_FOUND;
+}
+
+int ldg_charge_seen(ofp_ledger_t *l, const ofp_charge_t *c, ofp_charge_seen_t *out)
 {
 	/* The sum is one row whatever matches; the charge joined to it is
 	 * the one with this auth_hash if any, else the first of this key
@@ -498,8 +535,7 @@ int ofp_ledger_charge_lookup(ofp_ledger_t *l, const ofp_charge_t *c, ofp_charge_
 	ldb_stmt_t *st = ldg_stmt(l, sql);
 	int rc;
 
-	*copy = false;
-	*sum = 0;
+	memset(out, 0, sizeof(*out));
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
 	ldb_bind_blob(st, 1, c->auth_hash, OFP_HASH_LEN);
@@ -508,27 +544,7 @@ int ofp_ledger_charge_lookup(ofp_ledger_t *l, const ofp_charge_t *c, ofp_charge_
 	ldb_bind_int64(st, 4, (int64_t)c->serial);
 	ldb_bind_blob(st, 5, c->verifier_id, OFP_ID_LEN);
 	rc = ldb_step(st);
-	if (rc != LDB_ROW) {
-		ldb_reset(st);
-		return ldg_sql_fail(l, "charges");
-	}
-	*sum = ldb_col_int64(st, 0);
-	if (ldb_col_null(st, 1)) {
-		ldb_reset(st);
-		return OFP_LEDGER_NOT_FOUND;
-	}
-	memset(first, 0, sizeof(*first));
-	first->counter = (uint32_t)ldb_col_int64(st, 2);
-	first->sequence = (uint64_t)ldb_col_int64(st, 4);
-	first->amount = (uint32_t)ldb_col_int64(st, 5);
-	first->serial = (uint64_t)ldb_col_int64(st, 6);
-	first->time = (uint32_t)ldb_col_int64(st, 7);
-	*copy = ldb_col_int64(st, 10) != 0;
-	rc = ldg_col_blob(st, 1, first->holder_id, OFP_ID_LEN) && ldg_col_blob(st, 3, first->verifier_id, OFP_ID_LEN) &&
-			     ldg_col_blob(st, 8, first->auth_hash, OFP_HASH_LEN) &&
-			     ldg_col_blob_var(st, 9, first->holder_key, sizeof(first->holder_key), &first->holder_key_len)
-		     ? OFP_LEDGER_OK
-		     : ldg_fail(l, OFP_LEDGER_ERROR, "charges: damaged row");
+	rc = rc == LDB_ROW ? ldg_charge_seen_row(l, st, 0, out) : ldg_sql_fail(l, "charges");
 	ldb_reset(st);
 	return rc;
 }

@@ -268,6 +268,7 @@ static void sq_clear_error(ldb_t *db)
 const ldb_driver_t ldb_sqlite_driver = {
 	.name = "sqlite",
 	.row_locks = false,
+	.arrays = false,
 	.open = sq_open,
 	.close = sq_close,
 	.prepare = sq_prepare,

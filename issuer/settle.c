@@ -57,6 +57,12 @@ typedef struct apply {
 	at_gate_t *gates;
 	size_t n_gates;
 	index_map_t by_holder, by_serial;
+	/* The earlier charges in the ledger of the records looked up before
+	 * the batch charged anything (look_up_charges): record i's are
+	 * seen[seen_at[i] - 1]; and the batch's own charges. */
+	ofp_charge_seen_t *seen;
+	uint32_t *seen_at;
+	settle_charged_t charged;
 } apply_t;
 
 typedef struct settle {
@@ -242,7 +248,9 @@ static ofp_issuer_rc_t apply_new(settle_t *s, apply_t *ap)
 	memset(ap, 0, sizeof(*ap));
 	ap->accts = calloc(n + 1, sizeof(*ap->accts));
 	ap->gates = calloc(n + 1, sizeof(*ap->gates));
-	if (ap->accts == NULL || ap->gates == NULL || !map_init(&ap->by_holder, n) || !map_init(&ap->by_serial, n))
+	ap->seen_at = calloc(n + 1, sizeof(*ap->seen_at));
+	if (ap->accts == NULL || ap->gates == NULL || ap->seen_at == NULL || !map_init(&ap->by_holder, n) ||
+	    !map_init(&ap->by_serial, n) || !settle_charged_init(&ap->charged, s->recs, n))
 		return iss_fail(s->iss, OFP_ISSUER_ERROR, "out of memory");
 	return OFP_ISSUER_OK;
 }
@@ -251,37 +259,52 @@ static void apply_free(apply_t *ap)
 {
 	free(ap->accts);
 	free(ap->gates);
+	free(ap->seen);
+	free(ap->seen_at);
+	settle_charged_free(&ap->charged);
 	map_free(&ap->by_holder);
 	map_free(&ap->by_serial);
 }
 
-/* The account of a holder id, from the ledger the first time. */
+/* Remember the account of holder_id (known: the ledger has one). */
+static acct_t *acct_put(apply_t *ap, size_t slot, const uint8_t holder_id[OFP_ID_LEN], bool known,
+			const ofp_account_t *a)
+{
+	acct_t *ac = &ap->accts[ap->n_accts];
+
+	memcpy(ac->holder_id, holder_id, OFP_ID_LEN);
+	ac->known = known;
+	if (known)
+		ac->a = *a;
+	ap->by_holder.keys[slot] = holder_key64(holder_id);
+	ap->by_holder.vals[slot] = (uint32_t)++ap->n_accts;
+	return ac;
+}
+
+/* The account of a holder id, from the ledger the first time (read_accounts
+ * read every one the batch charges already). */
 static ofp_issuer_rc_t account_of(settle_t *s, const uint8_t holder_id[OFP_ID_LEN], acct_t **out)
 {
 	apply_t *ap = s->ap;
 	size_t i = map_slot(&ap->by_holder, holder_key64(holder_id));
-	acct_t *ac = NULL;
+	ofp_account_t a;
 	int lrc;
 
 	if (ap->by_holder.vals[i] != 0) {
 		*out = &ap->accts[ap->by_holder.vals[i] - 1];
 		return OFP_ISSUER_OK;
 	}
-	ac = &ap->accts[ap->n_accts];
-	memcpy(ac->holder_id, holder_id, OFP_ID_LEN);
-	lrc = ofp_ledger_account_by_holder_locked(s->iss->ledger, holder_id, &ac->a);
+	lrc = ofp_ledger_account_by_holder_locked(s->iss->ledger, holder_id, &a);
 	if (lrc != OFP_LEDGER_OK && lrc != OFP_LEDGER_NOT_FOUND)
 		return iss_ledger_fail(s->iss, lrc);
-	ac->known = lrc == OFP_LEDGER_OK;
-	ap->by_holder.keys[i] = holder_key64(holder_id);
-	ap->by_holder.vals[i] = (uint32_t)++ap->n_accts;
-	*out = ac;
+	*out = acct_put(ap, i, holder_id, lrc == OFP_LEDGER_OK, &a);
 	return OFP_ISSUER_OK;
 }
 
 /* What this gate has charged to credential serial so far, this batch's
- * charges included: ledger_sum (the ledger's, read with the record) the
- * first time, when this batch has charged nothing to serial yet. */
+ * charges included: ledger_sum (the ledger's, looked up before the
+ * batch's first charge) the first time, when this batch has charged
+ * nothing to serial yet. */
 static at_gate_t *charged_at_gate(settle_t *s, uint64_t serial, int64_t ledger_sum)
 {
 	apply_t *ap = s->ap;
@@ -309,28 +332,79 @@ static int cmp_holder_id(const void *a, const void *b)
 }
 
 /* Every account the batch may charge, read (and on PostgreSQL locked)
- * in ascending order of holder id before anything is written: an
+ * in ascending order of holder id before anything is written, in one
+ * statement per 1,024 (ofp_ledger_accounts_by_holders_locked): an
  * issuance locks its accounts in the same order, and a charge's history
- * row (a foreign key: a share lock on the account) or a flag taken in
- * the records' order could otherwise wait, in a circle, for an issuance
- * that waits for this settlement (docs/ISSUER.md 9). */
-static ofp_issuer_rc_t lock_accounts(settle_t *s)
+ * row (a foreign key: a share lock on the account) or a flag taken in the
+ * records' order could otherwise wait, in a circle, for an issuance that
+ * waits for this settlement (docs/ISSUER.md 9). */
+static ofp_issuer_rc_t read_accounts(settle_t *s)
 {
+	apply_t *ap = s->ap;
 	uint8_t(*ids)[OFP_ID_LEN] = calloc((size_t)s->n_recs + 1, OFP_ID_LEN);
+	ofp_account_t *accts = calloc((size_t)s->n_recs + 1, sizeof(*accts));
+	bool *found = calloc((size_t)s->n_recs + 1, sizeof(*found));
 	ofp_issuer_rc_t rc = OFP_ISSUER_OK;
-	acct_t *ac;
-	size_t n = 0;
+	size_t n = 0, distinct = 0;
 
-	if (ids == NULL)
-		return iss_fail(s->iss, OFP_ISSUER_ERROR, "settle: out of memory");
+	if (ids == NULL || accts == NULL || found == NULL) {
+		rc = iss_fail(s->iss, OFP_ISSUER_ERROR, "settle: out of memory");
+		goto out;
+	}
 	for (uint32_t i = 0; i < s->n_recs; i++)
 		if (s->recs[i].decision == OFP_DECISION_OPERATE && s->recs[i].why == NULL)
 			memcpy(ids[n++], s->recs[i].charge.holder_id, OFP_ID_LEN);
 	qsort(ids, n, OFP_ID_LEN, cmp_holder_id);
-	for (size_t i = 0; rc == OFP_ISSUER_OK && i < n; i++)
-		if (i == 0 || memcmp(ids[i], ids[i - 1], OFP_ID_LEN) != 0)
-			rc = account_of(s, ids[i], &ac);
+	for (size_t i = 0; i < n; i++)
+		if (distinct == 0 || memcmp(ids[i], ids[distinct - 1], OFP_ID_LEN) != 0)
+			memmove(ids[distinct++], ids[i], OFP_ID_LEN);
+	rc = iss_ledger_fail(s->iss, ofp_ledger_accounts_by_holders_locked(s->iss->ledger, (const uint8_t(*)[OFP_ID_LEN])ids,
+									   distinct, accts, found));
+	for (size_t i = 0; rc == OFP_ISSUER_OK && i < distinct; i++) {
+		size_t slot = map_slot(&ap->by_holder, holder_key64(ids[i]));
+		if (ap->by_holder.vals[slot] == 0)
+			(void)acct_put(ap, slot, ids[i], found[i], &accts[i]);
+	}
+out:
 	free(ids);
+	free(accts);
+	free(found);
+	return rc;
+}
+
+/* Every record the batch may charge: what the ledger holds of its
+ * authorization, its key and counter, its credential at this gate, in
+ * one statement per 1,024 records (ofp_ledger_charge_lookup_many), before
+ * the first charge; the batch's own charges are settle_charged's. */
+static ofp_issuer_rc_t look_up_charges(settle_t *s)
+{
+	apply_t *ap = s->ap;
+	ofp_charge_t *c = calloc((size_t)s->n_recs + 1, sizeof(*c));
+	ofp_issuer_rc_t rc = OFP_ISSUER_OK;
+	uint32_t n = 0;
+	acct_t *ac;
+
+	ap->seen = calloc((size_t)s->n_recs + 1, sizeof(*ap->seen));
+	if (c == NULL || ap->seen == NULL) {
+		rc = iss_fail(s->iss, OFP_ISSUER_ERROR, "settle: out of memory");
+		goto out;
+	}
+	for (uint32_t i = 0; rc == OFP_ISSUER_OK && i < s->n_recs; i++) {
+		const settle_rec_t *r = &s->recs[i];
+		if (r->decision != OFP_DECISION_OPERATE || r->why != NULL)
+			continue;
+		rc = account_of(s, r->charge.holder_id, &ac);
+		if (rc != OFP_ISSUER_OK || !ac->known)
+			continue;
+		c[n] = r->charge;
+		memcpy(c[n].verifier_id, s->env.verifier_id, OFP_ID_LEN);
+		c[n].sequence = s->env.sequence;
+		ap->seen_at[i] = ++n;
+	}
+	if (rc == OFP_ISSUER_OK)
+		rc = iss_ledger_fail(s->iss, ofp_ledger_charge_lookup_many(s->iss->ledger, c, n, ap->seen));
+out:
+	free(c);
 	return rc;
 }
 
@@ -434,17 +508,55 @@ static ofp_issuer_rc_t debit(settle_t *s, acct_t *ac, at_gate_t *g, const ofp_ch
 	return rc;
 }
 
+/* Record idx's charge as the batch's own record j made it. */
+static void batch_charge(const settle_t *s, int64_t j, ofp_charge_t *out)
+{
+	*out = s->recs[j].charge;
+	memcpy(out->verifier_id, s->env.verifier_id, OFP_ID_LEN);
+	out->sequence = s->env.sequence;
+}
+
+/* The charge this record repeats, as one look-up over the ledger and the
+ * batch's charges so far would find it (ofp_ledger_charge_lookup): the one
+ * with its auth hash (*copy), the ledger's before the batch's (there is
+ * one at most: a second is a copy, never charged); else the first with its
+ * holder key and counter, the ledger's (older) before the batch's. */
+static bool earlier_charge(const settle_t *s, const ofp_charge_seen_t *seen, const ofp_charge_t *mine,
+			   ofp_charge_t *first, bool *copy)
+{
+	const settle_charged_t *own = &s->ap->charged;
+	int64_t j;
+
+	*copy = true;
+	if (seen->found && seen->copy) {
+		*first = seen->first;
+		return true;
+	}
+	if ((j = settle_charged_auth(own, mine->auth_hash)) >= 0) {
+		batch_charge(s, j, first);
+		return true;
+	}
+	*copy = false;
+	if (seen->found) {
+		*first = seen->first;
+		return true;
+	}
+	if ((j = settle_charged_counter(own, mine->holder_key, mine->holder_key_len, mine->counter)) >= 0) {
+		batch_charge(s, j, first);
+		return true;
+	}
+	return false;
+}
+
 static ofp_issuer_rc_t charge(settle_t *s, uint32_t idx, const settle_rec_t *r)
 {
-	ofp_issuer_t *iss = s->iss;
 	ofp_charge_t mine = r->charge, first;
 	ofp_settle_note_t n;
 	char where[200];
 	acct_t *ac = NULL;
+	const ofp_charge_seen_t *seen;
 	at_gate_t *g;
-	bool copy = false;
-	int64_t sum = 0;
-	int lrc;
+	bool copy = false, found;
 	ofp_issuer_rc_t rc = account_of(s, mine.holder_id, &ac);
 
 	if (rc != OFP_ISSUER_OK)
@@ -456,22 +568,23 @@ static ofp_issuer_rc_t charge(settle_t *s, uint32_t idx, const settle_rec_t *r)
 		s->rep->unknown_holders++;
 		return add_note(s, &n);
 	}
+	if (s->ap->seen_at[idx] == 0) /* look_up_charges skipped a record it must not */
+		return iss_fail(s->iss, OFP_ISSUER_ERROR, "settle: record %" PRIu32 " was not looked up", idx);
+	seen = &s->ap->seen[s->ap->seen_at[idx] - 1];
 	memcpy(mine.verifier_id, s->env.verifier_id, OFP_ID_LEN);
 	mine.sequence = s->env.sequence;
-	/* The same authorization charged before, another one with this key
-	 * and counter, and this gate's sum for the credential: one look-up. */
-	lrc = ofp_ledger_charge_lookup(iss->ledger, &mine, &first, &copy, &sum);
-	if (lrc != OFP_LEDGER_OK && lrc != OFP_LEDGER_NOT_FOUND)
-		return iss_ledger_fail(iss, lrc);
-	if (lrc == OFP_LEDGER_OK && copy)
+	found = earlier_charge(s, seen, &mine, &first, &copy);
+	if (found && copy)
 		return double_use(s, idx, r, &ac->a, &mine, &first, true);
 	/* A gate keeps each credential's offline total: more from one gate is
 	 * the gate's fault, not the holder's. */
-	g = charged_at_gate(s, mine.serial, sum);
+	g = charged_at_gate(s, mine.serial, seen->sum);
 	if (g->sum + mine.amount > (int64_t)r->offline_total)
 		return reject(s, idx, r, "over the credential's offline total at this gate");
 	rc = debit(s, ac, g, &mine);
-	if (rc == OFP_ISSUER_OK && lrc == OFP_LEDGER_OK)
+	if (rc == OFP_ISSUER_OK)
+		settle_charged_add(&s->ap->charged, idx);
+	if (rc == OFP_ISSUER_OK && found)
 		rc = double_use(s, idx, r, &ac->a, &mine, &first, false);
 	return rc;
 }
@@ -638,7 +751,9 @@ static ofp_issuer_rc_t apply_phase(settle_t *s, const ofp_batch_t *b, ofp_settle
 	rc = apply_new(s, &ap);
 	s->ap = &ap;
 	if (rc == OFP_ISSUER_OK)
-		rc = lock_accounts(s);
+		rc = read_accounts(s);
+	if (rc == OFP_ISSUER_OK)
+		rc = look_up_charges(s);
 	for (uint32_t i = 0; rc == OFP_ISSUER_OK && i < s->n_recs; i++)
 		rc = apply_record(s, i);
 	if (rc == OFP_ISSUER_OK)

@@ -24,6 +24,22 @@ typedef struct settle_rec {
 	ofp_charge_t charge;
 } settle_rec_t;
 
+/* The charges a batch has made so far (settle_charged.c): each record
+ * index at most once per table; the tables hold twice the records. */
+typedef struct settle_charged {
+	const settle_rec_t *recs;
+	uint32_t *by_auth, *by_counter; /* record index + 1; 0: empty */
+	size_t cap;			/* a power of two */
+} settle_charged_t;
+bool settle_charged_init(settle_charged_t *c, const settle_rec_t *recs, size_t n) OFP_WUR;
+void settle_charged_free(settle_charged_t *c);
+/* Record idx was charged. */
+void settle_charged_add(settle_charged_t *c, uint32_t idx);
+/* The record charged with this auth hash, or with this holder key and
+ * counter (the first such); -1: none. */
+int64_t settle_charged_auth(const settle_charged_t *c, const uint8_t auth[OFP_HASH_LEN]);
+int64_t settle_charged_counter(const settle_charged_t *c, const uint8_t *key, size_t len, uint32_t counter);
+
 /* Re-check every record of b into recs[0 .. b->count - 1], with the
  * issuer's keys (those of usage credential-signing verify credentials) and
  * the handle's credential cache (iss->creds, may be NULL), on up to

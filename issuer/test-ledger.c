@@ -750,6 +750,107 @@ START_TEST(test_charges_unique)
 END_TEST
 
 /* The enrollment code as the ledger keeps it: set, tries, use once. */
+/* A charge for the many-look-up test: i picks the auth hash, key and
+ * counter, serial and gate. */
+static void many_charge(ofp_charge_t *c, uint32_t i, uint8_t gate)
+{
+	memset(c, 0, sizeof(*c));
+	memset(c->holder_id, 7, OFP_ID_LEN);
+	memset(c->verifier_id, gate, OFP_ID_LEN);
+	memset(c->auth_hash, 0xa0, OFP_HASH_LEN);
+	memcpy(c->auth_hash, &i, sizeof(i));
+	memset(c->holder_key, 0x02, OFP_P256_COMPRESSED_LEN);
+	c->holder_key[1] = (uint8_t)(i % 3);
+	c->holder_key_len = OFP_P256_COMPRESSED_LEN;
+	c->counter = i % 5;
+	c->sequence = 1;
+	c->amount = 10 + i;
+	c->serial = i % 4;
+}
+
+/* ofp_ledger_charge_lookup_many finds what one look-up per charge finds,
+ * in order, across more than one statement's worth (1,024 on
+ * PostgreSQL): copies, key-and-counter matches, sums per gate, nothing. */
+START_TEST(test_charge_lookup_many)
+{
+	enum { N = 1100 };
+	ofp_charge_t *c = calloc(N, sizeof(*c)), first;
+	ofp_charge_seen_t *many = calloc(N, sizeof(*many));
+	bool copy;
+	int64_t sum;
+
+	ck_assert(c != NULL && many != NULL);
+	ck_assert_int_eq(ofp_ledger_begin(L), OFP_LEDGER_OK);
+	for (uint32_t i = 0; i < 40; i++) {
+		many_charge(&c[0], i, i % 2 == 0 ? 1 : 2);
+		ck_assert_int_eq(ofp_ledger_charge_add(L, &c[0]), OFP_LEDGER_OK);
+	}
+	/* Charges 0..39 again (copies) and 40..N-1 (new: some repeat a key
+	 * and counter of the first 40), all from gate 1. */
+	for (uint32_t i = 0; i < N; i++)
+		many_charge(&c[i], i, 1);
+	ck_assert_int_eq(ofp_ledger_charge_lookup_many(L, c, N, many), OFP_LEDGER_OK);
+	for (uint32_t i = 0; i < N; i++) {
+		int rc = ofp_ledger_charge_lookup(L, &c[i], &first, &copy, &sum);
+		ck_assert_int_eq(many[i].found, rc == OFP_LEDGER_OK);
+		ck_assert_int_eq(many[i].sum, sum);
+		if (!many[i].found)
+			continue;
+		ck_assert_int_eq(many[i].copy, copy);
+		ck_assert_int_eq(memcmp(&many[i].first.auth_hash, first.auth_hash, OFP_HASH_LEN), 0);
+		ck_assert_uint_eq(many[i].first.counter, first.counter);
+		ck_assert_uint_eq(many[i].first.amount, first.amount);
+		ck_assert_uint_eq(many[i].first.holder_key_len, first.holder_key_len);
+		ck_assert_int_eq(memcmp(many[i].first.verifier_id, first.verifier_id, OFP_ID_LEN), 0);
+	}
+	ck_assert(many[3].found && many[3].copy);
+	ck_assert(many[45].found && !many[45].copy); /* key 45 % 3, counter 45 % 5: charge 0's */
+	ck_assert_uint_eq(many[45].first.amount, 10);
+	ck_assert_int_eq(many[2].sum, 10 + 2 + 10 + 6 + 10 + 10 + 10 + 14 + 10 + 18 + 10 + 22 + 10 + 26 + 10 + 30 + 10 + 34 +
+					      10 + 38); /* serial 2 from gate 1: charges 2, 6 ... 38 */
+	ck_assert_int_eq(ofp_ledger_charge_lookup_many(L, c, 0, many), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_commit(L), OFP_LEDGER_OK);
+	free(c);
+	free(many);
+}
+END_TEST
+
+/* ofp_ledger_accounts_by_holders_locked: every id's account or none, in
+ * the ids' order; ids out of order are refused. */
+START_TEST(test_accounts_by_holders)
+{
+	uint8_t ids[4][OFP_ID_LEN];
+	ofp_account_t a, b, out[4];
+	bool found[4];
+
+	ck_assert_int_eq(ofp_ledger_account_open(L, "alice", 1, &a), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_account_open(L, "bob", 1, &b), OFP_LEDGER_OK);
+	if (memcmp(a.holder_id, b.holder_id, OFP_ID_LEN) > 0) {
+		ofp_account_t t = a;
+		a = b;
+		b = t;
+	}
+	memset(ids[0], 0, OFP_ID_LEN); /* nobody's (a holder id of zeros is not drawn) */
+	memcpy(ids[1], a.holder_id, OFP_ID_LEN);
+	memcpy(ids[2], b.holder_id, OFP_ID_LEN);
+	memset(ids[3], 0xff, OFP_ID_LEN);
+	ck_assert_int_eq(ofp_ledger_begin(L), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_accounts_by_holders_locked(L, (const uint8_t(*)[OFP_ID_LEN])ids, 4, out, found),
+			 OFP_LEDGER_OK);
+	ck_assert(!found[0] && found[1] && found[2] && !found[3]);
+	ck_assert_int_eq(out[1].id, a.id);
+	ck_assert_str_eq(out[2].name, b.name);
+	ck_assert_int_eq(ofp_ledger_accounts_by_holders_locked(L, (const uint8_t(*)[OFP_ID_LEN])ids + 1, 1, out, found),
+			 OFP_LEDGER_OK);
+	ck_assert(found[0]);
+	ck_assert_int_eq(out[0].id, a.id);
+	memcpy(ids[0], b.holder_id, OFP_ID_LEN);
+	ck_assert_int_eq(ofp_ledger_accounts_by_holders_locked(L, (const uint8_t(*)[OFP_ID_LEN])ids, 2, out, found),
+			 OFP_LEDGER_ERROR);
+	ofp_ledger_rollback(L);
+}
+END_TEST
+
 START_TEST(test_enroll_codes)
 {
 	ofp_account_t a, b;
@@ -1003,6 +1104,8 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_url_password_hidden);
 	tcase_add_test(tc, test_transact_retry);
 	tcase_add_test(tc, test_charges_unique);
+	tcase_add_test(tc, test_charge_lookup_many);
+	tcase_add_test(tc, test_accounts_by_holders);
 	tcase_add_test(tc, test_queued_writers);
 	tcase_add_test(tc, test_issuance_account_locks);
 	tcase_add_test(tc, test_later_failure_then_new_statement);

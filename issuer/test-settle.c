@@ -391,6 +391,44 @@ END_TEST
 
 /* Charges follow the holder KEY: a second device (another key of the same
  * account) may count from 1 too; nothing is a double use. */
+/* Within one batch: the same authorization twice (a gate that recorded a
+ * copied code twice) is charged once, and the same key and counter over
+ * other contents is charged and reported. The batch's look-ups are made
+ * before its first charge (one statement on PostgreSQL): these are found
+ * among the batch's own charges. */
+START_TEST(test_copy_and_counter_reuse_in_one_batch)
+{
+	ofp_settle_report_t r;
+	ofp_account_t a;
+	uint8_t pres[OFP_PRESENTATION_MAX], *b;
+	size_t len, blen;
+
+	TT_NEED_TOKEN(&env);
+	ck_assert(tk_presentation(&alice, cred, cred_len, T0, 7, 200, pres, &len));
+	ck_assert(tk_gate_record(&gate_a, true, 0, T0, pres, len));
+	operate(&gate_a, &alice, cred, cred_len, 8, 100);
+	ck_assert(tk_gate_record(&gate_a, true, 0, T0 + 1, pres, len));
+	operate(&gate_a, &alice, cred, cred_len, 8, 50);
+	b = seal(&gate_a, &blen);
+	ck_assert_msg(settle(b, blen, &r) == OFP_ISSUER_OK, "%s", ofp_issuer_error(iss));
+	ck_assert_uint_eq(r.records, 4);
+	ck_assert_uint_eq(r.charged, 3);
+	ck_assert_uint_eq(r.double_uses, 1);
+	ck_assert_uint_eq(r.counter_reuses, 1);
+	ck_assert_int_eq(balance("alice"), 2000 - 200 - 100 - 50);
+	ck_assert_uint_eq(count_notes(OFP_SETTLE_DOUBLE_USE), 1);
+	ck_assert_uint_eq(count_notes(OFP_SETTLE_COUNTER_REUSE), 1);
+	for (size_t i = 0; i < notes.count; i++) {
+		ck_assert_uint_eq(notes.n[i].first_sequence, 1);
+		ck_assert_int_eq(memcmp(notes.n[i].first_verifier_id, gate_a.id, OFP_ID_LEN), 0);
+		ck_assert_uint_eq(notes.n[i].record, notes.n[i].kind == OFP_SETTLE_DOUBLE_USE ? 2 : 3);
+	}
+	ck_assert_int_eq(ofp_ledger_account_get(ofp_issuer_ledger(iss), "alice", &a), OFP_LEDGER_OK);
+	ck_assert(a.flagged);
+	free(b);
+}
+END_TEST
+
 START_TEST(test_two_keys_one_account)
 {
 	ofp_settle_report_t r;
@@ -1228,6 +1266,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_other_batch_same_sequence);
 	tcase_add_test(tc, test_double_use_two_gates);
 	tcase_add_test(tc, test_counter_reuse_charged_twice);
+	tcase_add_test(tc, test_copy_and_counter_reuse_in_one_batch);
 	tcase_add_test(tc, test_two_keys_one_account);
 	tcase_add_test(tc, test_settlement_rechecks);
 	tcase_add_test(tc, test_settlement_offline_total_per_gate);
