@@ -123,9 +123,12 @@ static inline bool ldb_col_null(ldb_stmt_t *st, int col) { return st->drv->col_n
 /* The schema texts, one per backend (ledger_schema.c), and the version
  * both carry (SQLite: PRAGMA user_version; PostgreSQL: meta row
  * "schema_version"). */
-#define LDB_SCHEMA_VERSION 2
+#define LDB_SCHEMA_VERSION 3
 extern const char ldb_sqlite_schema[];
 extern const char ldb_pg_schema[];
+/* From version 2 to 3, in one transaction (each driver sets the version
+ * its way): the gates' settled prefix. */
+extern const char ldb_upgrade_2_3[];
 /* Every table in dependency order, for migrate: its columns, one type
  * letter per column (i int64, b blob, t text; any may be NULL where the
  * schema allows) and the order rows are copied in. */

@@ -180,54 +180,14 @@ int ofp_ledger_credentials_replace(ofp_ledger_t *l, const uint8_t holder_id[OFP_
 	return ldg_exec(l, st, "credentials");
 }
 
-/* Each gate's latest period_end of its batches 1..n with none missing
- * (0: batch 1 is not settled), and the earliest of those: one statement
- * over every gate and its batches, in order. */
-typedef struct through_scan {
-	uint8_t gate[OFP_ID_LEN];
-	bool open;	 /* a gate is being read */
-	uint64_t expect; /* its next sequence; 0: a gap was met */
-	uint32_t gate_through;
-	uint32_t through;
-	size_t gates;
-} through_scan_t;
-
-static void through_gate_end(through_scan_t *t)
-{
-	if (t->open && t->gate_through < t->through)
-		t->through = t->gate_through;
-	t->open = false;
-}
-
-static void through_row(through_scan_t *t, const uint8_t gate[OFP_ID_LEN], bool has_batch, uint64_t seq, uint32_t end)
-{
-	if (!t->open || memcmp(t->gate, gate, OFP_ID_LEN) != 0) {
-		through_gate_end(t);
-		memcpy(t->gate, gate, OFP_ID_LEN);
-		t->open = true;
-		t->expect = 1;
-		t->gate_through = 0;
-		t->gates++;
-	}
-	if (!has_batch || t->expect == 0)
-		return;
-	if (seq != t->expect) {
-		t->expect = 0; /* a gap: nothing later counts */
-		return;
-	}
-	if (end > t->gate_through)
-		t->gate_through = end;
-	t->expect++;
-}
-
 int ofp_ledger_gates_settled_through(ofp_ledger_t *l, uint32_t *through, size_t *gates)
 {
-	static const char sql[] = "SELECT g.verifier_id, b.sequence, b.period_end FROM gates g "
-				  "LEFT JOIN batches b ON b.verifier_id = g.verifier_id "
-				  "ORDER BY g.verifier_id, b.sequence";
+	/* Each gate's latest period_end of its batches 1..n with none
+	 * missing (0: batch 1 is not settled), kept by ofp_ledger_batch_add;
+	 * the earliest of those. No gate yet: 0, nothing has reported, and a
+	 * gate registered later may bring records of any credential. */
+	static const char sql[] = "SELECT COUNT(*), COALESCE(MIN(settled_through), 0) FROM gates";
 	ldb_stmt_t *st;
-	through_scan_t t = { .through = UINT32_MAX };
-	uint8_t gate[OFP_ID_LEN];
 	int rc;
 
 	*through = 0;
@@ -236,23 +196,14 @@ int ofp_ledger_gates_settled_through(ofp_ledger_t *l, uint32_t *through, size_t 
 	st = ldg_stmt(l, sql);
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
-	while ((rc = ldb_step(st)) == LDB_ROW) {
-		if (!ldg_col_blob(st, 0, gate, OFP_ID_LEN)) {
-			rc = LDB_CORRUPT;
-			break;
-		}
-		through_row(&t, gate, !ldb_col_null(st, 1), (uint64_t)ldb_col_int64(st, 1), (uint32_t)ldb_col_int64(st, 2));
+	rc = ldb_step(st);
+	if (rc == LDB_ROW) {
+		int64_t n = ldb_col_int64(st, 0), t = ldb_col_int64(st, 1);
+		*through = n > 0 && t > 0 && t <= UINT32_MAX ? (uint32_t)t : 0;
+		if (gates != NULL)
+			*gates = (size_t)n;
+		ldg_memo_through_set(l, *through, (size_t)n);
 	}
 	ldb_reset(st);
-	if (rc != LDB_DONE)
-		return rc == LDB_CORRUPT ? ldg_fail(l, OFP_LEDGER_ERROR, "gates: damaged row")
-					 : ldg_fail(l, OFP_LEDGER_ERROR, "gates: cannot list them");
-	through_gate_end(&t);
-	/* No gate yet: nothing has reported, and a gate registered later may
-	 * bring records of any credential. */
-	*through = t.gates == 0 ? 0 : t.through;
-	if (gates != NULL)
-		*gates = t.gates;
-	ldg_memo_through_set(l, *through, t.gates);
-	return OFP_LEDGER_OK;
+	return rc == LDB_ROW ? OFP_LEDGER_OK : ldg_fail(l, OFP_LEDGER_ERROR, "gates: cannot read their settled batches");
 }

@@ -241,7 +241,31 @@ static int create_schema(pg_db_t *d)
 	return rc;
 }
 
-/* The ledger's tables at version LDB_SCHEMA_VERSION, created when asked. */
+/* A version 2 ledger to version 3 (ldb_upgrade_2_3), in one transaction
+ * that first locks meta: of two processes opening at once, the second
+ * finds version 3 and does nothing. */
+static int upgrade_schema(pg_db_t *d)
+{
+	char value[32] = "";
+	bool found = false;
+	int rc = pg_exec(&d->base, "BEGIN; LOCK TABLE meta IN ACCESS EXCLUSIVE MODE");
+
+	if (rc == LDB_OK)
+		rc = query_value(d, "SELECT value FROM meta WHERE name = 'schema_version'", value, sizeof(value), &found);
+	if (rc == LDB_OK && found && strcmp(value, "2") == 0) {
+		rc = pg_exec(&d->base, ldb_upgrade_2_3);
+		if (rc == LDB_OK)
+			rc = pg_exec(&d->base, "UPDATE meta SET value = 3 WHERE name = 'schema_version'");
+	}
+	if (rc == LDB_OK)
+		rc = pg_exec(&d->base, "COMMIT");
+	if (rc != LDB_OK && PQtransactionStatus(d->conn) != PQTRANS_IDLE)
+		(void)pg_exec(&d->base, "ROLLBACK");
+	return rc;
+}
+
+/* The ledger's tables at version LDB_SCHEMA_VERSION, created when asked;
+ * an older version upgraded. */
 static int check_schema(pg_db_t *d, bool create, char *err, size_t err_len)
 {
 	char value[32];
@@ -264,6 +288,11 @@ static int check_schema(pg_db_t *d, bool create, char *err, size_t err_len)
 	    LDB_OK)
 		goto fail;
 	version = found ? strtol(value, NULL, 10) : 0;
+	if (version == 2) {
+		if (upgrade_schema(d) != LDB_OK)
+			goto fail;
+		version = LDB_SCHEMA_VERSION;
+	}
 	if (version != LDB_SCHEMA_VERSION) {
 		snprintf(err, err_len, "schema version %ld, this program knows %d%s", version, LDB_SCHEMA_VERSION,
 			 version == 0 ? " (not an issuer ledger)" : "");

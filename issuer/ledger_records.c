@@ -367,11 +367,33 @@ int ofp_ledger_batch_neighbour(ofp_ledger_t *l, const uint8_t verifier_id[OFP_ID
 	return batch_fetch(l, st, verifier_id, out);
 }
 
+/* The gate's settled prefix (gates.settled_seq, settled_through) past
+ * every batch now following it: usually the one just added, all those
+ * behind a gap once it is filled. One statement: a recursive walk from
+ * the prefix's end along the batches' primary key. */
+static int gate_prefix_advance(ofp_ledger_t *l, const uint8_t verifier_id[OFP_ID_LEN])
+{
+	static const char sql[] =
+		"WITH RECURSIVE run(seq, through) AS ("
+		"SELECT settled_seq, settled_through FROM gates WHERE verifier_id = ?1 "
+		"UNION ALL SELECT b.sequence, CASE WHEN b.period_end > run.through THEN b.period_end ELSE run.through END "
+		"FROM run JOIN batches b ON b.verifier_id = ?1 AND b.sequence = run.seq + 1) "
+		"UPDATE gates SET settled_seq = (SELECT MAX(seq) FROM run), settled_through = (SELECT MAX(through) FROM run) "
+		"WHERE verifier_id = ?1";
+	ldb_stmt_t *st = ldg_stmt(l, sql);
+
+	if (st == NULL)
+		return OFP_LEDGER_ERROR;
+	ldb_bind_blob(st, 1, verifier_id, OFP_ID_LEN);
+	return ldg_exec_later(l, st, "gate's settled batches");
+}
+
 int ofp_ledger_batch_add(ofp_ledger_t *l, const ofp_settled_batch_t *b)
 {
 	static const char sql[] = "INSERT INTO batches(verifier_id, " BATCH_COLUMNS
 				  ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 	ldb_stmt_t *st = ldg_stmt(l, sql);
+	int rc;
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
@@ -384,13 +406,19 @@ int ofp_ledger_batch_add(ofp_ledger_t *l, const ofp_settled_batch_t *b)
 	ldb_bind_int64(st, 7, b->settled_at);
 	ldb_bind_int64(st, 8, b->period_end);
 	ldg_memo_clear(l);
-	return ldg_exec(l, st, "settled batch");
+	rc = ldg_exec(l, st, "settled batch");
+	return rc == OFP_LEDGER_OK ? gate_prefix_advance(l, b->verifier_id) : rc;
 }
 
 int ofp_ledger_batch_gaps(ofp_ledger_t *l, const uint8_t verifier_id[OFP_ID_LEN],
 			  void (*cb)(void *ctx, uint64_t from, uint64_t to), void *ctx)
 {
-	static const char sql[] = "SELECT sequence FROM batches WHERE verifier_id = ?1 ORDER BY sequence";
+	/* Batches 1..settled_seq have no gap: only those past it are read
+	 * (the first row, the prefix's end, has no sequence). */
+#define SETTLED_SEQ "COALESCE((SELECT settled_seq FROM gates WHERE verifier_id = ?1), 0)"
+	static const char sql[] = "SELECT " SETTLED_SEQ ", NULL UNION ALL SELECT NULL, sequence FROM batches "
+				  "WHERE verifier_id = ?1 AND sequence > " SETTLED_SEQ " ORDER BY 2 NULLS FIRST";
+#undef SETTLED_SEQ
 	ldb_stmt_t *st = ldg_stmt(l, sql);
 	uint64_t expect = 1;
 	int rc;
@@ -399,7 +427,11 @@ int ofp_ledger_batch_gaps(ofp_ledger_t *l, const uint8_t verifier_id[OFP_ID_LEN]
 		return OFP_LEDGER_ERROR;
 	ldb_bind_blob(st, 1, verifier_id, OFP_ID_LEN);
 	while ((rc = ldb_step(st)) == LDB_ROW) {
-		uint64_t s = (uint64_t)ldb_col_int64(st, 0);
+		uint64_t s = (uint64_t)ldb_col_int64(st, 1);
+		if (ldb_col_null(st, 1)) {
+			expect = (uint64_t)ldb_col_int64(st, 0) + 1;
+			continue;
+		}
 		if (s > expect)
 			cb(ctx, expect, s - 1);
 		expect = s + 1;

@@ -72,12 +72,18 @@ const char ldb_sqlite_schema[] =
 	" holder_key BLOB PRIMARY KEY,"
 	" serial INTEGER NOT NULL,"
 	" added INTEGER NOT NULL);"
+	/* settled_seq: the gate's batches 1..settled_seq are all settled;
+	 * settled_through: the latest period_end among them (0: none). Kept
+	 * by ofp_ledger_batch_add, so that an issuance reads one row per gate,
+	 * not every batch ever settled (docs/ISSUER.md 9). */
 	"CREATE TABLE gates("
 	" verifier_id BLOB PRIMARY KEY CHECK(length(verifier_id) = 8),"
 	" alg INTEGER NOT NULL,"
 	" public_key BLOB NOT NULL,"
 	" kid BLOB NOT NULL CHECK(length(kid) = 4),"
-	" added INTEGER NOT NULL);"
+	" added INTEGER NOT NULL,"
+	" settled_seq INTEGER NOT NULL DEFAULT 0,"
+	" settled_through INTEGER NOT NULL DEFAULT 0);"
 	"CREATE TABLE batches("
 	" verifier_id BLOB NOT NULL,"
 	" sequence INTEGER NOT NULL CHECK(sequence >= 1),"
@@ -120,7 +126,7 @@ const char ldb_sqlite_schema[] =
 	"CREATE TABLE denied("
 	" entry BLOB PRIMARY KEY CHECK(length(entry) = 9),"
 	" added INTEGER NOT NULL);"
-	"PRAGMA user_version = 2;";
+	"PRAGMA user_version = 3;";
 
 /* The same tables on PostgreSQL: BIGINT for every integer (the driver binds
  * and reads int8), BYTEA for BYTEA, identity columns for SQLite's integer
@@ -196,7 +202,9 @@ const char ldb_pg_schema[] =
 	" alg BIGINT NOT NULL,"
 	" public_key BYTEA NOT NULL,"
 	" kid BYTEA NOT NULL CHECK(length(kid) = 4),"
-	" added BIGINT NOT NULL);"
+	" added BIGINT NOT NULL,"
+	" settled_seq BIGINT NOT NULL DEFAULT 0,"
+	" settled_through BIGINT NOT NULL DEFAULT 0);"
 	"CREATE TABLE batches("
 	" verifier_id BYTEA NOT NULL,"
 	" sequence BIGINT NOT NULL CHECK(sequence >= 1),"
@@ -240,7 +248,20 @@ const char ldb_pg_schema[] =
 	"CREATE TABLE denied("
 	" entry BYTEA PRIMARY KEY CHECK(length(entry) = 9),"
 	" added BIGINT NOT NULL);"
-	"INSERT INTO meta(name, value) VALUES('schema_version', 2);";
+	"INSERT INTO meta(name, value) VALUES('schema_version', 3);";
+
+/* Version 2 to 3 (both databases): the gates' settled prefix, computed
+ * once from the batches as the issuance did each time: a gate's batches
+ * in sequence order, numbered; those whose number is their sequence are
+ * the prefix 1..n with none missing. */
+#define GATE_PREFIX(col)                                                                                         \
+	"(SELECT " col " FROM (SELECT sequence, period_end, ROW_NUMBER() OVER (ORDER BY sequence) AS n "         \
+	"FROM batches b WHERE b.verifier_id = gates.verifier_id) p WHERE sequence = n)"
+const char ldb_upgrade_2_3[] =
+	"ALTER TABLE gates ADD COLUMN settled_seq BIGINT NOT NULL DEFAULT 0;"
+	"ALTER TABLE gates ADD COLUMN settled_through BIGINT NOT NULL DEFAULT 0;"
+	"UPDATE gates SET settled_seq = COALESCE(" GATE_PREFIX("MAX(sequence)") ", 0), "
+	"settled_through = COALESCE(" GATE_PREFIX("MAX(period_end)") ", 0);";
 
 /* Parents before children: the order migrate copies in. charges go in
  * insertion order (rowid on both), so that "the first charge of this
@@ -259,7 +280,7 @@ const ldb_table_t ldb_tables[] = {
 	{ "enrollment_codes", "account, code_key, created, expires, tries, used", "ibiiii", "account" },
 	{ "holder_keys", "holder_key, account, alg, enrolled", "biii", "holder_key" },
 	{ "revoked_keys", "holder_key, serial, added", "bii", "holder_key" },
-	{ "gates", "verifier_id, alg, public_key, kid, added", "bibbi", "verifier_id" },
+	{ "gates", "verifier_id, alg, public_key, kid, added, settled_seq, settled_through", "bibbiii", "verifier_id" },
 	{ "batches", "verifier_id, sequence, digest, first_prev, last_hash, records, settled_at, period_end",
 	  "bibbbiii", "verifier_id, sequence" },
 	{ "charges", "holder_id, counter, verifier_id, batch, amount, serial, time, auth_hash, holder_key",

@@ -64,6 +64,44 @@ static int sq_exec(ldb_t *db, const char *sql)
 	return (rc & 0xff) == SQLITE_CONSTRAINT ? LDB_CONSTRAINT : LDB_ERROR;
 }
 
+/* The version in the open transaction. */
+static int user_version(sq_db_t *d, int *version)
+{
+	sqlite3_stmt *st = NULL;
+	int rc = sqlite3_prepare_v2(d->db, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+			 sqlite3_step(st) == SQLITE_ROW
+		 ? LDB_OK
+		 : LDB_ERROR;
+
+	if (rc == LDB_OK)
+		*version = sqlite3_column_int(st, 0);
+	else
+		snprintf(d->err, sizeof(d->err), "reading the schema version: %s", sqlite3_errmsg(d->db));
+	sqlite3_finalize(st);
+	return rc;
+}
+
+/* A version 2 ledger to version 3 (ldb_upgrade_2_3), in one write
+ * transaction: of two processes opening at once, the second finds
+ * version 3 and does nothing. */
+static int upgrade_schema(sq_db_t *d)
+{
+	int version = 0, rc = sq_exec(&d->base, "BEGIN IMMEDIATE;");
+
+	if (rc == LDB_OK)
+		rc = user_version(d, &version);
+	if (rc == LDB_OK && version == 2) {
+		rc = sq_exec(&d->base, ldb_upgrade_2_3);
+		if (rc == LDB_OK)
+			rc = sq_exec(&d->base, "PRAGMA user_version = 3;");
+	}
+	if (rc == LDB_OK)
+		rc = sq_exec(&d->base, "COMMIT;");
+	if (rc != LDB_OK)
+		sqlite3_exec(d->db, "ROLLBACK;", NULL, NULL, NULL);
+	return rc;
+}
+
 /* The schema version: create the schema in an empty file when asked. */
 static int configure(sq_db_t *d, bool create, char *err, size_t err_len)
 {
@@ -83,6 +121,13 @@ static int configure(sq_db_t *d, bool create, char *err, size_t err_len)
 		goto out;
 	}
 	version = sqlite3_column_int(st, 0);
+	if (version == 2) {
+		if (upgrade_schema(d) != LDB_OK) {
+			snprintf(err, err_len, "upgrading the schema from version 2: %s", d->err);
+			goto out;
+		}
+		version = LDB_SCHEMA_VERSION;
+	}
 	if (version == 0 && create) {
 		if (sq_exec(&d->base, "BEGIN IMMEDIATE;") != LDB_OK || sq_exec(&d->base, ldb_sqlite_schema) != LDB_OK ||
 		    sq_exec(&d->base, "COMMIT;") != LDB_OK) {

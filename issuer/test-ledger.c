@@ -350,11 +350,11 @@ START_TEST(test_schema_version)
 
 	ofp_ledger_close(L);
 	L = NULL;
-	ck_assert(tt_ledger_sql(&env, env.pg ? "UPDATE meta SET value = 3 WHERE name = 'schema_version'"
-					    : "PRAGMA user_version = 3"));
+	ck_assert(tt_ledger_sql(&env, env.pg ? "UPDATE meta SET value = 4 WHERE name = 'schema_version'"
+					    : "PRAGMA user_version = 4"));
 	ck_assert_int_eq(ofp_ledger_open(env.ledger, false, &l, err, sizeof(err)), OFP_LEDGER_ERROR);
 	ck_assert_ptr_null(l);
-	ck_assert_msg(strstr(err, "schema version 3, this program knows 2") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "schema version 4, this program knows 3") != NULL, "%s", err);
 	ck_assert_int_eq(ofp_ledger_open(env.ledger, true, &l, err, sizeof(err)), OFP_LEDGER_ERROR);
 	if (!env.pg)
 		return;
@@ -363,6 +363,85 @@ START_TEST(test_schema_version)
 	ck_assert_ptr_nonnull(strstr(err, "no ledger in this database"));
 	ck_assert_int_eq(ofp_ledger_open(env.ledger, true, &l, err, sizeof(err)), OFP_LEDGER_OK);
 	ofp_ledger_close(l);
+}
+END_TEST
+
+/* A batch of gate vid, numbered seq, its period ending at end. */
+static void add_batch(const uint8_t vid[OFP_ID_LEN], uint64_t seq, uint32_t end)
+{
+	ofp_settled_batch_t b;
+
+	memset(&b, 0, sizeof(b));
+	memcpy(b.verifier_id, vid, OFP_ID_LEN);
+	b.sequence = seq;
+	b.period_end = end;
+	b.digest[0] = (uint8_t)seq;
+	ck_assert_int_eq(ofp_ledger_batch_add(L, &b), OFP_LEDGER_OK);
+}
+
+static uint32_t settled_through(void)
+{
+	uint32_t through = 1;
+
+	ck_assert_int_eq(ofp_ledger_gates_settled_through(L, &through, NULL), OFP_LEDGER_OK);
+	return through;
+}
+
+/* Each gate's settled prefix (batches 1..n, none missing: the latest
+ * period end among them) is kept as batches are added, a gap holding it
+ * back until filled; the earliest over the gates is what issuance reads.
+ * A version 2 ledger (no kept prefix) is upgraded on open and computes
+ * the same from its batches. */
+START_TEST(test_gates_settled_prefix)
+{
+	uint8_t a[OFP_ID_LEN] = { 0xa }, b[OFP_ID_LEN] = { 0xb };
+	ofp_gate_t g;
+	char err[512] = "";
+
+	memset(&g, 0, sizeof(g));
+	g.alg = OFP_ALG_P256;
+	g.key_len = 33;
+	g.key[0] = 2;
+	memcpy(g.verifier_id, a, OFP_ID_LEN);
+	ck_assert_int_eq(ofp_ledger_gate_add(L, &g, false), OFP_LEDGER_OK);
+	memcpy(g.verifier_id, b, OFP_ID_LEN);
+	ck_assert_int_eq(ofp_ledger_gate_add(L, &g, false), OFP_LEDGER_OK);
+	ck_assert_uint_eq(settled_through(), 0);
+	ck_assert_int_eq(ofp_ledger_begin(L), OFP_LEDGER_OK);
+	add_batch(a, 1, 100);
+	add_batch(a, 2, 250);
+	add_batch(a, 4, 900); /* 3 missing */
+	add_batch(b, 1, 400);
+	ck_assert_int_eq(ofp_ledger_commit(L), OFP_LEDGER_OK);
+	ck_assert_uint_eq(settled_through(), 250); /* a: 1..2 */
+	ck_assert_int_eq(ofp_ledger_begin(L), OFP_LEDGER_OK);
+	add_batch(a, 5, 950);
+	add_batch(a, 3, 300); /* the gap filled: a runs to 5 */
+	ck_assert_int_eq(ofp_ledger_commit(L), OFP_LEDGER_OK);
+	ck_assert_uint_eq(settled_through(), 400); /* b's */
+	ck_assert_int_eq(ofp_ledger_begin(L), OFP_LEDGER_OK);
+	add_batch(b, 3, 1000);
+	ck_assert_int_eq(ofp_ledger_commit(L), OFP_LEDGER_OK);
+	ck_assert_uint_eq(settled_through(), 400);
+
+	/* The same ledger as version 2 left it: upgraded on open, the same. */
+	ofp_ledger_close(L);
+	L = NULL;
+	ck_assert(tt_ledger_sql(&env, env.pg ? "ALTER TABLE gates DROP COLUMN settled_seq; "
+					       "ALTER TABLE gates DROP COLUMN settled_through; "
+					       "UPDATE meta SET value = 2 WHERE name = 'schema_version'"
+					     : "ALTER TABLE gates DROP COLUMN settled_seq; "
+					       "ALTER TABLE gates DROP COLUMN settled_through; PRAGMA user_version = 2"));
+	ck_assert_msg(ofp_ledger_open(env.ledger, false, &L, err, sizeof(err)) == OFP_LEDGER_OK, "%s", err);
+	ck_assert_uint_eq(settled_through(), 400);
+	ck_assert_int_eq(ofp_ledger_begin(L), OFP_LEDGER_OK);
+	add_batch(b, 2, 500); /* b runs to 3 */
+	ck_assert_int_eq(ofp_ledger_commit(L), OFP_LEDGER_OK);
+	ck_assert_uint_eq(settled_through(), 950);
+	ofp_ledger_close(L);
+	L = NULL;
+	ck_assert_msg(ofp_ledger_open(env.ledger, false, &L, err, sizeof(err)) == OFP_LEDGER_OK, "%s", err);
+	ck_assert_uint_eq(settled_through(), 950);
 }
 END_TEST
 
@@ -1112,6 +1191,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_enroll_codes);
 	tcase_add_test(tc, test_batches_gaps);
 	tcase_add_test(tc, test_gap_runs);
+	tcase_add_test(tc, test_gates_settled_prefix);
 	tcase_add_test(tc, test_deny_entries_sorted);
 	tcase_add_test(tc, test_transaction_memo);
 	suite_add_tcase(s, tc);
