@@ -58,8 +58,9 @@ const char *ofp_ledger_backend(const ofp_ledger_t *l);
  * ROLLBACK. Rollback is a no-op outside one. */
 int ofp_ledger_begin(ofp_ledger_t *l) OFP_WUR;
 /* Begin, queued behind the other writers of one kind, in every process
- * (PostgreSQL: a table lock taken before the transaction's snapshot,
- * or for issuance READ COMMITTED and the row lock of each account;
+ * (PostgreSQL: for issuance and settlement READ COMMITTED and the row
+ * locks below, for the barrier a table lock taken before the
+ * transaction's snapshot;
  * SQLite: BEGIN IMMEDIATE queues every writer anyway). Under SERIALIZABLE
  * two grouped issuances, or two settlements, read and write the same
  * index pages and would fail each other (serialization failures, the
@@ -73,6 +74,11 @@ typedef enum ofp_ledger_queue {
 	 * it reads the account's rights, so issuances of different accounts
 	 * run at once and two of one account one after the other. */
 	OFP_LEDGER_QUEUE_ISSUANCE,
+	/* PostgreSQL: READ COMMITTED, no queue between settlements: each
+	 * locks its gate's row first (ofp_ledger_gate_lock), then the rows of
+	 * the accounts it charges in ascending holder-id order, so batches of
+	 * different gates apply at once and two of one gate one after the
+	 * other. */
 	OFP_LEDGER_QUEUE_SETTLEMENT,
 	/* A change to what every issuance reads (the deny list, revoked
 	 * keys, the trust list): waits for the issuances in flight and holds
@@ -355,6 +361,11 @@ typedef struct ofp_gate {
  * replace is true. */
 int ofp_ledger_gate_add(ofp_ledger_t *l, const ofp_gate_t *g, bool replace) OFP_WUR;
 int ofp_ledger_gate_get(ofp_ledger_t *l, const uint8_t verifier_id[OFP_ID_LEN], ofp_gate_t *out) OFP_WUR;
+/* Lock the gate's row until the transaction ends (PostgreSQL: SELECT
+ * ... FOR UPDATE; SQLite: only checks that it exists, its writers queue
+ * at BEGIN IMMEDIATE). NOT_FOUND: no such gate. A settlement takes it
+ * before it reads anything of the gate's batches. */
+int ofp_ledger_gate_lock(ofp_ledger_t *l, const uint8_t verifier_id[OFP_ID_LEN]) OFP_WUR;
 
 /* ---- settled batches and charges ---------------------------------------------- */
 

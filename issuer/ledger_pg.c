@@ -640,8 +640,10 @@ static int64_t pg_changes(ldb_t *db)
  *   issues for (ofp_ledger_holder_standing), taken before the account is
  *   read. ROW EXCLUSIVE on credentials conflicts with no other issuance,
  *   only with the barrier's SHARE.
- * - Settlement: SERIALIZABLE, SHARE ROW EXCLUSIVE on batches conflicts
- *   with itself and with writes to batches, not with reads.
+ * - Settlement: READ COMMITTED; what makes it safe is the row lock of
+ *   its gate (ofp_ledger_gate_lock), taken before anything of the gate
+ *   is read, and of each account it charges, taken in ascending
+ *   holder-id order before any charge is looked up (settle.c).
  * - Barrier (deny list, revoked keys, trust list): SHARE on credentials
  *   waits for every issuance in flight and holds back new ones (their
  *   ROW EXCLUSIVE) until it commits: an issuance that began after it
@@ -653,8 +655,7 @@ static int pg_begin(ldb_t *db, ldb_queue_t queue)
 		[LDB_QUEUE_NONE] = "BEGIN ISOLATION LEVEL SERIALIZABLE",
 		[LDB_QUEUE_ISSUANCE] = "BEGIN ISOLATION LEVEL READ COMMITTED; "
 				       "LOCK TABLE credentials IN ROW EXCLUSIVE MODE",
-		[LDB_QUEUE_SETTLEMENT] = "BEGIN ISOLATION LEVEL SERIALIZABLE; "
-					 "LOCK TABLE batches IN SHARE ROW EXCLUSIVE MODE",
+		[LDB_QUEUE_SETTLEMENT] = "BEGIN ISOLATION LEVEL READ COMMITTED",
 		[LDB_QUEUE_ISSUANCE_BARRIER] = "BEGIN ISOLATION LEVEL SERIALIZABLE; "
 					       "LOCK TABLE credentials IN SHARE MODE",
 	};

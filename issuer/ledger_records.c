@@ -233,6 +233,23 @@ struct gate_add {
 
 /* ---- gates ------------------------------------------------------------------- */
 
+int ofp_ledger_gate_lock(ofp_ledger_t *l, const uint8_t verifier_id[OFP_ID_LEN])
+{
+	static const char sql[] = "SELECT 1 FROM gates WHERE verifier_id = ?1";
+	static const char sql_lock[] = "SELECT 1 FROM gates WHERE verifier_id = ?1 FOR UPDATE";
+	ldb_stmt_t *st = ldg_stmt(l, l->db->drv->row_locks ? sql_lock : sql);
+	int rc;
+
+	if (st == NULL)
+		return OFP_LEDGER_ERROR;
+	ldb_bind_blob(st, 1, verifier_id, OFP_ID_LEN);
+	rc = ldb_step(st);
+	ldb_reset(st);
+	if (rc == LDB_ROW)
+		return OFP_LEDGER_OK;
+	return rc == LDB_DONE ? ldg_fail(l, OFP_LEDGER_NOT_FOUND, "gates: no such gate") : ldg_sql_fail(l, "gates");
+}
+
 int ofp_ledger_gate_get(ofp_ledger_t *l, const uint8_t verifier_id[OFP_ID_LEN], ofp_gate_t *out)
 {
 	static const char sql[] = "SELECT alg, public_key, kid, added FROM gates WHERE verifier_id = ?1";

@@ -740,7 +740,11 @@ static ofp_issuer_rc_t apply_phase(settle_t *s, const ofp_batch_t *b, ofp_settle
 	ofp_issuer_rc_t rc;
 
 	try_reset(s);
-	rc = check_sequence(s, me);
+	/* Before anything of the gate is read: two batches of one gate apply
+	 * one after the other, of two gates at once (docs/ISSUER.md 9). */
+	rc = iss_ledger_fail(s->iss, ofp_ledger_gate_lock(l, s->env.verifier_id));
+	if (rc == OFP_ISSUER_OK)
+		rc = check_sequence(s, me);
 	if (rc != OFP_ISSUER_OK || s->rep->already_settled)
 		return rc;
 	/* Settled by nobody at the pre-check, by nobody now: verify (a

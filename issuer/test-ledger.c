@@ -570,11 +570,15 @@ struct queued {
 	ofp_ledger_stats_t st;
 };
 
+static const uint8_t queue_gate[OFP_ID_LEN] = { 0x42 };
+
 static void *queued_writer(void *arg)
 {
 	struct queued *q = arg;
 
 	q->rc = ofp_ledger_begin_queued(q->l, OFP_LEDGER_QUEUE_SETTLEMENT);
+	if (q->rc == OFP_LEDGER_OK)
+		q->rc = ofp_ledger_gate_lock(q->l, queue_gate);
 	if (q->rc == OFP_LEDGER_OK)
 		q->rc = ofp_ledger_meta_get(q->l, "probe", &q->seen);
 	if (q->rc == OFP_LEDGER_OK)
@@ -587,21 +591,85 @@ static void *queued_writer(void *arg)
 	return NULL;
 }
 
-/* Writers of one kind queue (ofp_ledger_begin_queued) across connections:
- * the second starts only when the first has committed, and its snapshot
- * holds what the first wrote. Under plain SERIALIZABLE both would read
- * "probe" absent and one would be refused (run again); queued, none is. */
+/* A settlement of another gate, on its own connection: begin, lock the
+ * gate, commit. */
+struct other_gate {
+	ofp_ledger_t *l;
+	uint8_t gate[OFP_ID_LEN];
+	int rc;
+	atomic_bool done;
+};
+
+static void *other_gate_main(void *arg)
+{
+	struct other_gate *o = arg;
+
+	o->rc = ofp_ledger_begin_queued(o->l, OFP_LEDGER_QUEUE_SETTLEMENT);
+	if (o->rc == OFP_LEDGER_OK)
+		o->rc = ofp_ledger_gate_lock(o->l, o->gate);
+	if (o->rc == OFP_LEDGER_OK)
+		o->rc = ofp_ledger_commit(o->l);
+	else
+		ofp_ledger_rollback(o->l);
+	atomic_store(&o->done, true);
+	return NULL;
+}
+
+/* Settlements of two gates do not wait for each other (PostgreSQL: each
+ * locks its gate's row, not a table); on SQLite every writer queues at
+ * BEGIN IMMEDIATE. An unknown gate cannot be locked. */
+START_TEST(test_settlements_of_two_gates)
+{
+	static const uint8_t nobody[OFP_ID_LEN] = { 0x77 };
+	struct timespec tick = { 0, 10 * 1000 * 1000 };
+	ofp_gate_t g = { .alg = OFP_ALG_P256, .key_len = 33 };
+	struct other_gate o = { 0 };
+	char err[512];
+	pthread_t t;
+	int waited = 0;
+
+	memset(g.verifier_id, 0xa1, OFP_ID_LEN);
+	ck_assert_int_eq(ofp_ledger_gate_add(L, &g, false), OFP_LEDGER_OK);
+	memset(g.verifier_id, 0xb2, OFP_ID_LEN);
+	ck_assert_int_eq(ofp_ledger_gate_add(L, &g, false), OFP_LEDGER_OK);
+	ck_assert_msg(ofp_ledger_open(env.ledger, false, &o.l, err, sizeof(err)) == OFP_LEDGER_OK, "%s", err);
+	memset(o.gate, 0xb2, OFP_ID_LEN);
+	atomic_init(&o.done, false);
+	ck_assert_int_eq(ofp_ledger_begin_queued(L, OFP_LEDGER_QUEUE_SETTLEMENT), OFP_LEDGER_OK);
+	memset(g.verifier_id, 0xa1, OFP_ID_LEN);
+	ck_assert_int_eq(ofp_ledger_gate_lock(L, g.verifier_id), OFP_LEDGER_OK);
+	ck_assert_int_eq(pthread_create(&t, NULL, other_gate_main, &o), 0);
+	while (!atomic_load(&o.done) && waited++ < (env.pg ? 1000 : 30))
+		nanosleep(&tick, NULL);
+	ck_assert_int_eq(atomic_load(&o.done), env.pg);
+	ck_assert_int_eq(ofp_ledger_gate_lock(L, nobody), OFP_LEDGER_NOT_FOUND);
+	ofp_ledger_rollback(L);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	ck_assert_msg(o.rc == OFP_LEDGER_OK, "%s", ofp_ledger_error(o.l));
+	ofp_ledger_close(o.l);
+}
+END_TEST
+
+/* Two settlements of one gate queue across connections (the gate's row
+ * lock): the second reads past the lock only when the first has
+ * committed, and then sees what the first wrote. Under plain
+ * SERIALIZABLE both would read "probe" absent and one would be refused
+ * (run again); queued, none is. */
 START_TEST(test_queued_writers)
 {
 	struct queued q = { 0 };
 	struct timespec pause = { 0, 200 * 1000 * 1000 };
 	ofp_ledger_stats_t st;
+	ofp_gate_t g = { .alg = OFP_ALG_P256, .key_len = 33 };
 	char err[512];
 	pthread_t t;
 	int64_t v = 0;
 
+	memcpy(g.verifier_id, queue_gate, OFP_ID_LEN);
+	ck_assert_int_eq(ofp_ledger_gate_add(L, &g, false), OFP_LEDGER_OK);
 	ck_assert_msg(ofp_ledger_open(env.ledger, false, &q.l, err, sizeof(err)) == OFP_LEDGER_OK, "%s", err);
 	ck_assert_int_eq(ofp_ledger_begin_queued(L, OFP_LEDGER_QUEUE_SETTLEMENT), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_gate_lock(L, queue_gate), OFP_LEDGER_OK);
 	ck_assert_int_eq(ofp_ledger_meta_get(L, "probe", &v), OFP_LEDGER_OK);
 	ck_assert_int_eq(v, 0);
 	ck_assert_int_eq(ofp_ledger_meta_set(L, "probe", 1), OFP_LEDGER_OK);
@@ -1186,6 +1254,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_charge_lookup_many);
 	tcase_add_test(tc, test_accounts_by_holders);
 	tcase_add_test(tc, test_queued_writers);
+	tcase_add_test(tc, test_settlements_of_two_gates);
 	tcase_add_test(tc, test_issuance_account_locks);
 	tcase_add_test(tc, test_later_failure_then_new_statement);
 	tcase_add_test(tc, test_enroll_codes);

@@ -7,11 +7,12 @@
 # already settled, each batch settled exactly once, each authorization
 # charged once, and every balance = credits - charges to the unit (no lost
 # update), and no request answered 503. Issuances queue on the row lock
-# of their account, settlements on a table lock, across the processes,
-# instead of failing each other; what still collides (the operator's credits against a
-# settlement) is refused by PostgreSQL (SERIALIZABLE) and run again by the
-# issuer: each issuerd counts those refusals, its statements and round
-# trips on stderr when it stops, and the script prints them.
+# of their account, settlements on the row lock of their gate and then of
+# their accounts, across the processes, instead of failing each other;
+# what still collides (the operator's credits against a settlement) is
+# refused by PostgreSQL and run again by the issuer: each issuerd counts
+# those refusals, its statements and round trips on stderr when it stops,
+# and the script prints them.
 [ -n "${BASH_VERSION:-}" ] || exec bash "$0" "$@"
 set -eu
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
