@@ -8,7 +8,8 @@
  *
  * Bounded: BENCH_ISSUERD_HOLDERS refreshes (each holder once: a holder
  * gets the next window once), BENCH_ISSUERD_BATCHES batches of
- * BENCH_ISSUERD_RECORDS records, BENCH_ISSUERD_INFLIGHT requests in flight
+ * BENCH_ISSUERD_RECORDS records from BENCH_ISSUERD_GATES gates (4, taking
+ * turns: a gate's batches apply one after the other, gates' at once), BENCH_ISSUERD_INFLIGHT requests in flight
  * (16; at most 32, issuerd's connection limit per address: a load test uses
  * the fewest connections that keep the service busy, more only queue),
  * and every run stops after BENCH_ISSUERD_SECONDS whatever is left. The
@@ -65,7 +66,7 @@ typedef struct cfg {
 	 * delay-relay, the database a network hop away; the setup goes
 	 * straight to it. */
 	const char *service_ledger, *label;
-	unsigned long holders, batches, records, inflight;
+	unsigned long holders, batches, records, inflight, gates;
 	double seconds;
 } cfg_t;
 
@@ -267,33 +268,42 @@ static int holder_setup(ofp_issuer_t *iss, holder_t *h, unsigned long i)
 }
 
 /* Batches 1..n of one gate, each `records` operations of holders in turn. */
+/* The batches: c->gates gates take turns (batch b is gate b % gates's),
+ * each registered with the issuer; a gate's batches are numbered in turn. */
 static int batches_setup(const cfg_t *c, world_t *w, ofp_issuer_t *iss)
 {
-	uint8_t gate_id[OFP_ID_LEN] = { 'B', 'E', 'N', 'C', 'H', 'G', 'T', '1' }, seal[OFP_P256_UNCOMPRESSED_LEN];
+	uint8_t gate_id[OFP_ID_LEN] = { 'B', 'E', 'N', 'C', 'H', 'G', 'T', 0 }, seal[OFP_P256_UNCOMPRESSED_LEN];
 	uint8_t pres[OFP_PRESENTATION_MAX], *list = NULL;
 	size_t list_len = 0, pres_len;
 	uint32_t t = (uint32_t)time(NULL), counter = 0;
-	tk_gate_t g;
-	bool ok;
+	tk_gate_t *g = calloc(c->gates, sizeof(*g));
+	unsigned long made = 0;
+	bool ok = g != NULL;
 
-	if (!tk_gate_new(&g, gate_id, NULL))
-		return fail("gate", "key");
-	ok = ofp_issuer_gate_add(iss, gate_id, g.pub, sizeof(g.pub), false, NULL) == OFP_ISSUER_OK &&
-	     ofp_issuer_trust_list(iss, &list, &list_len) == OFP_ISSUER_OK && tk_trust_sealing_key(list, list_len, seal);
+	for (; ok && made < c->gates; made++) {
+		gate_id[OFP_ID_LEN - 1] = (uint8_t)(made + 1);
+		ok = tk_gate_new(&g[made], gate_id, NULL) &&
+		     ofp_issuer_gate_add(iss, gate_id, g[made].pub, sizeof(g[made].pub), false, NULL) == OFP_ISSUER_OK;
+	}
+	ok = ok && ofp_issuer_trust_list(iss, &list, &list_len) == OFP_ISSUER_OK &&
+	     tk_trust_sealing_key(list, list_len, seal);
 	free(list);
 	w->batches = calloc(c->batches, sizeof(*w->batches));
 	w->batch_len = calloc(c->batches, sizeof(*w->batch_len));
 	ok = ok && w->batches != NULL && w->batch_len != NULL;
 	for (unsigned long b = 0; ok && b < c->batches; b++) {
+		tk_gate_t *gb = &g[b % c->gates];
 		for (unsigned long r = 0; ok && r < c->records; r++) {
 			holder_t *h = &w->holders[(b * c->records + r) % c->holders];
 			counter++;
 			ok = tk_presentation(&h->h, h->cred, h->cred_len, t, counter, 10, pres, &pres_len) &&
-			     tk_gate_record(&g, true, 0, t, pres, pres_len);
+			     tk_gate_record(gb, true, 0, t, pres, pres_len);
 		}
-		ok = ok && tk_gate_seal(&g, 0, seal, t, &w->batches[b], &w->batch_len[b]);
+		ok = ok && tk_gate_seal(gb, 0, seal, t, &w->batches[b], &w->batch_len[b]);
 	}
-	tk_gate_free(&g);
+	for (unsigned long i = 0; i < made; i++)
+		tk_gate_free(&g[i]);
+	free(g);
 	return ok ? 0 : fail("batches", "cannot build them");
 }
 
@@ -719,9 +729,10 @@ static int parse(int argc, char **argv, cfg_t *c)
 	c->batches = env_ul("BENCH_ISSUERD_BATCHES", 40);
 	c->records = env_ul("BENCH_ISSUERD_RECORDS", 500);
 	c->inflight = env_ul("BENCH_ISSUERD_INFLIGHT", 16);
+	c->gates = env_ul("BENCH_ISSUERD_GATES", 4); /* each settles its batches in order, gates at once */
 	c->seconds = (double)env_ul("BENCH_ISSUERD_SECONDS", 30);
 	if (c->module == NULL || c->issuerd == NULL || c->holders < 2 || c->batches < 2 || c->records == 0 ||
-	    c->inflight == 0 || c->inflight > 32 || (c->service_ledger != NULL && c->ledger == NULL))
+	    c->inflight == 0 || c->inflight > 32 || c->gates == 0 || c->gates > 200 || (c->service_ledger != NULL && c->ledger == NULL))
 		return -1;
 	return 0;
 }
@@ -742,8 +753,8 @@ static int setup(const cfg_t *c, world_t *w)
 		rc = batches_setup(c, w, iss);
 	ofp_issuer_close(iss);
 	if (rc == 0)
-		fprintf(stderr, "bench-issuerd: %lu holders with credentials, %lu batches of %lu records in %.1f s\n",
-			c->holders, c->batches, c->records, now_s() - t0);
+		fprintf(stderr, "bench-issuerd: %lu holders with credentials, %lu batches of %lu records from %lu gates in %.1f s\n",
+			c->holders, c->batches, c->records, c->gates, now_s() - t0);
 	return rc;
 }
 

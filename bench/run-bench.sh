@@ -141,7 +141,7 @@ issuerd_far()
 	printf '\ndatabase round trip (psql SELECT 1, median of 21): %s ms through delay-relay, %s ms straight\n' \
 		"$(pg_rtt "$far")" "$(pg_rtt "$url")"
 	rrc=0
-	TMPDIR=$tmp BENCH_ISSUERD_HOLDERS=${BENCH_ISSUERD_FAR_HOLDERS:-1200} BENCH_ISSUERD_BATCHES=${BENCH_ISSUERD_FAR_BATCHES:-8} \
+	TMPDIR=$tmp BENCH_ISSUERD_HOLDERS=${BENCH_ISSUERD_FAR_HOLDERS:-1200} BENCH_ISSUERD_BATCHES=${BENCH_ISSUERD_FAR_BATCHES:-16} \
 		BENCH_ISSUERD_INFLIGHT=${BENCH_ISSUERD_FAR_INFLIGHT:-32} \
 		"$issuerd_bench" "$@" --ledger "$url" --service-ledger "$far" \
 		--ledger-label "pg far" || rrc=$?
