@@ -30,7 +30,9 @@ typedef struct settle_charged {
 	const settle_rec_t *recs;
 	uint32_t *by_auth, *by_counter; /* record index + 1; 0: empty */
 	size_t cap;			/* a power of two */
+	uint64_t seed;			/* keys the hashes (RAND_bytes) */
 } settle_charged_t;
+/* false: out of memory, or no random seed. */
 bool settle_charged_init(settle_charged_t *c, const settle_rec_t *recs, size_t n) OFP_WUR;
 void settle_charged_free(settle_charged_t *c);
 /* Record idx was charged. */

@@ -15,6 +15,7 @@
 
 #include "atomic_file.h"
 #include "issuer/internal.h"
+#include "issuer/settle_int.h"
 #include "issuer/test-kit.h"
 #include "issuer/test-token.h"
 #include "format/sig.h"
@@ -150,6 +151,42 @@ static ofp_issuer_rc_t settle(const uint8_t *b, size_t len, ofp_settle_report_t 
 {
 	return ofp_issuer_settle(iss, b, len, on_note, &notes, r);
 }
+
+/* The batch's own charges (settle_charged.c): records whose auth hashes
+ * share their first 8 bytes (the part hashed) land on one chain and are
+ * told apart by the whole hash; a key and counter is found by both, the
+ * first charged one kept. */
+START_TEST(test_charged_set_compares_in_full)
+{
+	enum { N = 300 };
+	settle_rec_t *recs = calloc(N, sizeof(*recs));
+	settle_charged_t c;
+
+	ck_assert_ptr_nonnull(recs);
+	for (uint32_t i = 0; i < N; i++) {
+		memset(recs[i].charge.auth_hash, 0x5a, OFP_HASH_LEN);
+		memcpy(recs[i].charge.auth_hash + 8, &i, sizeof(i));
+		recs[i].charge.holder_key_len = 33;
+		recs[i].charge.holder_key[0] = 2;
+		recs[i].charge.counter = i / 2; /* pairs share key and counter */
+	}
+	ck_assert(settle_charged_init(&c, recs, N));
+	for (uint32_t i = 0; i < N; i += 3)
+		settle_charged_add(&c, i);
+	for (uint32_t i = 0; i < N; i++) {
+		const ofp_charge_t *ch = &recs[i].charge;
+		int64_t by_counter = settle_charged_counter(&c, ch->holder_key, ch->holder_key_len, ch->counter);
+		int64_t want = i % 3 == 0 ? (int64_t)i : -1;
+		ck_assert_int_eq(settle_charged_auth(&c, ch->auth_hash), want);
+		/* pair {2k, 2k+1}: the first of the two that was added */
+		want = (i / 2 * 2) % 3 == 0 ? (int64_t)(i / 2 * 2) : (i / 2 * 2 + 1) % 3 == 0 ? (int64_t)(i / 2 * 2 + 1) : -1;
+		ck_assert_int_eq(by_counter, want);
+	}
+	ck_assert_int_eq(settle_charged_counter(&c, recs[0].charge.holder_key, 32, 0), -1); /* another length */
+	settle_charged_free(&c);
+	free(recs);
+}
+END_TEST
 
 /* A settlement on its own thread (the issuer's connection). */
 struct settle_probe {
@@ -1267,6 +1304,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_double_use_two_gates);
 	tcase_add_test(tc, test_counter_reuse_charged_twice);
 	tcase_add_test(tc, test_copy_and_counter_reuse_in_one_batch);
+	tcase_add_test(tc, test_charged_set_compares_in_full);
 	tcase_add_test(tc, test_two_keys_one_account);
 	tcase_add_test(tc, test_settlement_rechecks);
 	tcase_add_test(tc, test_settlement_offline_total_per_gate);
