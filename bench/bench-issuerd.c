@@ -1,12 +1,16 @@
 /* bench-issuerd.c - offpass-issuerd under load, on loopback only: a
- * libcurl multi driver playing holders that refresh (POST /nonce, then
- * POST /credential with a proof JWT) and gates that upload sealed batches
+ * libcurl multi driver playing newcomers that enroll (POST /token with
+ * the pre-authorized code and the enrollment code as tx_code, POST /nonce,
+ * POST /credential with the bearer token and a proof JWT), holders that
+ * refresh (POST /nonce, then POST /credential with a proof JWT and the
+ * current credential) and gates that upload sealed batches
  * (POST /gate/batch), against one and two issuerd processes on one
  * ledger. Prints requests/s and p50/p99 latency per operation, and the
  * settlement records/s the uploads reached, beside the goals (refresh >=
  * 2,000/s with p99 < 50 ms; settlement >= 12,000 records/s).
  *
- * Bounded: BENCH_ISSUERD_HOLDERS refreshes (each holder once: a holder
+ * Bounded: BENCH_ISSUERD_ENROLLEES enrollments (2,000; each code once),
+ * BENCH_ISSUERD_HOLDERS refreshes (each holder once: a holder
  * gets the next window once), BENCH_ISSUERD_BATCHES batches of
  * BENCH_ISSUERD_RECORDS records from BENCH_ISSUERD_GATES gates (4, taking
  * turns: a gate's batches apply one after the other, gates' at once), BENCH_ISSUERD_INFLIGHT requests in flight
@@ -38,6 +42,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <openssl/crypto.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,7 +71,7 @@ typedef struct cfg {
 	 * delay-relay, the database a network hop away; the setup goes
 	 * straight to it. */
 	const char *service_ledger, *label;
-	unsigned long holders, batches, records, inflight, gates;
+	unsigned long holders, enrollees, batches, records, inflight, gates;
 	double seconds;
 } cfg_t;
 
@@ -84,6 +89,7 @@ typedef struct holder {
 typedef struct world {
 	char root[256], dir[320];
 	holder_t *holders;
+	holder_t *enrollees; /* an account and a code each, their key not enrolled yet */
 	uint8_t **batches;
 	size_t *batch_len;
 	pid_t pids[MAX_PROCS];
@@ -270,6 +276,27 @@ static int holder_setup(ofp_issuer_t *iss, holder_t *h, unsigned long i)
 /* Batches 1..n of one gate, each `records` operations of holders in turn. */
 /* The batches: c->gates gates take turns (batch b is gate b % gates's),
  * each registered with the issuer; a gate's batches are numbered in turn. */
+/* An account with an enrollment code and a key pair for it, not enrolled:
+ * the driver redeems the code and enrolls the key over HTTP. */
+static int enrollee_setup(ofp_issuer_t *iss, holder_t *h, unsigned long i)
+{
+	uint8_t code[OFP_ENROLL_CODE_LEN];
+	uint32_t expires;
+	ofp_account_t a;
+	char name[32];
+
+	snprintf(name, sizeof(name), "newcomer-%06lu", i);
+	if (ofp_issuer_account_open(iss, name, &a, code, &expires) != OFP_ISSUER_OK ||
+	    ofp_ledger_credit(ofp_issuer_ledger(iss), name, 1000000000LL, (uint32_t)time(NULL), NULL) != OFP_LEDGER_OK)
+		return fail(name, ofp_issuer_error(iss));
+	if (!tk_holder_new(&h->h, OFP_ALG_P256, a.holder_id, NULL))
+		return fail(name, "holder key");
+	h->h.has_code = true;
+	memcpy(h->h.code, code, sizeof(code));
+	h->header_b64 = proof_header(h);
+	return h->header_b64 != NULL ? 0 : fail(name, "proof header");
+}
+
 static int batches_setup(const cfg_t *c, world_t *w, ofp_issuer_t *iss)
 {
 	uint8_t gate_id[OFP_ID_LEN] = { 'B', 'E', 'N', 'C', 'H', 'G', 'T', 0 }, seal[OFP_P256_UNCOMPRESSED_LEN];
@@ -404,8 +431,8 @@ static void stop_issuerds(world_t *w, stats_t *st)
 
 /* ---- the driver ---------------------------------------------------------------------------------- */
 
-enum { OP_REFRESH, OP_BATCH };
-enum { PHASE_NONCE, PHASE_CREDENTIAL, PHASE_BATCH };
+enum { OP_ENROLL, OP_REFRESH, OP_BATCH, N_OPS };
+enum { PHASE_TOKEN, PHASE_NONCE, PHASE_CREDENTIAL, PHASE_BATCH };
 
 typedef struct xfer {
 	CURL *easy;
@@ -413,6 +440,7 @@ typedef struct xfer {
 	char *resp;
 	size_t resp_len;
 	char *req;
+	char bearer[200]; /* "Authorization: Bearer ..." once the code is redeemed */
 	int phase;
 	unsigned long item;
 	unsigned proc;
@@ -453,8 +481,10 @@ static char *b64_text(const char *s)
 }
 
 /* The credential request body for holder h over nonce: a fresh payload
- * and signature per request (the nonce is new each time). */
-static char *credential_body(const holder_t *h, const char *aud, const char *nonce)
+ * and signature per request (the nonce is new each time); with the
+ * holder's credential for a refresh, without for an enrollment (the
+ * bearer token says who). */
+static char *credential_body(const holder_t *h, bool refresh, const char *aud, const char *nonce)
 {
 	uint8_t sig[OFP_SIG_LEN];
 	char sig_s[96], *pj, *pb, *jwt, *out = NULL;
@@ -470,8 +500,10 @@ static char *credential_body(const holder_t *h, const char *aud, const char *non
 			b64url_encode(sig, sizeof(sig), sig_s);
 			strcat(jwt, ".");
 			strcat(jwt, sig_s);
-			body = json_pack("{s:s, s:{s:[s]}, s:s}", "credential_configuration_id", "offpass", "proofs",
-					 "jwt", jwt, "offpass_credential", h->cred_b64);
+			body = json_pack("{s:s, s:{s:[s]}}", "credential_configuration_id", "offpass", "proofs", "jwt",
+					 jwt);
+			if (body != NULL && refresh)
+				json_object_set_new(body, "offpass_credential", json_string(h->cred_b64));
 			out = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
 			json_decref(body);
 		}
@@ -493,6 +525,8 @@ static void xfer_prepare(run_t *r, xfer_t *x, const char *path, const char *ctyp
 	curl_slist_free_all(x->hdr);
 	snprintf(ct, sizeof(ct), "Content-Type: %s", ctype);
 	x->hdr = curl_slist_append(curl_slist_append(NULL, ct), "Expect:");
+	if (x->bearer[0] != '\0' && strcmp(path, "/credential") == 0)
+		x->hdr = curl_slist_append(x->hdr, x->bearer);
 	snprintf(url, sizeof(url), "%s%s", r->w->urls[x->proc], path);
 	curl_easy_reset(x->easy);
 	curl_easy_setopt(x->easy, CURLOPT_PRIVATE, x);
@@ -508,6 +542,24 @@ static void xfer_prepare(run_t *r, xfer_t *x, const char *path, const char *ctyp
 	curl_multi_add_handle(r->multi, x->easy);
 }
 
+/* The token request of enrollee h: its holder id as the pre-authorized
+ * code, its enrollment code as the tx_code (what a wallet sends). */
+static char *token_form(const holder_t *h)
+{
+	char hex[2 * OFP_ID_LEN + 1], text[OFP_ENROLL_CODE_TEXT_LEN + 1], *form = malloc(256);
+
+	if (form == NULL)
+		return NULL;
+	for (size_t i = 0; i < OFP_ID_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", h->h.holder_id[i]);
+	ofp_enroll_code_text(h->h.code, text);
+	snprintf(form, 256,
+		 "grant_type=urn%%3Aietf%%3Aparams%%3Aoauth%%3Agrant-type%%3Apre-authorized_code"
+		 "&pre-authorized_code=%s&tx_code=%s",
+		 hex, text);
+	return form;
+}
+
 /* Start the next operation on x; false when none is left. */
 static bool op_start(run_t *r, xfer_t *x)
 {
@@ -516,7 +568,15 @@ static bool op_start(run_t *r, xfer_t *x)
 	x->item = r->next++;
 	x->proc = (unsigned)(x->item % r->w->nprocs);
 	x->start = now_s();
-	if (r->op == OP_REFRESH) {
+	x->bearer[0] = '\0';
+	if (r->op == OP_ENROLL) {
+		x->phase = PHASE_TOKEN;
+		free(x->req);
+		x->req = token_form(&r->w->enrollees[x->item]);
+		if (x->req == NULL)
+			return false;
+		xfer_prepare(r, x, "/token", "application/x-www-form-urlencoded", x->req, strlen(x->req));
+	} else if (r->op == OP_REFRESH) {
 		x->phase = PHASE_NONCE;
 		xfer_prepare(r, x, "/nonce", "application/x-www-form-urlencoded", "", 0);
 	} else {
@@ -545,11 +605,24 @@ static void on_finished(run_t *r, xfer_t *x, CURLcode rc)
 	curl_multi_remove_handle(r->multi, x->easy);
 	if (rc == CURLE_OK)
 		curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &status);
+	if (x->phase == PHASE_TOKEN && status == 200) {
+		o = json_loads(x->resp, 0, NULL);
+		if (json_is_string(json_object_get(o, "access_token")))
+			snprintf(x->bearer, sizeof(x->bearer), "Authorization: Bearer %s",
+				 json_string_value(json_object_get(o, "access_token")));
+		json_decref(o);
+		if (x->bearer[0] != '\0') {
+			x->phase = PHASE_NONCE;
+			xfer_prepare(r, x, "/nonce", "application/x-www-form-urlencoded", "", 0);
+			return;
+		}
+	}
 	if (x->phase == PHASE_NONCE && status == 200) {
+		const holder_t *h = r->op == OP_ENROLL ? &r->w->enrollees[x->item] : &r->w->holders[x->item];
 		o = json_loads(x->resp, 0, NULL);
 		free(x->req);
 		x->req = json_is_string(json_object_get(o, "c_nonce"))
-				 ? credential_body(&r->w->holders[x->item], r->w->urls[x->proc],
+				 ? credential_body(h, r->op == OP_REFRESH, r->w->urls[x->proc],
 						   json_string_value(json_object_get(o, "c_nonce")))
 				 : NULL;
 		json_decref(o);
@@ -667,11 +740,11 @@ static double rate(const stats_t *s, double per_op)
 
 /* Two processes against one, per operation: what a second process on the
  * same database bought. */
-static void print_scaling(const stats_t one[2], const stats_t two[2], bool goal)
+static void print_scaling(const stats_t one[N_OPS], const stats_t two[N_OPS], bool goal)
 {
-	static const char *const what[2] = { "refresh", "batch upload" };
+	static const char *const what[N_OPS] = { "enrollment", "refresh", "batch upload" };
 
-	for (int op = 0; op < 2; op++) {
+	for (int op = 0; op < N_OPS; op++) {
 		double x = rate(&one[op], 1) > 0 ? rate(&two[op], 1) / rate(&one[op], 1) : 0;
 		printf("scaling: %s, 2 processes / 1 process: x%.2f%s\n", what[op], x,
 		       !goal ? "" : x > 1.05 ? " (goal: scale with processes: met)" : " (goal: scale with processes: NOT met)");
@@ -727,12 +800,14 @@ static int parse(int argc, char **argv, cfg_t *c)
 			return -1;
 	}
 	c->holders = env_ul("BENCH_ISSUERD_HOLDERS", 4000); /* 2,000 refreshes per column: a second or more each */
+	c->enrollees = env_ul("BENCH_ISSUERD_ENROLLEES", 2000); /* accounts with a code, their keys not enrolled */
 	c->batches = env_ul("BENCH_ISSUERD_BATCHES", 40);
 	c->records = env_ul("BENCH_ISSUERD_RECORDS", 500);
 	c->inflight = env_ul("BENCH_ISSUERD_INFLIGHT", 16);
 	c->gates = env_ul("BENCH_ISSUERD_GATES", 4); /* each settles its batches in order, gates at once */
 	c->seconds = (double)env_ul("BENCH_ISSUERD_SECONDS", 30);
-	if (c->module == NULL || c->issuerd == NULL || c->holders < 2 || c->batches < 2 || c->records == 0 ||
+	if (c->module == NULL || c->issuerd == NULL || c->holders < 2 || c->enrollees < 2 || c->batches < 2 ||
+	    c->records == 0 ||
 	    c->inflight == 0 || c->inflight > 32 || c->gates == 0 || c->gates > 200 || (c->service_ledger != NULL && c->ledger == NULL))
 		return -1;
 	return 0;
@@ -745,17 +820,22 @@ static int setup(const cfg_t *c, world_t *w)
 	int rc;
 
 	w->holders = calloc(c->holders, sizeof(*w->holders));
-	if (w->holders == NULL)
+	w->enrollees = calloc(c->enrollees, sizeof(*w->enrollees));
+	if (w->holders == NULL || w->enrollees == NULL)
 		return fail("setup", "out of memory");
 	rc = issuer_setup(c, w, &iss);
 	for (unsigned long i = 0; rc == 0 && i < c->holders; i++)
 		rc = holder_setup(iss, &w->holders[i], i);
+	for (unsigned long i = 0; rc == 0 && i < c->enrollees; i++)
+		rc = enrollee_setup(iss, &w->enrollees[i], i);
 	if (rc == 0)
 		rc = batches_setup(c, w, iss);
 	ofp_issuer_close(iss);
 	if (rc == 0)
-		fprintf(stderr, "bench-issuerd: %lu holders with credentials, %lu batches of %lu records from %lu gates in %.1f s\n",
-			c->holders, c->batches, c->records, c->gates, now_s() - t0);
+		fprintf(stderr,
+			"bench-issuerd: %lu holders with credentials, %lu with a code, %lu batches of %lu records from %lu "
+			"gates in %.1f s\n",
+			c->holders, c->enrollees, c->batches, c->records, c->gates, now_s() - t0);
 	return rc;
 }
 
@@ -763,7 +843,8 @@ static int setup(const cfg_t *c, world_t *w)
  * half with two (a holder refreshes once, a batch settles once). */
 static int measure(const cfg_t *c, world_t *w)
 {
-	stats_t st[2][2];
+	static const char *const rows[N_OPS] = { "enrollment (3 reqs)", "refresh (nonce+cred)", "batch upload" };
+	stats_t st[2][N_OPS];
 	int rc = 0;
 	const char *ledger = c->label != NULL ? c->label : c->ledger != NULL ? "postgresql" : "sqlite";
 
@@ -773,38 +854,39 @@ static int measure(const cfg_t *c, world_t *w)
 	       "procs", "done", "failed", "per s", "p50 ms", "p99 ms", "records/s", "svc cpu", "drv cpu", "retries", "stmts",
 	       "rtts", "group", "switch", "mach cpu", "busy");
 	for (unsigned procs = 1; rc == 0 && procs <= MAX_PROCS; procs++) {
-		unsigned long hh = c->holders / 2, bh = c->batches / 2;
+		unsigned long half[N_OPS] = { c->enrollees / 2, c->holders / 2, c->batches / 2 };
 		/* Each phase on processes of its own: their ledger figures
 		 * are the phase's. */
-		for (int op = OP_REFRESH; rc == 0 && op <= OP_BATCH; op++) {
+		for (int op = 0; rc == 0 && op < N_OPS; op++) {
 			stats_t *s = &st[procs - 1][op];
 			w->nprocs = 0;
 			for (unsigned i = 0; rc == 0 && i < procs; i++, w->nprocs++)
 				rc = start_issuerd(c, w, i);
 			if (rc == 0)
-				rc = drive(c, w, op, (procs - 1) * (op == OP_REFRESH ? hh : bh), op == OP_REFRESH ? hh : bh, s);
+				rc = drive(c, w, op, (procs - 1) * half[op], half[op], s);
 			stop_issuerds(w, rc == 0 ? s : NULL);
 		}
 		if (rc == 0) {
-			print_row("refresh (nonce+cred)", ledger, procs, &st[procs - 1][0], 0);
-			print_row("batch upload", ledger, procs, &st[procs - 1][1], (double)c->records);
+			for (int op = 0; op < N_OPS; op++)
+				print_row(rows[op], ledger, procs, &st[procs - 1][op], op == OP_BATCH ? (double)c->records : 0);
 		}
 	}
 	if (rc == 0)
 		print_scaling(st[0], st[1], c->ledger != NULL);
 	if (rc == 0 && c->label == NULL) { /* the goals are for the database on these cores */
-		double refresh = rate(&st[0][0], 1);
-		double records = rate(&st[0][1], (double)c->records);
+		double refresh = rate(&st[0][OP_REFRESH], 1);
+		double records = rate(&st[0][OP_BATCH], (double)c->records);
 		/* The rates' goals are SQLite's; PostgreSQL's is to scale. */
 		const char *what = c->ledger == NULL ? "goal" : "SQLite's goal, for comparison";
 		printf("%s: refresh >= 2000/s, p99 < 50 ms (1 process, %s): %.0f/s, p99 %.1f ms: %s\n", what, ledger,
-		       refresh, pct(&st[0][0], 0.99), refresh >= 2000 && pct(&st[0][0], 0.99) < 50 ? "met" : "NOT met");
+		       refresh, pct(&st[0][OP_REFRESH], 0.99),
+		       refresh >= 2000 && pct(&st[0][OP_REFRESH], 0.99) < 50 ? "met" : "NOT met");
 		printf("%s: settlement >= 12000 records/s (1 process, %s): %.0f/s: %s\n", what, ledger, records,
 		       records >= 12000 ? "met" : "NOT met");
-		print_ceiling(&st[0][0]);
+		print_ceiling(&st[0][OP_REFRESH]);
 	}
 	for (int i = 0; i < 2; i++)
-		for (int j = 0; j < 2; j++)
+		for (int j = 0; j < N_OPS; j++)
 			free(st[i][j].lat);
 	return rc;
 }
@@ -835,6 +917,12 @@ int main(int argc, char **argv)
 		tk_holder_free(&w.holders[i].h);
 		free(w.holders[i].header_b64);
 	}
+	for (unsigned long i = 0; w.enrollees != NULL && i < c.enrollees; i++) {
+		OPENSSL_cleanse(w.enrollees[i].h.code, sizeof(w.enrollees[i].h.code));
+		tk_holder_free(&w.enrollees[i].h);
+		free(w.enrollees[i].header_b64);
+	}
+	free(w.enrollees);
 	for (unsigned long b = 0; w.batches != NULL && b < c.batches; b++)
 		free(w.batches[b]);
 	free(w.batches);

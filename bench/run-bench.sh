@@ -3,8 +3,8 @@
 # by side (bench/bench-p11.c says what is measured and how), then the
 # offline flow's figures (bench/bench-flow.c): presentation sizes, checks/s
 # at the gate, settlement records/s; then offpass-issuerd under load
-# (bench/bench-issuerd.c; BENCH_ISSUERD_HOLDERS, _BATCHES, _RECORDS,
-# _INFLIGHT, _SECONDS). The settlement and the issuerd figures are taken
+# (bench/bench-issuerd.c; BENCH_ISSUERD_ENROLLEES, _HOLDERS, _BATCHES,
+# _RECORDS, _GATES, _INFLIGHT, _SECONDS). The settlement and the issuerd figures are taken
 # on both ledgers: SQLite, then PostgreSQL in a private cluster
 # (scripts/pg.sh in the temp dir, one empty database per bench, stopped on
 # exit); without the PostgreSQL server binaries its rows say n/a.
@@ -142,6 +142,7 @@ issuerd_far()
 		"$(pg_rtt "$far")" "$(pg_rtt "$url")"
 	rrc=0
 	TMPDIR=$tmp BENCH_ISSUERD_HOLDERS=${BENCH_ISSUERD_FAR_HOLDERS:-1200} BENCH_ISSUERD_BATCHES=${BENCH_ISSUERD_FAR_BATCHES:-16} \
+		BENCH_ISSUERD_ENROLLEES=${BENCH_ISSUERD_FAR_ENROLLEES:-600} \
 		BENCH_ISSUERD_INFLIGHT=${BENCH_ISSUERD_FAR_INFLIGHT:-32} \
 		"$issuerd_bench" "$@" --ledger "$url" --service-ledger "$far" \
 		--ledger-label "pg far" || rrc=$?
