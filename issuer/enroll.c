@@ -146,7 +146,7 @@ static ofp_issuer_rc_t count_try(ofp_issuer_t *iss, const ofp_account_t *a, int 
 {
 	struct try_tx t = { a, delta, c };
 
-	return iss_transact(iss, count_try_body, &t);
+	return iss_transact_queued(iss, OFP_LEDGER_QUEUE_ACCOUNT, count_try_body, &t);
 }
 
 /* The account e's holder key is enrolled to: OK, NOT_FOUND, or a ledger

@@ -189,6 +189,7 @@ int ofp_ledger_begin_queued(ofp_ledger_t *l, ofp_ledger_queue_t queue)
 	ldb_queue_t q = queue == OFP_LEDGER_QUEUE_ISSUANCE	       ? LDB_QUEUE_ISSUANCE
 			: queue == OFP_LEDGER_QUEUE_SETTLEMENT	       ? LDB_QUEUE_SETTLEMENT
 			: queue == OFP_LEDGER_QUEUE_ISSUANCE_BARRIER ? LDB_QUEUE_ISSUANCE_BARRIER
+			: queue == OFP_LEDGER_QUEUE_ACCOUNT	       ? LDB_QUEUE_ACCOUNT
 								       : LDB_QUEUE_NONE;
 	int rc;
 

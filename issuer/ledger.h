@@ -84,6 +84,13 @@ typedef enum ofp_ledger_queue {
 	 * keys, the trust list): waits for the issuances in flight and holds
 	 * new ones back until it commits (docs/ISSUER.md 9). */
 	OFP_LEDGER_QUEUE_ISSUANCE_BARRIER,
+	/* PostgreSQL: READ COMMITTED, for a transaction that locks one
+	 * account first (ofp_ledger_account_lock) and reads and writes only
+	 * that account's rows (an enrollment code's try count): the lock
+	 * orders it with every other writer of the account, and under
+	 * SERIALIZABLE two of different accounts collided on shared index
+	 * pages (docs/ISSUER.md 9). */
+	OFP_LEDGER_QUEUE_ACCOUNT,
 } ofp_ledger_queue_t;
 int ofp_ledger_begin_queued(ofp_ledger_t *l, ofp_ledger_queue_t queue) OFP_WUR;
 int ofp_ledger_commit(ofp_ledger_t *l) OFP_WUR;

@@ -41,6 +41,7 @@ typedef enum ldb_queue {
 	LDB_QUEUE_ISSUANCE,   /* credentials: grouped issuance */
 	LDB_QUEUE_SETTLEMENT, /* batches: settlement */
 	LDB_QUEUE_ISSUANCE_BARRIER, /* waits for every issuance in flight */
+	LDB_QUEUE_ACCOUNT,	    /* one account, under its row lock */
 } ldb_queue_t;
 
 /* What ldb_open found. */

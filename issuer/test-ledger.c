@@ -998,6 +998,73 @@ START_TEST(test_accounts_by_holders)
 }
 END_TEST
 
+/* A code try on its own connection (enroll.c's count_try): lock the
+ * account, read the tries, add one. */
+struct code_try {
+	ofp_ledger_t *l;
+	int64_t account;
+	uint32_t seen;
+	int rc;
+};
+
+static void *code_try_main(void *arg)
+{
+	struct code_try *t = arg;
+	ofp_enroll_code_t c;
+
+	t->rc = ofp_ledger_begin_queued(t->l, OFP_LEDGER_QUEUE_ACCOUNT);
+	if (t->rc == OFP_LEDGER_OK)
+		t->rc = ofp_ledger_account_lock(t->l, t->account);
+	if (t->rc == OFP_LEDGER_OK)
+		t->rc = ofp_ledger_enroll_code_get(t->l, t->account, &c);
+	if (t->rc == OFP_LEDGER_OK) {
+		t->seen = c.tries;
+		t->rc = ofp_ledger_enroll_code_try(t->l, t->account, 1);
+	}
+	if (t->rc == OFP_LEDGER_OK)
+		t->rc = ofp_ledger_commit(t->l);
+	else
+		ofp_ledger_rollback(t->l);
+	return NULL;
+}
+
+/* Two tries of one code at once (OFP_LEDGER_QUEUE_ACCOUNT: READ COMMITTED
+ * on PostgreSQL): the second reads the count only once the first has
+ * committed, under the account's lock, so concurrent guesses are all
+ * counted and none reads a count that another is about to raise. */
+START_TEST(test_code_tries_one_at_a_time)
+{
+	struct timespec pause = { 0, 200 * 1000 * 1000 };
+	struct code_try t = { 0 };
+	uint8_t key[OFP_HASH_LEN] = { 1 };
+	ofp_enroll_code_t c;
+	ofp_account_t a;
+	char err[512];
+	pthread_t th;
+
+	ck_assert_int_eq(ofp_ledger_account_open(L, "alice", 100, &a), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_begin(L), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_enroll_code_set(L, a.id, key, 100, 200), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_commit(L), OFP_LEDGER_OK);
+	ck_assert_msg(ofp_ledger_open(env.ledger, false, &t.l, err, sizeof(err)) == OFP_LEDGER_OK, "%s", err);
+	t.account = a.id;
+	ck_assert_int_eq(ofp_ledger_begin_queued(L, OFP_LEDGER_QUEUE_ACCOUNT), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_account_lock(L, a.id), OFP_LEDGER_OK);
+	ck_assert_int_eq(ofp_ledger_enroll_code_get(L, a.id, &c), OFP_LEDGER_OK);
+	ck_assert_uint_eq(c.tries, 0);
+	ck_assert_int_eq(ofp_ledger_enroll_code_try(L, a.id, 1), OFP_LEDGER_OK);
+	ck_assert_int_eq(pthread_create(&th, NULL, code_try_main, &t), 0);
+	nanosleep(&pause, NULL); /* the other waits for the lock meanwhile */
+	ck_assert_int_eq(ofp_ledger_commit(L), OFP_LEDGER_OK);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_msg(t.rc == OFP_LEDGER_OK, "%s", ofp_ledger_error(t.l));
+	ck_assert_uint_eq(t.seen, 1);
+	ck_assert_int_eq(ofp_ledger_enroll_code_get(L, a.id, &c), OFP_LEDGER_OK);
+	ck_assert_uint_eq(c.tries, 2);
+	ofp_ledger_close(t.l);
+}
+END_TEST
+
 START_TEST(test_enroll_codes)
 {
 	ofp_account_t a, b;
@@ -1258,6 +1325,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_issuance_account_locks);
 	tcase_add_test(tc, test_later_failure_then_new_statement);
 	tcase_add_test(tc, test_enroll_codes);
+	tcase_add_test(tc, test_code_tries_one_at_a_time);
 	tcase_add_test(tc, test_batches_gaps);
 	tcase_add_test(tc, test_gap_runs);
 	tcase_add_test(tc, test_gates_settled_prefix);
