@@ -81,20 +81,21 @@ static int user_version(sq_db_t *d, int *version)
 	return rc;
 }
 
-/* A version 2 ledger to version 3 (ldb_upgrade_2_3), in one write
- * transaction: of two processes opening at once, the second finds
- * version 3 and does nothing. */
-static int upgrade_schema(sq_db_t *d)
+/* A version 2 ledger to version 3 (ldb_upgrade_2_3), or an empty file
+ * to the schema, in one write transaction that reads the version again:
+ * of two processes opening at once, the second finds the work done. No
+ * statement may be open here: a read transaction left open would make
+ * BEGIN IMMEDIATE fail at once instead of waiting (SQLITE_BUSY_SNAPSHOT). */
+static int schema_write(sq_db_t *d, int from)
 {
 	int version = 0, rc = sq_exec(&d->base, "BEGIN IMMEDIATE;");
 
 	if (rc == LDB_OK)
 		rc = user_version(d, &version);
-	if (rc == LDB_OK && version == 2) {
-		rc = sq_exec(&d->base, ldb_upgrade_2_3);
-		if (rc == LDB_OK)
-			rc = sq_exec(&d->base, "PRAGMA user_version = 3;");
-	}
+	if (rc == LDB_OK && version == from)
+		rc = sq_exec(&d->base, from == 0 ? ldb_sqlite_schema : ldb_upgrade_2_3);
+	if (rc == LDB_OK && version == from && from == 2)
+		rc = sq_exec(&d->base, "PRAGMA user_version = 3;");
 	if (rc == LDB_OK)
 		rc = sq_exec(&d->base, "COMMIT;");
 	if (rc != LDB_OK)
@@ -105,45 +106,31 @@ static int upgrade_schema(sq_db_t *d)
 /* The schema version: create the schema in an empty file when asked. */
 static int configure(sq_db_t *d, bool create, char *err, size_t err_len)
 {
-	sqlite3_stmt *st = NULL;
-	int version, rc = LDB_OPEN_ERROR;
+	int version = 0;
 
 	sqlite3_busy_timeout(d->db, BUSY_TIMEOUT_MS);
 	/* WAL so that readers never block the writer; FULL so that a commit
 	 * that returned is on disk (a debit must not vanish in a crash). */
 	if (sq_exec(&d->base, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;") != LDB_OK) {
 		snprintf(err, err_len, "setting up: %s", d->err);
-		goto out;
+		return LDB_OPEN_ERROR;
 	}
-	if (sqlite3_prepare_v2(d->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK ||
-	    sqlite3_step(st) != SQLITE_ROW) {
-		snprintf(err, err_len, "reading the schema version: %s", sqlite3_errmsg(d->db));
-		goto out;
+	if (user_version(d, &version) != LDB_OK) {
+		snprintf(err, err_len, "%s", d->err);
+		return LDB_OPEN_ERROR;
 	}
-	version = sqlite3_column_int(st, 0);
-	if (version == 2) {
-		if (upgrade_schema(d) != LDB_OK) {
-			snprintf(err, err_len, "upgrading the schema from version 2: %s", d->err);
-			goto out;
-		}
+	if ((version == 2 || (version == 0 && create)) && schema_write(d, version) != LDB_OK) {
+		snprintf(err, err_len, "%s the schema: %s", version == 2 ? "upgrading" : "creating", d->err);
+		return LDB_OPEN_ERROR;
+	}
+	if (version == 2 || (version == 0 && create))
 		version = LDB_SCHEMA_VERSION;
-	}
-	if (version == 0 && create) {
-		if (sq_exec(&d->base, "BEGIN IMMEDIATE;") != LDB_OK || sq_exec(&d->base, ldb_sqlite_schema) != LDB_OK ||
-		    sq_exec(&d->base, "COMMIT;") != LDB_OK) {
-			snprintf(err, err_len, "creating the schema: %s", d->err);
-			sqlite3_exec(d->db, "ROLLBACK;", NULL, NULL, NULL);
-			goto out;
-		}
-	} else if (version != LDB_SCHEMA_VERSION) {
+	if (version != LDB_SCHEMA_VERSION) {
 		snprintf(err, err_len, "schema version %d, this program knows %d%s", version, LDB_SCHEMA_VERSION,
 			 version == 0 ? " (not an issuer ledger)" : "");
-		goto out;
+		return LDB_OPEN_ERROR;
 	}
-	rc = LDB_OPEN_OK;
-out:
-	sqlite3_finalize(st);
-	return rc;
+	return LDB_OPEN_OK;
 }
 
 static void sq_close(ldb_t *db)

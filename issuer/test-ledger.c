@@ -445,6 +445,53 @@ START_TEST(test_gates_settled_prefix)
 }
 END_TEST
 
+struct opener {
+	char path[600];
+	ofp_ledger_t *l;
+	int rc;
+	char err[512];
+};
+
+static void *opener_main(void *arg)
+{
+	struct opener *o = arg;
+
+	o->rc = ofp_ledger_open(o->path, false, &o->l, o->err, sizeof(o->err));
+	return NULL;
+}
+
+/* SQLite: a version 2 ledger opened while another connection writes waits
+ * for the write lock (the busy timeout) and then upgrades, instead of
+ * failing at once: the upgrade's BEGIN IMMEDIATE has no read transaction
+ * of the open under it. */
+START_TEST(test_upgrade_waits_for_a_writer)
+{
+	struct timespec pause = { 0, 300 * 1000 * 1000 };
+	struct opener o = { .rc = -99 };
+	sqlite3 *db = NULL;
+	pthread_t t;
+
+	if (env.pg)
+		return; /* PostgreSQL: LOCK TABLE meta waits (test_gates_settled_prefix upgrades) */
+	ofp_ledger_close(L);
+	L = NULL;
+	ck_assert(tt_ledger_sql(&env, "ALTER TABLE gates DROP COLUMN settled_seq; "
+				      "ALTER TABLE gates DROP COLUMN settled_through; PRAGMA user_version = 2"));
+	snprintf(o.path, sizeof(o.path), "%s", env.ledger);
+	ck_assert_int_eq(sqlite3_open(env.ledger, &db), SQLITE_OK);
+	ck_assert_int_eq(sqlite3_exec(db, "BEGIN IMMEDIATE; UPDATE meta SET value = value WHERE 0", NULL, NULL, NULL),
+			 SQLITE_OK);
+	ck_assert_int_eq(pthread_create(&t, NULL, opener_main, &o), 0);
+	nanosleep(&pause, NULL);
+	ck_assert_int_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+	ck_assert_int_eq(pthread_join(t, NULL), 0);
+	sqlite3_close(db);
+	ck_assert_msg(o.rc == OFP_LEDGER_OK, "%s", o.err);
+	L = o.l;
+	ck_assert_uint_eq(settled_through(), 0);
+}
+END_TEST
+
 /* A URL's password never reaches a message. */
 START_TEST(test_url_password_hidden)
 {
@@ -1329,6 +1376,7 @@ static Suite *suite(void)
 	tcase_add_test(tc, test_batches_gaps);
 	tcase_add_test(tc, test_gap_runs);
 	tcase_add_test(tc, test_gates_settled_prefix);
+	tcase_add_test(tc, test_upgrade_waits_for_a_writer);
 	tcase_add_test(tc, test_deny_entries_sorted);
 	tcase_add_test(tc, test_transaction_memo);
 	suite_add_tcase(s, tc);
