@@ -321,11 +321,6 @@ static at_gate_t *charged_at_gate(settle_t *s, uint64_t serial, int64_t ledger_s
 	return g;
 }
 
-static int cmp_acct_holder(const void *a, const void *b)
-{
-	return memcmp((*(const acct_t *const *)a)->holder_id, (*(const acct_t *const *)b)->holder_id, OFP_ID_LEN);
-}
-
 static int cmp_holder_id(const void *a, const void *b)
 {
 	return memcmp(a, b, OFP_ID_LEN);
@@ -408,24 +403,16 @@ out:
 	return rc;
 }
 
-/* The balances the records moved, written once each, in ascending order
- * of holder id (lock_accounts holds their rows already: the order only
- * keeps the writes reproducible). */
+/* The balances the records moved, written once each (in ascending order
+ * of holder id: read_accounts put the accounts in that order, and holds
+ * their rows already). */
 static ofp_issuer_rc_t store_balances(settle_t *s)
 {
-	acct_t **moved = calloc(s->ap->n_accts + 1, sizeof(*moved));
 	ofp_issuer_rc_t rc = OFP_ISSUER_OK;
-	size_t n = 0;
 
-	if (moved == NULL)
-		return iss_fail(s->iss, OFP_ISSUER_ERROR, "settle: out of memory");
-	for (size_t i = 0; i < s->ap->n_accts; i++)
+	for (size_t i = 0; rc == OFP_ISSUER_OK && i < s->ap->n_accts; i++)
 		if (s->ap->accts[i].moved)
-			moved[n++] = &s->ap->accts[i];
-	qsort(moved, n, sizeof(*moved), cmp_acct_holder);
-	for (size_t i = 0; rc == OFP_ISSUER_OK && i < n; i++)
-		rc = iss_ledger_fail(s->iss, ofp_ledger_account_store_balance(s->iss->ledger, &moved[i]->a));
-	free(moved);
+			rc = iss_ledger_fail(s->iss, ofp_ledger_account_store_balance(s->iss->ledger, &s->ap->accts[i].a));
 	return rc;
 }
 
