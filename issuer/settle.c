@@ -196,20 +196,9 @@ static ofp_issuer_rc_t open_batch(settle_t *s, const uint8_t *in, size_t len, ui
 
 /* ---- the apply phase's look-ups ------------------------------------------------------ */
 
-static uint64_t mix(uint64_t k)
-{
-	/* A holder id is random, a serial is not: spread both. */
-	k ^= k >> 33;
-	k *= 0xff51afd7ed558ccdull;
-	k ^= k >> 33;
-	return k;
-}
-
 static bool map_init(index_map_t *m, size_t entries)
 {
-	m->cap = 16;
-	while (m->cap < 2 * entries)
-		m->cap *= 2;
+	m->cap = settle_table_cap(entries);
 	m->keys = calloc(m->cap, sizeof(*m->keys));
 	m->vals = calloc(m->cap, sizeof(*m->vals));
 	return m->keys != NULL && m->vals != NULL;
@@ -224,7 +213,7 @@ static void map_free(index_map_t *m)
 /* The slot of key: its own, or the empty one where it would go. */
 static size_t map_slot(const index_map_t *m, uint64_t key)
 {
-	size_t i = mix(key) & (m->cap - 1);
+	size_t i = settle_mix64(key) & (m->cap - 1);
 
 	while (m->vals[i] != 0 && m->keys[i] != key)
 		i = (i + 1) & (m->cap - 1);

@@ -16,20 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-static uint64_t spread(uint64_t k)
-{
-	k ^= k >> 33;
-	k *= 0xff51afd7ed558ccdull;
-	k ^= k >> 33;
-	return k;
-}
-
 static uint64_t auth_hash64(const settle_charged_t *c, const uint8_t auth[OFP_HASH_LEN])
 {
 	uint64_t k;
 
 	memcpy(&k, auth, sizeof(k));
-	return spread(k ^ c->seed);
+	return settle_mix64(k ^ c->seed);
 }
 
 /* FNV-1a over the key, then the counter, from the seed. */
@@ -39,7 +31,7 @@ static uint64_t counter_hash64(const settle_charged_t *c, const uint8_t *key, si
 
 	for (size_t i = 0; i < len; i++)
 		h = (h ^ key[i]) * 0x100000001b3ull;
-	return spread(h ^ counter);
+	return settle_mix64(h ^ counter);
 }
 
 static bool same_auth(const ofp_charge_t *c, const uint8_t auth[OFP_HASH_LEN])
@@ -56,9 +48,7 @@ bool settle_charged_init(settle_charged_t *c, const settle_rec_t *recs, size_t n
 {
 	memset(c, 0, sizeof(*c));
 	c->recs = recs;
-	c->cap = 16;
-	while (c->cap < 2 * n)
-		c->cap *= 2;
+	c->cap = settle_table_cap(n);
 	if (RAND_bytes((unsigned char *)&c->seed, sizeof(c->seed)) != 1)
 		return false;
 	c->by_auth = calloc(c->cap, sizeof(*c->by_auth));

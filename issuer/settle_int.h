@@ -24,6 +24,27 @@ typedef struct settle_rec {
 	ofp_charge_t charge;
 } settle_rec_t;
 
+/* The apply phase's hash tables (settle.c's accounts and credentials,
+ * settle_charged.c's own charges): a 64-bit key spread over its bits (a
+ * holder id is random, a serial or a counter is not), and a power-of-two
+ * capacity at least twice the entries, so a probe always ends. */
+static inline uint64_t settle_mix64(uint64_t k)
+{
+	k ^= k >> 33;
+	k *= 0xff51afd7ed558ccdull;
+	k ^= k >> 33;
+	return k;
+}
+
+static inline size_t settle_table_cap(size_t entries)
+{
+	size_t cap = 16;
+
+	while (cap < 2 * entries)
+		cap *= 2;
+	return cap;
+}
+
 /* The charges a batch has made so far (settle_charged.c): each record
  * index at most once per table; the tables hold twice the records. */
 typedef struct settle_charged {
