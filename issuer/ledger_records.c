@@ -430,25 +430,22 @@ int ofp_ledger_batch_add(ofp_ledger_t *l, const ofp_settled_batch_t *b)
 int ofp_ledger_batch_gaps(ofp_ledger_t *l, const uint8_t verifier_id[OFP_ID_LEN],
 			  void (*cb)(void *ctx, uint64_t from, uint64_t to), void *ctx)
 {
-	/* Batches 1..settled_seq have no gap: only those past it are read
-	 * (the first row, the prefix's end, has no sequence). */
-#define SETTLED_SEQ "COALESCE((SELECT settled_seq FROM gates WHERE verifier_id = ?1), 0)"
-	static const char sql[] = "SELECT " SETTLED_SEQ ", NULL UNION ALL SELECT NULL, sequence FROM batches "
-				  "WHERE verifier_id = ?1 AND sequence > " SETTLED_SEQ " ORDER BY 2 NULLS FIRST";
-#undef SETTLED_SEQ
+	/* Batches 1..settled_seq have no gap: only those past it are read,
+	 * each with the prefix's end, where the first gap can start. */
+	static const char sql[] = "WITH p(seq) AS (SELECT COALESCE((SELECT settled_seq FROM gates WHERE verifier_id = ?1), 0)) "
+				  "SELECT b.sequence, p.seq FROM batches b, p WHERE b.verifier_id = ?1 AND b.sequence > p.seq "
+				  "ORDER BY b.sequence";
 	ldb_stmt_t *st = ldg_stmt(l, sql);
-	uint64_t expect = 1;
+	uint64_t expect = 0;
 	int rc;
 
 	if (st == NULL)
 		return OFP_LEDGER_ERROR;
 	ldb_bind_blob(st, 1, verifier_id, OFP_ID_LEN);
 	while ((rc = ldb_step(st)) == LDB_ROW) {
-		uint64_t s = (uint64_t)ldb_col_int64(st, 1);
-		if (ldb_col_null(st, 1)) {
-			expect = (uint64_t)ldb_col_int64(st, 0) + 1;
-			continue;
-		}
+		uint64_t s = (uint64_t)ldb_col_int64(st, 0);
+		if (expect == 0)
+			expect = (uint64_t)ldb_col_int64(st, 1) + 1;
 		if (s > expect)
 			cb(ctx, expect, s - 1);
 		expect = s + 1;
